@@ -1,0 +1,19 @@
+"""derive: the SymPy side of backprop.
+
+Describes networks (:class:`Network`), holds the registries of activations and
+losses (each defined once, as SymPy), derives gradients with ``sympy.diff`` and
+prints them as numpy code.  It never imports :mod:`verify`.
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation, register_activation
+from .errors import InputError
+from .expression import parse_activation
+from .losses import LOSSES, Loss, get_loss, register_loss
+from .network import Network
+from .params import check_params, init_params, load_params, save_params
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "InputError", "LOSSES", "Loss", "Network",
+    "check_params", "get_activation", "get_loss", "init_params", "load_params",
+    "parse_activation", "register_activation", "register_loss", "save_params",
+]

@@ -1,0 +1,146 @@
+"""Parse a user's activation expression (``"x/(1+abs(x))"``) into SymPy, safely.
+
+User text never reaches ``eval``, ``exec``, ``sympify`` or ``parse_expr``: those
+run arbitrary Python (``__import__('os').system(...)``).  Instead the text is
+parsed by :func:`ast.parse` into a syntax tree, and :func:`parse_activation`
+walks that tree accepting only a whitelist:
+
+* numbers (finite int or float literals), the variable ``x``, the constants
+  ``pi`` and ``e``;
+* ``+ - * / **`` and unary ``+ -``;
+* calls, by plain name and with positional arguments only, to the functions in
+  :data:`FUNCTIONS` (``exp``, ``log``, ``tanh``, ``sigmoid``, ``abs``, ...).
+
+Anything else (attributes, subscripts, keywords, lambdas, comprehensions,
+strings, unknown names) raises :class:`~derive.errors.InputError` naming what
+was found and listing what is accepted.  So does a result that is not a finite
+expression in ``x`` (``1/0``, ``log(0)``, a constant).
+"""
+
+from __future__ import annotations
+
+import ast
+
+import sympy
+
+from .errors import InputError, choices
+from .functions import leaky_relu, relu, sigmoid, softplus
+
+#: The activation variable: real, so that abs(x)' = sign(x).
+X = sympy.Symbol("x", real=True)
+
+#: Functions an expression may call, with how many arguments each takes.
+FUNCTIONS = {
+    "exp": (sympy.exp, 1), "log": (sympy.log, 1), "sqrt": (sympy.sqrt, 1),
+    "abs": (sympy.Abs, 1), "sign": (sympy.sign, 1),
+    "sin": (sympy.sin, 1), "cos": (sympy.cos, 1), "tan": (sympy.tan, 1), "atan": (sympy.atan, 1),
+    "sinh": (sympy.sinh, 1), "cosh": (sympy.cosh, 1), "tanh": (sympy.tanh, 1),
+    "asinh": (sympy.asinh, 1), "erf": (sympy.erf, 1),
+    "sigmoid": (sigmoid, 1), "relu": (relu, 1), "softplus": (softplus, 1), "leaky_relu": (leaky_relu, 2),
+    "max": (sympy.Max, 2), "min": (sympy.Min, 2),
+}
+CONSTANTS = {"x": X, "pi": sympy.pi, "e": sympy.E}
+
+_OPERATORS = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
+}
+MAX_LENGTH = 200
+MAX_CONSTANT_EXPONENT = 64
+_INVALID = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+
+
+def parse_activation(text: str) -> sympy.Expr:
+    """Parse an activation expression in ``x`` into a SymPy expression.
+
+    Args:
+        text: The expression, e.g. ``"x/(1+abs(x))"`` or ``"x*sigmoid(x)"``.
+
+    Returns:
+        The SymPy expression, in the real symbol :data:`X`.
+
+    Raises:
+        InputError: The text is not an expression in ``x`` built from the
+            whitelist above; the message says what was found.
+    """
+    if not isinstance(text, str):
+        raise InputError("activation expression must be a string, got %s" % type(text).__name__)
+    if len(text) > MAX_LENGTH:
+        raise InputError("activation expression is %d characters long; at most %d are accepted" % (len(text), MAX_LENGTH))
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        reason = getattr(exc, "msg", None) or type(exc).__name__
+        raise InputError("activation expression %r is not a valid formula (%s); write one in x such as 'x/(1+abs(x))'" % (text, reason)) from None
+    try:
+        expr = _Walker(text).visit(tree.body)
+    except RecursionError:
+        raise InputError("activation expression %r is nested too deeply" % text) from None
+    if not isinstance(expr, sympy.Expr) or any(expr.has(bad) for bad in _INVALID):
+        raise InputError("activation expression %r is not finite (division by zero or log of zero?)" % text)
+    if not expr.has(X):
+        raise InputError("activation expression %r does not use x; an activation is a function of x" % text)
+    return expr
+
+
+class _Walker:
+    """Turns a whitelisted Python syntax tree into SymPy, refusing everything else."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def refuse(self, what: str):
+        raise InputError(
+            "activation expression %r: %s is not accepted; use numbers, x, pi, e, + - * / ** and the functions %s"
+            % (self.text, what, choices(FUNCTIONS))
+        )
+
+    def visit(self, node):
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            self.refuse("%s syntax" % type(node).__name__)
+        return method(node)
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.refuse("the literal %r" % (value,))
+        if isinstance(value, float) and not (abs(value) < float("inf")):
+            self.refuse("the non-finite number %r" % value)
+        return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value)
+
+    def visit_Name(self, node):
+        if node.id not in CONSTANTS:
+            self.refuse("the name %r" % node.id)
+        return CONSTANTS[node.id]
+
+    def visit_UnaryOp(self, node):
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        self.refuse("the operator %s" % type(node.op).__name__)
+
+    def visit_BinOp(self, node):
+        if isinstance(node.op, ast.BitXor):
+            self.refuse("'^' (write powers as x**2)")
+        operation = _OPERATORS.get(type(node.op))
+        if operation is None:
+            self.refuse("the operator %s" % type(node.op).__name__)
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Pow) and right.is_Number and left.is_Number and abs(right) > MAX_CONSTANT_EXPONENT:
+            self.refuse("a constant power with exponent above %d" % MAX_CONSTANT_EXPONENT)
+        return operation(left, right)
+
+    def visit_Call(self, node):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            if isinstance(node.func, ast.Name):
+                self.refuse("a call to %r" % node.func.id)
+            self.refuse("calling an attribute or computed function")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            self.refuse("keyword or starred arguments")
+        function, arity = FUNCTIONS[node.func.id]
+        if len(node.args) != arity:
+            self.refuse("%s() with %d arguments (it takes %d)" % (node.func.id, len(node.args), arity))
+        return function(*(self.visit(a) for a in node.args))

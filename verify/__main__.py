@@ -1,0 +1,7 @@
+"""``python -m verify`` runs the ``backprop`` command."""
+
+import sys
+
+from verify.cli import main
+
+sys.exit(main())
