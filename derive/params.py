@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +79,28 @@ def save_params(path: str | Path, params: dict[str, np.ndarray]) -> None:
         raise
 
 
-def load_params(path: str | Path, network: Network) -> dict[str, np.ndarray]:
-    """Read and check an ``.npz`` parameter file for ``network`` (never unpickles)."""
+def read_npz(path: str | Path, kind: str, expected: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read with ``allow_pickle=False``.
+
+    Args:
+        path: The file.
+        kind: What the file is, for messages (``"parameter"``, ``"data"``).
+        expected: What a good file holds, for messages.
+
+    Raises:
+        InputError: the file is missing, unreadable, or not an archive of arrays.
+    """
     try:
         with np.load(path, allow_pickle=False) as archive:
-            params = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError("cannot read parameter file %s: %s" % (path, exc)) from None
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise InputError("cannot read %s file %s: no such file" % (kind, path)) from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        reason = "not an .npz archive of arrays" if isinstance(exc, ValueError) else str(exc).split("\n")[0]
+        raise InputError("cannot read %s file %s: %s; expected %s" % (kind, path, reason, expected)) from None
+
+
+def load_params(path: str | Path, network: Network) -> dict[str, np.ndarray]:
+    """Read and check an ``.npz`` parameter file for ``network`` (never unpickles)."""
+    params = read_npz(path, "parameter", "an .npz file written by numpy.savez or backprop train --output")
     return check_params(network, params, where="parameter file %s" % path)

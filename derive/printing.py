@@ -71,6 +71,9 @@ def compile_elementwise(expr: sympy.Expr, *symbols: sympy.Symbol) -> Callable:
     The function takes one array per symbol, broadcasts them, and returns an
     array of the broadcast shape and dtype even when ``expr`` is a constant
     (the derivative of the identity is ``1``, but callers want an array).
+    Common subexpressions are computed once (``sigmoid(x)*(1 - sigmoid(x))``
+    evaluates the sigmoid once), and a result that already has the right
+    shape and dtype is returned without a copy.
 
     Args:
         expr: A SymPy expression in ``symbols``.
@@ -83,13 +86,16 @@ def compile_elementwise(expr: sympy.Expr, *symbols: sympy.Symbol) -> Callable:
         NotImplementedError: ``expr`` has a node the printer cannot print.
     """
     printer = BackpropNumPyPrinter({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": False})
-    function = sympy.lambdify(symbols, expr, modules=[HELPERS, "numpy"], printer=printer, docstring_limit=0)
+    function = sympy.lambdify(symbols, expr, modules=[HELPERS, "numpy"], printer=printer, docstring_limit=0, cse=True)
 
     def elementwise(*arrays):
         result = function(*arrays)
-        template = np.zeros(np.broadcast_shapes(*(np.shape(a) for a in arrays)),
-                            dtype=np.result_type(*arrays))
-        return template + result
+        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+        dtype = np.result_type(np.result_type(*arrays), result)
+        if (np.shape(result) == shape and getattr(result, "dtype", None) == dtype
+                and not any(np.may_share_memory(result, a) for a in arrays)):
+            return result  # already a fresh array of the right shape and dtype: no template copy
+        return np.broadcast_to(np.asarray(result), shape).astype(dtype)
 
     elementwise.__doc__ = "numpy code printed from the SymPy expression %s" % sympy.sstr(expr)
     elementwise.expression = expr

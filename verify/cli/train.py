@@ -1,0 +1,164 @@
+"""Train a network with the numpy engine, as the lecture does.
+
+Data (--data): xor, digits (scikit-learn's 8x8 digits), FILE.npz (arrays X and
+T, or X and integer labels y) or FILE.csv (one example per row: n_0 input
+columns, then one integer class label or n_L target values; see
+docs/engine.md).  Class labels become 1-of-K targets (0.9/0.1 for sigmoid
+outputs).
+
+--batch-size 1 is stochastic gradient descent (order shuffled each epoch),
+B a mini-batch of B examples, and a size >= N batch gradient descent; every
+update averages the gradient over its batch.  With --validation, training
+stops when the validation loss has not improved for --patience epochs and
+keeps the best epoch's parameters; --test holds examples out for the final
+accuracy.
+
+Example:
+  backprop train 2-2-1 --data xor --lr 2 --momentum 0.9 --init-scale 0.5 --epochs 2000 --batch-size 4
+  backprop train 64-30-10 --data digits --lr 0.5 --momentum 0.9 --batch-size 32 --epochs 100 \\
+      --validation 0.1 --test 0.2 --patience 10 --output digits.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from derive import InputError, load_params, save_params
+from derive.params import INIT_SCALE
+from verify.cli import add_network_arguments, network_from_args, write_output
+from verify.data import ACCEPTED, Dataset, load_data, split
+from verify.training import EpochRecord, History, check_settings, train
+
+HELP = "train a network on xor, digits or your data (SGD, mini-batch or batch, momentum, early stopping)"
+LINES_BY_DEFAULT = 10
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    parser.add_argument("--data", required=True, metavar="SOURCE", help=ACCEPTED)
+    parser.add_argument("--lr", type=float, default=0.1, metavar="ETA", help="learning rate eta (default 0.1)")
+    parser.add_argument("--momentum", type=float, default=0.0, metavar="ALPHA",
+                        help="momentum alpha in [0, 1): Delta w_t = -eta dE/dw + alpha Delta w_{t-1} (default 0)")
+    parser.add_argument("--epochs", type=positive_int, default=100, help="maximum number of epochs (default 100)")
+    parser.add_argument("--batch-size", type=positive_int, default=1, metavar="B",
+                        help="examples per update: 1 stochastic (default), B mini-batch, >= N batch")
+    parser.add_argument("--seed", type=int, default=0, help="seeds initial weights, split and order (default 0)")
+    parser.add_argument("--init-scale", type=float, default=INIT_SCALE, metavar="S",
+                        help="initial weights uniform in (-S, S) (default %g, the lecture's)" % INIT_SCALE)
+    parser.add_argument("--init", metavar="PARAMS.npz", help="start from these parameters instead")
+    parser.add_argument("--validation", type=float, default=0.0, metavar="FRACTION",
+                        help="fraction of examples held out for early stopping (default 0)")
+    parser.add_argument("--test", type=float, default=0.0, metavar="FRACTION",
+                        help="fraction of examples held out for the final test accuracy (default 0)")
+    parser.add_argument("--patience", type=positive_int, metavar="EPOCHS",
+                        help="stop when the validation loss has not improved for this many epochs (needs --validation)")
+    parser.add_argument("--output", "-o", metavar="PARAMS.npz", help="write the trained parameters here")
+    parser.add_argument("--history", metavar="FILE.json", help="write the per-epoch loss and accuracy here")
+    parser.add_argument("--print-every", type=positive_int, metavar="N",
+                        help="print a line every N epochs (default: about %d lines)" % LINES_BY_DEFAULT)
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no per-epoch lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    network = network_from_args(args)
+    for path in (args.output, args.history):
+        _check_writable(path)
+    check_settings(lr=args.lr, momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size,
+                   patience=args.patience, init_scale=args.init_scale, has_validation=args.validation > 0)
+    dataset = load_data(args.data, network)
+    train_set, validation_set, test_set = split(dataset, args.validation, args.test, args.seed)
+    params = load_params(args.init, network) if args.init else None
+    print("training %s on %s (%s)" % (network.describe(), dataset.name, _sizes(train_set, validation_set, test_set)))
+    print("%s, lr %g, momentum %g; loss = mean over examples%s"
+          % (_method(args.batch_size, len(train_set)), args.lr, args.momentum,
+             " + weight decay" if network.weight_decay or network.l1 else ""))
+    history = _train_with_progress(args, network, train_set, validation_set, params)
+    _report(history, train_set, validation_set, test_set)
+    if args.output:
+        save_params(args.output, history.params)
+        print("wrote %s" % args.output)
+    if args.history:
+        write_output(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
+        print("wrote %s" % args.history)
+    return 0
+
+
+def _train_with_progress(args, network, train_set: Dataset, validation_set: Dataset | None, params) -> History:
+    every = args.print_every or max(1, args.epochs // LINES_BY_DEFAULT)
+    bar = tqdm(total=args.epochs, unit="epoch", file=sys.stderr, leave=False, dynamic_ncols=True,
+               disable=args.quiet or not sys.stderr.isatty())
+
+    def on_epoch(record: EpochRecord) -> None:
+        bar.update(1)
+        bar.set_postfix(loss="%.4g" % record.loss, acc="%.1f%%" % (100 * record.accuracy), refresh=False)
+        if not args.quiet and (record.epoch % every == 0 or record.epoch == 1 or record.epoch == args.epochs):
+            tqdm.write(_epoch_line(record, args.epochs), file=sys.stdout)
+
+    try:
+        history = train(network, train_set, validation=validation_set, params=params, lr=args.lr,
+                        momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size,
+                        patience=args.patience, seed=args.seed, init_scale=args.init_scale, on_epoch=on_epoch)
+    finally:
+        bar.close()
+    last = history.records[-1]
+    if not args.quiet and last.epoch % every and last.epoch not in (1, args.epochs):
+        print(_epoch_line(last, args.epochs))
+    return history
+
+
+def _epoch_line(record: EpochRecord, epochs: int) -> str:
+    width = len(str(epochs))
+    line = "epoch %*d/%d  loss %-10.4g  train acc %5.1f%%" % (width, record.epoch, epochs, record.loss,
+                                                              100 * record.accuracy)
+    if record.val_loss is not None:
+        line += "  val loss %-10.4g  val acc %5.1f%%" % (record.val_loss, 100 * record.val_accuracy)
+    return line
+
+
+def _report(history: History, train_set: Dataset, validation_set: Dataset | None, test_set: Dataset | None) -> None:
+    last = history.records[-1].epoch
+    if history.stopped_early:
+        print("stopped early at epoch %d: the validation loss had not improved for %d epochs" % (last, last - history.best_epoch))
+    if history.best_epoch != last:
+        print("kept the parameters of epoch %d (lowest validation loss)" % history.best_epoch)
+    for name, data in (("train", train_set), ("validation", validation_set), ("test", test_set)):
+        if data is not None:
+            loss, accuracy = history.evaluate(data)
+            print("%-10s accuracy %5.1f%% (%d/%d)  loss %.4g"
+                  % (name, 100 * accuracy, round(accuracy * len(data)), len(data), loss))
+
+
+def _method(batch_size: int, n_examples: int) -> str:
+    if batch_size == 1:
+        return "stochastic gradient descent (1 example per update)"
+    if batch_size >= n_examples:
+        return "batch gradient descent (all %d examples per update)" % n_examples
+    return "mini-batch gradient descent (%d examples per update)" % batch_size
+
+
+def _sizes(train_set, validation_set, test_set) -> str:
+    parts = ["%d training examples" % len(train_set)]
+    parts += ["%d %s" % (len(d), name) for name, d in (("validation", validation_set), ("test", test_set)) if d]
+    return ", ".join(parts)
+
+
+def _check_writable(path: str | None) -> None:
+    if path and not Path(path).resolve().parent.is_dir():
+        raise InputError("cannot write %s: directory %s does not exist" % (path, Path(path).parent))
+
