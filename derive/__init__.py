@@ -6,6 +6,7 @@ prints them as numpy code.  It never imports :mod:`verify`.
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
+from .derivation import Derivation, derive
 from .errors import InputError
 from .expression import parse_activation
 from .losses import LOSSES, Loss, get_loss, register_loss
@@ -13,7 +14,7 @@ from .network import Network
 from .params import check_params, init_params, load_params, save_params
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "InputError", "LOSSES", "Loss", "Network",
-    "check_params", "get_activation", "get_loss", "init_params", "load_params",
+    "ACTIVATIONS", "Activation", "Derivation", "InputError", "LOSSES", "Loss", "Network",
+    "check_params", "derive", "get_activation", "get_loss", "init_params", "load_params",
     "parse_activation", "register_activation", "register_loss", "save_params",
 ]

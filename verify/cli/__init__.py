@@ -21,6 +21,8 @@ from derive.network import split_activation_list
 #: Subcommand name -> module (imported only when that subcommand runs).
 COMMANDS = {
     "train": "verify.cli.train",
+    "derive": "verify.cli.derive",
+    "proptest": "verify.cli.proptest",
 }
 
 
@@ -91,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("backprop %s: interrupted" % args.command, file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``backprop derive ... | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+"""Benchmark: the generated numpy ``gradients`` against what backprop cannot avoid.
+
+Backprop on an MLP cannot do less than its matrix products: per layer l the
+forward ``A_{l-1} @ W_l.T``, the weight gradient ``delta_l.T @ A_{l-1}`` and,
+above the first layer, ``delta_l @ W_l`` to pass the error down.  This script
+times exactly those products on the shapes of 784-100-10 and 784-512-512-10
+at batch 256, then the generated module's ``gradients`` on the same shapes
+(sigmoid hidden layers, softmax output, cross-entropy), and prints the ratio
+of the medians; the two are timed in alternating rounds of the same run, so
+the figure does not depend on the machine.  Targets: at most 1.10 (PyTorch
+CPU autograd measures about 1.14 and 1.35 here, a plain numpy backprop about 1.5).
+
+At 2-2-1 and batch 1 the matrix products are nothing and call overhead is
+everything; there the generated code is compared with the hand-written engine
+(``verify.Engine``), with and without its input checks.  It also prints the
+time to derive and to generate each module (target: generation under 1 s).
+
+Memory: backprop must keep every layer's activations and deltas alive until
+its gradient is taken, while the bare products drop each result at once.
+glibc returns freed memory above its trim threshold to the operating system,
+so unless an earlier large block has raised that threshold (as in any
+long-running numpy process) every call of ``gradients`` faults its ~9 MB of
+intermediates back in: about 2,000 minor page faults per call at
+784-512-512-10, which cost more than all the elementwise work.  The script
+therefore times ``gradients`` plain and with a workspace (a dict the caller
+keeps, which holds the intermediate arrays between calls), first with the
+allocator as the process finds it, then after freeing one 24 MB block (which
+raises the threshold), and prints the minor page faults per call of each.
+
+BLAS threads: OpenBLAS is limited to one thread unless OPENBLAS_NUM_THREADS
+is set, because on a shared 2-core machine a second BLAS thread mostly
+measures the neighbours.  Run: ``python bench/codegen.py [--rounds 40]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from derive import Network, derive, init_params  # noqa: E402
+from derive.codegen import numpy_module, numpy_source  # noqa: E402
+from derive.derivation import Derivation  # noqa: E402
+from verify import Engine  # noqa: E402
+
+BATCH = 256
+LARGE = {
+    "784-100-10": Network((784, 100, 10), activation=["sigmoid", "softmax"], loss="cross_entropy"),
+    "784-512-512-10": Network((784, 512, 512, 10), activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy"),
+}
+SMALL = Network((2, 2, 1), activation="sigmoid", loss="sse")
+
+
+def matrix_products(params: dict, activations: list, deltas: list):
+    """The bare products backprop must do, on the network's shapes (values are meaningless)."""
+    depth = len(deltas)
+    for layer in range(1, depth + 1):
+        activations[layer - 1] @ params["W%d" % layer].T
+    for layer in range(depth, 0, -1):
+        deltas[layer - 1].T @ activations[layer - 1]
+        if layer > 1:
+            deltas[layer - 1] @ params["W%d" % layer]
+
+
+def median_times(functions: dict, rounds: int, number: int) -> dict:
+    """Median time per call of each function, timed in alternating rounds of ``number`` calls."""
+    for function in functions.values():
+        for _ in range(3):
+            function()
+    samples = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                function()
+            samples[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def data(network: Network, batch: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(batch, network.sizes[0]))
+    T = np.eye(network.sizes[-1])[rng.integers(0, network.sizes[-1], size=batch)]
+    return init_params(network, seed=seed, scale=0.1), X, T
+
+
+def generation_time(network: Network) -> tuple[float, float]:
+    """Seconds to derive the network and to print its module (derivation not cached)."""
+    start = time.perf_counter()
+    derivation = Derivation(network)
+    derived = time.perf_counter()
+    numpy_source(derivation)
+    return derived - start, time.perf_counter() - derived
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[7])
+    except OSError:
+        return 0
+
+
+def faults_per_call(function, calls: int = 20) -> float:
+    before = minor_faults()
+    for _ in range(calls):
+        function()
+    return (minor_faults() - before) / calls
+
+
+def warm_allocator() -> None:
+    """Free one 24 MB block: glibc then keeps blocks up to that size instead of returning them to the OS."""
+    np.ones(3_000_000).sum()
+
+
+def compare_with_products(name: str, network: Network, rounds: int) -> None:
+    module = numpy_module(derive(network))
+    params, X, T = data(network, BATCH)
+    rng = np.random.default_rng(1)
+    activations = [X] + [rng.uniform(0, 1, (BATCH, width)) for width in network.sizes[1:-1]]
+    deltas = [rng.standard_normal((BATCH, width)) for width in network.sizes[1:]]
+    workspace: dict = {}
+    functions = {"products": lambda: matrix_products(params, activations, deltas),
+                 "generated": lambda: module.gradients(params, X, T),
+                 "workspace": lambda: module.gradients(params, X, T, workspace=workspace)}
+    times = median_times(functions, rounds, number=10)
+    faults = {key: faults_per_call(function) for key, function in functions.items()}
+    print("  %-15s matrix products %7.3f ms | generated %7.3f ms, ratio %.3f | with a workspace %7.3f ms, "
+          "ratio %.3f | page faults per call %.0f, %.0f, %.0f"
+          % (name, times["products"] * 1e3, times["generated"] * 1e3, times["generated"] / times["products"],
+             times["workspace"] * 1e3, times["workspace"] / times["products"],
+             faults["products"], faults["generated"], faults["workspace"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=40, help="alternating timing rounds (median over them)")
+    args = parser.parse_args()
+    print("generated gradients vs bare matrix products, batch %d, OPENBLAS_NUM_THREADS=%s, median of %d rounds"
+          % (BATCH, os.environ["OPENBLAS_NUM_THREADS"], args.rounds))
+    for name, network in LARGE.items():
+        derive_time, print_time = generation_time(network)
+        print("  %-15s derive %.3f s, generate the module %.3f s" % (name, derive_time, print_time))
+    print(" allocator as found:")
+    for name, network in LARGE.items():
+        compare_with_products(name, network, args.rounds)
+    warm_allocator()
+    print(" allocator warmed (one 24 MB block freed):")
+    for name, network in LARGE.items():
+        compare_with_products(name, network, args.rounds)
+    derive_time, print_time = generation_time(SMALL)
+    module = numpy_module(derive(SMALL))
+    engine = Engine(SMALL)
+    params, X, T = data(SMALL, 1)
+    times = median_times({"engine": lambda: engine.gradients(params, X, T),
+                          "engine, check=False": lambda: engine.gradients(params, X, T, check=False),
+                          "generated": lambda: module.gradients(params, X, T)}, args.rounds, number=200)
+    print("  %-15s engine %6.1f us  engine check=False %6.1f us  generated %6.1f us  "
+          "ratio to engine %.3f, to check=False %.3f  (derive %.3f s, generate %.3f s)"
+          % ("2-2-1 batch 1", times["engine"] * 1e6, times["engine, check=False"] * 1e6, times["generated"] * 1e6,
+             times["generated"] / times["engine"], times["generated"] / times["engine, check=False"],
+             derive_time, print_time))
+
+
+if __name__ == "__main__":
+    main()

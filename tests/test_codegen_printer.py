@@ -1,0 +1,180 @@
+"""The array printer (derive/vector_printer.py): index-level expressions become whole-array numpy code.
+
+The printed code is checked two ways: its text where the form matters (a
+contraction must print as ``@``, a bias gradient as ``.sum(axis=0)``), and its
+value, evaluated on random arrays against ``np.einsum`` references written
+here by hand from the index expressions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from sympy import Abs, KroneckerDelta, Max, Product, Rational, Sum, exp, log, sign
+
+from derive import numeric
+from derive.functions import leaky_relu, relu, sigmoid, softplus
+from derive.symbols import N, T, X, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
+from derive.vector_printer import ArrayPrinter, free_indices, log_softmax, softmax, stabilize
+
+W1, W2, b1 = weights(1), weights(2), biases(1)
+Z1, Z2, A1, A2 = preactivations(1), preactivations(2), activations(1), activations(2)
+delta1, delta2 = deltas(1), deltas(2)
+N_, I_, J_, K_ = 5, 4, 3, 2  # example, input, hidden and output sizes of the random arrays
+
+RNG = np.random.default_rng(7)
+ARRAYS = {
+    "X": RNG.standard_normal((N_, I_)), "T": RNG.uniform(0, 1, (N_, K_)),
+    "W1": RNG.standard_normal((J_, I_)), "b1": RNG.standard_normal(J_), "W2": RNG.standard_normal((K_, J_)),
+    "Z1": RNG.standard_normal((N_, J_)), "A1": RNG.uniform(0.1, 0.9, (N_, J_)),
+    "Z2": RNG.standard_normal((N_, K_)) * 3, "A2": RNG.uniform(0.1, 0.9, (N_, K_)),
+    "delta1": RNG.standard_normal((N_, J_)), "delta2": RNG.standard_normal((N_, K_)),
+}
+
+
+def printed(expr, layout=(n, j)):
+    printer = ArrayPrinter()
+    return printer.array(expr, layout), printer
+
+
+def evaluate(expr, layout=(n, j), arrays=ARRAYS):
+    code, printer = printed(expr, layout)
+    namespace = {"np": np, **{name: getattr(numeric, name) for name in printer.helpers_used}, **arrays, "N": N_}
+    return eval(code, namespace)  # code printed by the printer under test, evaluated in a test
+
+
+def test_weighted_sum_prints_as_matmul_with_transpose_plus_broadcast_bias():
+    expr = Sum(W1[j, i] * X[n, i], (i, 0, size(0) - 1)) + b1[j]
+    assert printed(expr)[0] == "b1 + (X @ W1.T)"
+    np.testing.assert_allclose(evaluate(expr), np.einsum("ji,ni->nj", ARRAYS["W1"], ARRAYS["X"]) + ARRAYS["b1"])
+
+
+def test_hidden_delta_backpropagates_through_next_weights():
+    expr = A1[n, j] * (1 - A1[n, j]) * Sum(W2[k, j] * delta2[n, k], (k, 0, size(2) - 1))
+    code = printed(expr)[0]
+    assert "delta2 @ W2" in code
+    A = ARRAYS["A1"]
+    np.testing.assert_allclose(evaluate(expr), A * (1 - A) * np.einsum("kj,nk->nj", ARRAYS["W2"], ARRAYS["delta2"]))
+
+
+def test_weight_gradient_sums_over_examples_as_delta_transpose_times_activations():
+    expr = Sum(delta1[n, j] * X[n, i], (n, 0, N - 1)) + Rational(1, 100) * W1[j, i] + Rational(1, 10) * sign(W1[j, i])
+    code = printed(expr, (j, i))[0]
+    assert "delta1.T @ X" in code and "np.sign(W1.real)" in code
+    reference = ARRAYS["delta1"].T @ ARRAYS["X"] + ARRAYS["W1"] / 100 + np.sign(ARRAYS["W1"]) / 10
+    np.testing.assert_allclose(evaluate(expr, (j, i)), reference)
+
+
+def test_transposed_target_layout_swaps_the_matmul():
+    expr = Sum(delta1[n, j] * X[n, i], (n, 0, N - 1))
+    assert printed(expr, (i, j))[0] == "X.T @ delta1"
+
+
+def test_bias_gradient_is_a_sum_over_the_example_axis():
+    expr = Sum(delta1[n, j], (n, 0, N - 1))
+    assert printed(expr, (j,))[0] == "delta1.sum(axis=0)"
+
+
+def test_row_sum_inside_an_elementwise_product_keeps_its_axis():
+    expr = -T[n, j] + A2[n, j] * Sum(T[n, m], (m, 0, size(2) - 1))
+    assert "T.sum(axis=1, keepdims=True)" in printed(expr)[0]
+    np.testing.assert_allclose(evaluate(expr), -ARRAYS["T"] + ARRAYS["A2"] * ARRAYS["T"].sum(axis=1, keepdims=True))
+
+
+def test_three_factor_contraction_prints_as_einsum():
+    expr = Sum(W2[k, j] * delta2[n, k] * A2[n, k], (k, 0, size(2) - 1))
+    assert "np.einsum" in printed(expr)[0]
+    reference = np.einsum("kj,nk,nk->nj", ARRAYS["W2"], ARRAYS["delta2"], ARRAYS["A2"])
+    np.testing.assert_allclose(evaluate(expr), reference)
+
+
+def test_full_reduction_of_a_loss_is_one_sum():
+    expr = Sum((A2[n, k] - T[n, k]) ** 2 / 2, (k, 0, size(2) - 1), (n, 0, N - 1))
+    value = evaluate(expr, ())
+    np.testing.assert_allclose(value, ((ARRAYS["A2"] - ARRAYS["T"]) ** 2).sum() / 2)
+
+
+def test_vector_entry_missing_a_leading_axis_gets_a_new_axis():
+    expr = Sum(delta1[n, j], (j, 0, size(1) - 1)) * A1[n, j]
+    code = printed(expr)[0]
+    np.testing.assert_allclose(evaluate(expr), ARRAYS["delta1"].sum(axis=1, keepdims=True) * ARRAYS["A1"])
+    assert "keepdims=True" in code
+
+
+def test_softmax_pattern_prints_as_the_stable_helper():
+    expr = exp(Z2[n, j]) / Sum(exp(Z2[n, m]), (m, 0, size(2) - 1))
+    code, printer = printed(expr)
+    assert code == "softmax(Z2)" and printer.helpers_used == {"softmax"}
+    big = {**ARRAYS, "Z2": ARRAYS["Z2"] * 1000}
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        value = evaluate(expr, arrays=big)
+    np.testing.assert_allclose(value.sum(axis=1), 1.0)
+
+
+def test_log_of_softmax_becomes_log_softmax_so_cross_entropy_never_takes_log_zero():
+    output = exp(Z2[n, k]) / Sum(exp(Z2[n, m]), (m, 0, size(2) - 1))
+    expr = Sum(-T[n, k] * log(output), (k, 0, size(2) - 1), (n, 0, N - 1))
+    assert stabilize(expr).has(log_softmax)
+    big = {**ARRAYS, "Z2": ARRAYS["Z2"] * 1000}
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        value = evaluate(expr, (), arrays=big)
+    z = big["Z2"]
+    reference = -(big["T"] * (z - z.max(axis=1, keepdims=True))).sum() + (
+        big["T"].sum(axis=1) * np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1))).sum()
+    np.testing.assert_allclose(value, reference)
+
+
+def test_log_sigmoid_and_log_one_minus_sigmoid_go_through_softplus():
+    expr = log(sigmoid(Z2[n, j])) + log(1 - sigmoid(Z2[n, j]))
+    assert stabilize(expr) == -softplus(-Z2[n, j]) - softplus(Z2[n, j])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        value = evaluate(expr, arrays={**ARRAYS, "Z2": np.array([[-1000.0, 1000.0]])})
+    np.testing.assert_allclose(value, [[-1000.0, -1000.0]])
+
+
+def test_sigmoid_prints_through_tanh_and_matches_the_stable_helper():
+    expr = sigmoid(Z1[n, j])
+    assert "np.tanh" in printed(expr)[0]
+    z = np.array([[-1000.0, -30.0, -1.0, 0.0, 2.0, 1000.0]])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        value = evaluate(expr, arrays={"Z1": z})
+    np.testing.assert_allclose(value, numeric.sigmoid(z), rtol=1e-15, atol=1e-16)
+
+
+def test_kinks_compare_real_parts_so_complex_step_sees_the_slope():
+    z = np.array([[-2.0 + 1e-20j, 3.0 + 1e-20j]])
+    for expr, slope in [(Abs(Z1[n, j]), [-1, 1]), (relu(Z1[n, j]), [0, 1]), (Max(Z1[n, j], 0), [0, 1]),
+                        (leaky_relu(Z1[n, j], Rational(1, 5)), [0.2, 1])]:
+        value = evaluate(expr, arrays={"Z1": z})
+        np.testing.assert_allclose(value.imag / 1e-20, [slope], err_msg=str(expr))
+
+
+def test_piecewise_derivative_of_leaky_relu_selects_by_real_part():
+    expr = sympy.diff(leaky_relu(Z1[n, j], Rational(1, 5)), Z1[n, j])
+    value = evaluate(expr, arrays={"Z1": np.array([[-1.0 + 1j, 2.0 - 1j]])})
+    np.testing.assert_allclose(value, [[0.2, 1.0]])
+
+
+def test_free_indices_are_the_axis_labels_of_an_expression():
+    assert free_indices(Sum(W2[k, j] * delta2[n, k], (k, 0, size(2) - 1))) == {n, j}
+    assert free_indices(softmax(Z2[n, j], j)) == {n, j}
+
+
+@pytest.mark.parametrize("expr, node", [
+    (KroneckerDelta(j, k) * W2[k, j], "KroneckerDelta"),
+    (sympy.erf(Z1[n, j]), "erf"),
+    (Product(A1[n, j], (n, 0, N - 1)), "Product"),
+    (W1[0, j] * X[n, j], "W1[0, j]"),
+    (Sum(X[n, i], (i, 1, size(0) - 1)) * A1[n, j], "Sum"),
+    (A1[n, j] * j, "index j"),
+    (sympy.Function("g")(Z1[n, j]), "g"),
+], ids=["kronecker", "erf-needs-math", "product", "number-index", "partial-range", "index-as-number", "unknown-function"])
+def test_unsupported_node_raises_not_implemented_naming_it(expr, node):
+    with pytest.raises(NotImplementedError, match=node.replace("[", r"\[").replace("]", r"\]")):
+        printed(expr)
+
+
+def test_expression_missing_a_target_axis_is_refused():
+    with pytest.raises(NotImplementedError, match="free indices"):
+        printed(b1[j], (n, j))
