@@ -1,0 +1,123 @@
+"""Bad gradient functions and bad --grad specs: one line naming the parameter and what was expected, exit 2."""
+
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+from derive import InputError, Network, init_params
+from verify import Engine, check_gradients
+from verify.cli import main
+from verify.sources import load_function
+
+NETWORK = Network((2, 3, 1), activation="sigmoid")
+PARAMS = init_params(NETWORK, seed=0)
+X, T = np.array([[0.1, 0.2]]), np.array([[0.5]])
+
+
+def engine(params, X, T):
+    return Engine(NETWORK).gradients(params, X, T)
+
+
+def changed(**changes):
+    def gradients(params, X, T):
+        grads = engine(params, X, T)
+        for key, value in changes.items():
+            if value is None:
+                del grads[key]
+            else:
+                grads[key] = value(grads.get(key))
+        return grads
+    return gradients
+
+
+def raises(params, X, T):
+    raise ZeroDivisionError("division by zero")
+
+
+def with_nan(params, X, T):
+    grads = engine(params, X, T)
+    grads["W2"][0, 2] = np.nan
+    return grads
+
+
+BAD_FUNCTIONS = [
+    ("raises", raises, r"gradient function .*raises raised ZeroDivisionError: division by zero \(called for 2-3-1"),
+    ("returns-a-list", lambda p, X, T: list(engine(p, X, T).values()),
+     "returned a list; expected a dict of arrays keyed W1, b1, W2, b2"),
+    ("missing-key", changed(b2=None), "returned no 'b2'; expected one array per parameter: W1, b1, W2, b2"),
+    ("extra-key", changed(W3=lambda _: np.zeros(1)), "unexpected key 'W3'; expected exactly the keys W1, b1, W2, b2"),
+    ("transposed", changed(W1=lambda g: g.T), r"W1 has shape \(2, 3\); expected \(3, 2\), the shape of parameter W1"),
+    ("float32", changed(b1=lambda g: g.astype(np.float32)),
+     "b1 has dtype float32; expected float64, the dtype of the parameters"),
+    ("strings", changed(b2=lambda g: np.array(["x"])), r"b2 has shape \(1,\); expected \(1,\)|b2 has dtype <U1"),
+    ("nan", with_nan, r"W2\[0, 2\] is nan; every gradient entry must be finite"),
+    ("inf", changed(b1=lambda g: g + np.inf), r"b1\[0\] is inf; every gradient entry must be finite"),
+]
+
+
+@pytest.mark.parametrize("function, message", [case[1:] for case in BAD_FUNCTIONS],
+                         ids=[case[0] for case in BAD_FUNCTIONS])
+def test_a_bad_gradient_function_is_one_line_naming_what_was_expected(function, message):
+    with pytest.raises(InputError, match=message) as caught:
+        check_gradients(NETWORK, PARAMS, X, T, function)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "user_grads.py").write_text(textwrap.dedent("""
+        NOT_A_FUNCTION = 3
+        def gradients(network, params, X, T):
+            raise ValueError("not written yet")
+        def transposed(network, params, X, T):
+            from verify import Engine
+            grads = Engine(network).gradients(params, X, T)
+            return {k: v.T for k, v in grads.items()}
+    """))
+    (tmp_path / "broken.py").write_text("import no_such_module_anywhere\n")
+    return tmp_path
+
+
+BAD_SPECS = [
+    ("no-colon", "user_grads.gradients", "is not MODULE:FUNCTION or path/to/file.py:FUNCTION"),
+    ("no-module", "no_such_module_xyz:gradients", "cannot import module 'no_such_module_xyz': ModuleNotFoundError"),
+    ("no-file", "missing.py:gradients", "file missing.py does not exist"),
+    ("import-fails", "broken.py:gradients", "cannot import broken.py: ModuleNotFoundError"),
+    ("no-function", "user_grads:gradient", "has no function 'gradient'; it defines: gradients, transposed"),
+    ("not-callable", "user_grads:NOT_A_FUNCTION", "user_grads.NOT_A_FUNCTION is a int, not a function"),
+]
+
+
+@pytest.mark.parametrize("spec, message", [case[1:] for case in BAD_SPECS], ids=[case[0] for case in BAD_SPECS])
+def test_a_bad_grad_spec_is_one_line(user_module, spec, message):
+    with pytest.raises(InputError, match=message):
+        load_function(spec)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:gradients", "cannot import module 'no_such_module_xyz'"),
+    ("user_grads:gradients", "raised ValueError: not written yet"),
+    ("user_grads.py:transposed", r"user_grads.py:transposed: W1 has shape \(\d, \d\); expected \(\d, \d\)"),
+], ids=["unimportable", "raises", "wrong-shape"])
+def test_proptest_exits_2_with_one_line_for_bad_gradient_functions(user_module, capsys, spec, message):
+    code = main(["proptest", "--grad", spec, "--examples", "8", "-n", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("backprop proptest: error: ")
+    assert re.search(message, err[0])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--examples", "0"], "--examples must be at least 1"),
+    (["-n", "many"], "-n/--workers must be a number >= 0 or 'auto'"),
+    (["--activations", "sigmod"], "unknown activation 'sigmod'"),
+    (["--activations", "relu", "--losses", "cross_entropy"], "no loss in losses"),
+    (["--max-depth", "0"], "--max-depth=0 must be an integer >= 1"),
+], ids=["examples", "workers", "activation", "incompatible", "depth"])
+def test_proptest_rejects_bad_options_in_one_line(capsys, argv, message):
+    assert main(["proptest"] + argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

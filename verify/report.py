@@ -1,0 +1,228 @@
+"""The result of a gradient check: who agrees with whom, where, and by how much.
+
+A :class:`CheckReport` is plain data (:meth:`CheckReport.to_dict` gives dicts,
+lists, strings and floats, ready for JSON or a derivation report) with a
+readable ``str()``.  It answers, in order:
+
+1. **The verdict** (:attr:`CheckReport.ok`) and **which source is wrong**
+   (:attr:`CheckReport.culprit`): of the three sources, the candidate gradient,
+   the symbolic reference (the generated code) and finite differences, the one
+   that takes part in every disagreeing pair.  When candidate and reference
+   disagree, finite differences are the referee.
+2. **How each pair agrees** (:attr:`CheckReport.agreements`): entries and
+   directions compared, how many disagree, the largest relative error.
+3. **Per parameter** (:attr:`CheckReport.rows`): largest absolute and relative
+   error, entries over tolerance, entries excused because of a kink.
+4. **The worst entries** (:attr:`CheckReport.worst`), each located in the
+   network (``W2[3, 7]: from hidden unit 7 to output unit 3``) with all three
+   values and a verdict.
+5. **Tolerances** used, **kinks** flagged (with the unit, the example and the
+   subgradient convention) and **warnings** (saturated units).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from .tolerances import Tolerance
+
+#: The three sources of a gradient, by their short name.
+SOURCES = {"candidate": "candidate", "reference": "symbolic reference", "fd": "finite differences"}
+METHOD_NAMES = {"complex": "complex-step differences", "central": "central differences",
+                "richardson": "Richardson-extrapolated differences"}
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    """Candidate against reference over every entry of one parameter."""
+
+    name: str
+    shape: tuple[int, ...]
+    entries: int
+    largest: float
+    max_abs_error: float
+    max_rel_error: float
+    over: int
+    excused: int
+
+
+@dataclass(frozen=True)
+class EntryFinding:
+    """One entry with the three values and what they say.
+
+    ``verdict`` is ``"agree"``, ``"candidate wrong"``, ``"reference wrong"``,
+    ``"undetermined"``, or ``"kink"`` (the entry sits on or across a kink).
+    """
+
+    label: str
+    meaning: str
+    candidate: float
+    reference: float
+    fd: float | None
+    fd_error: float | None
+    abs_error: float
+    rel_error: float
+    allowed: float
+    verdict: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How two sources agree: over ``entries`` entries and ``directions`` random directions."""
+
+    first: str
+    second: str
+    entries: int
+    directions: int
+    disagreements: int
+    flagged: int
+    max_rel_error: float
+
+    @property
+    def agree(self) -> bool:
+        return self.disagreements == 0
+
+
+@dataclass(frozen=True)
+class DirectionFinding:
+    """Finite differences along one random unit direction v, against both projections ``g . v``.
+
+    ``allowed`` is the allowance of reference against finite differences;
+    the candidate gets ``candidate_allowed`` on top.
+    """
+
+    index: int
+    fd: float
+    fd_error: float
+    candidate: float
+    reference: float
+    allowed: float
+    candidate_allowed: float
+    flagged: bool
+
+
+@dataclass
+class CheckReport:
+    """Everything :func:`verify.check_gradients` found.  ``str(report)`` reads it out."""
+
+    network: str
+    dtype: str
+    candidate_name: str
+    tolerance: dict
+    fd_method: str
+    fd_tolerance: dict
+    rows: list[ParameterRow]
+    agreements: list[Agreement]
+    worst: list[EntryFinding]
+    directions: list[DirectionFinding]
+    culprit: str | None
+    summary: str
+    kinks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    evaluations: int = 0
+    seed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every pair of sources agrees (entries on kinks excused)."""
+        return all(a.agree for a in self.agreements)
+
+    @property
+    def entries(self) -> int:
+        """Number of gradient entries compared between candidate and reference."""
+        return sum(row.entries for row in self.rows)
+
+    def max_errors(self) -> dict[str, float]:
+        """Largest relative error of each pair, keyed ``"candidate-reference"`` etc."""
+        return {"%s-%s" % (a.first, a.second): a.max_rel_error for a in self.agreements}
+
+    def to_dict(self) -> dict:
+        """Plain data: dicts, lists, strings, numbers and None."""
+        data = {key: value for key, value in vars(self).items()}
+        for key in ("rows", "agreements", "worst", "directions"):
+            data[key] = [_plain(asdict(item)) for item in getattr(self, key)]
+        for item, agreement in zip(data["agreements"], self.agreements):
+            item["agree"] = agreement.agree
+        data["ok"] = self.ok
+        data["entries"] = self.entries
+        return _plain(data)
+
+    def __str__(self) -> str:
+        lines = ["Gradient check of %s (%s), %s: %s" % (
+            self.candidate_name, self.dtype, plural(self.entries, "entry", "entries"),
+            "OK" if self.ok else "FAILED"),
+                 "  network: %s" % self.network, "  " + self.summary, ""]
+        lines += _agreement_table(self.agreements)
+        lines += [""] + _parameter_table(self.rows)
+        if self.worst:
+            lines += ["", "Worst entries (candidate / reference / %s):" % METHOD_NAMES.get(self.fd_method, self.fd_method)]
+            lines += ["  " + _entry_line(finding) for finding in self.worst]
+        flagged = [d for d in self.directions if d.flagged]
+        lines += ["", "Tolerances: candidate: %s" % _describe(self.tolerance),
+                  "            %s: %s, plus twice their error estimate"
+                  % (METHOD_NAMES.get(self.fd_method, self.fd_method), _describe(self.fd_tolerance)),
+                  "Finite differences: %d loss evaluations, %s (seed %d)%s; %.3f s in all"
+                  % (self.evaluations, plural(len(self.directions), "random direction"), self.seed,
+                     ", %d flagged at kinks" % len(flagged) if flagged else "", self.seconds)]
+        if self.kinks:
+            lines += ["Kinks (flagged, not failed):"] + ["  - " + text for text in self.kinks]
+        if self.warnings:
+            lines += ["Warnings:"] + ["  - " + text for text in self.warnings]
+        return "\n".join(lines)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``plural(1, "entry", "entries")`` is ``1 entry``; ``plural(79510, ...)`` is ``79,510 entries``."""
+    return "%s %s" % (format(count, ","), noun if count == 1 else nouns or noun + "s")
+
+
+def _describe(tolerance: dict) -> str:
+    return Tolerance(**tolerance).describe()
+
+
+def _agreement_table(agreements: list[Agreement]) -> list[str]:
+    lines = ["%-44s %22s %9s %8s %12s" % ("sources", "compared", "disagree", "flagged", "max rel err")]
+    for a in agreements:
+        compared = "%s entries" % format(a.entries, ",")
+        if a.directions:
+            compared += " + %d dir" % a.directions
+        lines.append("%-44s %22s %9d %8d %12s" % (
+            "%s vs %s" % (SOURCES[a.first], SOURCES[a.second]), compared, a.disagreements, a.flagged,
+            _number(a.max_rel_error)))
+    return lines
+
+
+def _parameter_table(rows: list[ParameterRow]) -> list[str]:
+    lines = ["%-6s %-12s %9s %11s %12s %12s %9s %6s" % (
+        "param", "shape", "entries", "max |g|", "max abs err", "max rel err", "over tol", "kinks")]
+    for row in rows:
+        lines.append("%-6s %-12s %9s %11s %12s %12s %9d %6d" % (
+            row.name, "x".join(map(str, row.shape)), format(row.entries, ","), _number(row.largest),
+            _number(row.max_abs_error), _number(row.max_rel_error), row.over, row.excused))
+    return lines
+
+
+def _entry_line(finding: EntryFinding) -> str:
+    fd = "-" if finding.fd is None else "%.9g" % finding.fd
+    text = "%s (%s): %.9g / %.9g / %s, rel err %s -> %s" % (
+        finding.label, finding.meaning, finding.candidate, finding.reference, fd, _number(finding.rel_error),
+        finding.verdict)
+    return text + ("\n      " + finding.note if finding.note else "")
+
+
+def _number(value: float) -> str:
+    return "%.2e" % value if math.isfinite(value) else str(value)
+
+
+def _plain(value):
+    """Convert tuples, numpy scalars and nested containers to JSON-ready data."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
