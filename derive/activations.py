@@ -38,6 +38,7 @@ from .errors import InputError, choices
 from .expression import X, parse_activation
 from .functions import leaky_relu, relu, sigmoid, softplus
 from .printing import compile_elementwise
+from .registry import add_entry
 
 #: Functions whose derivative jumps (ReLU-type kinks) or that are not analytic
 #: for complex input, so complex-step differentiation is not exact through them.
@@ -137,10 +138,7 @@ def register_activation(activation: Activation) -> Activation:
     Raises:
         ValueError: the name is already registered.
     """
-    if activation.name in ACTIVATIONS:
-        raise ValueError("activation %r is already registered" % activation.name)
-    ACTIVATIONS[activation.name] = activation
-    return activation
+    return add_entry(ACTIVATIONS, "activation", activation)
 
 
 register_activation(Activation("sigmoid", sigmoid, numeric.sigmoid, description="logistic 1/(1+e^-z), the lecture's S"))

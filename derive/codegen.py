@@ -172,7 +172,7 @@ def canonical(expr: sympy.Expr) -> sympy.Expr:
     renamed (``_n`` to ``n``, ``n'`` inside a sum that already uses ``n``) to
     keep the generated source byte-identical across processes.
     """
-    return _rename_bound(sympy.sympify(expr), frozenset())
+    return _rename_bound(sympy.sympify(expr, strict=True), frozenset())  # strict: never parses text
 
 
 def _rename_bound(expr: sympy.Basic, taken: frozenset) -> sympy.Basic:

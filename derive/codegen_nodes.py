@@ -159,7 +159,7 @@ class ModulePrinter(ArrayPrinter):
     def _print_Apply(self, statement: Apply):
         name, layout = self._target(statement.target)
         with self._in_frame(layout):
-            arguments = [strip_parentheses(self._print(sympy.sympify(a))) for a in statement.arguments or (statement.target,)]
+            arguments = [strip_parentheses(self._print(sympy.sympify(a, strict=True))) for a in statement.arguments or (statement.target,)]
         return "%s(%s, out=%s)" % (self._module_format("np." + statement.ufunc), ", ".join(arguments), name)
 
     def _print_Comment(self, statement: Comment):

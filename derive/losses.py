@@ -28,6 +28,7 @@ import sympy
 from . import numeric
 from .errors import InputError, choices
 from .printing import compile_elementwise
+from .registry import add_entry
 
 #: The symbols in which per-unit losses are written: output o and target t.
 O, T = sympy.symbols("o t", real=True)
@@ -83,10 +84,7 @@ def register_loss(loss: Loss) -> Loss:
     Raises:
         ValueError: the name is already registered.
     """
-    if loss.name in LOSSES:
-        raise ValueError("loss %r is already registered" % loss.name)
-    LOSSES[loss.name] = loss
-    return loss
+    return add_entry(LOSSES, "loss", loss)
 
 
 register_loss(Loss("sse", lambda o, t: (t - o) ** 2 / 2, lambda O, T: (T - O) ** 2 / 2,

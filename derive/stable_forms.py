@@ -55,7 +55,7 @@ def stabilize(expr: sympy.Expr) -> sympy.Expr:
     * ``log(sigmoid(u))`` becomes ``-softplus(-u)`` and ``log(1 - sigmoid(u))``
       becomes ``-softplus(u)``: identities, finite where ``sigmoid`` rounds to 0 or 1.
     """
-    expr = sympy.sympify(expr).replace(lambda e: e.is_Mul and _softmax_parts(e) is not None, _to_softmax)
+    expr = sympy.sympify(expr, strict=True).replace(lambda e: e.is_Mul and _softmax_parts(e) is not None, _to_softmax)
     return expr.replace(lambda e: isinstance(e, sympy.log), _stable_log)
 
 
