@@ -116,9 +116,11 @@ class Activation:
 
 
 def _leaky_relu(slope: float = 0.01) -> Activation:
-    slope_expr = sympy.nsimplify(slope, rational=True) if slope == slope else slope
+    if not np.isfinite(slope):
+        raise InputError("leaky_relu slope %r is not a finite number; write e.g. leaky_relu(0.2)" % slope)
+    slope_expr = sympy.nsimplify(slope, rational=True)
     return Activation(
-        "leaky_relu" if slope == 0.01 else "leaky_relu(%g)" % slope,
+        "leaky_relu" if slope == 0.01 else "leaky_relu(%r)" % slope,
         lambda z: leaky_relu(z, slope_expr),
         lambda z: numeric.leaky_relu(z, slope),
         description="z for z > 0, slope*z otherwise (slope %g)" % slope,
@@ -181,25 +183,41 @@ def get_activation(spec: str | Activation, where: str = "") -> Activation:
         if ACTIVATIONS[match.group(1)].factory is None:
             raise InputError("activation %r%s: %s takes no parameter; parameterized: %s" % (
                 text, _at(where), match.group(1), choices(n for n, a in ACTIVATIONS.items() if a.factory)))
-        return ACTIVATIONS[match.group(1)].with_parameter(value)
+        try:
+            return ACTIVATIONS[match.group(1)].with_parameter(value)
+        except InputError as exc:
+            raise InputError("%s: %s" % (where, exc) if where else str(exc)) from None
     if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text) and text != "x":
         raise InputError("unknown activation %r%s; choose one of: %s, or write an expression in x such as 'x/(1+abs(x))'"
                          % (text, _at(where), choices(ACTIVATIONS)))
     try:
-        expression = parse_activation(text)
+        return custom_activation(text, parse_activation(text))
     except InputError as exc:
         raise InputError("%s: %s" % (where, exc) if where else str(exc)) from None
-    return custom_activation(text, expression)
 
 
 def custom_activation(name: str, expression: sympy.Expr) -> Activation:
     """An activation from a SymPy expression in :data:`derive.expression.X`.
 
     Its numpy forward function is printed from the expression, like its derivative.
+
+    Raises:
+        InputError: numpy cannot evaluate the expression or its derivative
+            (``sign(x)*x`` differentiates to a ``DiracDelta``).
     """
     kinks = (0.0,) if any(expression.has(f) for f in NON_ANALYTIC) else ()
-    return Activation(name, lambda z: expression.subs(X, z), compile_elementwise(expression, X),
-                      description="custom: %s" % sympy.sstr(expression), kinks=kinks)
+    activation = Activation(name, lambda z: expression.subs(X, z), compile_elementwise(expression, X),
+                            description="custom: %s" % sympy.sstr(expression), kinks=kinks)
+    sample = np.linspace(-3.0, 3.0, 7)
+    for what, expr in (("the expression", expression), ("its derivative", activation.derivative_expr)):
+        try:
+            with np.errstate(all="ignore"):
+                compile_elementwise(expr, X)(sample)
+        except Exception as exc:  # the printer or numpy refused: say which part, not a traceback
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError("activation %r: numpy cannot evaluate %s %s (%s)"
+                             % (name, what, sympy.sstr(expr), reason)) from None
+    return activation
 
 
 def _at(where: str) -> str:

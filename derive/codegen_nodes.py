@@ -67,6 +67,7 @@ class Apply:
     ufunc: str
     target: Target
     arguments: tuple = ()
+    helper: bool = False  # a derive/numeric.py helper taking ``out=`` instead of a numpy ufunc
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,12 @@ class ModulePrinter(ArrayPrinter):
         name, layout = self._target(statement.target)
         with self._in_frame(layout):
             arguments = [strip_parentheses(self._print(sympy.sympify(a, strict=True))) for a in statement.arguments or (statement.target,)]
-        return "%s(%s, out=%s)" % (self._module_format("np." + statement.ufunc), ", ".join(arguments), name)
+        if statement.helper:
+            self.helpers_used.add(statement.ufunc)
+            function = statement.ufunc
+        else:
+            function = self._module_format("np." + statement.ufunc)
+        return "%s(%s, out=%s)" % (function, ", ".join(arguments), name)
 
     def _print_Comment(self, statement: Comment):
         return "# %s = %s" % (sympy.sstr(statement.target), sympy.sstr(statement.value))

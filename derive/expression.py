@@ -35,7 +35,7 @@ FUNCTIONS = {
     "abs": (sympy.Abs, 1), "sign": (sympy.sign, 1),
     "sin": (sympy.sin, 1), "cos": (sympy.cos, 1), "tan": (sympy.tan, 1), "atan": (sympy.atan, 1),
     "sinh": (sympy.sinh, 1), "cosh": (sympy.cosh, 1), "tanh": (sympy.tanh, 1),
-    "asinh": (sympy.asinh, 1), "erf": (sympy.erf, 1),
+    "asinh": (sympy.asinh, 1),
     "sigmoid": (sigmoid, 1), "relu": (relu, 1), "softplus": (softplus, 1), "leaky_relu": (leaky_relu, 2),
     "max": (sympy.Max, 2), "min": (sympy.Min, 2),
 }
@@ -143,4 +143,7 @@ class _Walker:
         function, arity = FUNCTIONS[node.func.id]
         if len(node.args) != arity:
             self.refuse("%s() with %d arguments (it takes %d)" % (node.func.id, len(node.args), arity))
-        return function(*(self.visit(a) for a in node.args))
+        arguments = [self.visit(a) for a in node.args]
+        if function is leaky_relu and not (arguments[1].is_Number and arguments[1].is_finite):
+            self.refuse("leaky_relu with slope %s (the slope must be a number, as in leaky_relu(x, 0.1))" % arguments[1])
+        return function(*arguments)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import sympy
 from sympy import Function, Heaviside, Piecewise, S, exp, log
+from sympy.core.function import ArgumentIndexError
 
 
 class sigmoid(Function):
     """The logistic function S(z) = 1 / (1 + e^-z); S'(z) = S(z)(1 - S(z))."""
 
     numpy_helper = "sigmoid"
+    numpy_helper_takes_out = True  # sigmoid(z, out=z) works in place
 
     @classmethod
     def eval(cls, z):
@@ -80,7 +82,7 @@ class leaky_relu(Function):
 
     def fdiff(self, argindex=1):
         if argindex != 1:
-            raise sympy.ArgumentIndexError(self, argindex)
+            raise ArgumentIndexError(self, argindex)
         z, slope = self.args
         return Piecewise((S.One, z > 0), (slope, True))
 

@@ -136,6 +136,10 @@ class Lowering:
             return [nodes.Assign(target, value)] if stealable(value) else None
         if type(value) in EVALUATION_FORMS:
             return self._lower(target, EVALUATION_FORMS[type(value)](*value.args), stealable)
+        if getattr(type(value), "numpy_helper_takes_out", False) and len(value.args) == 1:
+            inner = self._lower(target, value.args[0], stealable)
+            if inner is not None:
+                return inner + [nodes.Apply(type(value).numpy_helper, target, helper=True)]
         if _is_fresh(value):
             return [nodes.Assign(target, value)]
         if _negated(value) is not None:

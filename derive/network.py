@@ -192,7 +192,9 @@ class Network:
         return ", ".join(parts)
 
     def _key(self):
-        return (self.sizes, self.activation_names, self.loss.name, self.bias, self.weight_decay, self.l1, self.reduction)
+        # Activations by name and definition: two custom activations may share a name.
+        definitions = tuple((a.name, a.expression if a.elementwise else None) for a in self.activations)
+        return (self.sizes, definitions, self.loss.name, self.bias, self.weight_decay, self.l1, self.reduction)
 
     def __eq__(self, other):
         return isinstance(other, Network) and self._key() == other._key()

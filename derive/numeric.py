@@ -12,12 +12,29 @@ functions into a standalone module.
 import numpy as np
 
 
-def sigmoid(z):
-    """1 / (1 + exp(-z)), evaluated on the side where exp cannot overflow."""
+def sigmoid(z, out=None):
+    """1 / (1 + exp(-z)), overflow-free and accurate to a few ulps everywhere.
+
+    Most entries go through (1 + tanh(z/2)) / 2 (one tanh: fast, cannot
+    overflow, analytic off the real axis).  That form has an absolute error of
+    about 1e-16, which is a large relative error where the sigmoid is tiny, so
+    entries left of z = -4 (sigmoid 0.018, where 1e-16 is a relative 5e-15)
+    are recomputed as exp(z) / (1 + exp(z)), where exp(z) cannot overflow.
+    ``out`` may be ``z`` itself (the generated code computes A1 in Z1's memory).
+    The function is self-contained: the code generator copies its source.
+    """
     z = np.asarray(z)
-    positive = z.real >= 0
-    e = np.exp(np.where(positive, -z, z))
-    return np.where(positive, 1 / (1 + e), e / (1 + e))
+    tail = z.real < -4.0
+    exp_tail = np.exp(z[tail]) if tail.any() else None
+    if out is None:
+        out = np.empty(z.shape, np.result_type(z, 0.5))
+    result = np.multiply(z, 0.5, out=out)
+    np.tanh(result, out=result)
+    result *= 0.5
+    result += 0.5
+    if exp_tail is not None:
+        result[tail] = exp_tail / (1 + exp_tail)
+    return result
 
 
 def softplus(z):

@@ -91,7 +91,7 @@ def compile_elementwise(expr: sympy.Expr, *symbols: sympy.Symbol) -> Callable:
     def elementwise(*arrays):
         result = function(*arrays)
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-        dtype = np.result_type(np.result_type(*arrays), result)
+        dtype = np.result_type(*arrays, 0.0)  # the inputs' floating dtype: float32 stays float32
         if (np.shape(result) == shape and getattr(result, "dtype", None) == dtype
                 and not any(np.may_share_memory(result, a) for a in arrays)):
             return result  # already a fresh array of the right shape and dtype: no template copy

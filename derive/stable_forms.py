@@ -11,7 +11,7 @@ rounds to 0, and ``1/(1 + exp(-z))`` overflows for z = -1000.  Before printing,
 * ``log(sigmoid(u))`` by ``-softplus(-u)`` and ``log(1 - sigmoid(u))`` by ``-softplus(u)``.
 
 :data:`EVALUATION_FORMS` says how backprop's own functions are evaluated when
-printed (the sigmoid through ``tanh``).  These are identities between
+printed, where that differs from their helper.  These are identities between
 functions, not derivatives: every derivative still comes from ``sympy.diff``.
 """
 
@@ -36,15 +36,12 @@ class log_softmax(sympy.Function):
     nargs = 2
 
 
-#: How backprop's functions are evaluated in printed code.  The sigmoid as
-#: (1 + tanh(z/2))/2 cannot overflow, is analytic on the complex path, and costs
-#: one tanh, about a third of the time of the exp-based helper.  Its error is
-#: absolute (at most 1.1e-16): values below 1e-8 lose relative precision and
-#: those below 1e-17 round to 0, where the helper keeps e^z.  The losses that
-#: take log(sigmoid) print through softplus instead (:func:`stabilize`).
-EVALUATION_FORMS = {
-    sigmoid: lambda z: (1 + sympy.tanh(z / 2)) / 2,
-}
+#: How backprop's functions are evaluated in printed code, where that differs
+#: from calling their helper in derive/numeric.py.  (Empty today: the sigmoid
+#: helper is both fast and exact in its left tail, which a printed
+#: (1 + tanh(z/2))/2 is not.)  The losses that take log(sigmoid) print through
+#: softplus instead (:func:`stabilize`).
+EVALUATION_FORMS: dict = {}
 
 
 def stabilize(expr: sympy.Expr) -> sympy.Expr:

@@ -65,6 +65,10 @@ CASES = {
     "loss-needs-softmax": (train("--loss", "cross_entropy"), ["cross_entropy", "needs output activation softmax"]),
     "hostile-expression": (train("--activation", "__import__('os').system('touch pwned')"), ["is not accepted", "functions"]),
     "expression-attribute": (train("--activation", "x.__class__"), ["is not accepted"]),
+    "expression-derivative-not-numpy": (train("--activation", "sign(x)*x"), ["layer 1", "numpy cannot evaluate its derivative", "DiracDelta"]),
+    "expression-erf": (train("--activation", "erf(x)"), ["a call to 'erf' is not accepted"]),
+    "leaky-slope-not-a-number": (train("--activation", "leaky_relu(x, x)"), ["slope must be a number"]),
+    "leaky-slope-infinite": (train("--activation", "leaky_relu(1e400)"), ["layer 1", "not a finite number"]),
     "negative-weight-decay": (train("--weight-decay", "-1"), ["weight_decay", ">= 0"]),
     # --- parameters -----------------------------------------------------------------------------
     "init-missing-key": (train("--init", "{0}", files=[params_with(b2=None)]), ["missing b2", "W1, b1, W2, b2"]),

@@ -223,3 +223,13 @@ def test_engine_rejects_bad_parameters_and_data_with_one_line(params_change, X, 
         Engine(network).gradients(params, X, T)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("spec", ["relu(x)**2", "min(x, 1)", "leaky_relu(x, 0.5)", "softplus(x) - log(2)"])
+def test_engine_keeps_float32_through_custom_activations_with_kinks_and_constants(spec):
+    network = Network((3, 2, 1), activation=[spec, "linear"])
+    params = {k: v.astype(np.float32) for k, v in init_params(network, seed=1, scale=1.0).items()}
+    X = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
+    T = np.zeros((2, 1), np.float32)
+    gradients = Engine(network).gradients(params, X, T)
+    assert {g.dtype for g in gradients.values()} == {np.dtype(np.float32)}

@@ -76,6 +76,8 @@ def user_module(tmp_path, monkeypatch):
             from verify import Engine
             grads = Engine(network).gradients(params, X, T)
             return {k: v.T for k, v in grads.items()}
+        def exits(network, params, X, T):
+            raise SystemExit(0)
     """))
     (tmp_path / "broken.py").write_text("import no_such_module_anywhere\n")
     return tmp_path
@@ -86,7 +88,7 @@ BAD_SPECS = [
     ("no-module", "no_such_module_xyz:gradients", "cannot import module 'no_such_module_xyz': ModuleNotFoundError"),
     ("no-file", "missing.py:gradients", "file missing.py does not exist"),
     ("import-fails", "broken.py:gradients", "cannot import broken.py: ModuleNotFoundError"),
-    ("no-function", "user_grads:gradient", "has no function 'gradient'; it defines: gradients, transposed"),
+    ("no-function", "user_grads:gradient", "has no function 'gradient'; it defines: exits, gradients, transposed"),
     ("not-callable", "user_grads:NOT_A_FUNCTION", "user_grads.NOT_A_FUNCTION is a int, not a function"),
 ]
 
@@ -101,7 +103,8 @@ def test_a_bad_grad_spec_is_one_line(user_module, spec, message):
     ("no_such_module_xyz:gradients", "cannot import module 'no_such_module_xyz'"),
     ("user_grads:gradients", "raised ValueError: not written yet"),
     ("user_grads.py:transposed", r"user_grads.py:transposed: W1 has shape \(\d, \d\); expected \(\d, \d\)"),
-], ids=["unimportable", "raises", "wrong-shape"])
+    ("user_grads:exits", "raised SystemExit: 0"),
+], ids=["unimportable", "raises", "wrong-shape", "exits-the-process"])
 def test_proptest_exits_2_with_one_line_for_bad_gradient_functions(user_module, capsys, spec, message):
     code = main(["proptest", "--grad", spec, "--examples", "8", "-n", "0"])
     err = capsys.readouterr().err.strip().splitlines()

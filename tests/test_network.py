@@ -124,3 +124,20 @@ def test_invalid_descriptions_say_what_is_accepted(build, message):
     with pytest.raises(InputError) as caught:
         build()
     assert message in str(caught.value)
+
+
+def test_networks_differing_only_in_leaky_slope_are_different_and_round_trip_exactly():
+    a = Network((2, 3, 1), activation=["leaky_relu(0.1234567)", "linear"])
+    b = Network((2, 3, 1), activation=["leaky_relu(0.1234568)", "linear"])
+    assert a != b and hash(a) != hash(b)
+    assert Network.from_dict(a.to_dict()) == a
+    assert a.activations[0].parameter == ("slope", 0.1234567)
+
+
+def test_custom_activations_with_one_name_but_different_definitions_are_different_networks():
+    from derive.activations import custom_activation
+    from derive.expression import X
+
+    square = Network((2, 1), activation=custom_activation("f", X**2))
+    cube = Network((2, 1), activation=custom_activation("f", X**3))
+    assert square != cube

@@ -122,9 +122,9 @@ def call_gradient_function(function: GradientFn, network: Network, params: dict,
     name = name or function_name(function)
     try:
         result = function(params, X, T)
-    except InputError:
+    except (InputError, KeyboardInterrupt):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
         raise InputError("gradient function %s raised %s (called for %s with X %s, T %s)"
                          % (name, _one_line(exc), network.describe(), np.shape(X), np.shape(T))) from None
     dtype = np.result_type(*params.values())

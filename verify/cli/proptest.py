@@ -195,6 +195,9 @@ def _conclude(code: int, log: str, shards: list[dict], args, seconds: float, wor
     if failures:  # -x stops the other shards at the first counterexample (pytest then reports "interrupted")
         print("\nFAILED: minimal counterexample\n" + min(failures, key=len))
         return 1
+    if sum(s["examples"] for s in shards) == 0:  # nothing ran (e.g. the user's function ended the process)
+        print("backprop proptest: no example was checked, so nothing is proven; pytest output:\n" + log, file=sys.stderr)
+        return 1
     candidate = "your gradient function %s" % args.grad if args.grad else "the engine"
     print("OK: %s, the generated code and finite differences agree on every example." % candidate)
     return 0
