@@ -46,6 +46,11 @@ _OPERATORS = {
     ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
 }
 MAX_LENGTH = 200
+#: Text is refused before parsing if it has a character outside printable ASCII,
+#: a ``#`` (a comment, which the parser would ignore) or a backslash: the text
+#: becomes the activation's name and appears in reports and generated
+#: docstrings, so everything in it must be part of the parsed formula.
+REFUSED_CHARACTERS = frozenset("#\\")
 MAX_CONSTANT_EXPONENT = 64
 _INVALID = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
@@ -67,6 +72,10 @@ def parse_activation(text: str) -> sympy.Expr:
         raise InputError("activation expression must be a string, got %s" % type(text).__name__)
     if len(text) > MAX_LENGTH:
         raise InputError("activation expression is %d characters long; at most %d are accepted" % (len(text), MAX_LENGTH))
+    stray = sorted(c for c in set(text) if c in REFUSED_CHARACTERS or not (" " <= c <= "~"))
+    if stray:
+        raise InputError("activation expression %r: the character %r is not accepted; write the formula on one "
+                         "line in plain ASCII, without comments" % (text, stray[0]))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

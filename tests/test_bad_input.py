@@ -67,6 +67,8 @@ CASES = {
     "expression-attribute": (train("--activation", "x.__class__"), ["is not accepted"]),
     "expression-derivative-not-numpy": (train("--activation", "sign(x)*x"), ["layer 1", "numpy cannot evaluate its derivative", "DiracDelta"]),
     "expression-erf": (train("--activation", "erf(x)"), ["a call to 'erf' is not accepted"]),
+    "expression-comment": (train("--activation", "(x # \"\"\"; __import__('os').system('touch pwned'); \"\"\"\n)"),
+                           ["the character", "is not accepted"]),
     "leaky-slope-not-a-number": (train("--activation", "leaky_relu(x, x)"), ["slope must be a number"]),
     "leaky-slope-infinite": (train("--activation", "leaky_relu(1e400)"), ["layer 1", "not a finite number"]),
     "negative-weight-decay": (train("--weight-decay", "-1"), ["weight_decay", ">= 0"]),
