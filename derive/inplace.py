@@ -30,7 +30,7 @@ import sympy
 from sympy import Indexed, IndexedBase, Sum
 
 from . import codegen_nodes as nodes
-from .vector_printer import EVALUATION_FORMS, free_indices, log_softmax, softmax, ufunc_name
+from .vector_printer import free_indices, log_softmax, softmax, ufunc_name
 
 
 class Lowering:
@@ -134,8 +134,6 @@ class Lowering:
             return None
         if isinstance(value, Indexed):
             return [nodes.Assign(target, value)] if stealable(value) else None
-        if type(value) in EVALUATION_FORMS:
-            return self._lower(target, EVALUATION_FORMS[type(value)](*value.args), stealable)
         if getattr(type(value), "numpy_helper_takes_out", False) and len(value.args) == 1:
             inner = self._lower(target, value.args[0], stealable)
             if inner is not None:

@@ -10,9 +10,9 @@ rounds to 0, and ``1/(1 + exp(-z))`` overflows for z = -1000.  Before printing,
 * ``log(softmax(u, j))`` by ``log_softmax(u, j)`` (``u - logsumexp``);
 * ``log(sigmoid(u))`` by ``-softplus(-u)`` and ``log(1 - sigmoid(u))`` by ``-softplus(u)``.
 
-:data:`EVALUATION_FORMS` says how backprop's own functions are evaluated when
-printed, where that differs from their helper.  These are identities between
-functions, not derivatives: every derivative still comes from ``sympy.diff``.
+These are identities between functions, not derivatives: every derivative
+still comes from ``sympy.diff``.  Backprop's own functions (sigmoid, relu, ...)
+print as calls to their stable helpers in :mod:`derive.numeric`.
 """
 
 from __future__ import annotations
@@ -34,14 +34,6 @@ class log_softmax(sympy.Function):
     """``log_softmax(u, j)``: log of :class:`softmax`, printed without forming it."""
 
     nargs = 2
-
-
-#: How backprop's functions are evaluated in printed code, where that differs
-#: from calling their helper in derive/numeric.py.  (Empty today: the sigmoid
-#: helper is both fast and exact in its left tail, which a printed
-#: (1 + tanh(z/2))/2 is not.)  The losses that take log(sigmoid) print through
-#: softplus instead (:func:`stabilize`).
-EVALUATION_FORMS: dict = {}
 
 
 def stabilize(expr: sympy.Expr) -> sympy.Expr:

@@ -10,7 +10,7 @@ the whole array at once, with no loop over units or examples:
   axes (``b[:, None]``) so that its labels line up with the labels of the
   array being computed (the *frame*), which is all numpy broadcasting needs;
 * an elementwise function of entries prints as the numpy function of arrays
-  (``np.tanh(Z1)``), and backprop's activations as their stable forms;
+  (``np.tanh(Z1)``), and backprop's activations as calls to their stable helpers;
 * a ``Sum`` over a label shared by two factors prints as ``@`` (with ``.T``
   where the labels ask for it), over more factors as ``np.einsum``, and over
   one factor as ``.sum(axis=..., keepdims=...)``.
@@ -38,9 +38,9 @@ from sympy import Indexed, Mul, Sum
 
 from .indices import bound_indices, free_indices
 from .printing import BackpropNumPyPrinter
-from .stable_forms import EVALUATION_FORMS, log_softmax, softmax, stabilize
+from .stable_forms import log_softmax, softmax, stabilize
 
-__all__ = ["ArrayPrinter", "EVALUATION_FORMS", "free_indices", "log_softmax", "softmax", "stabilize",
+__all__ = ["ArrayPrinter", "free_indices", "log_softmax", "softmax", "stabilize",
            "strip_parentheses", "ufunc_name"]
 
 
@@ -245,12 +245,6 @@ class ArrayPrinter(BackpropNumPyPrinter):
         return self._fit(plain, result)
 
     # --- elementwise functions ----------------------------------------------------------
-
-    def _print_Function(self, expr):
-        form = EVALUATION_FORMS.get(type(expr))
-        if form is not None:
-            return "(%s)" % self._print(form(*expr.args))
-        return super()._print_Function(expr)
 
     def _print_softmax(self, expr, helper="softmax"):
         u, j = expr.args
