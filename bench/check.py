@@ -39,9 +39,9 @@ import numpy as np  # noqa: E402
 
 from derive import Network, init_params  # noqa: E402
 from verify import Engine, check_gradients  # noqa: E402
-from verify import finite_differences as fd  # noqa: E402
-from verify.check import reference_module  # noqa: E402
-from verify.tolerances import tolerance_for  # noqa: E402
+from verify.check import finite_differences as fd  # noqa: E402
+from verify.check.gradient_check import reference_module  # noqa: E402
+from verify.check.tolerances import tolerance_for  # noqa: E402
 
 CLOCK = time.thread_time
 NETWORK = Network.from_string("784-100-10", activation="sigmoid", loss="sse")

@@ -5,13 +5,13 @@ losses (each defined once, as SymPy), derives gradients with ``sympy.diff`` and
 prints them as numpy code.  It never imports :mod:`verify`.
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation, register_activation
+from derive.model.activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .derivation import Derivation, derive
 from .errors import InputError
-from .expression import parse_activation
-from .losses import LOSSES, Loss, get_loss, register_loss
-from .network import Network
-from .params import check_params, init_params, load_params, save_params
+from derive.model.expression import parse_activation
+from derive.model.losses import LOSSES, Loss, get_loss, register_loss
+from derive.model.network import Network
+from derive.model.params import check_params, init_params, load_params, save_params
 
 __all__ = [
     "ACTIVATIONS", "Activation", "Derivation", "InputError", "LOSSES", "Loss", "Network",

@@ -8,9 +8,9 @@ import pytest
 
 from derive import InputError, Network, init_params
 from verify import Engine, check_gradients
-from verify import check as check_module
-from verify.check import describe_entry, is_analytic
-from verify.tolerances import DEFAULT_TOLERANCES, Tolerance, tolerance_for
+from verify.check import gradient_check as check_module
+from verify.check.gradient_check import describe_entry, is_analytic
+from verify.check.tolerances import DEFAULT_TOLERANCES, Tolerance, tolerance_for
 
 
 def batch(network, n=5, seed=0):

@@ -18,8 +18,8 @@ import pytest
 import sympy
 
 from derive import ACTIVATIONS, LOSSES, Activation, Network, derive, init_params
-from derive.codegen import numpy_module, numpy_source
-from derive.scalar_code import scalar_gradients
+from derive.codegen.module import numpy_module, numpy_source
+from derive.concrete.scalar_code import scalar_gradients
 from verify import Engine
 
 #: Every elementwise activation of the registry plus custom ones given only as expression text.

@@ -15,10 +15,10 @@ import pytest
 import sympy
 from sympy import Abs, KroneckerDelta, Max, Product, Rational, Sum, exp, log, sign
 
-from derive import numeric
-from derive.functions import leaky_relu, relu, sigmoid, softplus
-from derive.symbols import N, T, X, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
-from derive.vector_printer import ArrayPrinter, free_indices, log_softmax, softmax, stabilize
+from derive.model import numeric
+from derive.model.functions import leaky_relu, relu, sigmoid, softplus
+from derive.symbolic.symbols import N, T, X, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
+from derive.codegen.array_printer import ArrayPrinter, free_indices, log_softmax, softmax, stabilize
 
 W1, W2, b1 = weights(1), weights(2), biases(1)
 Z1, Z2, A1, A2 = preactivations(1), preactivations(2), activations(1), activations(2)

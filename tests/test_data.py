@@ -7,7 +7,7 @@ import pytest
 
 from derive import InputError, Network
 from verify import load_data, split
-from verify.data import decode_classes, encode_labels, target_levels
+from verify.engine.data import decode_classes, encode_labels, target_levels
 
 
 def test_xor_has_the_four_examples_with_lecture_targets_for_a_sigmoid_output():

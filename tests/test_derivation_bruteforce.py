@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import random
 
+import mpmath
 import pytest
 import sympy
 from sympy import Rational
 
 from derive import ACTIVATIONS, LOSSES, Network, derive
-from derive.symbols import T, X, biases, weights
+from derive.symbolic.symbols import T, X, biases, weights
 
 EXTRA_ACTIVATIONS = ("x/(1+abs(x))", "leaky_relu(0.2)")
 SIZES_BY_DEPTH = {1: (3, 2), 2: (3, 3, 2), 3: (2, 3, 2, 2)}
@@ -118,6 +119,8 @@ def freeze(expr: sympy.Expr, atoms: dict) -> sympy.Expr:
 
 def equal_at_generic_point(ours: sympy.Expr, oracle: sympy.Expr, rng: random.Random, atoms: dict) -> bool:
     """Both sides, atoms frozen, at a random rational point (redrawn if a denominator vanishes there)."""
+    if _has_irrational_constant(ours) or _has_irrational_constant(oracle):
+        return _equal_numerically(ours, oracle, rng)
     ours, oracle = freeze(ours, atoms), freeze(oracle, atoms)
     symbols = sorted(ours.free_symbols | oracle.free_symbols, key=str)
     for _ in range(5):
@@ -126,6 +129,20 @@ def equal_at_generic_point(ours: sympy.Expr, oracle: sympy.Expr, rng: random.Ran
         if left.is_Rational and right.is_Rational:
             return left == right
     raise AssertionError("no point without a vanishing denominator: %s, %s" % (left, right))
+
+
+def _has_irrational_constant(expr: sympy.Expr) -> bool:
+    return bool(expr.atoms(sympy.NumberSymbol)) or any(p.is_number and not p.is_Rational for p in expr.atoms(sympy.Pow))
+
+
+def _equal_numerically(ours: sympy.Expr, oracle: sympy.Expr, rng: random.Random) -> bool:
+    """Both sides at a random rational point, evaluated with 60 digits (mpmath, shared subexpressions once)."""
+    symbols = sorted(ours.free_symbols | oracle.free_symbols, key=str)
+    evaluate = sympy.lambdify(symbols, [ours, oracle], modules="mpmath", cse=True)
+    with mpmath.workdps(60):
+        point = [mpmath.mpf(rng.randint(-97, 97)) / rng.randint(1, 89) for _ in symbols]
+        left, right = evaluate(*point)
+        return bool(abs(left - right) <= mpmath.mpf("1e-50") * max(abs(left), abs(right), 1))
 
 
 @pytest.mark.parametrize("options, batch", _cases())

@@ -8,8 +8,8 @@ import pytest
 import sympy
 from sympy import Add, Mul, Rational
 
-from derive.instantiate import Instantiator
-from derive.symbols import X, activations, biases, deltas, size, weights
+from derive.concrete.instantiate import Instantiator
+from derive.symbolic.symbols import X, activations, biases, deltas, size, weights
 
 BASES = [X, weights(1), weights(2), biases(1), deltas(1), activations(1)]
 FUNCTIONS = [sympy.sign, sympy.exp, sympy.Abs, sympy.tanh]

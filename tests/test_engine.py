@@ -1,7 +1,7 @@
 """The hand-written engine against central finite differences written here, and its stability.
 
 The finite differences below are deliberately typed into this file (not taken
-from verify.finite_differences): the oracle must not share code with what it checks.
+from verify.check.finite_differences): the oracle must not share code with what it checks.
 """
 
 from __future__ import annotations

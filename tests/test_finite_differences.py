@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from derive import InputError
-from verify import finite_differences as fd
+from verify.check import finite_differences as fd
 
 
 def smooth_loss(p):

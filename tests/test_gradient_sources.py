@@ -9,7 +9,7 @@ import pytest
 from derive import InputError, Network, init_params
 from verify import Engine, check_gradients
 from verify.cli import main
-from verify.sources import load_function
+from verify.check.sources import load_function
 
 NETWORK = Network((2, 3, 1), activation="sigmoid")
 PARAMS = init_params(NETWORK, seed=0)
@@ -102,7 +102,7 @@ def test_a_bad_grad_spec_is_one_line(user_module, spec, message):
 @pytest.mark.parametrize("spec, message", [
     ("no_such_module_xyz:gradients", "cannot import module 'no_such_module_xyz'"),
     ("user_grads:gradients", "raised ValueError: not written yet"),
-    ("user_grads.py:transposed", r"user_grads.py:transposed: W1 has shape \(\d, \d\); expected \(\d, \d\)"),
+    ("user_grads.py:transposed", r"user_grads.py:transposed: W\d has shape \(\d, \d\); expected \(\d, \d\)"),
     ("user_grads:exits", "raised SystemExit: 0"),
 ], ids=["unimportable", "raises", "wrong-shape", "exits-the-process"])
 def test_proptest_exits_2_with_one_line_for_bad_gradient_functions(user_module, capsys, spec, message):

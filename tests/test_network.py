@@ -7,7 +7,7 @@ import json
 import pytest
 
 from derive import InputError, Network
-from derive.network import split_activation_list
+from derive.model.network import split_activation_list
 
 
 def test_python_construction_has_the_lecture_defaults():
@@ -135,8 +135,8 @@ def test_networks_differing_only_in_leaky_slope_are_different_and_round_trip_exa
 
 
 def test_custom_activations_with_one_name_but_different_definitions_are_different_networks():
-    from derive.activations import custom_activation
-    from derive.expression import X
+    from derive.model.activations import custom_activation
+    from derive.model.expression import X
 
     square = Network((2, 1), activation=custom_activation("f", X**2))
     cube = Network((2, 1), activation=custom_activation("f", X**3))

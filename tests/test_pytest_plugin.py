@@ -27,9 +27,9 @@ USER_TEST = textwrap.dedent('''
 
 def test_the_plugin_is_declared_as_a_pytest11_entry_point():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '[project.entry-points.pytest11]\nbackprop = "verify.pytest_plugin"' in pyproject
+    assert '[project.entry-points.pytest11]\nbackprop = "verify.testing.pytest_plugin"' in pyproject
     installed = {e.name: e.value for e in metadata.entry_points(group="pytest11")}
-    assert installed.get("backprop") == "verify.pytest_plugin"
+    assert installed.get("backprop") == "verify.testing.pytest_plugin"
 
 
 def test_the_fixture_fails_a_users_test_with_the_report_and_the_header_names_the_profile(tmp_path):

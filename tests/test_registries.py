@@ -1,9 +1,12 @@
 """Every activation and loss: derivative = sympy.diff, numpy code = the SymPy definition, no overflow.
 
 The oracle is a textbook rewrite typed here: backprop's SymPy functions
-(sigmoid, relu, leaky_relu, softplus) are replaced by their formulas in exp,
-log and Piecewise, differentiated by SymPy and evaluated by plain ``lambdify``.
-Tests parametrize over the registries, so a new entry is covered for free.
+(sigmoid, relu, leaky_relu, elu, softplus) are replaced by their formulas in
+exp, log and Piecewise, differentiated by SymPy and evaluated by plain
+``lambdify``.  It checks both derivatives a record leads to: the one SymPy
+derives from its definition (printed by the code printer) and the one written
+by hand in the record for the engine (``backward``).  Tests parametrize over
+the registries, so a new entry is covered for free.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import pytest
 import sympy
 
 from derive import ACTIVATIONS, LOSSES, get_activation
-from derive.expression import X as x
-from derive.functions import leaky_relu, relu, sigmoid, softplus
-from derive.losses import O, T
-from derive.printing import compile_elementwise
+from derive.codegen.printing import activation_derivative, activation_forward, compile_elementwise
+from derive.model.expression import X as x
+from derive.model.functions import elu, leaky_relu, relu, sigmoid, softplus
+from derive.model.losses import O, T
 
-ELEMENTWISE = sorted(name for name, a in ACTIVATIONS.items() if a.elementwise) + [
-    "leaky_relu(0.2)", "x/(1+abs(x))", "x*sigmoid(x)", "tanh(x) + 0.1*softplus(x)"]
+REGISTERED = sorted(name for name, a in ACTIVATIONS.items() if a.elementwise) + ["leaky_relu(0.2)", "elu(0.5)"]
+ELEMENTWISE = REGISTERED + ["x/(1+abs(x))", "x*sigmoid(x)", "tanh(x) + 0.1*softplus(x)"]
 POINTS = np.array([-20.0, -3.7, -1.0, -0.3, 0.2, 0.9, 2.5, 7.0, 20.0])
 EXTREMES = np.array([-1000.0, -700.0, -40.0, -1.0, 0.0, 1.0, 40.0, 700.0, 1000.0])
 
@@ -29,7 +32,8 @@ def textbook(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(sigmoid, lambda z: 1 / (1 + sympy.exp(-z))) \
                .replace(softplus, lambda z: sympy.log(1 + sympy.exp(z))) \
                .replace(relu, lambda z: sympy.Piecewise((z, z > 0), (0, True))) \
-               .replace(leaky_relu, lambda z, a: sympy.Piecewise((z, z > 0), (a * z, True)))
+               .replace(leaky_relu, lambda z, a: sympy.Piecewise((z, z > 0), (a * z, True))) \
+               .replace(elu, lambda z, a: sympy.Piecewise((z, z > 0), (a * (sympy.exp(z) - 1), True)))
 
 
 def plain_numpy(expr: sympy.Expr, *symbols):
@@ -45,30 +49,62 @@ def test_activation_derivative_is_sympy_diff_of_its_definition(spec):
     activation = get_activation(spec)
     assert activation.derivative_expr == sympy.diff(activation.sympy(x), x)
     expected = plain_numpy(sympy.diff(textbook(activation.expression), x), x)(POINTS)
-    np.testing.assert_allclose(activation.derivative(POINTS), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(activation_derivative(activation)(POINTS), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("spec", REGISTERED)
+def test_hand_written_derivative_of_every_registered_activation_matches_the_textbook(spec):
+    activation = get_activation(spec)
+    assert activation.backward is not None and not activation.custom
+    expected = plain_numpy(sympy.diff(textbook(activation.expression), x), x)(POINTS)
+    upstream = np.linspace(0.5, 2.0, POINTS.size)
+    slope = activation.backward(POINTS, activation.numpy(POINTS), upstream)
+    np.testing.assert_allclose(slope, upstream * expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("spec", ELEMENTWISE)
 def test_activation_numpy_forward_matches_its_sympy_definition(spec):
     activation = get_activation(spec)
     expected = plain_numpy(activation.expression, x)(POINTS)
-    np.testing.assert_allclose(activation.numpy(POINTS), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(activation_forward(activation)(POINTS), expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("spec", ELEMENTWISE)
 def test_activation_and_derivative_are_finite_without_warnings_at_1e3(spec):
     activation = get_activation(spec)
     with strict_numpy():
-        values, slopes = activation.numpy(EXTREMES), activation.derivative(EXTREMES)
+        values, slopes = activation_forward(activation)(EXTREMES), activation_derivative(activation)(EXTREMES)
+        if not activation.custom:
+            hand_written = activation.backward(EXTREMES, values, np.ones_like(EXTREMES))
+            assert np.isfinite(hand_written).all() and hand_written.shape == EXTREMES.shape
     assert np.isfinite(values).all() and np.isfinite(slopes).all()
     assert values.shape == slopes.shape == EXTREMES.shape
 
 
-@pytest.mark.parametrize("spec, slope_at_kink", [("relu", 0.0), ("leaky_relu", 0.01), ("leaky_relu(0.2)", 0.2)])
+@pytest.mark.parametrize("spec, slope_at_kink", [("relu", 0.0), ("leaky_relu", 0.01), ("leaky_relu(0.2)", 0.2),
+                                                  ("elu", 1.0), ("elu(0.5)", 0.5)])
 def test_relu_type_derivative_at_the_kink_is_the_left_slope(spec, slope_at_kink):
     activation = get_activation(spec)
     assert activation.kinks == (0.0,)
-    assert activation.derivative(np.array([0.0]))[0] == pytest.approx(slope_at_kink)
+    zero = np.array([0.0])
+    assert activation_derivative(activation)(zero)[0] == pytest.approx(slope_at_kink)
+    assert activation.backward(zero, activation.numpy(zero), np.ones(1))[0] == pytest.approx(slope_at_kink)
+
+
+@pytest.mark.parametrize("spec, kinks", [("abs(x - 1)", (1.0,)), ("min(x, 1)", (1.0,)), ("relu(x + 2)", (-2.0,)),
+                                         ("x/(1+abs(x))", (0.0,)), ("max(x, -x/2) + abs(x + 3)", (-3.0, 0.0)),
+                                         ("x*sigmoid(x)", ()), ("elu(x - 0.5)", (0.5,))])
+def test_kinks_of_a_custom_activation_are_derived_from_its_expression(spec, kinks):
+    activation = get_activation(spec)
+    assert activation.kinks == kinks
+    assert activation.analytic == (not kinks)
+
+
+def test_target_levels_follow_the_output_range():
+    from derive.model.activations import target_levels
+    levels = {name: target_levels(ACTIVATIONS[name]) for name in ("sigmoid", "tanh", "relu", "softmax", "linear")}
+    assert levels["sigmoid"] == pytest.approx((0.9, 0.1)) and levels["tanh"] == pytest.approx((0.9, -0.9))
+    assert levels["relu"] == levels["softmax"] == levels["linear"] == (1.0, 0.0)
 
 
 def test_registered_sigmoid_and_softplus_match_at_extremes():
@@ -100,7 +136,21 @@ def test_loss_derivative_is_sympy_diff_and_numpy_values_match_the_definition(nam
     np.testing.assert_allclose(loss.numpy(outputs, targets), plain_numpy(loss.expression, O, T)(outputs, targets),
                                rtol=1e-12, atol=1e-15)
     expected = plain_numpy(sympy.diff(loss.expression, O), O, T)(outputs, targets)
-    np.testing.assert_allclose(loss.derivative(outputs, targets), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(compile_elementwise(loss.derivative_expr, O, T)(outputs, targets), expected,
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(loss.backward(outputs, targets), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, loss in LOSSES.items() if loss.output_backward))
+def test_hand_written_output_delta_is_the_chain_rule_through_the_required_activation(name):
+    loss = LOSSES[name]
+    output = ACTIVATIONS[loss.requires_output[0]]
+    rng = np.random.default_rng(0)
+    Z, targets = rng.normal(size=(4, 3)), rng.uniform(size=(4, 3))
+    targets /= targets.sum(axis=1, keepdims=True)
+    O_ = output.numpy(Z)
+    through_activation = output.backward(Z, O_, loss.backward(O_, targets))
+    np.testing.assert_allclose(loss.output_backward(O_, targets), through_activation, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from derive import ACTIVATIONS, LOSSES, InputError, Network
-from verify import strategies
+from verify.testing import strategies
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True)
 

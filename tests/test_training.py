@@ -9,7 +9,7 @@ import pytest
 
 from derive import InputError, Network, init_params
 from verify import Engine, GradientDescent, load_data, split, train
-from verify.training import batches, evaluate
+from verify.engine.training import batches, evaluate
 
 ETA, ALPHA = 0.5, 0.9
 

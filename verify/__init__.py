@@ -1,15 +1,23 @@
 """verify: the numpy side of backprop.
 
-The hand-written backprop engine (:class:`Engine`), training, finite
-differences, the three-way gradient check and the hypothesis strategies.  It
-may import :mod:`derive`; :mod:`derive` never imports it.
+The hand-written backprop engine and training (:mod:`verify.engine`), the
+gradient checks (:mod:`verify.check`: finite differences, the three-way check,
+its report), property testing (:mod:`verify.testing`: hypothesis strategies,
+the property suite, the pytest plugin) and the ``backprop`` command
+(:mod:`verify.cli`).  It may import :mod:`derive`; :mod:`derive` never imports it.
 """
 
-from .engine import Engine, check_data
-from .data import Dataset, load_data, split
-from .training import GradientDescent, History, train
-from .check import assert_gradients_match, check_gradients
-from .report import CheckReport
+from .check import CheckReport, assert_gradients_match, check_gradients
+from .engine import Dataset, Engine, GradientDescent, History, check_data, load_data, split, train
 
 __all__ = ["CheckReport", "Dataset", "Engine", "GradientDescent", "History", "assert_gradients_match", "check_data",
-           "check_gradients", "load_data", "split", "train"]
+           "check_gradients", "load_data", "split", "strategies", "train"]
+
+
+def __getattr__(name: str):
+    """``from verify import strategies`` (loaded on first use: it imports hypothesis)."""
+    if name == "strategies":
+        from .testing import strategies
+
+        return strategies
+    raise AttributeError("module 'verify' has no attribute %r" % name)

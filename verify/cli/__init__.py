@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from derive import InputError, Network
-from derive.network import split_activation_list
+from derive.model.network import split_activation_list
 
 #: Subcommand name -> module (imported only when that subcommand runs).
 COMMANDS = {

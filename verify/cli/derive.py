@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 
 from derive import InputError, derive
-from derive.derivation_text import format_derivation, format_partial
+from derive.concrete.text import format_partial
+from derive.symbolic.text import format_derivation
 from verify.cli import add_network_arguments, network_from_args, write_output
 
 HELP = "print the derived gradient formulas per layer, or one scalar partial (--partial W1 0 1)"

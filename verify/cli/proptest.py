@@ -1,6 +1,6 @@
 """Property-test gradients on random networks: the generated code, a candidate and finite differences must agree.
 
-Runs the property suite (:mod:`verify.property_suite`) through pytest, spread
+Runs the property suite (:mod:`verify.testing.property_suite`) through pytest, spread
 over cores with pytest-xdist.  The candidate is the toolkit's own engine, or
 your gradient function given as ``--grad MODULE:FUNCTION`` or
 ``--grad path/to/file.py:FUNCTION``, called as ``FUNCTION(network, params, X, T)``
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     grad = _check_grad(args.grad, networks) if args.grad else None
     with tempfile.TemporaryDirectory(prefix="backprop-proptest-") as results:
         env = _environment(args, grad, networks, results)
-        from verify.property_suite import SHARDS, TOTAL_EXAMPLES
+        from verify.testing.property_suite import SHARDS, TOTAL_EXAMPLES
 
         total = args.examples or TOTAL_EXAMPLES[env["BACKPROP_HYPOTHESIS_PROFILE"]]
         expected = math.ceil(total / SHARDS) * SHARDS
@@ -87,7 +87,7 @@ def _workers(text: str) -> str:
 
 
 def _split(text: str | None) -> list[str] | None:
-    from derive.network import split_activation_list
+    from derive.model.network import split_activation_list
 
     if text is None:
         return None
@@ -99,7 +99,7 @@ def _network_options(args) -> dict:
     """Network options for the pool, validated here so that a bad one is one line, not a worker crash."""
     from hypothesis.errors import InvalidArgument
 
-    from verify.strategies import network_pool
+    from verify.testing.strategies import network_pool
 
     flags = {"yes": True, "no": False, "any": None}
     options = {"activations": _split(args.activations), "losses": _split(args.losses), "max_depth": args.max_depth,
@@ -120,8 +120,8 @@ def _check_grad(spec: str, networks: dict) -> str:
     import numpy as np
 
     from derive import init_params
-    from verify.sources import call_gradient_function, load_function
-    from verify.strategies import network_pool
+    from verify.check.sources import call_gradient_function, load_function
+    from verify.testing.strategies import network_pool
 
     function = load_function(spec)
     pool = network_pool(20, **networks)
@@ -136,7 +136,7 @@ def _check_grad(spec: str, networks: dict) -> str:
 
 
 def _environment(args, grad, networks, results) -> dict:
-    from verify.strategies import PROFILE_VARIABLE
+    from verify.testing.strategies import PROFILE_VARIABLE
 
     env = dict(os.environ)
     env[PROFILE_VARIABLE] = args.profile or os.environ.get(PROFILE_VARIABLE) or "ci"
@@ -156,7 +156,7 @@ def _run_pytest(workers: str, env: dict, results: Path, expected: int) -> tuple[
     from tqdm import tqdm
 
     (results / "pytest.ini").write_text("[pytest]\n")
-    command = [sys.executable, "-m", "pytest", "--pyargs", "verify.property_suite", "-c", str(results / "pytest.ini"),
+    command = [sys.executable, "-m", "pytest", "--pyargs", "verify.testing.property_suite", "-c", str(results / "pytest.ini"),
                "--rootdir", str(results), "-p", "no:cacheprovider", "--noconftest", "-q", "-x", "--tb=short", "-rN",
                "--no-header"]
     if workers != "0":
@@ -205,7 +205,7 @@ def _conclude(code: int, log: str, shards: list[dict], args, seconds: float, wor
 
 def _summary(shards: list[dict], args, seconds: float, workers: str) -> str:
     from derive import ACTIVATIONS, LOSSES
-    from verify.report import SOURCES
+    from verify.check.report import SOURCES
 
     examples = sum(s["examples"] for s in shards)
     networks = set().union(*(s["networks"] for s in shards)) if shards else set()

@@ -29,10 +29,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from derive import InputError, load_params, save_params
-from derive.params import INIT_SCALE
+from derive.model.params import INIT_SCALE
 from verify.cli import add_network_arguments, network_from_args, write_output
-from verify.data import ACCEPTED, Dataset, load_data, split
-from verify.training import EpochRecord, History, check_settings, train
+from verify.engine.data import ACCEPTED, Dataset, load_data, split
+from verify.engine.training import EpochRecord, History, check_settings, train
 
 HELP = "train a network on xor, digits or your data (SGD, mini-batch or batch, momentum, early stopping)"
 LINES_BY_DEFAULT = 10

@@ -1,0 +1,255 @@
+"""Lowering ``target = value`` to numpy statements that reuse memory instead of allocating it.
+
+Printed literally, ``delta1 = (1 - A1)*A1*(delta2 @ W2)`` makes four new
+arrays: the product, ``1 - A1``, and two intermediate results.  Each new array
+of a few hundred kilobytes costs a trip to the allocator and fresh pages, which
+at batch 256 is more than the arithmetic.  :class:`Lowering` evaluates each
+right-hand side along its *spine*, the operand that yields a new array of the
+full shape anyway (a matrix product, a helper call) or an array that no later
+statement reads, and applies the other operations to it in place::
+
+    delta1 = delta2 @ W2             # the spine: a new array
+    delta1 *= A1
+    t0 = A1                          # A1 is not read again: its memory becomes t0
+    np.subtract(1, t0, out=t0)       # t0 = 1 - A1
+    delta1 *= t0
+
+An operand that needs a full-size temporary (``1 - A1``) is computed in the
+memory of an array it reads for the last time, applied last.  Which arrays are
+read later is known from the statement list, including arrays that share
+memory (``A1 = Z1`` makes Z1's memory A1's).  Every step is a node of
+:mod:`derive.codegen_nodes` whose values are SymPy expressions; the printer
+prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy
+from sympy import Indexed, IndexedBase, Sum
+
+from . import nodes
+from .printing import function_helpers, takes_out
+from .array_printer import free_indices, log_softmax, softmax, ufunc_name
+
+
+class Lowering:
+    """The in-place statements of one function.
+
+    Args:
+        statements: ``(target, value)`` pairs in evaluation order; each target
+            (an entry such as ``A1[n, j]``, or a symbol) is assigned once.
+        outputs: Names of the arrays the function returns (never reused).
+        shapes: The shape of each input array by name (``{"X": (N, 784), "W1": (100, 784)}``);
+            the shapes of the computed arrays follow from them.
+    """
+
+    def __init__(self, statements: list, outputs: set, shapes: dict):
+        self.assignments = list(statements)
+        self.outputs = set(outputs)
+        self.shapes = dict(shapes)
+        self.buffer: dict[str, str] = {}
+        self.latest: dict[str, Indexed] = {}
+        self.reusable: dict[str, None] = {}
+        self.names = {_name(target) for target, _ in statements}
+        self.later: set = set()
+        self.helpers = function_helpers()
+
+    def statements(self) -> list:
+        """The lowered statements, in order."""
+        references = [{_name(e) for e in value.atoms(Indexed)} for _, value in self.assignments]
+        body: list = []
+        for position, (target, value) in enumerate(self.assignments):
+            self.later = self.outputs.union(*references[position + 1:])
+            steps = self.lower(target, value) or [nodes.Assign(target, value)]
+            first = steps[0]
+            if isinstance(target, Indexed):
+                self.shapes[_name(target)] = self._shape(target, value)
+                if isinstance(first.value, Sum) and _name(target) not in self.outputs:
+                    steps[0] = first = self._into_dead_memory(first, value)
+            if isinstance(first.value, Indexed) or first.out is not None:
+                self._share(target, first.value if first.out is None else first.out)
+            else:
+                self.buffer[_name(target)] = _name(target)
+                if isinstance(target, Indexed) and not value.has(*_OTHER_DTYPES):
+                    self.reusable[_name(target)] = None
+            if self.buffer[_name(target)] is not None:
+                self.latest[self.buffer[_name(target)]] = target
+            body += ([nodes.Comment(target, value)] if len(steps) > 1 else []) + steps
+        return [self._kept(step) for step in body]
+
+    def _is_fresh(self, value: sympy.Expr) -> bool:
+        """Whether printing ``value`` already makes a new array (a sum, a helper call)."""
+        return isinstance(value, (Sum, softmax, log_softmax)) or type(value) in self.helpers
+
+    def _kept(self, step):
+        """``step`` taking its array from the caller's workspace, if it makes a new one that is not returned."""
+        returned = {self.buffer.get(name) for name in self.outputs}
+        if (isinstance(step, nodes.Assign) and step.out is None and isinstance(step.value, Sum)
+                and isinstance(step.target, Indexed) and self.buffer.get(_name(step.target)) == _name(step.target)
+                and _name(step.target) not in returned and None not in self.shapes[_name(step.target)]):
+            return replace(step, kept=self.shapes[_name(step.target)])
+        return step
+
+    def _share(self, name_of, entry: Indexed) -> None:
+        """Record that ``name_of`` now names the memory of ``entry``."""
+        self.buffer[_name(name_of)] = self.buffer.get(_name(entry))
+        self.shapes[_name(name_of)] = self.shapes.get(_name(entry))
+
+    def _shape(self, target: Indexed, value: sympy.Expr) -> tuple:
+        """The shape of ``target``: each index's extent in an array ``value`` reads."""
+        extents = {}
+        for entry in sorted(value.atoms(Indexed), key=sympy.default_sort_key):
+            for position, index in enumerate(entry.indices):
+                shape = self.shapes.get(_name(entry))
+                if shape is not None:
+                    extents.setdefault(index, shape[position])
+        return tuple(extents.get(index) for index in target.indices)
+
+    def _into_dead_memory(self, assign: nodes.Assign, value: sympy.Expr) -> nodes.Assign:
+        """``assign`` writing into the memory of an array no longer read, if one has the right shape."""
+        shape = self.shapes[_name(assign.target)]
+        for owner in self.reusable:
+            entry = self.latest[owner]
+            if (self.shapes.get(_name(entry)) == shape and None not in shape and self.dead(entry)
+                    and self.reads(value, entry) == 0):
+                return nodes.Assign(assign.target, assign.value, out=entry)
+        return assign
+
+    def dead(self, entry: Indexed) -> bool:
+        """Whether ``entry``'s memory is ours (not an input) and no later statement reads it."""
+        owner = self.buffer.get(_name(entry))
+        return owner is not None and not any(self.buffer.get(name) == owner for name in self.later)
+
+    def reads(self, expr: sympy.Expr, entry: Indexed) -> int:
+        """How many times ``expr`` reads ``entry``'s memory (any entry of it, under any name sharing it)."""
+        owner = self.buffer.get(_name(entry))
+        return sum(expr.count(other) for other in expr.atoms(Indexed) if self.buffer.get(_name(other)) == owner)
+
+    def lower(self, target, value: sympy.Expr) -> list | None:
+        """Steps that leave ``value`` in ``target`` in place; None if it is best computed as one new array."""
+        def stealable(entry: Indexed) -> bool:
+            return entry.indices == target.indices and self.dead(entry) and self.reads(value, entry) == 1
+        if isinstance(target, Indexed) and (value.is_Add or value.is_Mul) and free_indices(value) == frozenset(target.indices):
+            return self._operation(target, value, stealable, scratch=True)
+        return self._lower(target, value, stealable)
+
+    def _lower(self, target, value: sympy.Expr, stealable) -> list | None:
+        if not isinstance(target, Indexed) or free_indices(value) != frozenset(target.indices):
+            return None
+        if isinstance(value, Indexed):
+            return [nodes.Assign(target, value)] if stealable(value) else None
+        helper = self.helpers.get(type(value))
+        if helper is not None and takes_out(helper) and len(value.args) == 1:
+            inner = self._lower(target, value.args[0], stealable)
+            if inner is not None:
+                return inner + [nodes.Apply(type(value).__name__, target, helper=True)]
+        if self._is_fresh(value):
+            return [nodes.Assign(target, value)]
+        if _negated(value) is not None:
+            inner = self._lower(target, _negated(value), stealable)
+            return None if inner is None else inner + [nodes.Apply("negative", target)]
+        if value.is_Add or value.is_Mul:
+            return self._operation(target, value, stealable)
+        ufunc = _ufunc(value)
+        if ufunc is None:
+            return None
+        inner = self._lower(target, value.base if value.is_Pow else value.args[0], stealable)
+        return None if inner is None else inner + [nodes.Apply(ufunc, target)]
+
+    def _operation(self, target, value: sympy.Expr, stealable, scratch: bool = False) -> list | None:
+        """An Add or Mul: the spine first, then the other operands with ``+=``/``*=``.
+
+        With ``scratch`` (only for a statement's whole value, where the operand
+        computed last is truly the last reader), one operand that needs a
+        full-size temporary is computed in the memory of an array it reads for
+        the last time.
+        """
+        labels = frozenset(target.indices)
+        full = [arg for arg in value.args if free_indices(arg) == labels]
+        if not full:
+            return None
+
+        def rank(arg):
+            if self._is_fresh(arg):
+                return 0
+            if isinstance(arg, Indexed):
+                return 1 if stealable(arg) else 3
+            return 2
+
+        spine = min(full, key=rank)
+        rest = [arg for arg in value.args if arg is not spine]
+        negated = _negated(spine) if value.is_Add else None
+        steps = self._lower(target, spine if negated is None else negated, stealable)
+        if steps is None:
+            if not rest:
+                return None
+            first, rest = rest[0], rest[1:]
+            steps = [nodes.Assign(target, value.func(spine, first))]
+        elif negated is not None:
+            first, rest = (rest[0], rest[1:]) if rest else (sympy.S.Zero, [])
+            steps.append(nodes.Apply("subtract", target, (first, target)))
+        scratch = next(((arg, entry) for arg in rest for entry in self._scratch(arg, target)), None) if scratch else None
+        for arg in rest:
+            if scratch is None or arg is not scratch[0]:
+                steps.append(_update(target, value.is_Add, arg))
+        if scratch is not None:
+            steps += self._in_scratch(target, value.is_Add, *scratch)
+        return steps
+
+    def _scratch(self, arg: sympy.Expr, target) -> list:
+        """Arrays whose memory can hold ``arg`` (full-size, read here for the last time)."""
+        if arg.is_number or isinstance(arg, Indexed) or self._is_fresh(arg) or free_indices(arg) != frozenset(target.indices):
+            return []
+        return [entry for entry in sorted(arg.atoms(Indexed), key=sympy.default_sort_key)
+                if entry.indices == target.indices and self.dead(entry) and self.reads(arg, entry) == 1]
+
+    def _in_scratch(self, target, additive: bool, arg: sympy.Expr, entry: Indexed) -> list:
+        """Compute ``arg`` in ``entry``'s memory under a new name, then apply it to ``target``."""
+        name = next("t%d" % count for count in range(len(self.names) + 1) if "t%d" % count not in self.names)
+        scratch = IndexedBase(name, real=True)[entry.indices]
+        saved = dict(self.buffer), dict(self.shapes), dict(self.latest)
+        self._share(scratch, entry)
+        self.latest[self.buffer[name]] = scratch
+        steps = self._lower(scratch, arg, lambda candidate: candidate == entry)
+        if not steps or steps[0] != nodes.Assign(scratch, entry):
+            # The scratch array is never assigned: forget it, or a later statement could write into it.
+            self.buffer, self.shapes, self.latest = saved
+            return [_update(target, additive, arg)]
+        self.names.add(name)
+        return steps + [_update(target, additive, scratch)]
+
+
+#: Nodes whose printed value may have a dtype other than the common one (boolean masks, float64 branches).
+_OTHER_DTYPES = (sympy.Heaviside, sympy.Piecewise, sympy.core.relational.Relational, sympy.Max, sympy.Min)
+
+
+def _name(target) -> str:
+    return str(target.base) if isinstance(target, Indexed) else str(target)
+
+
+def _update(target, additive: bool, arg: sympy.Expr) -> nodes.Update:
+    if additive:
+        return nodes.Update(target, "-", -arg) if arg.could_extract_minus_sign() else nodes.Update(target, "+", arg)
+    if arg.is_Pow and arg.exp.is_number and arg.exp.is_negative:
+        return nodes.Update(target, "/", 1 / arg)
+    return nodes.Update(target, "*", arg)
+
+
+def _negated(value: sympy.Expr) -> sympy.Expr | None:
+    """``x`` if ``value`` is ``-x`` (a Mul of -1 and one factor), else None."""
+    if value.is_Mul and len(value.args) == 2 and value.args[0] == -1:
+        return value.args[1]
+    return None
+
+
+
+
+def _ufunc(value: sympy.Expr) -> str | None:
+    """The numpy ufunc that applies ``value``'s outermost operation in place, if there is one."""
+    if value.is_Pow:
+        return {2: "square", -1: "reciprocal", sympy.S.Half: "sqrt"}.get(value.exp)
+    if isinstance(value, sympy.Function) and len(value.args) == 1:
+        return ufunc_name(type(value))
+    return None

@@ -1,0 +1,305 @@
+"""Generated numeric code: a :class:`~derive.derivation.Derivation` printed as a standalone numpy module.
+
+:func:`numpy_source` turns the derived index-level equations into the source
+of a module with ``forward(params, X)``, ``loss(params, X, T)`` and
+``gradients(params, X, T)``, vectorized over the batch, that imports nothing
+but numpy.  No formula is written here: this module only decides *which*
+SymPy expressions become *which* statements, and
+:class:`~derive.vector_printer.ArrayPrinter` prints every one of them.
+
+The plan, for each function:
+
+1. **Reuse.**  The forward pass defines ``Z_l`` and ``A_l`` once; wherever a
+   later expression contains a forward definition (``sigmoid(Z1[n, m])``), it
+   reads the array instead (``A1[n, m]``).  The derivation writes each delta
+   in terms of the next one, so each layer's delta is computed once.
+2. **Common subexpressions.**  ``sympy.cse`` over all the function's
+   right-hand sides finds what is still shared (for ``x*sigmoid(x)`` the
+   sigmoid of Z1 is needed by the forward pass and by delta1); each becomes a
+   named array, computed just before its first use.
+3. **Stable forms.**  The loss reads ``log`` of the output through its
+   definition in ``Z_L``, so :func:`~derive.vector_printer.stabilize` can
+   print ``log(softmax)`` as ``log_softmax(Z)`` and ``log(sigmoid)`` through
+   softplus: no ``log(0)`` at |z| = 1e3.
+4. **In place** (:mod:`derive.inplace`).  Each right-hand side is evaluated
+   along its *spine*, the operand that already has the full shape (a matrix
+   product, or an array no later statement reads); the other operations become
+   ``+=``, ``*=``, ``np.tanh(A, out=A)``, and matrix products write into the
+   memory of arrays that are no longer read (``out=``), so the elementwise
+   work of backprop costs no temporary arrays.
+
+Every function casts the inputs and parameters to their common dtype first
+(float32 stays float32; complex128 runs the complex-step path).
+"""
+
+from __future__ import annotations
+
+import linecache
+import types
+
+import sympy
+
+from derive.symbolic.derivation import SymbolicDerivation
+from sympy import Indexed, IndexedBase, Sum
+
+from . import nodes
+from .inplace import Lowering
+from derive.symbolic.symbols import N, activations, deltas, i, j, n
+from .array_printer import free_indices, stabilize
+
+#: The scalar the ``loss`` function returns.
+LOSS = sympy.Symbol("E", real=True)
+
+Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
+
+
+def numpy_source(derivation: SymbolicDerivation) -> str:
+    """The source of the generated numpy module (deterministic: same network, same bytes).
+
+    Args:
+        derivation: The derivation of a network (:func:`derive.derive`).
+
+    Returns:
+        Python source that imports only numpy.
+
+    Raises:
+        NotImplementedError: an expression contains a node the printer cannot
+            print (the message names it), e.g. a custom activation using ``erf``.
+    """
+    program = _Program(derivation)
+    module = nodes.Module(program.docstring(), (program.forward(), program.loss(), program.gradients()))
+    return nodes.ModulePrinter().print_module(module)
+
+
+def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated", source: str | None = None) -> types.ModuleType:
+    """The generated module, compiled and ready to call (``module.gradients(params, X, T)``).
+
+    Args:
+        derivation: The derivation of a network.
+        name: The module's ``__name__``.
+        source: Its source, if already printed (:func:`numpy_source` of ``derivation``).
+    """
+    source = numpy_source(derivation) if source is None else source
+    filename = "<%s: %s>" % (name, derivation.network.describe())
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)  # code printed from SymPy, not user text
+    return module
+
+
+class _Program:
+    """The statements of the three generated functions, planned from a derivation."""
+
+    def __init__(self, derivation: SymbolicDerivation):
+        self.derivation = derivation
+        self.network = network = derivation.network
+        self.depth = network.depth
+        self.equations = [(eq.lhs, canonical(eq.rhs)) for eq in derivation.forward_equations]
+        self.forward_statements = [(target, stabilize(value)) for target, value in self.equations]
+        self.parameters = tuple(network.param_shapes())
+        self.shapes = {"X": (N, network.sizes[0]), "T": (N, network.sizes[-1]), **network.param_shapes()}
+        output = activations(self.depth)
+        definitions = {target.base: (target, value) for target, value in self.forward_statements}
+        self.backward_statements = []
+        for layer in range(self.depth, 0, -1):
+            delta = self._reuse(stabilize(canonical(derivation.delta(layer))))
+            self.backward_statements.append((deltas(layer)[n, j], delta))
+            for name in ("W%d" % layer, "b%d" % layer):
+                if name in self.parameters:
+                    self.backward_statements.append((gradient_entry(name), canonical(derivation.gradient(name))))
+        self.loss_value = stabilize(_through_definition(canonical(derivation.loss), definitions[output]))
+
+    def _reuse(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with each forward definition replaced by the array it defines."""
+        for target, value in self.forward_statements:
+            wilds = {index: sympy.Wild("w_%s" % index, properties=[lambda e: isinstance(e, sympy.Symbol)])
+                     for index in target.indices}
+            expr = expr.replace(value.xreplace(wilds), target.base[tuple(wilds.values())])
+        return expr
+
+    # --- the three functions -------------------------------------------------------------
+
+    def forward(self) -> nodes.FunctionDef:
+        output = activations(self.depth)[n, j]
+        return _function("forward", ("params", "X", "workspace=None"), self.shapes, self.forward_statements, output,
+                         "The network's output A%d, shape (N, %d), for inputs X of shape (N, %d)."
+                         % (self.depth, self.network.sizes[-1], self.network.sizes[0]))
+
+    def loss(self) -> nodes.FunctionDef:
+        statements = self.forward_statements + [(LOSS, self.loss_value)]
+        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, LOSS,
+                         "The loss E (a scalar of the common dtype) for inputs X and targets T.")
+
+    def gradients(self) -> nodes.FunctionDef:
+        returns = {name: gradient_entry(name) for name in self.parameters}
+        return _function("gradients", ("params", "X", "T", "workspace=None"), self.shapes,
+                         self.forward_statements + self.backward_statements, returns,
+                         "dE/dp for every parameter p: a dict with the keys and shapes of params.")
+
+    def docstring(self) -> str:
+        network = self.network
+        lines = ["Loss and gradients of the network %s." % network.describe(), "",
+                 "Printed from its SymPy derivation by backprop (derive.codegen); do not edit.",
+                 "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
+                 "unit j of layer l; params = {%s}." % ", ".join('"%s": %s' % item for item in network.param_shapes().items()),
+                 "X is (N, %d), T is (N, %d); n is the example, j the unit." % (network.sizes[0], network.sizes[-1]),
+                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(canonical(self.derivation.loss)),
+                 "", "Forward pass:"]
+        lines += ["    %s = %s" % (sympy.sstr(target), sympy.sstr(value)) for target, value in self.equations]
+        lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
+        lines += ["    %s = %s" % (_gradient_name(target), sympy.sstr(value))
+                  for target, value in self._derived_backward()]
+        return "\n".join(lines)
+
+    def _derived_backward(self) -> list:
+        derivation = self.derivation
+        statements = []
+        for layer in range(self.depth, 0, -1):
+            statements.append((deltas(layer)[n, j], canonical(derivation.delta(layer))))
+            statements += [(gradient_entry(name), canonical(derivation.gradient(name)))
+                           for name in ("W%d" % layer, "b%d" % layer) if name in self.parameters]
+        return statements
+
+
+def canonical(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every ``Dummy`` summation index renamed after itself, scope by scope.
+
+    The derivation sums over fresh ``Dummy`` indices; their printed names and
+    sort order depend on how many dummies the process has made, so they are
+    renamed (``_n`` to ``n``, ``n'`` inside a sum that already uses ``n``) to
+    keep the generated source byte-identical across processes.
+    """
+    return _rename_bound(sympy.sympify(expr, strict=True), frozenset())  # strict: never parses text
+
+
+def _rename_bound(expr: sympy.Basic, taken: frozenset) -> sympy.Basic:
+    if isinstance(expr, Sum):
+        used = set(taken) | {symbol.name for symbol in expr.free_symbols}
+        renames = {}
+        for limit in expr.limits:
+            index = limit[0]
+            if isinstance(index, sympy.Dummy):
+                name = index.name
+                while name in used:
+                    name += "'"
+                renames[index] = sympy.Symbol(name, **index.assumptions0)
+            used.add(renames.get(index, index).name)
+        renamed = expr.xreplace(renames)
+        return Sum(_rename_bound(renamed.function, frozenset(used)), *renamed.limits)
+    if not expr.args or isinstance(expr, Indexed):
+        return expr
+    return expr.func(*(_rename_bound(arg, taken) for arg in expr.args))
+
+
+def gradient_entry(name: str) -> Indexed:
+    """The array a parameter's gradient is computed in: ``grad_W1[j, i]``, ``grad_b1[j]``."""
+    base = IndexedBase("grad_" + name, real=True)
+    return base[j, i] if name.startswith("W") else base[j]
+
+
+def _gradient_name(target) -> str:
+    name = sympy.sstr(target)
+    return "dE/d" + name[len("grad_"):] if name.startswith("grad_") else name
+
+
+def _through_definition(expr: sympy.Expr, definition: Statement) -> sympy.Expr:
+    """``expr`` with each entry of ``definition``'s array inside a ``log`` replaced by its definition."""
+    target, value = definition
+
+    def defined(entry: Indexed) -> sympy.Expr:
+        return value.xreplace(dict(zip(target.indices, entry.indices)))
+
+    def inside(logarithm: sympy.log) -> sympy.Expr:
+        return logarithm.replace(lambda e: isinstance(e, Indexed) and e.base == target.base, defined)
+
+    return expr.replace(lambda e: isinstance(e, sympy.log) and e.has(target.base), inside)
+
+
+# --- one function: shared subexpressions, then statements computed in place -----------------
+
+
+def _function(name: str, arguments: tuple, shapes: dict, statements: list, returns,
+              docstring: str) -> nodes.FunctionDef:
+    parameters = tuple(key for key in shapes if key not in ("X", "T"))
+    statements = _share(statements)
+    outputs = {_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
+    body = Lowering(statements, outputs, shapes).statements()
+    symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),
+                          *(step.kept for step in body if isinstance(step, nodes.Assign) and step.kept))
+    used = {str(symbol) for value in (v for _, v in statements) for symbol in value.atoms(IndexedBase)}
+    prologue = nodes.Prologue(tuple(a for a in arguments if a in used | {"X"}),
+                              tuple(p for p in parameters if p in used), "N" if N in symbols else None)
+    return nodes.FunctionDef(name, arguments, docstring, (prologue, *body, nodes.Return(returns)))
+
+
+def _symbols_outside_limits(expr: sympy.Basic) -> set:
+    """The symbols ``expr`` computes with (a sum's range is the axis length, not a number it uses)."""
+    if isinstance(expr, Sum):
+        return _symbols_outside_limits(expr.function)
+    if isinstance(expr, sympy.Symbol):
+        return {expr}
+    return set().union(*(_symbols_outside_limits(arg) for arg in expr.args))
+
+
+def _name(target) -> str:
+    return str(target.base) if isinstance(target, Indexed) else str(target)
+
+
+def _share(statements: list) -> list:
+    """The statements with their common subexpressions computed once, as named arrays, before first use."""
+    values = [value for _, value in statements]
+    ranges = {symbol for value in values for total in value.atoms(Sum) for limit in total.limits
+              for symbol in limit[2].free_symbols}  # axis lengths (n_1 - 1): never computed, never shared
+    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(ranges | {N}))
+    temps = dict(replacements)
+    first_use: dict = {}
+    for position, value in enumerate(reduced):
+        for temp in _needed(value, temps):
+            first_use.setdefault(temp, position)
+    renames: dict = {}
+    taken = {_name(target) for target, _ in statements}
+    for position, (target, value) in enumerate(zip((t for t, _ in statements), reduced)):
+        if value in temps and first_use[value] == position:
+            renames[value] = target
+    for temp, value in replacements:
+        if temp not in renames:
+            renames[temp] = _temp_entry(value.xreplace(renames), taken)
+            taken.add(_name(renames[temp]))
+    shared = []
+    emitted = set()
+    for (target, _), value in zip(statements, reduced):
+        for temp in _needed(value, temps):
+            if temp not in emitted and renames[temp] is not target:
+                shared.append((renames[temp], temps[temp].xreplace(renames)))
+                emitted.add(temp)
+        merged = temps[value] if value in temps and renames[value] is target else value
+        shared.append((target, merged.xreplace(renames)))
+    return shared
+
+
+def _needed(expr: sympy.Expr, temps: dict) -> list:
+    """The cse symbols ``expr`` needs, transitively, dependencies first."""
+    order: list = []
+    for symbol in sorted(expr.free_symbols & set(temps), key=lambda s: int(s.name[4:])):
+        for dependency in _needed(temps[symbol], temps) + [symbol]:
+            if dependency not in order:
+                order.append(dependency)
+    return order
+
+
+def _temp_entry(value: sympy.Expr, taken: set):
+    """A named array for a shared subexpression: ``sigmoid_Z1[n, j]`` or ``t0[n, j]``."""
+    if isinstance(value, sympy.Function) and len(value.args) == 1 and isinstance(value.args[0], Indexed):
+        stem = "%s_%s" % (type(value).__name__, value.args[0].base)
+    else:
+        stem = "t"
+    name, count = (stem, 0) if stem != "t" else ("t0", 0)
+    while name in taken:
+        count += 1
+        name = "%s%d" % (stem, count)
+    layout = []
+    for entry in sympy.preorder_traversal(value):
+        if isinstance(entry, Indexed):
+            layout += [index for index in entry.indices if index in free_indices(value) and index not in layout]
+    return IndexedBase(name, real=True)[tuple(layout)] if layout else sympy.Symbol(name, real=True)

@@ -1,0 +1,208 @@
+"""The statements of a generated numpy module, and :class:`ModulePrinter`, which prints them.
+
+The code generator (:mod:`derive.codegen`) never writes code text: it builds
+these nodes, whose values are index-level SymPy expressions, and
+:class:`ModulePrinter` (the array printer of :mod:`derive.vector_printer`
+plus ``_print_Assign``, ``_print_Update``, ...) prints them, the way SymPy's
+own ``sympy.codegen.ast`` nodes are printed.  A target is an entry such as
+``A1[n, j]``: its indices are the axes of the array the statement computes.
+
+* :class:`Assign` -- ``A1 = <value>``;
+* :class:`Update` -- ``A1 *= <value>`` (numpy computes it in place);
+* :class:`Apply` -- ``np.tanh(A1, out=A1)``, ``np.subtract(1, t0, out=t0)`` (a ufunc in place);
+* :class:`Comment` -- ``# A1[n, j] = sigmoid(Z1[n, j])`` above a statement that takes several steps;
+* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the batch size;
+* :class:`Return`, :class:`FunctionDef`, :class:`Module`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import sympy
+
+from .printing import helpers
+from .array_printer import ArrayPrinter, stabilize, strip_parentheses
+from .workspace import workspace_buffer
+
+
+
+def module_helpers() -> dict:
+    """Functions a generated module may carry, by the name its code calls them."""
+    return {**helpers(), "workspace_buffer": workspace_buffer}
+
+#: A statement's target: an entry ``A1[n, j]`` (an array) or a symbol (a scalar).
+Target = sympy.Indexed | sympy.Symbol
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``target = value``: a new array, or written into existing memory.
+
+    ``out`` is an array no longer read; ``kept`` (the target's shape) asks for
+    the array kept in the caller's workspace (:mod:`derive.workspace`).  Both
+    apply to values that print as a matrix product or ``einsum``.
+    """
+
+    target: Target
+    value: sympy.Expr
+    out: Target | None = None
+    kept: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """``target <operator>= value`` in place; ``operator`` is one of ``+ - * /``."""
+
+    target: Target
+    operator: str
+    value: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``np.<ufunc>(*arguments, out=target)``: a ufunc written into ``target``'s memory.
+
+    ``arguments`` default to ``(target,)``: ``np.tanh(A1, out=A1)``.
+    """
+
+    ufunc: str
+    target: Target
+    arguments: tuple = ()
+    helper: bool = False  # a derive/numeric.py helper taking ``out=`` instead of a numpy ufunc
+
+
+@dataclass(frozen=True)
+class Comment:
+    """``# target = value``: the SymPy statement that the steps after it compute."""
+
+    target: Target
+    value: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Prologue:
+    """Cast the input arrays and the parameters to their common dtype; bind the batch size.
+
+    The common dtype is that of the inputs X and the parameters (integers count
+    as float64, float32 stays float32, complex128 runs the complex step); the
+    targets T are cast to it.
+
+    Attributes:
+        arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype and the batch size.
+        params: Parameter keys to read from the ``params`` dict (``("W1", "b1")``).
+        batch_size: The name to bind ``X.shape[0]`` to, or None when unused.
+    """
+
+    arrays: tuple[str, ...]
+    params: tuple[str, ...]
+    batch_size: str | None = None
+
+
+@dataclass(frozen=True)
+class Return:
+    """``return value``, or ``return {key: value, ...}`` for a dict of targets."""
+
+    value: Target | dict
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """``def name(arguments):`` with a docstring and a body of statements."""
+
+    name: str
+    arguments: tuple[str, ...]
+    docstring: str
+    body: tuple = field(default=())
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module: docstring, ``import numpy as np``, the helpers the printer used, the functions."""
+
+    docstring: str
+    functions: tuple[FunctionDef, ...]
+
+
+class ModulePrinter(ArrayPrinter):
+    """The array printer, extended to statements, functions and modules.
+
+    The module it prints imports numpy as ``np`` and carries the source of
+    every :mod:`derive.numeric` helper its code called (``helpers_used``).
+    """
+
+    def print_module(self, module: Module) -> str:
+        """The source of ``module``."""
+        return self._print(module).rstrip("\n") + "\n"
+
+    def _target(self, target: Target) -> tuple[str, tuple]:
+        if isinstance(target, sympy.Indexed):
+            return self._print(target.base.label), tuple(target.indices)
+        return self._print(target), ()
+
+    def _print_Assign(self, statement: Assign):
+        name, layout = self._target(statement.target)
+        out = None if statement.out is None else self._target(statement.out)[0]
+        if statement.kept is not None:
+            extents = [self._print(extent) for extent in statement.kept]
+            shape = "(%s,)" % extents[0] if len(extents) == 1 else "(%s)" % ", ".join(extents)
+            out = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
+        self.wrote_out = False
+        code = self.array(statement.value, layout, out)
+        if self.wrote_out and statement.kept is not None:
+            self.helpers_used.add("workspace_buffer")
+        return "%s = %s" % (name, code)
+
+    def _print_Update(self, statement: Update):
+        name, layout = self._target(statement.target)
+        with self._in_frame(layout):
+            value = strip_parentheses(self._print(stabilize(statement.value)))
+        return "%s %s= %s" % (name, statement.operator, value)
+
+    def _print_Apply(self, statement: Apply):
+        name, layout = self._target(statement.target)
+        with self._in_frame(layout):
+            arguments = [strip_parentheses(self._print(sympy.sympify(a, strict=True))) for a in statement.arguments or (statement.target,)]
+        if statement.helper:
+            self.helpers_used.add(statement.ufunc)
+            function = statement.ufunc
+        else:
+            function = self._module_format("np." + statement.ufunc)
+        return "%s(%s, out=%s)" % (function, ", ".join(arguments), name)
+
+    def _print_Comment(self, statement: Comment):
+        return "# %s = %s" % (sympy.sstr(statement.target), sympy.sstr(statement.value))
+
+    def _print_Prologue(self, statement: Prologue):
+        common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
+        asarray = self._module_format("np.asarray")
+        lines = ["dtype = %s(%s, 1.0)" % (self._module_format("np.result_type"), ", ".join(common))]
+        lines += ["%s = %s(%s, dtype)" % (name, asarray, name) for name in statement.arrays]
+        lines += ['%s = %s(params["%s"], dtype)' % (key, asarray, key) for key in statement.params]
+        if statement.batch_size is not None:
+            lines.append("%s = %s.shape[0]" % (statement.batch_size, statement.arrays[0]))
+        return "\n".join(lines)
+
+    def _print_Return(self, statement: Return):
+        if isinstance(statement.value, dict):
+            items = ", ".join('"%s": %s' % (key, self._target(value)[0]) for key, value in statement.value.items())
+            return "return {%s}" % items
+        return "return %s" % self._target(statement.value)[0]
+
+    def _print_FunctionDef(self, function: FunctionDef):
+        body = [_docstring(function.docstring)] + [self._print(statement) for statement in function.body]
+        lines = "\n".join(body).splitlines()
+        return "def %s(%s):\n%s\n" % (function.name, ", ".join(function.arguments),
+                                      "\n".join("    " + line if line else "" for line in lines))
+
+    def _print_Module(self, module: Module):
+        functions = [self._print(function) for function in module.functions]
+        helpers = [inspect.getsource(module_helpers()[name]).rstrip("\n") + "\n" for name in sorted(self.helpers_used)]
+        return "\n\n".join([_docstring(module.docstring), "import numpy as np\n"] + helpers + functions)
+
+
+def _docstring(text: str) -> str:
+    if '"""' in text or "\\" in text:
+        raise ValueError("a generated docstring cannot contain triple quotes or backslashes")
+    return '"""%s"""' % text if "\n" not in text else '"""%s\n"""' % text

@@ -1,0 +1,95 @@
+"""Numerically stable numpy implementations of the activation functions.
+
+These are forward functions only.  The activation records
+(:mod:`derive.model.activations`) name them as their numpy forward and as the
+helper the code printer calls for their SymPy function; no derivative is
+written here.  Each works for float32, float64 and complex128 arrays and never
+overflows: ``sigmoid(-1000.0)`` is 0.0 without a warning, ``softplus(1000.0)``
+is 1000.0.  Comparisons look at real parts, so on complex input each is the
+piecewise-analytic continuation that complex-step differentiation needs.
+
+The module imports nothing but numpy, so the code generator can copy these
+functions into a standalone module.
+"""
+
+import numpy as np
+
+
+def sigmoid(z, out=None):
+    """1 / (1 + exp(-z)), overflow-free and accurate to a few ulps everywhere.
+
+    Most entries go through (1 + tanh(z/2)) / 2 (one tanh: fast, cannot
+    overflow, analytic off the real axis).  That form has an absolute error of
+    about 1e-16, which is a large relative error where the sigmoid is tiny, so
+    entries left of z = -4 (sigmoid 0.018, where 1e-16 is a relative 5e-15)
+    are recomputed as exp(z) / (1 + exp(z)), where exp(z) cannot overflow.
+    ``out`` may be ``z`` itself (the generated code computes A1 in Z1's memory).
+    The function is self-contained: the code generator copies its source.
+    """
+    z = np.asarray(z)
+    tail = z.real < -4.0
+    exp_tail = np.exp(z[tail]) if tail.any() else None
+    if out is None:
+        out = np.empty(z.shape, np.result_type(z, 0.5))
+    result = np.multiply(z, 0.5, out=out)
+    np.tanh(result, out=result)
+    result *= 0.5
+    result += 0.5
+    if exp_tail is not None:
+        result[tail] = exp_tail / (1 + exp_tail)
+    return result
+
+
+def softplus(z):
+    """log(1 + exp(z)) as max(z, 0) + log1p(exp(-|z|)); analytic off the real axis."""
+    z = np.asarray(z)
+    positive = z.real >= 0
+    return np.where(positive, z, 0) + np.log1p(np.exp(np.where(positive, -z, z)))
+
+
+def relu(z):
+    """max(z, 0), comparing real parts (the complex path is not analytic at the kink)."""
+    z = np.asarray(z)
+    return np.where(z.real > 0, z, 0)
+
+
+def leaky_relu(z, slope):
+    """z where z > 0, slope * z elsewhere."""
+    z = np.asarray(z)
+    return np.where(z.real > 0, z, slope * z)
+
+
+def elu(z, alpha):
+    """z where z > 0, alpha * (exp(z) - 1) elsewhere; exp never sees a positive argument."""
+    z = np.asarray(z)
+    positive = z.real > 0
+    return np.where(positive, z, alpha * np.expm1(np.where(positive, 0, z)))
+
+
+def heaviside(z, at_zero):
+    """Step function: 1 where z > 0, 0 where z < 0, ``at_zero`` at 0."""
+    z = np.asarray(z).real
+    return np.where(z > 0, 1.0, np.where(z < 0, 0.0, at_zero))
+
+
+def softmax(z):
+    """Softmax along the last axis, shifted by the row maximum so exp cannot overflow."""
+    z = np.asarray(z)
+    shifted = z - z.real.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(z):
+    """log(softmax(z)) along the last axis, without forming softmax (no log(0))."""
+    z = np.asarray(z)
+    shifted = z - z.real.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def xlogy(x, y):
+    """x * log(y) with the convention 0 * log(0) = 0 (used by cross-entropy)."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    safe = np.where(x == 0, 1, y)
+    return np.where(x == 0, 0 * safe, x * np.log(safe))

@@ -1,0 +1,162 @@
+"""Backpropagation derived by ``sympy.diff``: the chain rule applied to layer-local expressions.
+
+This is reverse-mode differentiation done symbolically, at the level of
+indices, exactly as the lecture does it by hand.  Every factor is a
+``sympy.diff`` of one layer-local expression of :mod:`derive.layers` with
+respect to one ``Indexed`` entry; the chain rule multiplies the factors and
+sums over the entries in between; :func:`derive.sums.collapse_deltas` sums out
+the ``KroneckerDelta`` that each factor carries.  For a network of depth L:
+
+1. output layer:  ``dE/dA_L[n, j] = diff(E, A_L[n, j])`` (the lecture's dE/do),
+   ``dA_L[n', k']/dZ_L[n, j] = diff(A_L[n', k'], Z_L[n, j])`` (do/dnet), and
+   ``delta_L[n, j] = Sum_{n', k'} dE/dA_L[n', k'] * dA_L[n', k']/dZ_L[n, j]``;
+2. each layer l, from L down:
+   ``dE/dW_l[j, i] = Sum_{n', k'} delta_l[n', k'] * diff(Z_l[n', k'], W_l[j, i])``
+   plus ``diff(E, W_l[j, i])`` (the penalty, which depends on W_l directly),
+   and the same for ``b_l[j]``;
+3. the layer below:
+   ``dE/dA_{l-1}[n, j] = Sum_{n', k'} delta_l[n', k'] * diff(Z_l[n', k'], A_{l-1}[n, j])``
+   and ``delta_{l-1}[n, j] = Sum_{n', j'} dE/dA_{l-1}[n', j'] * diff(A_{l-1}[n', j'], Z_{l-1}[n, j])``.
+
+Sums over the example n' collapse too: that examples do not interact is
+derived (``diff(Z[n', k], A[n, j])`` carries ``KroneckerDelta(n, n')``), not
+assumed.  The sizes stay symbols throughout, so the work does not depend on
+the widths.  Each step is recorded as a labelled ``Eq`` (:class:`Step`).
+
+Written forms (what code generators and readers can rely on):
+
+* ``delta_L`` in ``A_L[n, .]``, ``Z_L[n, .]``, ``T[n, .]``: the forward value
+  ``g(Z_L)`` is written ``A_L`` wherever it appears (``A(1 - A)`` for sigmoid),
+  then the shortest of the collapsed form and its ``factor`` is kept; a sum
+  that remains (softmax) runs over ``m``; reduction ``"mean"`` puts its ``1/N`` here;
+* ``delta_l`` (l < L) = ``g_l'(.) * Sum(W_{l+1}[k, j] * delta_{l+1}[n, k], (k, 0, n_{l+1} - 1))``,
+  g' as ``sympy.diff`` gives it, with ``g_l(Z_l)`` written ``A_l`` where it appears;
+* ``dE/dW_l[j, i] = Sum(delta_l[n, j] * A_{l-1}[n, i], (n, 0, N - 1)) + lambda*W_l[j, i] + mu*sign(W_l[j, i])``;
+  ``dE/db_l[j] = Sum(delta_l[n, j], (n, 0, N - 1))``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import sympy
+from sympy import Derivative, Dummy, Eq, Sum
+
+from .layers import back_substitute, fresh_bound, layer_output, loss_expression, net_input
+from derive.model.network import Network
+from .sums import collapse_deltas, factor_sums, pull_out_deltas, rename_bound
+from .symbols import N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
+
+#: The loss, as it appears on the left of the recorded steps (dE/dW1[j, i]).
+E = sympy.Symbol("E")
+
+
+class Step(NamedTuple):
+    """One step of the derivation: ``label`` says what ``equation`` is; ``layer`` is the layer it belongs to."""
+
+    label: str
+    equation: sympy.Eq
+    layer: int
+
+
+class ChainRule:
+    """Runs the derivation for one network; results in :attr:`deltas`, :attr:`gradients`, :attr:`steps`.
+
+    Args:
+        network: The network to derive.
+    """
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.loss = fresh_bound(loss_expression(network))
+        self.steps: list[Step] = []
+        self.deltas: dict[int, sympy.Expr] = {}
+        self.gradients: dict[str, sympy.Expr] = {}
+        depth = network.depth
+        self.deltas[depth] = self._output_delta()
+        for layer in range(depth, 0, -1):
+            self._parameter_gradients(layer)
+            if layer > 1:
+                self.deltas[layer - 1] = self._hidden_delta(layer - 1)
+
+    def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
+        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs), evaluate=False), layer))
+
+    def _output_delta(self) -> sympy.Expr:
+        """delta_L = dE/dZ_L: the loss derivative through the output activation."""
+        L = self.network.depth
+        A, Z = activations(L), preactivations(L)
+        example, unit = _dummies("n k")
+        dE_dA = collapse_deltas(sympy.diff(self.loss, A[n, j]))
+        self._record(L, "dE/dA%d: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
+        dA_dZ = self._jacobian(L, example, unit)
+        self._record(L, "dA%d/dZ%d: derivative of the activation (do/dnet)" % (L, L),
+                     Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
+        chain = Sum(dE_dA.xreplace({n: example, j: unit}) * dA_dZ, (unit, 0, size(L) - 1), (example, 0, N - 1))
+        self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
+        collapsed = collapse_deltas(chain)
+        self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
+        simplified = rename_bound(_shortest(back_substitute(collapsed, self.network, L)), (m, k, i))
+        if simplified != rename_bound(collapsed):
+            self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
+        return simplified
+
+    def _jacobian(self, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
+        """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
+        # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
+        output = layer_output(self.network, layer, example, unit)
+        derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
+        return back_substitute(derivative, self.network, layer)
+
+    def _parameter_gradients(self, layer: int) -> None:
+        """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives."""
+        parameters = [("W%d" % layer, weights(layer)[j, i])]
+        if self.network.bias:
+            parameters.append(("b%d" % layer, biases(layer)[j]))
+        example, unit = _dummies("n k")
+        net = fresh_bound(net_input(self.network, layer, example, unit))
+        for name, entry in parameters:
+            dZ = collapse_deltas(sympy.diff(net, entry))
+            self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
+                         Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
+            direct = collapse_deltas(sympy.diff(self.loss, entry))
+            chain = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1)) + direct
+            self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
+            gradient = rename_bound(collapse_deltas(chain), (n, k, m))
+            self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
+            self.gradients[name] = gradient
+
+    def _hidden_delta(self, layer: int) -> sympy.Expr:
+        """delta_l from delta_{l+1}: back through the next layer's weights, then through g_l."""
+        above = layer + 1
+        A = activations(layer)
+        example, unit, inner = _dummies("n k j")
+        net = fresh_bound(net_input(self.network, above, example, unit))
+        dZ_dA = collapse_deltas(sympy.diff(net, A[n, j]))
+        self._record(above, "dZ%d/dA%d: how the next layer's net input depends on this output" % (above, layer),
+                     Derivative(preactivations(above)[n, k], A[n, j]), dZ_dA.xreplace({example: n, unit: k}))
+        dE_dA = collapse_deltas(Sum(deltas(above)[example, unit] * dZ_dA,
+                                    (unit, 0, size(above) - 1), (example, 0, N - 1)))
+        self._record(layer, "dE/dA%d: error arriving from layer %d" % (layer, above), Derivative(E, A[n, j]), dE_dA)
+        dA_dZ = self._jacobian(layer, example, inner)
+        self._record(layer, "dA%d/dZ%d: derivative of the activation" % (layer, layer),
+                     Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
+        chain = Sum(dE_dA.xreplace({n: example, j: inner}) * dA_dZ, (inner, 0, size(layer) - 1), (example, 0, N - 1))
+        self._record(layer, "delta%d = dE/dZ%d by the chain rule" % (layer, layer), deltas(layer)[n, j], chain)
+        delta = rename_bound(back_substitute(collapse_deltas(chain), self.network, layer), (k, m, i))
+        self._record(layer, "delta%d" % layer, deltas(layer)[n, j], delta)
+        return delta
+
+
+def _dummies(names: str) -> tuple[Dummy, ...]:
+    return tuple(Dummy(name, integer=True, nonnegative=True) for name in names.split())
+
+
+def _shortest(expr: sympy.Expr) -> sympy.Expr:
+    """The shortest (by operation count) of ``expr``, its sums factored, and its ``factor``."""
+    candidates = [expr, factor_sums(expr)]
+    try:
+        candidates.append(sympy.factor(candidates[-1]))
+    except sympy.PolynomialError:  # a custom activation SymPy cannot factor through: keep the others
+        pass
+    return min(candidates, key=sympy.count_ops)

@@ -1,0 +1,112 @@
+"""What the chain rule derived for one network, with symbolic sizes: the error terms and the gradients.
+
+A :class:`SymbolicDerivation` holds
+
+* the network's expressions with symbolic sizes (:mod:`derive.symbolic.layers`):
+  :attr:`~SymbolicDerivation.forward_equations` and the loss :attr:`~SymbolicDerivation.loss`;
+* what the chain rule derived from them (:mod:`derive.symbolic.chain_rule`):
+  the error terms :meth:`~SymbolicDerivation.delta`, the gradients
+  :meth:`~SymbolicDerivation.gradient` in index form, and the labelled
+  :attr:`~SymbolicDerivation.steps` that got there.
+
+It knows nothing of concrete sizes or numeric code: :class:`derive.Derivation`
+adds those (scalar partials from :mod:`derive.concrete`, generated modules
+from :mod:`derive.codegen`), which both read this class.
+
+Conventions: ``delta_l[n, j]`` is dE/dZ_l[n, j] exactly (the lecture's δ with
+the opposite sign: the lecture writes ``o(1 - o)(t - o)``); for reduction
+``"mean"`` the ``1/N`` sits in ``delta_L`` and so in every gradient;
+``g_l(Z_l)`` inside a δ is written ``A_l`` wherever it appears.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from derive.errors import InputError
+from derive.model.network import Network
+
+from .chain_rule import E, ChainRule, Step
+from .layers import forward_equations, loss_expression
+from .symbols import biases, deltas, i, j, n, weights
+
+
+class SymbolicDerivation:
+    """The derived gradients of one network, in index form with symbolic sizes.
+
+    Attributes:
+        network: The :class:`~derive.Network` derived.
+        forward_equations: ``Eq(Z_l[n, j], ...)``, ``Eq(A_l[n, j], ...)`` for l = 1..L, in order.
+        loss: E as a SymPy expression with symbolic sizes (data term plus penalty).
+        steps: The chain-rule steps, in order, each a :class:`~derive.symbolic.chain_rule.Step`
+            ``(label, equation, layer)``.
+    """
+
+    def __init__(self, network: Network):
+        self.network = network
+        rule = ChainRule(network)
+        self.forward_equations: tuple[sympy.Eq, ...] = tuple(forward_equations(network))
+        self.loss: sympy.Expr = loss_expression(network)
+        self.steps: tuple[Step, ...] = tuple(rule.steps)
+        self._deltas = rule.deltas
+        self._gradients = rule.gradients
+
+    @property
+    def depth(self) -> int:
+        """L, the number of layers with weights."""
+        return self.network.depth
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameter names, in order: ``("W1", "b1", "W2", "b2")``."""
+        return tuple(self.network.param_shapes())
+
+    def delta(self, layer: int) -> sympy.Expr:
+        """``delta_l[n, j]`` = dE/dZ_l[n, j], free indices n and j.
+
+        For the output layer, in ``A_L``, ``Z_L`` and ``T``; for a hidden layer,
+        the recursion ``g_l'(.) * Sum(W_{l+1}[k, j] * delta_{l+1}[n, k], (k, 0, n_{l+1} - 1))``.
+
+        Raises:
+            InputError: ``layer`` is not one of 1..L.
+        """
+        if isinstance(layer, bool) or not isinstance(layer, int) or layer not in self._deltas:
+            raise InputError("layer %r has no delta; layers are 1..%d" % (layer, self.depth))
+        return self._deltas[layer]
+
+    def gradient(self, name: str) -> sympy.Expr:
+        """dE/d(parameter) in index form: free indices j, i for ``"W2"``, j for ``"b2"``.
+
+        Raises:
+            InputError: unknown parameter name.
+        """
+        self.check_name(name)
+        return self._gradients[name]
+
+    def equations(self) -> list[sympy.Eq]:
+        """The results as equations: every delta (output layer first), then every gradient."""
+        results = [sympy.Eq(deltas(layer)[n, j], self._deltas[layer], evaluate=False)
+                   for layer in range(self.depth, 0, -1)]
+        for name in self.parameters:
+            entry = parameter_entry(name)
+            results.append(sympy.Eq(sympy.Derivative(E, entry), self._gradients[name], evaluate=False))
+        return results
+
+    def check_name(self, name: str) -> None:
+        """Refuse a name that is not one of this network's parameters.
+
+        Raises:
+            InputError: naming the parameters the network has.
+        """
+        if name not in self._gradients:
+            hint = " (the network has no biases)" if isinstance(name, str) and name.startswith("b") and not self.network.bias else ""
+            raise InputError("unknown parameter %r%s; this network has: %s" % (name, hint, ", ".join(self.parameters)))
+
+    def __repr__(self):
+        return "<%s of %s: %d steps>" % (type(self).__name__, self.network.describe(), len(self.steps))
+
+
+def parameter_entry(name: str) -> sympy.Indexed:
+    """The generic entry of a parameter, by name: ``W2[j, i]``, ``b2[j]``."""
+    layer = int(name[1:])
+    return weights(layer)[j, i] if name.startswith("W") else biases(layer)[j]

@@ -1,0 +1,357 @@
+"""Hypothesis strategies for networks, their parameters and their data.
+
+Public as ``verify.strategies``::
+
+    from hypothesis import given, strategies as st
+    from verify import strategies as bst
+
+    @given(bst.cases(bst.networks(activations=["sigmoid", "tanh"], losses=["sse"])))
+    def test_my_backprop(case):
+        assert_gradients_match(case.network, case.params, case.X, case.T, my_gradients)
+
+* :func:`networks` draws valid :class:`derive.Network` objects over every
+  registered activation and every compatible loss (softmax only on the output
+  layer; a loss that requires an output activation gets it).
+* :func:`params` and :func:`data` draw parameters and data for a network;
+  :func:`cases` draws all four at once.
+* :func:`network_pool` is a deterministic list of distinct networks covering
+  every activation and loss: ``st.sampled_from(network_pool(300))`` keeps the
+  number of architectures (each derived once) small while parameters and data
+  are drawn afresh for every example.  Shrinking moves toward its first, and
+  smallest, networks.
+
+Options are keyword-only and validated when the strategy is built, as
+``hypothesis.extra.numpy`` does: a bad one raises ``InvalidArgument`` naming it.
+
+Values are drawn by Hypothesis, bounded by ``scale``, so they shrink to simple
+numbers (0, 1, 0.5) in a counterexample; a value below ``1e-6 * scale`` in
+magnitude becomes 0 (such values exercise underflow, not gradients).  Simple numbers put ReLU units exactly
+on their kink (``z = 0``) more often than random floats would: the gradient
+check handles that through its kink logic (:mod:`verify.diagnostics`), flagging
+the finite differences that straddle a kink instead of failing them.
+
+Settings profiles ``dev``, ``ci`` and ``thorough`` (:data:`PROFILES`) are
+registered with Hypothesis; :func:`profile_name` picks one from the
+environment variable ``BACKPROP_HYPOTHESIS_PROFILE`` (default ``ci`` when
+``CI=true``, else ``dev``).  ``ci`` is derandomized: every run draws the same
+examples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from hypothesis.extra import numpy as hnp
+
+from derive import ACTIVATIONS, LOSSES, InputError, Network, get_activation, get_loss
+from derive.model.activations import Activation
+
+PROFILE_VARIABLE = "BACKPROP_HYPOTHESIS_PROFILE"
+_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+#: Settings profiles by name; ``max_examples`` is per test.
+PROFILES = {
+    "dev": settings(max_examples=50, **_COMMON),
+    "ci": settings(max_examples=200, derandomize=True, **_COMMON),
+    "thorough": settings(max_examples=2000, **_COMMON),
+}
+for _name, _profile in PROFILES.items():
+    settings.register_profile(_name, _profile)
+
+#: L2 coefficients drawn for networks with decay; L1 coefficients (0: none) drawn with them.
+WEIGHT_DECAYS = (0.01, 0.1)
+L1_COEFFICIENTS = (0.0, 0.01)
+#: Drawn values smaller than this fraction of their bound in magnitude become 0.
+TINY = 1e-6
+
+
+def profile_name() -> str:
+    """The profile chosen by ``BACKPROP_HYPOTHESIS_PROFILE`` (``ci`` under ``CI=true``, else ``dev``).
+
+    Raises:
+        InputError: the variable names no profile.
+    """
+    default = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
+    name = os.environ.get(PROFILE_VARIABLE, "").strip() or default
+    if name not in PROFILES:
+        raise InputError("%s=%s is not a profile; choose one of: %s" % (PROFILE_VARIABLE, name, ", ".join(PROFILES)))
+    return name
+
+
+def settings_from_environment() -> settings:
+    """The settings of the profile :func:`profile_name` picks, usable as a decorator."""
+    return settings(PROFILES[profile_name()])
+
+
+class Case(NamedTuple):
+    """One drawn example: a network, its parameters and a batch of data."""
+
+    network: Network
+    params: dict
+    X: np.ndarray
+    T: np.ndarray
+
+
+# --- option validation ----------------------------------------------------------------
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidArgument("%s=%r must be an integer >= %d" % (name, value, low))
+    return int(value)
+
+
+def _check_range(low_name: str, low, high_name: str, high, minimum: int) -> tuple[int, int]:
+    low, high = _check_int(low_name, low, minimum), _check_int(high_name, high, minimum)
+    if low > high:
+        raise InvalidArgument("%s=%d is greater than %s=%d" % (low_name, low, high_name, high))
+    return low, high
+
+
+def _check_flag(name: str, value) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgument("%s=%r must be True, False or None (either)" % (name, value))
+    return value
+
+
+def _check_scale(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        raise InvalidArgument("%s=%r must be a finite number > 0" % (name, value))
+    return float(value)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InvalidArgument("dtype=%r is not a numpy dtype; use float64 or float32" % (dtype,)) from None
+    if dtype not in (np.float64, np.float32):
+        raise InvalidArgument("dtype=%s is not supported; use float64 or float32" % dtype)
+    return dtype
+
+
+def _resolve(name: str, specs, lookup, registry) -> tuple:
+    if specs is None:
+        return tuple(lookup(key) for key in registry)
+    if isinstance(specs, str) or not isinstance(specs, Sequence) or not specs:
+        raise InvalidArgument("%s=%r must be a non-empty list of names" % (name, specs))
+    try:
+        return tuple(lookup(spec) for spec in specs)
+    except InputError as exc:
+        raise InvalidArgument("%s: %s" % (name, exc)) from None
+
+
+class NetworkSpace:
+    """The validated options of :func:`networks`: which networks may be drawn.
+
+    Raises:
+        InvalidArgument: an option is malformed, or no valid network fits them.
+    """
+
+    def __init__(self, *, min_depth: int = 1, max_depth: int = 3, min_width: int = 1, max_width: int = 4,
+                 activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
+                 bias: bool | None = None, decay: bool | None = None, reduction: str | None = None):
+        self.min_depth, self.max_depth = _check_range("min_depth", min_depth, "max_depth", max_depth, 1)
+        self.min_width, self.max_width = _check_range("min_width", min_width, "max_width", max_width, 1)
+        self.activations: tuple[Activation, ...] = _resolve("activations", activations, get_activation, ACTIVATIONS)
+        self.losses = _resolve("losses", losses, get_loss, LOSSES)
+        self.bias, self.decay = _check_flag("bias", bias), _check_flag("decay", decay)
+        if reduction not in (None, "sum", "mean"):
+            raise InvalidArgument("reduction=%r must be 'sum', 'mean' or None (either)" % (reduction,))
+        self.reductions = ("sum", "mean") if reduction is None else (reduction,)
+        self.hidden = tuple(a for a in self.activations if not a.output_only)
+        self.pairs = tuple((act, loss) for loss in self.losses for act in self.activations
+                           if loss.requires_output is None or act.name in loss.requires_output)
+        self.outputs = {loss: tuple(act for act, l in self.pairs if l is loss) for loss in self.losses}
+        self.outputs = {loss: acts for loss, acts in self.outputs.items() if acts}
+        if not self.pairs:
+            raise InvalidArgument("no loss in losses=%s accepts an output activation in activations=%s (%s)" % (
+                [l.name for l in self.losses], [a.name for a in self.activations],
+                "; ".join("%s needs %s" % (l.name, " or ".join(l.requires_output)) for l in self.losses)))
+        if not self.hidden and self.min_depth > 1:
+            raise InvalidArgument("min_depth=%d needs a hidden activation, but every one of activations=%s is "
+                                  "output-only" % (self.min_depth, [a.name for a in self.activations]))
+        if not self.hidden:
+            self.max_depth = 1
+
+    def build(self, choose, pair=None, hidden: Activation | None = None) -> Network:
+        """A network from ``choose(options) -> one of them``, called once per decision.
+
+        ``pair`` (output activation, loss) and ``hidden`` (the first hidden
+        layer's activation, which forces depth >= 2) pin those decisions.
+        """
+        low = max(self.min_depth, 2) if hidden is not None else self.min_depth
+        depth = choose(range(low, max(low, self.max_depth) + 1))
+        sizes = [choose(range(self.min_width, self.max_width + 1)) for _ in range(depth + 1)]
+        if pair is None:
+            loss = choose(tuple(self.outputs))
+            pair = (choose(self.outputs[loss]), loss)
+        output, loss = pair
+        layers = [hidden if hidden is not None and layer == 0 else choose(self.hidden) for layer in range(depth - 1)]
+        bias = choose((True, False)) if self.bias is None else self.bias
+        decay = self.decay if self.decay is not None else choose((False, True))
+        weight_decay = choose(WEIGHT_DECAYS) if decay else 0.0
+        l1 = choose(L1_COEFFICIENTS) if decay else 0.0
+        return Network(sizes, activation=layers + [output], loss=loss, bias=bias, weight_decay=weight_decay, l1=l1,
+                       reduction=choose(self.reductions))
+
+
+# --- strategies ------------------------------------------------------------------------------
+
+
+def networks(*, min_depth: int = 1, max_depth: int = 3, min_width: int = 1, max_width: int = 4,
+             activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
+             bias: bool | None = None, decay: bool | None = None,
+             reduction: str | None = None) -> st.SearchStrategy[Network]:
+    """Valid networks: depth (layers with weights), widths, activations, loss, bias, decay.
+
+    Args:
+        min_depth, max_depth: Bounds on the number of weight layers L.
+        min_width, max_width: Bounds on every width n_0..n_L.
+        activations: Activation specs to draw from (default: every registered one);
+            output-only ones (softmax) go on the output layer only.
+        losses: Loss names to draw from (default: every registered one); each is
+            paired only with output activations it accepts.
+        bias: Layers with biases (True), without (False), or either (None).
+        decay: Weight decay (L2, and sometimes L1) always (True), never (False), or either (None).
+        reduction: ``"sum"``, ``"mean"`` or either (None).
+
+    Raises:
+        InvalidArgument: a bad option, named.
+    """
+    space = NetworkSpace(min_depth=min_depth, max_depth=max_depth, min_width=min_width, max_width=max_width,
+                         activations=activations, losses=losses, bias=bias, decay=decay, reduction=reduction)
+    return _networks(space)
+
+
+@st.composite
+def _networks(draw: st.DrawFn, space: NetworkSpace) -> Network:
+    return space.build(lambda options: draw(st.sampled_from(options)))
+
+
+def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]:
+    """``count`` distinct networks, deterministic for ``seed``, smallest first.
+
+    Every (output activation, loss) pair appears, alone and under every hidden
+    activation (so the pool may exceed ``count`` when the space has more such
+    combinations); the rest are drawn at random from the space of
+    :func:`networks`, which takes the same keyword ``options``.
+    """
+    count = _check_int("count", count, 1)
+    space = NetworkSpace(**options)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    pool: dict[Network, None] = {}
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    for pair in space.pairs:
+        pool.setdefault(space.build(pick, pair=pair))
+        for hidden in space.hidden if space.max_depth > 1 else ():
+            pool.setdefault(space.build(pick, pair=pair, hidden=hidden))
+    attempts = 0
+    while len(pool) < count and attempts < 50 * count:
+        pool.setdefault(space.build(pick))
+        attempts += 1
+    return sorted(pool, key=lambda n: (n.depth, sum(n.sizes), n.sizes, repr(n)))
+
+
+def _floats(low: float, high: float, dtype: np.dtype) -> st.SearchStrategy[float]:
+    """Floats in [low, high] whose magnitude is 0 or at least :data:`TINY` of the range.
+
+    Values like 1e-279 only exercise underflow (their squares vanish), not gradients.
+    """
+    bound = TINY * max(abs(low), abs(high))
+    return st.floats(low, high, width=32 if dtype == np.float32 else 64, allow_subnormal=False).map(
+        lambda x: x if abs(x) >= bound else 0.0)
+
+
+def _array(shape, dtype: np.dtype, scale: float, elements) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(dtype, shape, elements=elements if elements is not None else _floats(-scale, scale, dtype))
+
+
+def params(network: Network, *, scale: float = 1.0, dtype=np.float64,
+           elements: st.SearchStrategy[float] | None = None) -> st.SearchStrategy[dict]:
+    """Parameter dicts for ``network``: every entry in [-scale, scale].
+
+    Args:
+        network: Gives the keys and shapes.
+        scale: Bound on every entry.
+        dtype: float64 or float32.
+        elements: A strategy for the entries, replacing the bounded floats.
+
+    Raises:
+        InvalidArgument: a bad option, named.
+    """
+    if not isinstance(network, Network):
+        raise InvalidArgument("network=%r must be a derive.Network" % (network,))
+    scale, dtype = _check_scale("scale", scale), _check_dtype(dtype)
+    return st.fixed_dictionaries({name: _array(shape, dtype, scale, elements)
+                                  for name, shape in network.param_shapes().items()})
+
+
+def data(network: Network, *, batch: int | tuple[int, int] = (1, 4), scale: float = 1.0,
+         dtype=np.float64) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """``(X, T)`` for ``network``: N examples, inputs in [-scale, scale], targets the output can reach.
+
+    Targets: probability rows for a softmax output (one-hot or soft), values in
+    [0, 1] for a sigmoid output, values in [-1, 1] otherwise.
+
+    Args:
+        network: Gives the widths n_0 and n_L.
+        batch: N, or ``(min, max)`` bounds on it.
+        scale: Bound on every input.
+        dtype: float64 or float32.
+
+    Raises:
+        InvalidArgument: a bad option, named.
+    """
+    if not isinstance(network, Network):
+        raise InvalidArgument("network=%r must be a derive.Network" % (network,))
+    if isinstance(batch, tuple) and len(batch) != 2:
+        raise InvalidArgument("batch=%r must be an integer or a (min, max) pair" % (batch,))
+    low, high = batch if isinstance(batch, tuple) else (batch, batch)
+    low, high = _check_range("batch (min)", low, "batch (max)", high, 1)
+    return _data(network, low, high, _check_scale("scale", scale), _check_dtype(dtype))
+
+
+@st.composite
+def _data(draw: st.DrawFn, network: Network, low: int, high: int, scale: float, dtype: np.dtype):
+    n = draw(st.integers(low, high))
+    X = draw(_array((n, network.sizes[0]), dtype, scale, None))
+    output = network.activations[-1].name
+    if output == "softmax":
+        if draw(st.booleans()):
+            T = np.eye(network.sizes[-1], dtype=dtype)[draw(hnp.arrays(np.int64, n, elements=st.integers(
+                0, network.sizes[-1] - 1)))]
+        else:
+            raw = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(0.01, 1.0, dtype)))
+            T = (raw / raw.sum(axis=1, keepdims=True)).astype(dtype)
+    else:
+        low_t = 0.0 if output == "sigmoid" else -1.0
+        T = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(low_t, 1.0, dtype)))
+    return X, T
+
+
+def cases(networks_strategy: st.SearchStrategy[Network] | None = None, *, scale: float = 1.0,
+          batch: int | tuple[int, int] = (1, 4), dtype=np.float64) -> st.SearchStrategy[Case]:
+    """A network (from ``networks_strategy``, default :func:`networks`) with parameters and data.
+
+    Raises:
+        InvalidArgument: a bad option, named.
+    """
+    if networks_strategy is not None and not isinstance(networks_strategy, st.SearchStrategy):
+        raise InvalidArgument("networks_strategy=%r must be a hypothesis strategy of networks" % (networks_strategy,))
+    _check_scale("scale", scale)
+    _check_dtype(dtype)
+    data(Network((1, 1)), batch=batch)  # validates batch up front
+    return _cases(networks_strategy if networks_strategy is not None else networks(), scale, batch, dtype)
+
+
+@st.composite
+def _cases(draw: st.DrawFn, networks_strategy, scale, batch, dtype) -> Case:
+    network = draw(networks_strategy)
+    X, T = draw(data(network, batch=batch, dtype=dtype))
+    return Case(network, draw(params(network, scale=scale, dtype=dtype)), X, T)
