@@ -38,7 +38,7 @@ from .losses import Loss, get_loss, get_reduction
 #: Keys a spec file may have.
 SPEC_KEYS = ("sizes", "activation", "loss", "bias", "weight_decay", "l1", "reduction")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-_SIZES = re.compile(r"^\s*\d+(\s*-\s*\d+)+\s*$")
+_SIZES = re.compile(r"^\s*[0-9]+(\s*-\s*[0-9]+)+\s*$", re.ASCII)
 
 
 class Network:

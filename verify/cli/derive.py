@@ -24,9 +24,8 @@ import argparse
 from derive import InputError, derive
 from derive.concrete.text import format_partial
 from derive.symbolic.text import format_derivation
-from verify.cli import add_network_arguments, network_from_args, write_output
-
-HELP = "print the derived gradient formulas per layer, or one scalar partial (--partial W1 0 1)"
+from derive.files import check_writable
+from verify.cli import add_network_arguments, network_command, network_from_args, write_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,23 +38,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
     parser.add_argument("--expand", action="store_true", help="with --partial: expand down to inputs and parameters")
-    parser.add_argument("--batch", type=int, default=1, metavar="B",
+    parser.add_argument("--batch", type=int, metavar="B",
                         help="with --partial: examples the loss sums over (default 1)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the generated numpy module (forward, loss, gradients) to FILE instead")
 
 
 def run(args: argparse.Namespace) -> int:
-    derivation = derive(network_from_args(args))
+    network = network_from_args(args)
     if args.output:
-        return _write_module(derivation, args)
+        check_writable(args.output)
+        return _write_module(derive(network), args)
+    for flag, given in (("--expand", args.expand), ("--batch", args.batch is not None)):
+        if given and not args.partial:
+            raise InputError("%s needs --partial NAME INDEX..., e.g. --partial W1 0 1 %s"
+                             % (flag, "--expand" if flag == "--expand" else "--batch 4"))
+    if args.partial and args.steps:
+        raise InputError("--steps shows the derivation with symbolic sizes; --partial shows one scalar partial: "
+                         "give one of them")
+    derivation = derive(network)
     style = args.style or "text"
     if args.partial:
         name, index = args.partial[0], _indices(args.partial[1:])
-        text = format_partial(derivation, name, index, batch=args.batch, expand=args.expand, style=style)
+        text = format_partial(derivation, name, index, batch=1 if args.batch is None else args.batch,
+                              expand=args.expand, style=style, see_also=network_command("derive", network))
     else:
-        if args.expand:
-            raise InputError("--expand needs --partial NAME INDEX..., e.g. --partial W1 0 1 --expand")
         text = format_derivation(derivation, style=style, steps=args.steps)
     print(text)
     return 0
@@ -63,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_module(derivation, args: argparse.Namespace) -> int:
     """``-o FILE``: the generated numpy module, written atomically (see docs/codegen.md)."""
-    if args.partial or args.steps or args.style or args.expand:
+    if args.partial or args.steps or args.style or args.expand or args.batch is not None:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
-                         "--partial, --steps, --expand, --latex or --pretty")
+                         "--partial, --batch, --steps, --expand, --latex or --pretty")
     try:
         source = derivation.numpy_source()
     except NotImplementedError as exc:
