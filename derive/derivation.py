@@ -36,9 +36,10 @@ from derive import codegen
 from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
-from derive.symbolic.derivation import SymbolicDerivation, parameter_entry
+from derive.symbolic import chain_rule
+from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
 
-__all__ = ["Derivation", "derive", "parameter_entry"]
+__all__ = ["Derivation", "clear_caches", "derive", "parameter_entry"]
 
 #: How many concrete-size contexts :meth:`Derivation.partial` keeps.
 _CONTEXTS_KEPT = 4
@@ -53,8 +54,8 @@ class Derivation(SymbolicDerivation):
     sizes and the generated numpy module.
     """
 
-    def __init__(self, network: Network):
-        super().__init__(network)
+    def __init__(self, network: Network, derived: Derived | None = None):
+        super().__init__(network, derived)
         self._contexts: dict[tuple, ScalarPartials] = {}
         self._numpy_source: str | None = None
 
@@ -128,7 +129,9 @@ def derive(network: Network | str | Path) -> Derivation:
     """Derive the gradient of every parameter of ``network`` with ``sympy.diff``.
 
     The derivation uses symbolic sizes, so its cost does not depend on the
-    widths; results are cached per network.
+    widths, and it is done once per network *structure*
+    (:attr:`Network.structure`): 784-100-10 and 3-4-2 with the same
+    activations, loss and options share one symbolic derivation.
 
     Args:
         network: A :class:`~derive.Network`, or a spec string/file (``"2-2-1"``).
@@ -154,4 +157,17 @@ def _definitions(network: Network) -> tuple:
 
 @lru_cache(maxsize=64)
 def _derive(network: Network, definitions: tuple) -> Derivation:
-    return Derivation(network)
+    return Derivation(network, _derived(network.structure, definitions))
+
+
+@lru_cache(maxsize=256)
+def _derived(structure: Network, definitions: tuple) -> Derived:
+    return derive_structure(structure)
+
+
+def clear_caches() -> None:
+    """Forget every derivation done in this process (after changing how SymPy differentiates a function)."""
+    _derive.cache_clear()
+    _derived.cache_clear()
+    chain_rule.clear_pieces()
+    sympy.core.cache.clear_cache()

@@ -238,16 +238,13 @@ def test_engine_keeps_float32_through_custom_activations_with_kinks_and_constant
 @pytest.fixture
 def corrupted_sigmoid_rule(monkeypatch):
     """SymPy taught a wrong sigmoid derivative (S instead of S(1 - S)); every cache of derived results emptied."""
-    import sympy
-
-    from derive import derivation
+    from derive import clear_caches
     from derive.codegen import printing
     from derive.model import functions
     from verify.check import gradient_check
 
     def clear():
-        sympy.core.cache.clear_cache()
-        derivation._derive.cache_clear()
+        clear_caches()
         gradient_check.reference_module.cache_clear()
         printing.activation_derivative.cache_clear()
         ACTIVATIONS["sigmoid"].__dict__.pop("derivative_expr", None)

@@ -191,6 +191,16 @@ class Network:
             parts.append("L1 %g" % self.l1)
         return ", ".join(parts)
 
+    @property
+    def structure(self) -> "Network":
+        """The same network with every width 1: everything a derivation depends on.
+
+        Two networks with equal ``structure`` (same depth, activations, loss,
+        reduction, bias and penalties) have the same symbolic derivation and
+        can share a width-generic generated module.
+        """
+        return self.replace(sizes=(1,) * len(self.sizes))
+
     def _key(self):
         # Activations by name and definition: two custom activations may share a name.
         definitions = tuple((a.name, a.expression if a.elementwise else None) for a in self.activations)
