@@ -128,7 +128,7 @@ class ChainRule:
         example, unit = _dummies("n k")
         dE_dA = collapse_deltas(sympy.diff(self._data_loss, A[n, j]))
         self._record(L, "dE/dA%d: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = self._jacobian(L, example, unit)
+        dA_dZ = jacobian(self.network, L, example, unit)
         self._record(L, "dA%d/dZ%d: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
         chain = Sum(dE_dA.xreplace({n: example, j: unit}) * dA_dZ, (unit, 0, size(L) - 1), (example, 0, N - 1))
@@ -139,13 +139,6 @@ class ChainRule:
         if simplified != rename_bound(collapsed):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
         return simplified
-
-    def _jacobian(self, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
-        """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
-        # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
-        output = layer_output(self.network, layer, example, unit)
-        derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
-        return back_substitute(derivative, self.network, layer)
 
     def _parameter_gradients(self, layer: int) -> dict[str, sympy.Expr]:
         """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives."""
@@ -179,7 +172,7 @@ class ChainRule:
         dE_dA = collapse_deltas(Sum(deltas(above)[example, unit] * dZ_dA,
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
         self._record(layer, "dE/dA%d: error arriving from layer %d" % (layer, above), Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = self._jacobian(layer, example, inner)
+        dA_dZ = jacobian(self.network, layer, example, inner)
         self._record(layer, "dA%d/dZ%d: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
         chain = Sum(dE_dA.xreplace({n: example, j: inner}) * dA_dZ, (inner, 0, size(layer) - 1), (example, 0, N - 1))
@@ -192,6 +185,27 @@ class ChainRule:
 #: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.
 _PIECES: OrderedDict = OrderedDict()
 PIECES_KEPT = 4096
+
+
+def jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
+    """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
+    # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
+    output = layer_output(network, layer, example, unit)
+    derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
+    return back_substitute(derivative, network, layer)
+
+
+def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
+    """``Sum_{n', k'} upstream[n', k'] * dA_L[n', k']/dZ_L[n, j]``: a dE/dA_L (free n, j) carried back through g_L.
+
+    The same chain rule as delta_L's, for any upstream: the Gauss-Newton
+    product sends the loss's curvature back this way.
+    """
+    L = network.depth
+    example, unit = _dummies("n k")
+    chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
+                (unit, 0, size(L) - 1), (example, 0, N - 1))
+    return rename_bound(_shortest(back_substitute(collapse_deltas(chain), network, L)), (m, k, i))
 
 
 def clear_pieces() -> None:
