@@ -50,7 +50,7 @@ from .chain_rule import E, Step, output_chain
 from .derivation import SymbolicDerivation, parameter_entry
 from .layers import back_substitute, data_loss, fresh_bound, layer_output, net_input
 from .sums import collapse_deltas, rename_bound
-from .symbols import activations, biases, deltas, i, j, k, m, n, preactivations, weights
+from .symbols import activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 #: How far along the direction V the parameters move: R{f} = df/dr at r = 0.
 r = sympy.Symbol("r", real=True)
@@ -77,15 +77,18 @@ def product_entry(name: str, kind: str = "H") -> Indexed:
     return base[j, i] if name.startswith("W") else base[j]
 
 
+def shifted(expr: sympy.Expr, moves: dict) -> sympy.Expr:
+    """``expr`` with each entry ``b[idx]`` of a moved array at ``b[idx] + r*moves[b][idx]``."""
+    return expr.replace(lambda e: isinstance(e, Indexed) and e.base in moves, lambda e: e + r * moves[e.base][e.indices])
+
+
 def r_derivative(expr: sympy.Expr, moves: dict) -> sympy.Expr:
-    """``R{expr}``: ``d/dr`` of ``expr`` with each entry ``b[idx]`` of a moved array at ``b[idx] + r*moves[b][idx]``.
+    """``R{expr}``: ``d/dr`` of :func:`shifted` ``expr`` at r = 0.
 
     Entries of arrays not in ``moves`` (the data, arrays that do not depend on
     the parameters moved) stay fixed.
     """
-    shifted = expr.replace(lambda e: isinstance(e, Indexed) and e.base in moves,
-                           lambda e: e + r * moves[e.base][e.indices])
-    return collapse_deltas(sympy.diff(fresh_bound(shifted), r)).xreplace({r: 0})
+    return collapse_deltas(sympy.diff(shifted(expr, moves), r)).xreplace({r: 0})
 
 
 class Product(NamedTuple):
@@ -125,8 +128,14 @@ class SecondOrder:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> sympy.Expr:
-        rhs = self._defined(rhs, label, (n, k, m) if str(lhs.base).startswith(("HV", "GV")) else (k, m, i))
+    def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr, of: tuple | None = None) -> sympy.Expr:
+        """Record ``lhs = rhs`` (made readable); with ``of = (expr, moves)``, first the derivative it comes from."""
+        names = (n, k, m) if str(lhs.base).startswith(("HV", "GV")) else (k, m, i)
+        if of is not None:
+            derivative = sympy.Subs(Derivative(shifted(*of), r), r, 0)
+            self.steps.append(Step("%s, as the derivative along V" % label.split(":")[0], Eq(lhs, derivative,
+                                                                                             evaluate=False), layer))
+        rhs = self._defined(rhs, label, names)
         self.steps.append(Step(label, Eq(lhs, rhs, evaluate=False), layer))
         return rhs
 
@@ -168,12 +177,14 @@ class SecondOrder:
         moves = {weights(layer): direction("W%d" % layer), biases(layer): direction("b%d" % layer)}
         if layer > 1:
             moves[activations(layer - 1)] = moved(activations(layer - 1))
+        net = net_input(self.network, layer, n, j)
         rz = self._record(layer, "RZ%d = R{Z%d}: the net input moved along V" % (layer, layer),
-                          moved(Z)[n, j], r_derivative(net_input(self.network, layer, n, j), moves))
+                          moved(Z)[n, j], r_derivative(net, moves), of=(net, moves))
         self.forward.append((moved(Z)[n, j], rz))
-        ra = r_derivative(layer_output(self.network, layer, n, j), {Z: moved(Z)})
+        output = layer_output(self.network, layer, n, j)
+        ra = r_derivative(output, {Z: moved(Z)})
         ra = self._record(layer, "RA%d = R{A%d}: through the activation" % (layer, layer), moved(A)[n, j],
-                          back_substitute(_absorb_normalizers(ra), self.network, layer))
+                          _in_outputs(ra, self.network), of=(output, {Z: moved(Z)}))
         self.forward.append((moved(A)[n, j], ra))
 
     def _hessian_products(self) -> Product:
@@ -185,7 +196,8 @@ class SecondOrder:
                 moves[weights(layer + 1)] = direction("W%d" % (layer + 1))
                 moves[deltas(layer + 1)] = moved(deltas(layer + 1))
             rdeltas[layer] = self._record(layer, "Rdelta%d = R{delta%d}" % (layer, layer), moved(deltas(layer))[n, j],
-                                          r_derivative(derivation.delta(layer), moves))
+                                          r_derivative(derivation.delta(layer), moves),
+                                          of=(derivation.delta(layer), moves))
             entries.update(self._products(layer, "H", {deltas(layer): moved(deltas(layer))},
                                           {} if layer == 1 else {activations(layer - 1): moved(activations(layer - 1))}))
         return Product(rdeltas, entries)
@@ -223,8 +235,9 @@ class SecondOrder:
                 moves[weights(layer)] = direction(name)
             entry = product_entry(name, kind)
             what = "Hessian" if kind == "H" else "Gauss-Newton"
+            gradient = self.derivation.gradient(name)
             entries[name] = self._record(layer, "%s: the %s-vector product in %s" % (entry.base, what, name), entry,
-                                         r_derivative(self.derivation.gradient(name), moves))
+                                         r_derivative(gradient, moves), of=(gradient, moves))
         return entries
 
     # --- Hessian blocks ----------------------------------------------------------------------
@@ -248,7 +261,7 @@ class SecondOrder:
         expr = expr.replace(lambda e: isinstance(e, Indexed) and e.base == target,
                             lambda e: Mul(*(KroneckerDelta(a, b) for a, b in zip(e.indices, (p, q)))))
         expr = expr.replace(lambda e: isinstance(e, Indexed) and e.base in others, lambda e: sympy.S.Zero)
-        return rename_bound(collapse_deltas(expr), (n, k, m))
+        return rename_bound(_in_outputs(collapse_deltas(expr), self.network), (n, k, m))
 
 
 def _expand_moved(expr: sympy.Expr, definitions: dict) -> sympy.Expr:
@@ -266,6 +279,21 @@ def _expand_moved(expr: sympy.Expr, definitions: dict) -> sympy.Expr:
     raise RuntimeError("R-quantities refer to each other in a cycle")  # pragma: no cover
 
 
+def _in_outputs(expr: sympy.Expr, network) -> sympy.Expr:
+    """``expr`` with every layer's forward value g_l(Z_l) written as A_l, softmax quotients included."""
+    expr = _absorb_normalizers(expr)
+    for layer, activation in enumerate(network.activations, start=1):
+        if activation.elementwise:
+            expr = back_substitute(expr, network, layer)
+            continue
+        a, b, c = (sympy.Wild(name, properties=[lambda e: isinstance(e, sympy.Symbol)]) for name in "abc")
+        rest = sympy.Wild("rest")
+        Z = preactivations(layer)
+        quotient = rest * sympy.exp(Z[a, b]) / Sum(sympy.exp(Z[a, c]), (c, 0, size(layer) - 1))
+        expr = expr.replace(quotient, rest * activations(layer)[a, b])
+    return expr
+
+
 def _absorb_normalizers(expr: sympy.Expr) -> sympy.Expr:
     """Move a softmax normaliser ``1/Sum(exp(Z[n, m']))`` into a sum over m of ``exp(Z[n, m]) * ...``.
 
@@ -275,13 +303,14 @@ def _absorb_normalizers(expr: sympy.Expr) -> sympy.Expr:
     softmax output ``A[n, m]``, which the forward pass has computed.
     """
     def absorb(product: Mul) -> sympy.Expr:
-        normalizers = [f for f in product.args if f.is_Pow and f.exp == -1 and isinstance(f.base, Sum)]
-        sums = [f for f in product.args if isinstance(f, Sum)]
+        normalizers = [f for f in product.args if f.is_Pow and f.exp.is_Integer and f.exp < 0 and isinstance(f.base, Sum)]
         for normalizer in normalizers:
-            for total in sums:
-                if total.function.has(sympy.exp) and not (normalizer.free_symbols & {l[0] for l in total.limits}):
-                    rest = [f for f in product.args if f is not normalizer and f is not total]
-                    return Mul(*rest) * Sum(total.function * normalizer, *total.limits)
+            for total in (f for f in product.args if isinstance(f, Sum) and f.function.has(sympy.exp)):
+                if normalizer.free_symbols & {limit[0] for limit in total.limits} or total.function.has(normalizer.base):
+                    continue
+                rest = [f for f in product.args if f is not normalizer and f is not total]
+                inside = Sum(total.function / normalizer.base, *total.limits)
+                return absorb(Mul(*rest, inside, normalizer.base ** (normalizer.exp + 1)))
         return product
     return expr.replace(lambda e: e.is_Mul and any(isinstance(f, Sum) for f in e.args), absorb)
 
@@ -293,4 +322,4 @@ def second_order(derivation: SymbolicDerivation) -> SecondOrder:
 
 
 __all__ = ["E", "Product", "SecondOrder", "direction", "moved", "p", "parameter_entry", "product_entry", "q", "r",
-           "r_derivative", "second_order"]
+           "r_derivative", "second_order", "shifted"]
