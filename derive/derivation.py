@@ -17,7 +17,10 @@ plus what is built from it:
 * the scalar partials at concrete sizes (:mod:`derive.concrete`):
   :meth:`~Derivation.partial` and :meth:`~Derivation.partials`;
 * the generated numpy module (:mod:`derive.codegen`):
-  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`.
+  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
+* second derivatives by the R-operator (:mod:`derive.symbolic.second_order`):
+  :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
+  :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`.
 
 This module sits above the three sub-packages it combines, so none of them
 imports another's caller: ``symbolic`` knows nothing of concrete sizes or
@@ -37,7 +40,10 @@ from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
 from derive.symbolic import chain_rule
+from derive.symbolic.chain_rule import Step
 from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
+from derive.symbolic.second_order import SecondOrder, p, q, second_order
+from derive.symbolic.symbols import i, j
 
 __all__ = ["Derivation", "clear_caches", "derive", "parameter_entry"]
 
@@ -98,6 +104,35 @@ class Derivation(SymbolicDerivation):
         if build:
             partials.build(progress=progress)
         return partials
+
+    @property
+    def second_order(self) -> SecondOrder:
+        """The R-operator passes: Hessian- and Gauss-Newton-vector products (:mod:`derive.symbolic.second_order`).
+
+        Raises:
+            InputError: an activation whose second derivative SymPy cannot give.
+        """
+        return second_order(self)
+
+    @property
+    def hvp_steps(self) -> tuple[Step, ...]:
+        """The labelled steps of the second-order derivation: forward along V, then H V and G V from the output back."""
+        return tuple(self.second_order.steps)
+
+    def hessian_block(self, first: str, second: str) -> sympy.Expr:
+        """``d^2E / d first[j, i] d second[p, q]`` as an index expression with symbolic sizes.
+
+        Free indices: ``j, i`` (or ``j``) for ``first``, ``p, q`` (or ``p``) for ``second``.
+
+        Raises:
+            InputError: an unknown parameter name.
+        """
+        return self.second_order.hessian_block(first, second)
+
+    def hessian_diagonal(self, name: str) -> sympy.Expr:
+        """``d^2E / d name[j, i]^2``: the Hessian block of ``name`` with itself at equal entries (free j, i)."""
+        block = self.hessian_block(name, name)
+        return block.xreplace({p: j, q: i})
 
     def numpy_source(self) -> str:
         """The source of a standalone numpy module with ``forward``, ``loss`` and ``gradients``.

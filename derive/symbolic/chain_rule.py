@@ -135,7 +135,7 @@ class ChainRule:
         self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
         collapsed = collapse_deltas(chain)
         self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
-        simplified = rename_bound(_shortest(back_substitute(collapsed, self.network, L)), (m, k, i))
+        simplified = rename_bound(shortest(back_substitute(collapsed, self.network, L)), (m, k, i))
         if simplified != rename_bound(collapsed):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
         return simplified
@@ -205,7 +205,7 @@ def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
     example, unit = _dummies("n k")
     chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
                 (unit, 0, size(L) - 1), (example, 0, N - 1))
-    return rename_bound(_shortest(back_substitute(collapse_deltas(chain), network, L)), (m, k, i))
+    return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), (m, k, i))
 
 
 def clear_pieces() -> None:
@@ -222,7 +222,7 @@ def _dummies(names: str) -> tuple[Dummy, ...]:
     return tuple(Dummy(name, integer=True, nonnegative=True) for name in names.split())
 
 
-def _shortest(expr: sympy.Expr) -> sympy.Expr:
+def shortest(expr: sympy.Expr) -> sympy.Expr:
     """The shortest (by operation count) of ``expr``, its sums factored, and its ``factor``."""
     candidates = [expr, factor_sums(expr)]
     try:

@@ -46,7 +46,7 @@ from sympy import Derivative, DiracDelta, Eq, Indexed, IndexedBase, KroneckerDel
 
 from derive.errors import InputError
 
-from .chain_rule import E, Step, output_chain
+from .chain_rule import E, Step, output_chain, shortest
 from .derivation import SymbolicDerivation, parameter_entry
 from .layers import back_substitute, data_loss, fresh_bound, layer_output, net_input
 from .sums import collapse_deltas, rename_bound
@@ -146,7 +146,7 @@ class SecondOrder:
                              "need activations whose derivatives SymPy can differentiate again"
                              % (label, sympy.sstr(next(iter(expr.atoms(Derivative, sympy.Subs))))))
         expr = expr.xreplace({spike: sympy.S.Zero for spike in expr.atoms(DiracDelta)})
-        return rename_bound(_absorb_normalizers(expr), names)
+        return rename_bound(shortest(_absorb_normalizers(expr)), names)
 
     def _kink_notes(self) -> list[str]:
         """Where a second derivative does not exist: each activation's kinks, and the L1 penalty at w = 0."""

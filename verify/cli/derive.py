@@ -7,12 +7,16 @@ every chain-rule step instead (dE/do, do/dnet, dnet/dw, ...).  --partial
 prints one scalar partial at the SPEC's sizes for --batch examples (default
 1, the lecture's per-example delta_j x_i), with the error terms it uses;
 --expand writes it out in inputs, targets and parameters only (refused for
-large networks: see docs/derivation.md).
+large networks: see docs/derivation.md).  --order 2 prints the second
+derivatives instead: the R-operator's forward pass along a direction V, then
+the Hessian-vector and Gauss-Newton-vector products from the output back, with
+where second derivatives do not exist (kinks).
 
 Examples:
   backprop derive 2-2-1
   backprop derive 784-100-10 --activation relu,softmax --loss cross_entropy --latex
   backprop derive 2-2-1 --steps
+  backprop derive 2-2-1 --order 2
   backprop derive 2-2-1 --partial W1 0 1 --expand
   backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy -o grads.py
 """
@@ -23,7 +27,7 @@ import argparse
 
 from derive import InputError, derive
 from derive.concrete.text import format_partial
-from derive.symbolic.text import format_derivation
+from derive.symbolic.text import format_derivation, format_second_order
 from derive.files import check_writable
 from verify.cli import add_network_arguments, network_command, network_from_args, write_output
 
@@ -35,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--pretty", dest="style", action="store_const", const="pretty",
                        help="print 2-D unicode formulas")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="1: the gradients (default); 2: second derivatives by the R-operator (Hessian- and "
+                             "Gauss-Newton-vector products along a direction V)")
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
     parser.add_argument("--expand", action="store_true", help="with --partial: expand down to inputs and parameters")
@@ -53,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         if given and not args.partial:
             raise InputError("%s needs --partial NAME INDEX..., e.g. --partial W1 0 1 %s"
                              % (flag, "--expand" if flag == "--expand" else "--batch 4"))
+    if args.order == 2 and args.partial:
+        raise InputError("--order 2 shows the second-order passes with symbolic sizes; --partial shows one scalar "
+                         "partial of the gradient: give one of them (see Derivation.hessian_block for entries)")
     if args.partial and args.steps:
         raise InputError("--steps shows the derivation with symbolic sizes; --partial shows one scalar partial: "
                          "give one of them")
@@ -62,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         name, index = args.partial[0], _indices(args.partial[1:])
         text = format_partial(derivation, name, index, batch=1 if args.batch is None else args.batch,
                               expand=args.expand, style=style, see_also=network_command("derive", network))
+    elif args.order == 2:
+        text = format_second_order(derivation, style=style, steps=args.steps)
     else:
         text = format_derivation(derivation, style=style, steps=args.steps)
     print(text)
