@@ -253,9 +253,9 @@ class SecondOrder:
         for name in (first, second):
             self.derivation.check_name(name)
         others = {direction(name) for name in self.derivation.parameters if name != second}
-        expr = self.hessian.entries[first]
-        definitions = dict(self.forward)
-        definitions.update({moved(deltas(layer))[n, j]: value for layer, value in self.hessian.deltas.items()})
+        expr = _as_steps(self.hessian.entries[first])
+        definitions = {target: _as_steps(value) for target, value in self.forward}
+        definitions.update({moved(deltas(layer))[n, j]: _as_steps(value) for layer, value in self.hessian.deltas.items()})
         expr = _expand_moved(expr, definitions)
         target = direction(second)
         expr = expr.replace(lambda e: isinstance(e, Indexed) and e.base == target,
@@ -277,6 +277,25 @@ def _expand_moved(expr: sympy.Expr, definitions: dict) -> sympy.Expr:
             replacements[entry] = fresh_bound(value).xreplace(dict(zip(indices, entry.indices)))
         expr = expr.xreplace(replacements)
     raise RuntimeError("R-quantities refer to each other in a cycle")  # pragma: no cover
+
+
+def _as_steps(expr: sympy.Expr) -> sympy.Expr:
+    """Two-branch ``Piecewise((a, u > v), (b, True))`` written ``b + (a - b)*Heaviside(u - v, 0)``.
+
+    The same function (``>=`` gives ``Heaviside(u - v, 1)``), but a product
+    instead of a branch, so that summing a Kronecker delta out of it replaces
+    the index in its argument as everywhere else (SymPy's delta summation
+    folds a ``Piecewise`` out of the sum, leaving its condition behind).
+    """
+    def step(piecewise: sympy.Piecewise) -> sympy.Expr:
+        if len(piecewise.args) != 2 or piecewise.args[1].cond is not sympy.true:
+            return piecewise
+        (first, condition), (other, _) = piecewise.args
+        if isinstance(condition, (sympy.StrictGreaterThan, sympy.GreaterThan)):
+            at_zero = 0 if isinstance(condition, sympy.StrictGreaterThan) else 1
+            return other + (first - other) * sympy.Heaviside(condition.lhs - condition.rhs, at_zero)
+        return piecewise
+    return expr.replace(lambda e: isinstance(e, sympy.Piecewise), step)
 
 
 def _in_outputs(expr: sympy.Expr, network) -> sympy.Expr:
