@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "verify.cli.train",
     "derive": "verify.cli.derive",
     "proptest": "verify.cli.proptest",
+    "report": "verify.cli.report",
 }
 
 
@@ -62,10 +63,17 @@ def write_output(path: str | Path, content: str | bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def build_parser() -> argparse.ArgumentParser:

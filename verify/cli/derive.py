@@ -7,12 +7,15 @@ every chain-rule step instead (dE/do, do/dnet, dnet/dw, ...).  --partial
 prints one scalar partial at the SPEC's sizes for --batch examples (default
 1, the lecture's per-example delta_j x_i), with the error terms it uses;
 --expand writes it out in inputs, targets and parameters only (refused for
-large networks: see docs/derivation.md).
+large networks: see docs/derivation.md).  --latex prints an align* fragment
+(it needs \\usepackage{amsmath}); --latex --standalone a complete document
+that pdflatex compiles.  For a whole report (HTML, Markdown, LaTeX, PDF,
+Jupyter), see backprop report.
 
 Examples:
   backprop derive 2-2-1
   backprop derive 784-100-10 --activation relu,softmax --loss cross_entropy --latex
-  backprop derive 2-2-1 --steps
+  backprop derive 2-2-1 --steps --latex --standalone > derivation.tex
   backprop derive 2-2-1 --partial W1 0 1 --expand
   backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy -o grads.py
 """
@@ -23,6 +26,7 @@ import argparse
 
 from derive import InputError, derive
 from derive.concrete.text import format_partial
+from derive.report.latex import standalone
 from derive.symbolic.text import format_derivation
 from verify.cli import add_network_arguments, network_from_args, write_output
 
@@ -32,9 +36,12 @@ HELP = "print the derived gradient formulas per layer, or one scalar partial (--
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     style = parser.add_mutually_exclusive_group()
-    style.add_argument("--latex", dest="style", action="store_const", const="latex", help="print LaTeX (align*)")
+    style.add_argument("--latex", dest="style", action="store_const", const="latex",
+                       help="print LaTeX: an align* fragment, which needs \\usepackage{amsmath} (see --standalone)")
     style.add_argument("--pretty", dest="style", action="store_const", const="pretty",
                        help="print 2-D unicode formulas")
+    parser.add_argument("--standalone", action="store_true",
+                        help="with --latex: a complete document (preamble included) that pdflatex compiles")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
@@ -57,15 +64,19 @@ def run(args: argparse.Namespace) -> int:
         if args.expand:
             raise InputError("--expand needs --partial NAME INDEX..., e.g. --partial W1 0 1 --expand")
         text = format_derivation(derivation, style=style, steps=args.steps)
+    if args.standalone:
+        if style != "latex":
+            raise InputError("--standalone makes a LaTeX document; use it with --latex")
+        text = standalone(text)
     print(text)
     return 0
 
 
 def _write_module(derivation, args: argparse.Namespace) -> int:
     """``-o FILE``: the generated numpy module, written atomically (see docs/codegen.md)."""
-    if args.partial or args.steps or args.style or args.expand:
+    if args.partial or args.steps or args.style or args.expand or args.standalone:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
-                         "--partial, --steps, --expand, --latex or --pretty")
+                         "--partial, --steps, --expand, --latex, --standalone or --pretty")
     try:
         source = derivation.numpy_source()
     except NotImplementedError as exc:
