@@ -20,7 +20,9 @@ plus what is built from it:
   :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
 * second derivatives by the R-operator (:mod:`derive.symbolic.second_order`):
   :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
-  :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`.
+  :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`;
+* its display in Jupyter (``_repr_html_``, ``_repr_markdown_``,
+  ``_repr_latex_``: :mod:`derive.report.display`).
 
 This module sits above the three sub-packages it combines, so none of them
 imports another's caller: ``symbolic`` knows nothing of concrete sizes or
@@ -39,6 +41,7 @@ from derive import codegen
 from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
+from derive.report import display
 from derive.symbolic import chain_rule
 from derive.symbolic.chain_rule import Step
 from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
@@ -150,6 +153,17 @@ class Derivation(SymbolicDerivation):
     def numpy_module(self) -> types.ModuleType:
         """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
         return codegen.numpy_module(self, source=self.numpy_source())
+
+    # --- Jupyter: the forward pass, loss, error terms and gradients as formulas (derive.report.display) ---
+
+    def _repr_html_(self) -> str:
+        return display.derivation_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return display.derivation_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        return display.derivation_latex(self)
 
     def _context(self, sizes, batch: int) -> ScalarPartials:
         key = check_concrete(self.network, sizes, batch)

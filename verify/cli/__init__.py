@@ -27,6 +27,8 @@ COMMANDS = {
               "train a network on xor, digits or your data (SGD, mini-batch or batch, momentum, early stopping)"),
     "derive": ("verify.cli.derive",
                "print the derived gradient formulas per layer, or one scalar partial (--partial W1 0 1)"),
+    "report": ("verify.cli.report",
+               "write the derivation as a report (.html, .md, .tex, .pdf, .ipynb) with a worked example and its proof"),
     "proptest": ("verify.cli.proptest",
                  "property-test gradients (engine or --grad FN) against generated code and finite differences"),
 }

@@ -10,12 +10,15 @@ prints one scalar partial at the SPEC's sizes for --batch examples (default
 large networks: see docs/derivation.md).  --order 2 prints the second
 derivatives instead: the R-operator's forward pass along a direction V, then
 the Hessian-vector and Gauss-Newton-vector products from the output back, with
-where second derivatives do not exist (kinks).
+where second derivatives do not exist (kinks).  --latex prints an align*
+fragment (it needs \\usepackage{amsmath}); --latex --standalone a complete
+document that pdflatex compiles.  For a whole report (HTML, Markdown, LaTeX,
+PDF, Jupyter), see backprop report.
 
 Examples:
   backprop derive 2-2-1
   backprop derive 784-100-10 --activation relu,softmax --loss cross_entropy --latex
-  backprop derive 2-2-1 --steps
+  backprop derive 2-2-1 --steps --latex --standalone > derivation.tex
   backprop derive 2-2-1 --order 2
   backprop derive 2-2-1 --partial W1 0 1 --expand
   backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy -o grads.py
@@ -27,17 +30,21 @@ import argparse
 
 from derive import InputError, derive
 from derive.concrete.text import format_partial
-from derive.symbolic.text import format_derivation, format_second_order
 from derive.files import check_writable
+from derive.report.latex import standalone
+from derive.symbolic.text import format_derivation, format_second_order
 from verify.cli import add_network_arguments, network_command, network_from_args, write_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     style = parser.add_mutually_exclusive_group()
-    style.add_argument("--latex", dest="style", action="store_const", const="latex", help="print LaTeX (align*)")
+    style.add_argument("--latex", dest="style", action="store_const", const="latex",
+                       help="print LaTeX: an align* fragment, which needs \\usepackage{amsmath} (see --standalone)")
     style.add_argument("--pretty", dest="style", action="store_const", const="pretty",
                        help="print 2-D unicode formulas")
+    parser.add_argument("--standalone", action="store_true",
+                        help="with --latex: a complete document (preamble included) that pdflatex compiles")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
     parser.add_argument("--order", type=int, choices=(1, 2), default=1,
                         help="1: the gradients (default); 2: second derivatives by the R-operator (Hessian- and "
@@ -66,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.partial and args.steps:
         raise InputError("--steps shows the derivation with symbolic sizes; --partial shows one scalar partial: "
                          "give one of them")
+    if args.standalone and args.style != "latex":
+        raise InputError("--standalone makes a LaTeX document; use it with --latex")
     derivation = derive(network)
     style = args.style or "text"
     if args.partial:
@@ -76,15 +85,17 @@ def run(args: argparse.Namespace) -> int:
         text = format_second_order(derivation, style=style, steps=args.steps)
     else:
         text = format_derivation(derivation, style=style, steps=args.steps)
+    if args.standalone:
+        text = standalone(text)
     print(text)
     return 0
 
 
 def _write_module(derivation, args: argparse.Namespace) -> int:
     """``-o FILE``: the generated numpy module, written atomically (see docs/codegen.md)."""
-    if args.partial or args.steps or args.style or args.expand or args.batch is not None:
+    if args.partial or args.steps or args.style or args.expand or args.batch is not None or args.standalone:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
-                         "--partial, --batch, --steps, --expand, --latex or --pretty")
+                         "--partial, --batch, --steps, --expand, --latex, --standalone or --pretty")
     try:
         source = derivation.numpy_source()
     except NotImplementedError as exc:

@@ -16,7 +16,7 @@ accuracy.
 Example:
   backprop train 2-2-1 --data xor --lr 2 --momentum 0.9 --init-scale 0.5 --epochs 2000 --batch-size 4
   backprop train 64-30-10 --data digits --lr 0.5 --momentum 0.9 --batch-size 32 --epochs 100 \\
-      --validation 0.1 --test 0.2 --patience 10 --output digits.npz
+      --validation 0.1 --test 0.2 --patience 10 --output digits.npz --report digits.html
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from derive import InputError, load_params, save_params
 from derive.model.params import INIT_SCALE
 from derive.files import check_writable
 from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
+from verify.cli.report import check_report_path, write_training_report
 from verify.engine.data import ACCEPTED, Dataset, load_data, split
 from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
 
@@ -60,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop when the validation loss has not improved for this many epochs (needs --validation)")
     parser.add_argument("--output", "-o", metavar="PARAMS.npz", help="write the trained parameters here")
     parser.add_argument("--history", metavar="FILE.json", help="write the per-epoch loss and accuracy here")
+    parser.add_argument("--report", metavar="FILE", help="write a training report (.html, .md, .tex, .pdf or .ipynb): "
+                        "loss and accuracy curves, confusion matrix, each hidden unit's weights, the derivation")
     parser.add_argument("--print-every", type=positive_int, metavar="N",
                         help="print a line every N epochs (default: about %d lines)" % LINES_BY_DEFAULT)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no per-epoch lines")
@@ -70,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.output, args.history):
         if path:
             check_writable(path)
+    if args.report:
+        check_report_path(args.report)
     check_settings(lr=args.lr, momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size,
                    patience=args.patience, init_scale=args.init_scale, has_validation=args.validation > 0)
     check_training_memory(network, args.batch_size)
@@ -88,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.history:
         write_output(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
         print("wrote %s" % args.history)
+    if args.report:
+        print("wrote %s" % write_training_report(args.report, args, history, (train_set, validation_set, test_set))[0])
     return 0
 
 
