@@ -17,7 +17,10 @@ plus what is built from it:
 * the scalar partials at concrete sizes (:mod:`derive.concrete`):
   :meth:`~Derivation.partial` and :meth:`~Derivation.partials`;
 * the generated numpy module (:mod:`derive.codegen`):
-  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`.
+  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
+* plausible wrong derivations, each with one step done the way a common bug
+  does it (:mod:`derive.symbolic.variants`), printed the same way:
+  :meth:`~Derivation.variants` and :meth:`~Derivation.variant_module`.
 
 This module sits above the three sub-packages it combines, so none of them
 imports another's caller: ``symbolic`` knows nothing of concrete sizes or
@@ -37,6 +40,7 @@ from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
 from derive.symbolic.derivation import SymbolicDerivation, parameter_entry
+from derive.symbolic.variants import Variant, variants
 
 __all__ = ["Derivation", "derive", "parameter_entry"]
 
@@ -57,6 +61,8 @@ class Derivation(SymbolicDerivation):
         super().__init__(network)
         self._contexts: dict[tuple, ScalarPartials] = {}
         self._numpy_source: str | None = None
+        self._variants: tuple[Variant, ...] | None = None
+        self._variant_modules: dict[str, types.ModuleType] = {}
 
     def partial(self, name: str, *index: int, sizes=None, batch: int = 1, expand: bool = False) -> sympy.Expr:
         """One scalar partial derivative at concrete sizes.
@@ -114,6 +120,21 @@ class Derivation(SymbolicDerivation):
     def numpy_module(self) -> types.ModuleType:
         """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
         return codegen.numpy_module(self, source=self.numpy_source())
+
+    def variants(self) -> tuple[Variant, ...]:
+        """This derivation with one step done wrong, each way a common backprop bug does it.
+
+        See :mod:`derive.symbolic.variants` for the kinds; built on first use.
+        """
+        if self._variants is None:
+            self._variants = variants(self)
+        return self._variants
+
+    def variant_module(self, variant: Variant) -> types.ModuleType:
+        """The numpy module printed from ``variant`` (one of :meth:`variants`), as :meth:`numpy_module` is."""
+        if variant.key not in self._variant_modules:
+            self._variant_modules[variant.key] = codegen.numpy_module(variant, name="backprop_variant_%s" % variant.kind)
+        return self._variant_modules[variant.key]
 
     def _context(self, sizes, batch: int) -> ScalarPartials:
         key = check_concrete(self.network, sizes, batch)

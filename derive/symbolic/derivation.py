@@ -40,6 +40,8 @@ class SymbolicDerivation:
         loss: E as a SymPy expression with symbolic sizes (data term plus penalty).
         steps: The chain-rule steps, in order, each a :class:`~derive.symbolic.chain_rule.Step`
             ``(label, equation, layer)``.
+        chain_rule: The :class:`~derive.symbolic.chain_rule.ChainRule` that ran, with the factors
+            of every result (what :mod:`derive.symbolic.variants` rebuilds with one factor changed).
     """
 
     def __init__(self, network: Network):
@@ -48,6 +50,7 @@ class SymbolicDerivation:
         self.forward_equations: tuple[sympy.Eq, ...] = tuple(forward_equations(network))
         self.loss: sympy.Expr = loss_expression(network)
         self.steps: tuple[Step, ...] = tuple(rule.steps)
+        self.chain_rule = rule
         self._deltas = rule.deltas
         self._gradients = rule.gradients
 
