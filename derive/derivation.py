@@ -22,7 +22,10 @@ plus what is built from it:
   :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
   :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`;
 * its display in Jupyter (``_repr_html_``, ``_repr_markdown_``,
-  ``_repr_latex_``: :mod:`derive.report.display`).
+  ``_repr_latex_``: :mod:`derive.report.display`);
+* plausible wrong derivations, each with one step done the way a common bug
+  does it (:mod:`derive.symbolic.variants`), printed the same way:
+  :meth:`~Derivation.variants` and :meth:`~Derivation.variant_module`.
 
 This module sits above the three sub-packages it combines, so none of them
 imports another's caller: ``symbolic`` knows nothing of concrete sizes or
@@ -47,6 +50,7 @@ from derive.symbolic.chain_rule import Step
 from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
 from derive.symbolic.second_order import SecondOrder, p, q, second_order
 from derive.symbolic.symbols import i, j
+from derive.symbolic.variants import Variant, variants
 
 __all__ = ["Derivation", "clear_caches", "derive", "parameter_entry"]
 
@@ -67,6 +71,8 @@ class Derivation(SymbolicDerivation):
         super().__init__(network, derived)
         self._contexts: dict[tuple, ScalarPartials] = {}
         self._numpy_source: str | None = None
+        self._variants: tuple[Variant, ...] | None = None
+        self._variant_modules: dict[str, types.ModuleType] = {}
 
     def partial(self, name: str, *index: int, sizes=None, batch: int = 1, expand: bool = False) -> sympy.Expr:
         """One scalar partial derivative at concrete sizes.
@@ -153,6 +159,21 @@ class Derivation(SymbolicDerivation):
     def numpy_module(self) -> types.ModuleType:
         """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
         return codegen.numpy_module(self, source=self.numpy_source())
+
+    def variants(self) -> tuple[Variant, ...]:
+        """This derivation with one step done wrong, each way a common backprop bug does it.
+
+        See :mod:`derive.symbolic.variants` for the kinds; built on first use.
+        """
+        if self._variants is None:
+            self._variants = variants(self)
+        return self._variants
+
+    def variant_module(self, variant: Variant) -> types.ModuleType:
+        """The numpy module printed from ``variant`` (one of :meth:`variants`), as :meth:`numpy_module` is."""
+        if variant.key not in self._variant_modules:
+            self._variant_modules[variant.key] = codegen.numpy_module(variant, name="backprop_variant_%s" % variant.kind)
+        return self._variant_modules[variant.key]
 
     # --- Jupyter: the forward pass, loss, error terms and gradients as formulas (derive.report.display) ---
 

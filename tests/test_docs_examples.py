@@ -4,8 +4,9 @@ For each page, the ```python blocks are run in order, as one script, in a
 fresh interpreter inside an empty directory; a ```yaml or ```json block whose
 first line names a file (``# net.yaml``) is written there first, so examples
 that read it find it.  The generated module shown in docs/codegen.md is
-checked separately (tests/test_codegen_module.py), and so is the
-property-testing page (tests/test_docs_property_testing.py).
+checked separately (tests/test_codegen_module.py), and so are the
+property-testing page (tests/test_docs_property_testing.py) and the checking
+page (tests/test_docs_checking.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-SEPARATELY_TESTED = {"property-testing.md"}
+SEPARATELY_TESTED = {"property-testing.md", "checking.md"}
 PAGES = sorted(p.name for p in DOCS.glob("*.md")
                if p.name not in SEPARATELY_TESTED and "```python" in p.read_text(encoding="utf-8"))
 GENERATED_MODULE = '"""Loss and gradients of the network'

@@ -198,6 +198,12 @@ def target_levels(activation: Activation) -> tuple[float, float]:
     return 1.0, 0.0
 
 
+def target_range(activation: Activation) -> tuple[float, float]:
+    """Target values to draw for outputs of an elementwise ``activation``: its output range within [-1, 1]."""
+    low, high = activation.output_range
+    return max(low, -1.0), min(high, 1.0)
+
+
 def _kinks_of(name: str, expression: sympy.Expr) -> tuple[float, ...]:
     """The real points where ``expression``'s derivative may jump, within :data:`KINK_WINDOW`.
 

@@ -3,11 +3,13 @@
 ``W_l[j, i]`` is the weight from unit i of layer l-1 to unit j of layer l (the
 lecture's w_ji); ``b_l[j]`` is unit j's bias (the lecture's w_j0, the weight
 from a constant input 1).  Files are ``.npz`` archives with one array per key,
-read with ``allow_pickle=False`` so a parameter file cannot run code.
+read with ``allow_pickle=False`` so a parameter file cannot run code, or JSON
+objects of nested lists.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -20,18 +22,30 @@ from .network import Network
 INIT_SCALE = 0.05
 
 
-def init_params(network: Network, seed: int = 0, scale: float = INIT_SCALE, dtype=np.float64) -> dict[str, np.ndarray]:
+def init_params(network: Network, seed: int = 0, scale: float | str = INIT_SCALE, dtype=np.float64) -> dict[str, np.ndarray]:
     """Draw every parameter uniformly from (-scale, scale), the lecture's initialisation.
 
     Args:
         network: What to initialise.
         seed: Seed of the random generator; the same seed gives the same parameters.
-        scale: Half-width of the interval (0.05 in the lecture).
+        scale: Half-width of the interval (0.05 in the lecture), or ``"fan_in"``:
+            1/sqrt(n_{l-1}) for layer l's weights and bias, PyTorch's default for
+            ``nn.Linear``, which keeps every layer's pre-activations of the same size.
         dtype: Floating dtype of the arrays.
     """
     rng = np.random.default_rng(seed)
-    return {name: rng.uniform(-scale, scale, size=shape).astype(dtype)
+    widths = {name: network.sizes[int(name[1:]) - 1] for name in network.param_shapes()}
+    return {name: rng.uniform(-_half_width(scale, widths[name]), _half_width(scale, widths[name]),
+                              size=shape).astype(dtype)
             for name, shape in network.param_shapes().items()}
+
+
+def _half_width(scale: float | str, fan_in: int) -> float:
+    if scale == "fan_in":
+        return 1 / np.sqrt(fan_in)
+    if isinstance(scale, str):
+        raise InputError("init scale %r is not a number or 'fan_in'" % scale)
+    return scale
 
 
 def check_params(network: Network, params, where: str = "parameters") -> dict[str, np.ndarray]:
@@ -95,7 +109,36 @@ def read_npz(path: str | Path, kind: str, expected: str) -> dict[str, np.ndarray
         raise InputError("cannot read %s file %s: %s; expected %s" % (kind, path, reason, expected)) from None
 
 
+def read_json_params(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a JSON parameter file ``{"W1": [[...], ...], "b1": [...], ...}`` (numbers only).
+
+    Raises:
+        InputError: the file is missing, not JSON, not an object of numeric arrays.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("cannot read parameter file %s: no such file" % path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError("cannot read parameter file %s: %s; expected a JSON object of arrays such as "
+                         "{\"W1\": [[0.1, 0.2]], \"b1\": [0.0]}" % (path, str(exc).split("\n")[0])) from None
+    if not isinstance(data, dict):
+        raise InputError("parameter file %s holds a JSON %s; expected an object keyed W1, b1, ..."
+                         % (path, type(data).__name__))
+    arrays = {}
+    for name, value in data.items():
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("parameter file %s: %s is not a rectangular array of numbers" % (path, name)) from None
+        arrays[str(name)] = array
+    return arrays
+
+
 def load_params(path: str | Path, network: Network) -> dict[str, np.ndarray]:
-    """Read and check an ``.npz`` parameter file for ``network`` (never unpickles)."""
-    params = read_npz(path, "parameter", "an .npz file written by numpy.savez or backprop train --output")
+    """Read and check an ``.npz`` or ``.json`` parameter file for ``network`` (never unpickles)."""
+    if str(path).lower().endswith(".json"):
+        params = read_json_params(path)
+    else:
+        params = read_npz(path, "parameter", "an .npz file written by numpy.savez or backprop train --output")
     return check_params(network, params, where="parameter file %s" % path)

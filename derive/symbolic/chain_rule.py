@@ -63,8 +63,28 @@ class Step(NamedTuple):
     layer: int
 
 
+class Pieces(NamedTuple):
+    """The factors layer l's delta was built from, kept so that variants can rebuild it with one changed.
+
+    ``delta_l = Sum(upstream[example, unit] * jacobian, ...)`` collapsed, where
+    ``upstream`` is dE/dA_l[n, j] (free n, j) and ``jacobian`` is
+    dA_l[example, unit]/dZ_l[n, j] written in A_l where possible; ``raw`` is
+    the same Jacobian as ``sympy.diff`` gave it, in Z_l.
+    """
+
+    upstream: sympy.Expr
+    jacobian: sympy.Expr
+    raw: sympy.Expr
+    example: Dummy
+    unit: Dummy
+
+
 class ChainRule:
     """Runs the derivation for one network; results in :attr:`deltas`, :attr:`gradients`, :attr:`steps`.
+
+    The factors of each result stay available for :mod:`derive.symbolic.variants`:
+    :attr:`pieces` (per layer, what its delta was built from), :attr:`data_terms`
+    and :attr:`penalty_terms` (per parameter, the two parts of its gradient).
 
     Args:
         network: The network to derive.
@@ -75,19 +95,27 @@ class ChainRule:
         self.steps: list[Step] = []
         self.deltas: dict[int, sympy.Expr] = {}
         self.gradients: dict[str, sympy.Expr] = {}
+        self.pieces: dict[int, Pieces] = {}
+        self.data_terms: dict[str, sympy.Expr] = {}
+        self.penalty_terms: dict[str, sympy.Expr] = {}
         depth, loss = network.depth, network.loss
-        self.deltas[depth] = self._piece(("output delta", depth, _definition(network.activations[-1]),
-                                          (loss.name, loss.expression), network.reduction), self._output_delta)
+        self.deltas[depth], self.pieces[depth] = self._piece(
+            ("output delta", depth, _definition(network.activations[-1]), (loss.name, loss.expression),
+             network.reduction), self._output_delta)
         for layer in range(depth, 0, -1):
-            self.gradients.update(self._piece(("gradients", layer, network.bias, network.weight_decay, network.l1),
-                                              lambda: self._parameter_gradients(layer)))
+            gradients, data_terms, penalty_terms = self._piece(
+                ("gradients", layer, network.bias, network.weight_decay, network.l1),
+                lambda: self._parameter_gradients(layer))
+            self.gradients.update(gradients)
+            self.data_terms.update(data_terms)
+            self.penalty_terms.update(penalty_terms)
             if layer > 1:
-                self.deltas[layer - 1] = self._piece(("hidden delta", layer - 1,
-                                                      _definition(network.activations[layer - 2])),
-                                                     lambda: self._hidden_delta(layer - 1))
+                self.deltas[layer - 1], self.pieces[layer - 1] = self._piece(
+                    ("hidden delta", layer - 1, _definition(network.activations[layer - 2])),
+                    lambda: self._hidden_delta(layer - 1))
 
     def _piece(self, key: tuple, build: Callable):
-        """``build()`` (which records its steps and returns its result), done once per ``key`` in this process.
+        """``build()`` (which records its steps and returns its results), done once per ``key`` in this process.
 
         Each piece of the chain rule depends on a few facts of the network
         only (the key): the output delta on the depth, the output activation,
@@ -121,28 +149,45 @@ class ChainRule:
     def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
         self.steps.append(Step(label, Eq(lhs, rename_bound(rhs), evaluate=False), layer))
 
-    def _output_delta(self) -> sympy.Expr:
+    def combine(self, layer: int, upstream: sympy.Expr, jacobian: sympy.Expr, example: Dummy,
+                unit: Dummy) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
+        """delta_l from its two factors: ``(chain, collapsed, delta)``, the chain-rule sum, summed out, simplified.
+
+        Args:
+            layer: l.
+            upstream: dE/dA_l[n, j].
+            jacobian: dA_l[example, unit]/dZ_l[n, j].
+            example, unit: The Jacobian's summation indices.
+        """
+        chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian, (unit, 0, size(layer) - 1),
+                    (example, 0, N - 1))
+        collapsed = collapse_deltas(chain)
+        if layer == self.network.depth:
+            delta = rename_bound(shortest(back_substitute(collapsed, self.network, layer)), (m, k, i))
+        else:
+            delta = rename_bound(back_substitute(collapsed, self.network, layer), (k, m, i))
+        return chain, collapsed, delta
+
+    def _output_delta(self) -> tuple[sympy.Expr, Pieces]:
         """delta_L = dE/dZ_L: the loss derivative through the output activation."""
         L = self.network.depth
         A, Z = activations(L), preactivations(L)
         example, unit = _dummies("n k")
         dE_dA = collapse_deltas(sympy.diff(self._data_loss, A[n, j]))
         self._record(L, "dE/dA%d: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = jacobian(self.network, L, example, unit)
+        raw, dA_dZ = jacobian_factors(self.network, L, example, unit)
         self._record(L, "dA%d/dZ%d: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
-        chain = Sum(dE_dA.xreplace({n: example, j: unit}) * dA_dZ, (unit, 0, size(L) - 1), (example, 0, N - 1))
+        chain, collapsed, simplified = self.combine(L, dE_dA, dA_dZ, example, unit)
         self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
-        collapsed = collapse_deltas(chain)
         self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
-        simplified = rename_bound(shortest(back_substitute(collapsed, self.network, L)), (m, k, i))
         if simplified != rename_bound(collapsed):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
-        return simplified
+        return simplified, Pieces(dE_dA, dA_dZ, raw, example, unit)
 
-    def _parameter_gradients(self, layer: int) -> dict[str, sympy.Expr]:
-        """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives."""
-        gradients = {}
+    def _parameter_gradients(self, layer: int) -> tuple[dict, dict, dict]:
+        """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives; with their two terms each."""
+        gradients, data_terms, penalty_terms = {}, {}, {}
         parameters = [("W%d" % layer, weights(layer)[j, i])]
         if self.network.bias:
             parameters.append(("b%d" % layer, biases(layer)[j]))
@@ -153,14 +198,17 @@ class ChainRule:
             self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
                          Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
             direct = collapse_deltas(sympy.diff(self._penalty, entry))
-            chain = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1)) + direct
+            through_delta = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1))
+            chain = through_delta + direct
             self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
             gradient = rename_bound(collapse_deltas(chain), (n, k, m))
             self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
             gradients[name] = gradient
-        return gradients
+            data_terms[name] = rename_bound(collapse_deltas(through_delta), (n, k, m))
+            penalty_terms[name] = direct
+        return gradients, data_terms, penalty_terms
 
-    def _hidden_delta(self, layer: int) -> sympy.Expr:
+    def _hidden_delta(self, layer: int) -> tuple[sympy.Expr, Pieces]:
         """delta_l from delta_{l+1}: back through the next layer's weights, then through g_l."""
         above = layer + 1
         A = activations(layer)
@@ -172,27 +220,26 @@ class ChainRule:
         dE_dA = collapse_deltas(Sum(deltas(above)[example, unit] * dZ_dA,
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
         self._record(layer, "dE/dA%d: error arriving from layer %d" % (layer, above), Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = jacobian(self.network, layer, example, inner)
+        raw, dA_dZ = jacobian_factors(self.network, layer, example, inner)
         self._record(layer, "dA%d/dZ%d: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
-        chain = Sum(dE_dA.xreplace({n: example, j: inner}) * dA_dZ, (inner, 0, size(layer) - 1), (example, 0, N - 1))
+        chain, _, delta = self.combine(layer, dE_dA, dA_dZ, example, inner)
         self._record(layer, "delta%d = dE/dZ%d by the chain rule" % (layer, layer), deltas(layer)[n, j], chain)
-        delta = rename_bound(back_substitute(collapse_deltas(chain), self.network, layer), (k, m, i))
         self._record(layer, "delta%d" % layer, deltas(layer)[n, j], delta)
-        return delta
+        return delta, Pieces(dE_dA, dA_dZ, raw, example, inner)
 
 
-#: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.
-_PIECES: OrderedDict = OrderedDict()
-PIECES_KEPT = 4096
+def jacobian_factors(network: Network, layer: int, example: Dummy, unit: Dummy) -> tuple[sympy.Expr, sympy.Expr]:
+    """``diff(A_l[example, unit], Z_l[n, j])``, collapsed: as ``sympy.diff`` gave it, and in terms of A_l."""
+    # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
+    output = layer_output(network, layer, example, unit)
+    derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
+    return derivative, back_substitute(derivative, network, layer)
 
 
 def jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
     """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
-    # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
-    output = layer_output(network, layer, example, unit)
-    derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
-    return back_substitute(derivative, network, layer)
+    return jacobian_factors(network, layer, example, unit)[1]
 
 
 def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
@@ -206,6 +253,11 @@ def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
     chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
                 (unit, 0, size(L) - 1), (example, 0, N - 1))
     return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), (m, k, i))
+
+
+#: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.
+_PIECES: OrderedDict = OrderedDict()
+PIECES_KEPT = 4096
 
 
 def clear_pieces() -> None:

@@ -46,13 +46,14 @@ class Derived(NamedTuple):
     steps: tuple
     deltas: dict
     gradients: dict
+    chain_rule: ChainRule
 
 
 def derive_structure(network: Network) -> Derived:
     """Run the chain rule for ``network``'s structure (its widths are not used)."""
     rule = ChainRule(network)
     return Derived(tuple(forward_equations(network)), loss_expression(network), tuple(rule.steps), rule.deltas,
-                   rule.gradients)
+                   rule.gradients, rule)
 
 
 class SymbolicDerivation:
@@ -69,6 +70,8 @@ class SymbolicDerivation:
         loss: E as a SymPy expression with symbolic sizes (data term plus penalty).
         steps: The chain-rule steps, in order, each a :class:`~derive.symbolic.chain_rule.Step`
             ``(label, equation, layer)``.
+        chain_rule: The :class:`~derive.symbolic.chain_rule.ChainRule` that ran, with the factors
+            of every result (what :mod:`derive.symbolic.variants` rebuilds with one factor changed).
     """
 
     def __init__(self, network: Network, derived: Derived | None = None):
@@ -77,6 +80,7 @@ class SymbolicDerivation:
         self.forward_equations: tuple[sympy.Eq, ...] = derived.forward_equations
         self.loss: sympy.Expr = derived.loss
         self.steps: tuple[Step, ...] = derived.steps
+        self.chain_rule = derived.chain_rule
         self._deltas = derived.deltas
         self._gradients = derived.gradients
 

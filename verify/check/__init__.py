@@ -6,10 +6,15 @@
   finite differences as referee;
 * :mod:`~verify.check.report`: :class:`CheckReport`, plain data with a readable ``str()``;
 * :mod:`~verify.check.diagnostics`: kinks and saturation;
-* :mod:`~verify.check.sources`: loading and calling a user's gradient function.
+* :mod:`~verify.check.diagnosis`: what kind of bug a wrong gradient is, from hypotheses built from the derivation;
+* :mod:`~verify.check.sources`: loading and calling a user's gradient function;
+* :mod:`~verify.check.inputs`: parameter and data files, or seeded random ones;
+* :mod:`~verify.check.torch_models`: PyTorch models read into networks, their autograd checked
+  (imports torch; not imported here).
 """
 
 from .gradient_check import assert_gradients_match, check_gradients, reference_module
 from .report import CheckReport
+from .sources import list_form
 
-__all__ = ["CheckReport", "assert_gradients_match", "check_gradients", "reference_module"]
+__all__ = ["CheckReport", "assert_gradients_match", "check_gradients", "list_form", "reference_module"]

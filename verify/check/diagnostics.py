@@ -103,6 +103,15 @@ def unit_name(network: Network, layer: int, unit: int) -> str:
     return "hidden unit %d" % unit
 
 
+def describe_entry(network: Network, entry: tuple[str, tuple[int, ...]]) -> str:
+    """Where an entry sits: ``"from hidden unit 7 to output unit 3"``, ``"bias of output unit 3"``."""
+    name, index = entry
+    layer = int(name[1:])
+    if name.startswith("b"):
+        return "bias of %s" % unit_name(network, layer, index[0])
+    return "from %s to %s" % (unit_name(network, layer - 1, index[1]), unit_name(network, layer, index[0]))
+
+
 def preactivations(network: Network, params: dict, X: np.ndarray) -> list[np.ndarray]:
     """``[Z_1, ..., Z_L]``, each ``(N, n_l)``, from the engine's forward pass."""
     return _engine(network).forward_layers(params, X, check=False)[0][1:]

@@ -21,6 +21,8 @@ once).  The report (:class:`verify.report.CheckReport`) names the source that
 takes part in every disagreement.
 
 Kinks and saturation are diagnosed, not guessed at (:mod:`verify.diagnostics`).
+When the candidate is wrong, the report says what kind of bug fits its numbers
+(:mod:`verify.check.diagnosis`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from derive import InputError, Network, check_params, derive
 from verify.engine import Engine, check_data
 
 from . import finite_differences as fd
-from .diagnostics import kink_affected, preactivations, saturation_warnings, straddled_kinks, unit_name, units_at_kinks
+from .diagnosis import Point, diagnose
+from .diagnostics import (describe_entry, kink_affected, preactivations, saturation_warnings, straddled_kinks,
+                          units_at_kinks)
 from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
-from .sources import call_gradient_function, function_name
+from .sources import Returned, call_gradient_function, function_name
 from .tolerances import FD_TOLERANCES, Tolerance, tolerance_for
 
 FD_METHODS = ("auto",) + fd.METHODS
@@ -68,7 +72,8 @@ def is_analytic(network: Network) -> bool:
 
 def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable | None = None, *,
                     rtol: float | None = None, floor: float | None = None, fd_method: str = "auto",
-                    samples: int = 3, worst: int = 5, directions: int = 2, seed: int = 0) -> CheckReport:
+                    samples: int = 3, worst: int = 5, directions: int = 2, seed: int = 0, diagnose: bool = True,
+                    candidate_name: str | None = None, parameter_names: dict | None = None) -> CheckReport:
     """Check a gradient against the symbolic reference and finite differences.
 
     Args:
@@ -76,9 +81,11 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
         params: Parameter dict (float64 or float32; the dtype picks the default tolerance).
         X: Inputs ``(N, n_0)``.
         T: Targets ``(N, n_L)``.
-        gradient_fn: ``gradient_fn(params, X, T) -> dict`` to check; ``None``
+        gradient_fn: ``gradient_fn(params, X, T) -> dict`` to check (or one of
+            the other calling forms of :mod:`verify.check.sources`); ``None``
             checks the hand-written engine.
-        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.tolerances`).
+        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.tolerances`:
+            float32 when the parameters or the returned gradients are float32).
         floor: Absolute floor as a fraction of each parameter's largest entry.
         fd_method: ``"auto"`` (complex step if :func:`is_analytic`, else
             central), ``"complex"``, ``"central"`` or ``"richardson"``.
@@ -86,6 +93,10 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
         worst: Worst entries reported (and checked by finite differences).
         directions: Seeded random directions checked by finite differences.
         seed: Seed for the sampled entries and the directions.
+        diagnose: When the candidate is wrong, test the known bug patterns
+            against its numbers (:mod:`verify.check.diagnosis`).
+        candidate_name: How the report names the candidate (default: the function's ``module:name``).
+        parameter_names: Other names of the parameters, shown beside them (``{"W1": "0.weight"}``).
 
     Returns:
         A :class:`~verify.report.CheckReport`; ``report.ok`` is the verdict.
@@ -101,23 +112,35 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
     for name, value in (("samples", samples), ("worst", worst), ("directions", directions), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise InputError("%s must be an integer >= 0, got %r" % (name, value))
-    tolerance = tolerance_for(dtype, rtol, floor)
+    tolerance_for(dtype, rtol, floor)  # bad options fail before any user code runs
     module = reference_module(network)
     p64 = {name: value.astype(np.float64) for name, value in params.items()}
     X64, T64 = X.astype(np.float64), T.astype(np.float64)
     reference = {name: np.asarray(value, dtype=np.float64) for name, value in module.gradients(p64, X64, T64).items()}
     if gradient_fn is None:
         name = "the engine"
-        candidate = _engine(network).gradients(params, X.astype(dtype), T.astype(dtype))
+        returned = Returned(_engine(network).gradients(params, X.astype(dtype), T.astype(dtype)), {}, {})
     else:
-        name = function_name(gradient_fn)
-        candidate = call_gradient_function(gradient_fn, network, params, X.astype(dtype), T.astype(dtype), name)
-    candidate = {key: np.asarray(value, dtype=np.float64) for key, value in candidate.items()}
+        name = candidate_name or function_name(gradient_fn)
+        returned = call_gradient_function(gradient_fn, network, params, X.astype(dtype), T.astype(dtype), name)
+    narrowed = sorted(k for k, v in returned.gradients.items() if v.dtype == np.float32 and dtype == np.float64)
+    checked_dtype = np.dtype(np.float32) if narrowed else np.dtype(dtype)
+    tolerance = tolerance_for(checked_dtype, rtol, floor)
+    candidate = {key: np.asarray(value, dtype=np.float64) for key, value in returned.gradients.items()}
 
     check = _Check(network, p64, X64, T64, module, method, tolerance, seed)
-    report = check.run(candidate, reference, samples, worst, directions, name, np.dtype(dtype).name)
+    report = check.run(candidate, reference, samples, worst, directions, name, checked_dtype.name, returned.shapes)
+    if narrowed:
+        report.warnings.insert(0, "%s returned float32 gradients (%s) for float64 parameters: checked at float32 "
+                               "tolerances" % (name, ", ".join(narrowed)))
     if gradient_fn is None:
         report.warnings = engine_dependence(network) + report.warnings
+    if diagnose and report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree:
+        try:
+            report.diagnosis = check.diagnose(returned)
+        except NotImplementedError as exc:  # a variant the printer cannot print: the verdict stands without it
+            report.warnings.append("no diagnosis: %s" % exc)
+    report.parameter_names = dict(parameter_names or {})
     report.seconds = time.perf_counter() - started
     return report
 
@@ -165,36 +188,29 @@ def _choose_method(network: Network, fd_method: str) -> str:
     return fd_method
 
 
-def describe_entry(network: Network, entry: fd.Entry) -> str:
-    """Where an entry sits: ``"from hidden unit 7 to output unit 3"``, ``"bias of output unit 3"``."""
-    name, index = entry
-    layer = int(name[1:])
-    if name.startswith("b"):
-        return "bias of %s" % unit_name(network, layer, index[0])
-    return "from %s to %s" % (unit_name(network, layer - 1, index[1]), unit_name(network, layer, index[0]))
-
-
 class _Check:
     """One check in progress: the point, the reference module, the tolerances, and what was found so far."""
 
     def __init__(self, network, params, X, T, module, method, tolerance: Tolerance, seed):
-        self.network, self.params, self.X = network, params, X
+        self.network, self.params, self.X, self.T = network, params, X, T
         self.method, self.tolerance, self.seed = method, tolerance, seed
         self.fd_tolerance = FD_TOLERANCES[method]
         self.loss = lambda p: module.loss(p, X, T)
         self.loss_value = abs(float(np.real(self.loss(params))))
         self.evaluations = 1
-        self.pairs = {"SF": [], "CF": [], "flagged": 0}  # (agrees, relative error) per entry or direction
+        self.pairs = {"SF": [], "CF": [], "flagged": 0}  # (agrees, relative error, error / allowed) per entry or direction
         self.kink_notes: list[str] = []
 
-    def run(self, candidate, reference, samples, worst, n_directions, name, dtype) -> CheckReport:
-        self.candidate, self.reference = candidate, reference
+    def run(self, candidate, reference, samples, worst, n_directions, name, dtype, returned_shapes) -> CheckReport:
+        self.candidate, self.reference, self.returned_shapes = candidate, reference, returned_shapes
         rows, affected = self._compare_every_entry()
+        self.affected = affected
         ranked = _rank(self.errors, self.allowed, worst)
         sampled = _sample(reference, samples, self.seed, exclude=set(ranked))
         findings = self._referee(ranked + sampled, affected, len(ranked))
         directions = [self._direction(i, v) for i, v in enumerate(fd.random_directions(self.params, n_directions,
                                                                                           self.seed))]
+        self.rows = rows
         agreements = _agreements(rows, self.pairs, directions)
         culprit, summary = _verdict(agreements, self.method)
         Zs = preactivations(self.network, self.params, self.X)
@@ -220,10 +236,21 @@ class _Check:
         for k in reference:
             over = self.errors[k] > self.allowed[k]
             relative = self.errors[k] / self.tolerance.magnitude(reference[k], self.scales[k], self.loss_value)
+            ratio = self.errors[k] / np.maximum(self.allowed[k], 1e-300)
+            misshapen = k in self.returned_shapes  # as returned, no entry is where it belongs
             rows.append(ParameterRow(k, reference[k].shape, reference[k].size, self.scales[k],
                                      float(self.errors[k].max(initial=0.0)), float(relative.max(initial=0.0)),
-                                     int((over & ~affected[k]).sum()), int((over & affected[k]).sum())))
+                                     reference[k].size if misshapen else int((over & ~affected[k]).sum()),
+                                     0 if misshapen else int((over & affected[k]).sum()),
+                                     float(ratio.max(initial=0.0)), self.returned_shapes.get(k)))
         return rows, affected
+
+    def diagnose(self, returned: Returned) -> list:
+        """What kind of bug the candidate's numbers fit, for every parameter that disagrees."""
+        wrong = [row.name for row in self.rows if row.over]
+        point = Point(self.network, self.params, self.X, self.T, self.reference, self.tolerance, self.loss_value,
+                      self.affected)
+        return diagnose(point, self.candidate, wrong, returned.shapes, returned.raw)
 
     def _referee(self, entries, affected, n_worst) -> list[EntryFinding]:
         """Finite differences at ``entries``; the first ``n_worst`` become the report's worst entries."""
@@ -237,10 +264,12 @@ class _Check:
             fd_allow = self.fd_tolerance.allowed(s, self.scales[name], self.loss_value) + 2 * f_err
             hits = self._straddles({name: _unit(self.params[name], index, float(estimates.steps[position]))})
             sf_ok, cf_ok = abs(f - s) <= fd_allow, abs(f - c) <= fd_allow + allow
+            cf_ok = cf_ok and name not in self.returned_shapes  # as returned, the entry is not at [index]
             self.kink_notes += ["%s (finite differences): %s" % (fd.format_entry(entry), hit.explain(self.network))
                                 for hit in hits[:2]]
             size = float(self.fd_tolerance.magnitude(s, self.scales[name], self.loss_value))
-            self._record(hits, (sf_ok, abs(f - s) / size), (cf_ok, abs(f - c) / size))
+            self._record(hits, (sf_ok, abs(f - s) / size, abs(f - s) / fd_allow),
+                         (cf_ok, abs(f - c) / size, abs(f - c) / (fd_allow + allow)))
             if position < n_worst:
                 verdict, note = _entry_verdict(abs(c - s) <= allow, sf_ok, cf_ok, hits, bool(affected[name][index]))
                 findings.append(EntryFinding(
@@ -266,8 +295,10 @@ class _Check:
                             for hit in hits[:1]]
         size = project({k: self.fd_tolerance.magnitude(r, self.scales[k], self.loss_value)
                         for k, r in self.reference.items()})
-        self._record(hits, (abs(result.value - s) <= fd_allow, abs(result.value - s) / size),
-                     (abs(result.value - c) <= fd_allow + candidate_allow, abs(result.value - c) / size))
+        self._record(hits, (abs(result.value - s) <= fd_allow, abs(result.value - s) / size,
+                            abs(result.value - s) / max(fd_allow, 1e-300)),
+                     (abs(result.value - c) <= fd_allow + candidate_allow, abs(result.value - c) / size,
+                      abs(result.value - c) / max(fd_allow + candidate_allow, 1e-300)))
         return DirectionFinding(position, result.value, result.error, c, s, fd_allow, candidate_allow, bool(hits))
 
     def _straddles(self, step: dict) -> list:
@@ -297,11 +328,13 @@ def _agreements(rows, pairs, directions) -> list[Agreement]:
     n_dirs = sum(not d.flagged for d in directions)
     flagged_dirs = len(directions) - n_dirs
     agreements = [Agreement("candidate", "reference", sum(r.entries for r in rows), 0, sum(r.over for r in rows),
-                            sum(r.excused for r in rows), max((r.max_rel_error for r in rows), default=0.0))]
+                            sum(r.excused for r in rows), max((r.max_rel_error for r in rows), default=0.0),
+                            max((r.max_ratio for r in rows), default=0.0))]
     for first, key in (("candidate", "CF"), ("reference", "SF")):
         results = pairs[key]
-        agreements.append(Agreement(first, "fd", len(results) - n_dirs, n_dirs, sum(not ok for ok, _ in results),
-                                    pairs["flagged"] + flagged_dirs, max((rel for _, rel in results), default=0.0)))
+        agreements.append(Agreement(first, "fd", len(results) - n_dirs, n_dirs, sum(not ok for ok, _, _ in results),
+                                    pairs["flagged"] + flagged_dirs, max((rel for _, rel, _ in results), default=0.0),
+                                    max((ratio for _, _, ratio in results), default=0.0)))
     return agreements
 
 

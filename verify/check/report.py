@@ -18,6 +18,9 @@ readable ``str()``.  It answers, in order:
    values and a verdict.
 5. **Tolerances** used, **kinks** flagged (with the unit, the example and the
    subgradient convention) and **warnings** (saturated units).
+6. When the candidate is wrong, **what kind of bug** it is (:attr:`CheckReport.diagnosis`):
+   each :class:`Diagnosis` names the parameters a known bug pattern explains
+   exactly, in words (:mod:`verify.check.diagnosis`), or says that none fits.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ METHOD_NAMES = {"complex": "complex-step differences", "central": "central diffe
 
 @dataclass(frozen=True)
 class ParameterRow:
-    """Candidate against reference over every entry of one parameter."""
+    """Candidate against reference over every entry of one parameter.
+
+    ``max_ratio`` is the largest error as a fraction of what the tolerance
+    allows (1 or less passes); ``returned_shape`` is the shape the candidate
+    returned when it was not the parameter's but could be realigned (a
+    transposed weight gradient, a bias gradient with one row per example).
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -47,6 +56,26 @@ class ParameterRow:
     max_rel_error: float
     over: int
     excused: int
+    max_ratio: float = 0.0
+    returned_shape: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What kind of bug explains the candidate's numbers for some parameters.
+
+    Attributes:
+        parameters: The parameters explained, in network order (``("W2", "b2")``).
+        kind: The bug pattern (``"missing_derivative"``, ``"scale"``, ``"transposed"``,
+            ...; ``"no_fit"`` when none fits).  See :mod:`verify.check.diagnosis`.
+        layer: The layer where the pattern sits, if it has one.
+        text: The explanation, one sentence or two, for a student.
+    """
+
+    parameters: tuple[str, ...]
+    kind: str
+    layer: int | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +101,12 @@ class EntryFinding:
 
 @dataclass(frozen=True)
 class Agreement:
-    """How two sources agree: over ``entries`` entries and ``directions`` random directions."""
+    """How two sources agree: over ``entries`` entries and ``directions`` random directions.
+
+    ``max_rel_error`` is relative to each entry's size; ``max_ratio`` is the
+    largest error as a fraction of what the pair's tolerance allows (1 or less
+    passes), the figure that says how close to failing the pair came.
+    """
 
     first: str
     second: str
@@ -81,6 +115,7 @@ class Agreement:
     disagreements: int
     flagged: int
     max_rel_error: float
+    max_ratio: float = 0.0
 
     @property
     def agree(self) -> bool:
@@ -126,6 +161,9 @@ class CheckReport:
     evaluations: int = 0
     seed: int = 0
     seconds: float = 0.0
+    diagnosis: list[Diagnosis] = field(default_factory=list)
+    parameter_names: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -144,7 +182,7 @@ class CheckReport:
     def to_dict(self) -> dict:
         """Plain data: dicts, lists, strings, numbers and None."""
         data = {key: value for key, value in vars(self).items()}
-        for key in ("rows", "agreements", "worst", "directions"):
+        for key in ("rows", "agreements", "worst", "directions", "diagnosis"):
             data[key] = [_plain(asdict(item)) for item in getattr(self, key)]
         for item, agreement in zip(data["agreements"], self.agreements):
             item["agree"] = agreement.agree
@@ -173,8 +211,10 @@ class CheckReport:
             self.candidate_name, self.dtype, plural(self.entries, "entry", "entries"),
             "OK" if self.ok else "FAILED"),
                  "  network: %s" % self.network, "  " + self.summary, ""]
+        if self.diagnosis:
+            lines += ["Diagnosis:"] + ["  - %s: %s" % (self._names(d.parameters), d.text) for d in self.diagnosis] + [""]
         lines += _agreement_table(self.agreements)
-        lines += [""] + _parameter_table(self.rows)
+        lines += [""] + _parameter_table(self.rows, self.parameter_names)
         if self.worst:
             lines += ["", "Worst entries (candidate / reference / %s):" % METHOD_NAMES.get(self.fd_method, self.fd_method)]
             lines += ["  " + _entry_line(finding) for finding in self.worst]
@@ -189,7 +229,15 @@ class CheckReport:
             lines += ["Kinks (flagged, not failed):"] + ["  - " + text for text in self.kinks]
         if self.warnings:
             lines += ["Warnings:"] + ["  - " + text for text in self.warnings]
+        if self.notes:
+            lines += ["Notes:"] + ["  - " + text for text in self.notes]
         return "\n".join(lines)
+
+
+    def _names(self, parameters) -> str:
+        """``W1, b1``, or ``W1 (0.weight), b1 (0.bias)`` where the parameters have other names too."""
+        return ", ".join("%s (%s)" % (p, self.parameter_names[p]) if p in self.parameter_names else p
+                         for p in parameters)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -213,13 +261,21 @@ def _agreement_table(agreements: list[Agreement]) -> list[str]:
     return lines
 
 
-def _parameter_table(rows: list[ParameterRow]) -> list[str]:
-    lines = ["%-6s %-12s %9s %11s %12s %12s %9s %6s" % (
-        "param", "shape", "entries", "max |g|", "max abs err", "max rel err", "over tol", "kinks")]
+def _parameter_table(rows: list[ParameterRow], names: dict[str, str] | None = None) -> list[str]:
+    names = names or {}
+    width = max([6] + [len(row.name) + len(names[row.name]) + 3 for row in rows if row.name in names])
+    lines = ["%-*s %-12s %9s %11s %12s %12s %9s %6s" % (
+        width, "param", "shape", "entries", "max |g|", "max abs err", "max rel err", "over tol", "kinks")]
     for row in rows:
-        lines.append("%-6s %-12s %9s %11s %12s %12s %9d %6d" % (
-            row.name, "x".join(map(str, row.shape)), format(row.entries, ","), _number(row.largest),
+        label = "%s (%s)" % (row.name, names[row.name]) if row.name in names else row.name
+        lines.append("%-*s %-12s %9s %11s %12s %12s %9d %6d" % (
+            width, label, "x".join(map(str, row.shape)), format(row.entries, ","), _number(row.largest),
             _number(row.max_abs_error), _number(row.max_rel_error), row.over, row.excused))
+    for row in rows:
+        if row.returned_shape is not None:
+            lines.append("  %s was returned with shape %s, not %s: every entry counts as wrong (errors above are of "
+                         "its values realigned)" % (row.name, "x".join(map(str, row.returned_shape)),
+                                                     "x".join(map(str, row.shape))))
     return lines
 
 

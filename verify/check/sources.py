@@ -1,23 +1,37 @@
 """Gradient sources a user hands in: loading them, calling them, checking what they return.
 
 A *gradient function* maps ``(params, X, T)`` to a dict with one array per
-parameter, shaped and typed like the parameters::
+parameter, shaped like the parameters, everywhere the toolkit takes one
+(``backprop check`` and ``backprop proptest --grad``, :func:`verify.check_gradients`,
+the pytest fixture)::
 
     def my_gradients(params, X, T):
         ...
         return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
-``backprop proptest --grad SPEC`` names one as ``MODULE:FUNCTION`` (an
-importable module, found from the current directory too) or
-``path/to/file.py:FUNCTION``; since that command draws many networks, the
-function named there also receives the network first:
-``FUNCTION(network, params, X, T)``.
+Two variations, detected from the function itself:
 
-Whatever goes wrong with a user's function (it raises, returns a list, misses a
-key, has a wrong shape, dtype, or a NaN) becomes one :class:`derive.InputError`
-line naming the function, the parameter and what was expected.  Loading a
-module runs its code, which is what the user asked for; no user text is ever
-passed to eval or exec.
+* a parameter named ``network`` receives the :class:`derive.Network` (by
+  keyword), for a function that handles many architectures:
+  ``def my_gradients(params, X, T, network)``;
+* the **list form** takes and returns the arrays in layer order
+  ``[W1, b1, W2, b2]`` (``[W1, W2]`` without biases): annotate the first
+  parameter as a list (``def my_gradients(params: list, X, T)``) or decorate
+  the function with :func:`list_form`.
+
+On the command line a function is named ``MODULE:FUNCTION`` (an importable
+module, found from the current directory too) or ``path/to/file.py:FUNCTION``.
+
+Arrays may be float64 or float32: float32 gradients are checked at float32
+tolerances, whatever the parameters' dtype.  A weight gradient returned
+transposed (shape ``(n_{l-1}, n_l)``) or a bias gradient with one row per
+example (``(N, n_l)``) is *realigned* (:func:`realign`) so that the check can
+diagnose it, and counts as wrong.  Anything else that goes wrong (the function
+raises, returns a tuple, misses a key, has another shape or dtype, or a NaN) is
+one :class:`derive.InputError` line naming the function, the parameter and
+what was expected; when the function raises, the line shows where in the
+user's code (:func:`user_frame`).  Loading a module runs its code, which is what
+the user asked for; no user text is ever passed to eval or exec.
 """
 
 from __future__ import annotations
@@ -25,16 +39,23 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
+import sysconfig
+import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
+import derive
 from derive import InputError, Network
 
-GradientFn = Callable[[dict, np.ndarray, np.ndarray], dict]
+GradientFn = Callable[..., dict]
+#: Gradient dtypes accepted, whatever the parameters' dtype.
+GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_LIST_ANNOTATIONS = ("list", "tuple", "Sequence", "List", "Tuple")
 
 
 def load_function(spec: str, option: str = "--grad") -> Callable:
@@ -70,7 +91,7 @@ def _import_module(name: str, spec: str, option: str):
     except BaseException as exc:  # the user's module may raise anything while importing
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise InputError("%s %s: cannot import module %r: %s" % (option, spec, name, _one_line(exc))) from None
+        raise InputError("%s %s: cannot import module %r: %s" % (option, spec, name, one_line(exc))) from None
 
 
 def _import_file(path: str, spec: str, option: str):
@@ -88,12 +109,13 @@ def _import_file(path: str, spec: str, option: str):
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise InputError("%s %s: cannot import %s: %s" % (option, spec, path, _one_line(exc))) from None
+        raise InputError("%s %s: cannot import %s: %s" % (option, spec, path, one_line(exc))) from None
     sys.modules[name] = module
     return module
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``ValueError: the message`` on one line (the message's whitespace collapsed)."""
     text = " ".join(str(exc).split())
     return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
 
@@ -108,39 +130,147 @@ def function_name(function: Callable) -> str:
     return "%s:%s" % (module, getattr(function, "__qualname__", repr(function)))
 
 
-def call_gradient_function(function: GradientFn, network: Network, params: dict, X: np.ndarray, T: np.ndarray,
-                           name: str | None = None) -> dict[str, np.ndarray]:
-    """Call a user's gradient function and check its result.
+def list_form(function: Callable) -> Callable:
+    """Mark ``function`` as taking and returning the arrays in layer order (``[W1, b1, W2, b2]``).
 
     Returns:
-        The gradient dict, arrays as returned.
+        ``function`` itself.
+    """
+    function.backprop_form = "list"
+    return function
+
+
+class CallingForm(NamedTuple):
+    """How to call a gradient function: with ``network=`` or not, with a list of arrays or a dict."""
+
+    network: bool
+    lists: bool
+
+
+def calling_form(function: Callable) -> CallingForm:
+    """Read the calling form from ``function``'s signature (and the :func:`list_form` mark)."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):  # a builtin or an object without a signature: the plain form
+        return CallingForm(False, getattr(function, "backprop_form", None) == "list")
+    network = any(p.name == "network" and p.kind != p.VAR_POSITIONAL for p in parameters)
+    first = next((p for p in parameters if p.name != "network" and p.kind in (p.POSITIONAL_ONLY,
+                                                                              p.POSITIONAL_OR_KEYWORD)), None)
+    return CallingForm(network, getattr(function, "backprop_form", None) == "list" or _is_list_annotation(
+        None if first is None else first.annotation))
+
+
+def _is_list_annotation(annotation) -> bool:
+    if annotation is None or annotation is inspect.Parameter.empty:
+        return False
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None) or str(annotation)
+    text = str(text).replace("typing.", "").replace("collections.abc.", "").strip()
+    return text.split("[", 1)[0] in _LIST_ANNOTATIONS
+
+
+class Returned(NamedTuple):
+    """A gradient function's result, checked.
+
+    Attributes:
+        gradients: One array per parameter, in the parameter's shape (realigned where needed).
+        shapes: The shape each realigned parameter was returned in.
+        raw: The arrays as returned, for the realigned parameters.
+    """
+
+    gradients: dict[str, np.ndarray]
+    shapes: dict[str, tuple[int, ...]]
+    raw: dict[str, np.ndarray]
+
+
+def call_gradient_function(function: GradientFn, network: Network, params: dict, X: np.ndarray, T: np.ndarray,
+                           name: str | None = None) -> Returned:
+    """Call a user's gradient function in its :func:`calling_form` and check its result.
 
     Raises:
-        InputError: the function raised, or its result is not a valid gradient
-            (see :func:`check_gradient_result`).
+        InputError: the function raised (the message shows the user's frame),
+            or its result is not a valid gradient (see :func:`check_gradient_result`).
     """
     name = name or function_name(function)
+    form = calling_form(function)
+    keys = list(network.param_shapes())
+    arguments = [params[key] for key in keys] if form.lists else params
     try:
-        result = function(params, X, T)
+        result = _with_network(function, (arguments, X, T), network) if form.network else function(arguments, X, T)
     except (InputError, KeyboardInterrupt):
         raise
     except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
-        raise InputError("gradient function %s raised %s (called for %s with X %s, T %s)"
-                         % (name, _one_line(exc), network.describe(), np.shape(X), np.shape(T))) from None
-    dtype = np.result_type(*params.values())
-    return check_gradient_result(network, result, dtype, name)
+        raise InputError("gradient function %s raised %s%s (called for %s with X %s, T %s)"
+                         % (name, one_line(exc), user_frame(exc), network.describe(), np.shape(X),
+                            np.shape(T))) from None
+    if form.lists:
+        result = _from_list(result, keys, name)
+    return check_gradient_result(network, result, name, len(X))
 
 
-def check_gradient_result(network: Network, result, dtype, name: str) -> dict[str, np.ndarray]:
-    """Check that ``result`` is a params-shaped dict of finite arrays of ``dtype``.
+def _with_network(function: Callable, arguments: tuple, network: Network):
+    """Call ``function`` with ``arguments`` in its other positional slots and the network in the one named ``network``."""
+    positional, rest, by_keyword = [], list(arguments), True
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            if parameter.name == "network":
+                positional.append(network)
+                by_keyword = False
+            elif rest:
+                positional.append(rest.pop(0))
+    return function(*positional, *rest, **({"network": network} if by_keyword else {}))
+
+
+def _from_list(result, keys: list[str], name: str) -> dict:
+    if not isinstance(result, (list, tuple)):
+        raise InputError("gradient function %s takes the list form, so it must return a list of arrays in layer order "
+                         "%s; it returned a %s" % (name, ", ".join(keys), type(result).__name__))
+    if len(result) != len(keys):
+        raise InputError("gradient function %s returned %d arrays; expected %d, in layer order %s"
+                         % (name, len(result), len(keys), ", ".join(keys)))
+    return dict(zip(keys, result))
+
+
+def user_frame(exc: BaseException) -> str:
+    """``, at my_backprop.py line 12 in gradients: dW1 = X @ delta1``: the innermost frame of the user's code.
+
+    The user's code is every file outside backprop, the standard library and
+    installed packages (numpy, torch); the frame is the last such frame of the
+    traceback, or the first one called from backprop when all are installed.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = (str(Path(derive.__file__).resolve().parent), str(Path(__file__).resolve().parent.parent))
+    installed = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+    def belongs(frame, places) -> bool:
+        return str(Path(frame.filename).resolve()).startswith(places)
+
+    outside = [f for f in frames if not f.filename.startswith("<") and not belongs(f, ours)]
+    users = [f for f in outside if not belongs(f, installed)]
+    frame = users[-1] if users else (outside[0] if outside else None)
+    if frame is None:
+        return ""
+    where = Path(frame.filename)
+    try:
+        where = where.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass
+    line = " ".join((frame.line or "").split())
+    return ", at %s line %d in %s%s" % (where, frame.lineno, frame.name, ": " + line if line else "")
+
+
+def check_gradient_result(network: Network, result, name: str, batch: int | None = None) -> Returned:
+    """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
+
+    A shape that :func:`realign` recognises is accepted and realigned.
 
     Raises:
         InputError: one line naming the function, the parameter and what was expected.
     """
     expected = network.param_shapes()
     if not isinstance(result, dict):
-        raise InputError("gradient function %s returned a %s; expected a dict of arrays keyed %s"
-                         % (name, type(result).__name__, ", ".join(expected)))
+        hint = "; for the list form, annotate the first parameter as a list" if isinstance(result, (list, tuple)) else ""
+        raise InputError("gradient function %s returned a %s; expected a dict of arrays keyed %s%s"
+                         % (name, type(result).__name__, ", ".join(expected), hint))
     for key in expected:
         if key not in result:
             raise InputError("gradient function %s returned no %r; expected one array per parameter: %s"
@@ -149,22 +279,43 @@ def check_gradient_result(network: Network, result, dtype, name: str) -> dict[st
         if key not in expected:
             raise InputError("gradient function %s returned an unexpected key %r; expected exactly the keys %s"
                              % (name, key, ", ".join(expected)))
-    checked = {}
+    gradients, shapes, raw = {}, {}, {}
     for key, shape in expected.items():
         try:
             value = np.asarray(result[key])
         except Exception as exc:
-            raise InputError("gradient function %s: %s is not an array (%s)" % (name, key, _one_line(exc))) from None
-        if value.shape != shape:
-            raise InputError("gradient function %s: %s has shape %s; expected %s, the shape of parameter %s"
-                             % (name, key, value.shape, shape, key))
-        if value.dtype != dtype:
-            raise InputError("gradient function %s: %s has dtype %s; expected %s, the dtype of the parameters"
-                             % (name, key, value.dtype, np.dtype(dtype)))
+            raise InputError("gradient function %s: %s is not an array (%s)" % (name, key, one_line(exc))) from None
+        if value.dtype not in GRADIENT_DTYPES:
+            raise InputError("gradient function %s: %s has dtype %s; expected float64 or float32"
+                             % (name, key, value.dtype))
+        aligned = value if value.shape == shape else realign(network, key, value, batch)
+        if aligned is None:
+            hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
+            raise InputError("gradient function %s: %s has shape %s; expected %s, the shape of parameter %s%s"
+                             % (name, key, value.shape, shape, key, hint))
         bad = ~np.isfinite(value)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise InputError("gradient function %s: %s[%s] is %s; every gradient entry must be finite"
                              % (name, key, ", ".join(map(str, index)), value[index]))
-        checked[key] = value
-    return checked
+        gradients[key] = aligned
+        if aligned is not value:
+            shapes[key], raw[key] = value.shape, value
+    return Returned(gradients, shapes, raw)
+
+
+def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -> np.ndarray | None:
+    """``value`` in parameter ``name``'s shape, when it came back transposed or with one row per example; else None.
+
+    A weight gradient of shape ``(n_{l-1}, n_l)`` is transposed back (a square
+    one cannot be told from a right one by its shape: the check's diagnosis
+    finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
+    over the examples (when there are several: with one, ``(1, n_l)`` is
+    only an extra axis, and refused as a shape error).
+    """
+    expected = network.param_shapes()[name]
+    if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
+        return value.T
+    if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
+        return value.sum(axis=0)
+    return None

@@ -31,6 +31,8 @@ COMMANDS = {
                "write the derivation as a report (.html, .md, .tex, .pdf, .ipynb) with a worked example and its proof"),
     "proptest": ("verify.cli.proptest",
                  "property-test gradients (engine or --grad FN) against generated code and finite differences"),
+    "check": ("verify.cli.check",
+              "check your gradient function (--grad FN) or PyTorch model (--torch) entry by entry, and diagnose bugs"),
 }
 
 
@@ -63,13 +65,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """The SPEC argument and the options every subcommand takes to describe a network (help from the registries)."""
+def add_network_arguments(parser: argparse.ArgumentParser, spec_help: str | None = None) -> None:
+    """The SPEC argument and the options every subcommand takes to describe a network (help from the registries).
+
+    Args:
+        parser: The subcommand's parser.
+        spec_help: When given, SPEC is optional and this is its help.
+    """
     parameterized = ["%s(%g)" % (name, 0.2 if name == "leaky_relu" else 0.5)
                      for name, activation in ACTIVATIONS.items() if activation.factory is not None]
     losses = ", ".join("%s%s" % (name, " (%s output)" % " or ".join(loss.requires_output) if loss.requires_output else "")
                        for name, loss in LOSSES.items())
-    parser.add_argument("spec", metavar="SPEC", help="layer sizes such as 2-2-1 or 784-100-10, or a .yaml/.json spec file")
+    if spec_help is None:
+        parser.add_argument("spec", metavar="SPEC", help="layer sizes such as 2-2-1 or 784-100-10, or a .yaml/.json "
+                            "spec file")
+    else:
+        parser.add_argument("spec", metavar="SPEC", nargs="?", help=spec_help)
     parser.add_argument("--activation", help="one activation for all layers, or one per layer separated by commas "
                         "(%s, %s, or an expression in x such as 'x/(1+abs(x))')"
                         % (", ".join(ACTIVATIONS), ", ".join(parameterized)))
@@ -78,6 +89,17 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bias", dest="bias", action="store_false", default=None, help="layers without biases")
     parser.add_argument("--weight-decay", type=float, metavar="LAMBDA", help="L2 coefficient: penalty LAMBDA/2 * sum w^2")
     parser.add_argument("--l1", type=float, metavar="MU", help="L1 coefficient: penalty MU * sum |w|")
+
+
+#: The network options other than SPEC, as (flag, attribute) pairs.
+NETWORK_OPTIONS = (("--activation", "activation"), ("--loss", "loss"), ("--reduction", "reduction"),
+                   ("--no-bias", "bias"), ("--weight-decay", "weight_decay"), ("--l1", "l1"))
+
+
+def given_network_options(args: argparse.Namespace, names=None) -> list[str]:
+    """The network options (of ``names``, default all) given on the command line."""
+    return [flag for flag, attribute in NETWORK_OPTIONS
+            if (names is None or flag in names) and getattr(args, attribute) is not None]
 
 
 def network_from_args(args: argparse.Namespace) -> Network:

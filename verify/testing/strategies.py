@@ -52,7 +52,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 from derive import ACTIVATIONS, LOSSES, InputError, Network, get_activation, get_loss
-from derive.model.activations import Activation
+from derive.model.activations import Activation, target_range
 
 PROFILE_VARIABLE = "BACKPROP_HYPOTHESIS_PROFILE"
 _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -350,7 +350,7 @@ def _data(draw: st.DrawFn, network: Network, low: int, high: int, scale: float, 
             raw = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(0.01, 1.0, dtype)))
             T = (raw / raw.sum(axis=1, keepdims=True)).astype(dtype)
     else:  # values the output can take, within [-1, 1]
-        low_t, high_t = max(output.output_range[0], -1.0), min(output.output_range[1], 1.0)
+        low_t, high_t = target_range(output)
         T = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(low_t, high_t, dtype)))
     return X, T
 

@@ -1,0 +1,146 @@
+"""What a gradient check runs on: parameters and data from files, or seeded random ones of the right shapes.
+
+Parameter files (:func:`read_param_file`), by suffix:
+
+``.npz``
+    ``numpy.savez`` archive, read with ``allow_pickle=False``;
+``.json``
+    an object of nested lists, ``{"W1": [[...]], "b1": [...]}``;
+``.pt``, ``.pth``, ``.bin``
+    a PyTorch ``state_dict`` (``torch.save(model.state_dict(), path)``), read
+    with ``torch.load(..., weights_only=True)``, which refuses anything but
+    tensors and plain containers.
+
+Pickles (``.pkl``, a whole pickled model) are refused: unpickling runs code.
+Arrays are keyed ``W1, b1, ...`` or, in a ``state_dict``, by the model's own
+names (``0.weight``, ``0.bias``, ...), matched to the layers in order
+(:func:`params_from_arrays`).  Data files are those of :func:`verify.load_data`
+(``.npz`` with ``X`` and ``T`` or ``y``, or ``.csv``).
+
+Without files, :func:`random_params` draws PyTorch's default ``nn.Linear``
+initialisation (uniform in ±1/sqrt(n_{l-1}), which keeps pre-activations of
+every layer of the same size, so no unit is saturated and every derivative
+factor matters) and :func:`random_data` draws inputs uniform in [-1, 1] and
+targets the output can reach, both from a seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from derive import InputError, Network, check_params, init_params
+from derive.limits import check_memory
+from derive.model.activations import target_range
+from derive.model.params import read_json_params, read_npz
+from verify.engine.data import load_data
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill")
+ACCEPTED = ".npz (numpy.savez), .json, or a PyTorch state_dict (.pt, .pth, .bin)"
+
+
+def read_param_file(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a parameter file, by its key in the file.
+
+    Raises:
+        InputError: a missing file, a pickle, an unknown suffix, or a file that is not what its suffix says.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise InputError("refusing to read %s: a pickle can run code when loaded; save the arrays with numpy.savez "
+                         "(.npz), as JSON, or a PyTorch state_dict with torch.save(model.state_dict(), 'params.pt')"
+                         % path)
+    if suffix not in (".npz", ".json") + TORCH_SUFFIXES:
+        raise InputError("parameter file %s: unknown type %r; use %s" % (path, suffix or "(no suffix)", ACCEPTED))
+    if not path.is_file():
+        raise InputError("cannot read parameter file %s: no such file" % path)
+    if suffix == ".npz":
+        return read_npz(path, "parameter", "an .npz file written by numpy.savez")
+    if suffix == ".json":
+        return read_json_params(path)
+    return _read_state_dict(path)
+
+
+def _read_state_dict(path: Path) -> dict[str, np.ndarray]:
+    try:
+        import torch  # optional: only a state_dict needs it
+    except ImportError:
+        raise InputError("reading the PyTorch file %s needs torch: pip install 'backprop[torch]'" % path) from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError("cannot read %s as a PyTorch state_dict (torch.load with weights_only=True: %s); save "
+                         "model.state_dict(), not the model" % (path, reason)) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError("%s holds a %s, not a state_dict of tensors; save it with torch.save(model.state_dict(), "
+                         "path)" % (path, type(state).__name__))
+    return {str(k): v.detach().cpu().numpy() for k, v in state.items()}
+
+
+def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: str,
+                       names: dict[str, str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The network's parameters from a file's arrays, and the file's name of each where it had its own.
+
+    Keys ``W1, b1, ...`` are used as they are; other keys (a ``state_dict``'s
+    ``0.weight``) are matched through ``names`` (toolkit name -> model name)
+    when given, else in file order: 2-D arrays are the weights, 1-D the biases.
+
+    Raises:
+        InputError: keys, shapes or values that do not fit ``network``, named.
+    """
+    expected = network.param_shapes()
+    if set(arrays) == set(expected):
+        return check_params(network, arrays, where=where), {}
+    if names and set(arrays) >= set(names.values()):
+        renamed = {key: arrays[names[key]] for key in expected}
+        return check_params(network, renamed, where=where), dict(names)
+    weights = [key for key, value in arrays.items() if np.ndim(value) == 2]
+    biases = [key for key, value in arrays.items() if np.ndim(value) == 1]
+    wanted_w = [k for k in expected if k.startswith("W")]
+    wanted_b = [k for k in expected if k.startswith("b")]
+    if len(weights) != len(wanted_w) or len(biases) != len(wanted_b) or len(weights) + len(biases) != len(arrays):
+        found = ", ".join("%s %s" % (key, np.shape(value)) for key, value in arrays.items()) or "no arrays"
+        raise InputError("%s has %s; expected the keys %s or, as a state_dict, %d weight matrices and %d bias "
+                         "vectors in layer order" % (where, found, ", ".join(expected), len(wanted_w), len(wanted_b)))
+    mapping = dict(zip(wanted_w, weights)) | dict(zip(wanted_b, biases))
+    params = check_params(network, {key: arrays[mapping[key]] for key in expected}, where=where)
+    return params, {key: mapping[key] for key in expected}
+
+
+def random_params(network: Network, seed: int, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Uniform in ±1/sqrt(n_{l-1}) per layer (PyTorch's ``nn.Linear`` default), seeded.
+
+    Raises:
+        InputError: the network is too large for this machine's memory.
+    """
+    check_memory(3 * 8 * network.n_params, "random parameters for %s" % "-".join(map(str, network.sizes)),
+                 "give smaller sizes")
+    return init_params(network, seed=seed, scale="fan_in", dtype=dtype)
+
+
+def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's range.
+
+    Raises:
+        InputError: the data would not fit in memory.
+    """
+    check_memory(2 * 8 * batch * (network.sizes[0] + network.sizes[-1] + max(network.sizes)),
+                 "%d random examples for %s" % (batch, "-".join(map(str, network.sizes))), "use a smaller --batch")
+    rng = np.random.default_rng([seed, 1])
+    X = rng.uniform(-1.0, 1.0, (batch, network.sizes[0]))
+    output = network.activations[-1]
+    if output.elementwise:
+        T = rng.uniform(*target_range(output), (batch, network.sizes[-1]))
+    else:
+        T = rng.dirichlet(np.ones(network.sizes[-1]), batch)
+    return X.astype(dtype), T.astype(dtype)
+
+
+def read_data(path: str, network: Network) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, T)`` from a data file (:func:`verify.load_data`: ``.npz`` or ``.csv``)."""
+    dataset = load_data(path, network)
+    return dataset.X, dataset.T

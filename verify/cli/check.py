@@ -1,0 +1,144 @@
+"""Check a gradient you wrote, entry by entry, against the symbolic reference and finite differences.
+
+The candidate is one of:
+
+  --grad FN      your gradient function FN(params, X, T) -> {"W1": dW1, "b1": db1, ...}, named
+                 MODULE:FN (importable from here) or path/to/file.py:FN; a parameter named
+                 `network` receives the network; annotate `params: list` to take and return
+                 the arrays in layer order [W1, b1, W2, b2] instead
+  --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module or a
+                 function returning one): the gradients of its autograd; its architecture is
+                 read from it (Linear layers and activations), so give no SPEC
+
+Parameters come from --params FILE (.npz, .json, or a PyTorch state_dict .pt, read with
+weights_only=True; pickles are refused), else are drawn at random from --seed (uniform in
+±1/sqrt(fan-in); a --torch model's own parameters are used).  Data come from --data FILE
+(.npz with X and T, or .csv), else --batch random examples.
+
+Prints the three-way comparison (candidate, symbolic reference, finite differences) and,
+when the candidate is wrong, what kind of bug fits its numbers; --json prints it all as JSON.
+Exit status: 0 when every entry agrees, 1 when one does not, 2 for bad input.
+
+Examples::
+
+    backprop check 3-4-2 --activation tanh,sigmoid --grad mlp.py:gradients
+    backprop check 784-100-10 --activation relu,softmax --loss cross_entropy --grad mlp:gradients \\
+        --params weights.npz --data batch.npz
+    backprop check --torch model.py:make_model --loss cross_entropy --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from derive import InputError
+from verify.check.gradient_check import check_gradients
+from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
+from verify.check.sources import load_function
+
+from . import add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int
+
+DEFAULT_BATCH = 8
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser, spec_help="layer sizes such as 3-4-2, or a .yaml/.json spec file "
+                          "(not with --torch, which reads the model's)")
+    candidate = parser.add_mutually_exclusive_group()
+    candidate.add_argument("--grad", metavar="FN", help="your gradient function: MODULE:FN or path/to/file.py:FN")
+    candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY")
+    parser.add_argument("--params", metavar="FILE", help="parameters: .npz, .json or a PyTorch state_dict "
+                        "(default: random from --seed, or the --torch model's own)")
+    parser.add_argument("--data", metavar="FILE", help="examples: .npz (X and T, or X and y) or .csv "
+                        "(default: --batch random examples)")
+    parser.add_argument("--batch", type=positive_int, metavar="N",
+                        help="number of random examples (default %d)" % DEFAULT_BATCH)
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
+                        help="seed of the random parameters, data and finite-difference samples (default 0)")
+    parser.add_argument("--dtype", choices=("float64", "float32"),
+                        help="dtype of the parameters and data given to --grad (default: the --params file's, "
+                             "else float64)")
+    parser.add_argument("--rtol", type=float, metavar="R", help="per-entry relative tolerance (default by dtype)")
+    parser.add_argument("--floor", type=float, metavar="F",
+                        help="absolute floor, as a fraction of each parameter's largest entry (default by dtype)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_options(args)
+    if args.torch:
+        report, sources = _check_torch(args)
+    else:
+        report, sources = _check_function(args)
+    if args.json:
+        print(json.dumps(dict(report.to_dict(), **sources), indent=2))
+    else:
+        print("parameters: %s\ndata: %s\n\n%s" % (sources["parameters"], sources["data"], report))
+    return 0 if report.ok else 1
+
+
+def _check_options(args) -> None:
+    if not args.grad and not args.torch:
+        raise InputError("give the gradient to check: --grad MODULE:FN (with SPEC) or --torch MODULE:OBJECT")
+    if args.data and args.batch:
+        raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
+    if args.grad and args.spec is None:
+        raise InputError("--grad needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
+                         "--grad %s)" % args.grad)
+    if args.torch:
+        given = given_network_options(args, ("--activation", "--no-bias", "--weight-decay", "--l1"))
+        if args.spec is not None or given or args.dtype:
+            what = "SPEC" if args.spec is not None else (given or ["--dtype"])[0]
+            raise InputError("--torch reads the architecture and dtype from the model: drop %s (give --loss and "
+                             "--reduction if needed)" % what)
+
+
+def _check_function(args) -> tuple:
+    network = network_from_args(args)
+    function = load_function(args.grad)
+    names = {}
+    if args.params:
+        params, names = params_from_arrays(network, read_param_file(args.params), "parameter file %s" % args.params)
+        if args.dtype:
+            params = {k: v.astype(args.dtype) for k, v in params.items()}
+        source = "from %s" % args.params
+    else:
+        params = random_params(network, args.seed, args.dtype or np.float64)
+        source = "random, uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (seed %d)" % args.seed
+    dtype = next(iter(params.values())).dtype
+    X, T, data = _data(args, network, dtype)
+    report = check_gradients(network, params, X, T, function, rtol=args.rtol, floor=args.floor, seed=args.seed,
+                             parameter_names=names)
+    return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+
+
+def _check_torch(args) -> tuple:
+    try:
+        from verify.check import torch_models  # optional: only --torch needs PyTorch
+    except ImportError:
+        raise InputError("--torch needs PyTorch: pip install 'backprop[torch]'") from None
+    model = torch_models.load_model(args.torch)
+    loss, reduction = args.loss or "sse", args.reduction or "sum"
+    read = torch_models.read_module(model, loss, reduction)
+    params, source = None, "the model's own"
+    if args.params:
+        params, _ = params_from_arrays(read.network, read_param_file(args.params), "parameter file %s" % args.params,
+                                       names=read.names)
+        source = "from %s" % args.params
+    dtype = next(iter(read.params.values())).dtype
+    X, T, data = _data(args, read.network, dtype)
+    report = torch_models.check_torch_module(model, X, T, loss, reduction, params=params, rtol=args.rtol,
+                                             floor=args.floor, seed=args.seed)
+    return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+
+
+def _data(args, network, dtype) -> tuple:
+    if args.data:
+        X, T = read_data(args.data, network)
+        return X.astype(dtype), T.astype(dtype), "from %s (%d examples)" % (args.data, len(X))
+    batch = args.batch or DEFAULT_BATCH
+    X, T = random_data(network, batch, args.seed, dtype)
+    return X, T, "%d random examples (seed %d)" % (batch, args.seed)
