@@ -44,11 +44,8 @@ from sympy import Indexed, IndexedBase, Sum
 
 from . import nodes
 from .inplace import Lowering
-from derive.symbolic.symbols import N, activations, deltas, i, j, n
+from derive.symbolic.symbols import E, N, activations, deltas, i, j, n
 from .array_printer import free_indices, stabilize
-
-#: The scalar the ``loss`` function returns.
-LOSS = sympy.Symbol("E", real=True)
 
 Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
 
@@ -127,8 +124,8 @@ class _Program:
                          % (self.depth, self.network.sizes[-1], self.network.sizes[0]))
 
     def loss(self) -> nodes.FunctionDef:
-        statements = self.forward_statements + [(LOSS, self.loss_value)]
-        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, LOSS,
+        statements = self.forward_statements + [(E, self.loss_value)]
+        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, E,
                          "The loss E (a scalar of the common dtype) for inputs X and targets T.")
 
     def gradients(self) -> nodes.FunctionDef:

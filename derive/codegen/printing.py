@@ -29,7 +29,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from derive.model import numeric
 from derive.model.activations import Activation
-from derive.model.expression import X
+from derive.model.expression import VARIABLE
 from derive.model.registry import ACTIVATIONS
 
 #: numpy helpers of printing nodes that are not activations (made by the printers themselves).
@@ -125,10 +125,10 @@ def activation_forward(activation: Activation) -> Callable:
     """g as a numpy function: the record's own forward, or printed from a custom activation's expression."""
     if activation.numpy is not None:
         return activation.numpy
-    return compile_elementwise(activation.expression, X)
+    return compile_elementwise(activation.expression, VARIABLE)
 
 
 @lru_cache(maxsize=256)
 def activation_derivative(activation: Activation) -> Callable:
     """g' as ``sympy.diff`` gives it, printed to numpy (elementwise activations)."""
-    return compile_elementwise(activation.derivative_expr, X)
+    return compile_elementwise(activation.derivative_expr, VARIABLE)

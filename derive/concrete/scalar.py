@@ -49,9 +49,8 @@ from tqdm import tqdm
 
 from derive.errors import InputError
 from .instantiate import Instantiator
-from derive.model.losses import O as LOSS_OUTPUT
-from derive.model.losses import T as LOSS_TARGET
-from derive.model.expression import X as ACTIVATION_INPUT
+from derive.model.losses import OUTPUT, TARGET
+from derive.model.expression import VARIABLE
 from derive.symbolic.derivation import SymbolicDerivation
 from derive.symbolic.symbols import N, activations, deltas, i, j, n, preactivations, size
 
@@ -275,10 +274,10 @@ def expanded_size(network, sizes: tuple[int, ...], batch: int) -> int:
     output = 1
     for layer, activation in enumerate(network.activations, start=1):
         net = sizes[layer - 1] * (1 + output) + (1 if network.bias else 0)
-        repeats = sizes[layer] + 1 if not activation.elementwise else max(1, activation.expression.count(ACTIVATION_INPUT))
+        repeats = sizes[layer] + 1 if not activation.elementwise else max(1, activation.expression.count(VARIABLE))
         output = repeats * net
     loss = network.loss.expression
-    per_unit = max(1, loss.count(LOSS_OUTPUT)) * output + loss.count(LOSS_TARGET)
+    per_unit = max(1, loss.count(OUTPUT)) * output + loss.count(TARGET)
     return batch * sizes[-1] * per_unit
 
 

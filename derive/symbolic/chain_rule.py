@@ -45,10 +45,7 @@ from sympy import Derivative, Dummy, Eq, Sum
 from .layers import back_substitute, fresh_bound, layer_output, loss_expression, net_input
 from derive.model.network import Network
 from .sums import collapse_deltas, factor_sums, pull_out_deltas, rename_bound
-from .symbols import N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
-
-#: The loss, as it appears on the left of the recorded steps (dE/dW1[j, i]).
-E = sympy.Symbol("E")
+from .symbols import E, N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 
 class Step(NamedTuple):
