@@ -92,7 +92,7 @@ class _Program:
         self.derivation = derivation
         self.network = network = derivation.network
         self.depth = network.depth
-        self.equations = [(eq.lhs, canonical(eq.rhs)) for eq in derivation.forward_equations]
+        self.equations = [(eq.lhs, eq.rhs) for eq in derivation.forward_equations]
         self.forward_statements = [(target, stabilize(value)) for target, value in self.equations]
         self.parameters = tuple(network.param_shapes())
         self.shapes = {"X": (N, network.sizes[0]), "T": (N, network.sizes[-1]), **network.param_shapes()}
@@ -100,12 +100,12 @@ class _Program:
         definitions = {target.base: (target, value) for target, value in self.forward_statements}
         self.backward_statements = []
         for layer in range(self.depth, 0, -1):
-            delta = self._reuse(stabilize(canonical(derivation.delta(layer))))
+            delta = self._reuse(stabilize(derivation.delta(layer)))
             self.backward_statements.append((deltas(layer)[n, j], delta))
             for name in ("W%d" % layer, "b%d" % layer):
                 if name in self.parameters:
-                    self.backward_statements.append((gradient_entry(name), canonical(derivation.gradient(name))))
-        self.loss_value = stabilize(_through_definition(canonical(derivation.loss), definitions[output]))
+                    self.backward_statements.append((gradient_entry(name), derivation.gradient(name)))
+        self.loss_value = stabilize(_through_definition(derivation.loss, definitions[output]))
 
     def _reuse(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with each forward definition replaced by the array it defines."""
@@ -141,7 +141,7 @@ class _Program:
                  "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
                  "unit j of layer l; params = {%s}." % ", ".join('"%s": %s' % item for item in network.param_shapes().items()),
                  "X is (N, %d), T is (N, %d); n is the example, j the unit." % (network.sizes[0], network.sizes[-1]),
-                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(canonical(self.derivation.loss)),
+                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(self.derivation.loss),
                  "", "Forward pass:"]
         lines += ["    %s = %s" % (sympy.sstr(target), sympy.sstr(value)) for target, value in self.equations]
         lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
@@ -153,40 +153,10 @@ class _Program:
         derivation = self.derivation
         statements = []
         for layer in range(self.depth, 0, -1):
-            statements.append((deltas(layer)[n, j], canonical(derivation.delta(layer))))
-            statements += [(gradient_entry(name), canonical(derivation.gradient(name)))
+            statements.append((deltas(layer)[n, j], derivation.delta(layer)))
+            statements += [(gradient_entry(name), derivation.gradient(name))
                            for name in ("W%d" % layer, "b%d" % layer) if name in self.parameters]
         return statements
-
-
-def canonical(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every ``Dummy`` summation index renamed after itself, scope by scope.
-
-    The derivation sums over fresh ``Dummy`` indices; their printed names and
-    sort order depend on how many dummies the process has made, so they are
-    renamed (``_n`` to ``n``, ``n'`` inside a sum that already uses ``n``) to
-    keep the generated source byte-identical across processes.
-    """
-    return _rename_bound(sympy.sympify(expr, strict=True), frozenset())  # strict: never parses text
-
-
-def _rename_bound(expr: sympy.Basic, taken: frozenset) -> sympy.Basic:
-    if isinstance(expr, Sum):
-        used = set(taken) | {symbol.name for symbol in expr.free_symbols}
-        renames = {}
-        for limit in expr.limits:
-            index = limit[0]
-            if isinstance(index, sympy.Dummy):
-                name = index.name
-                while name in used:
-                    name += "'"
-                renames[index] = sympy.Symbol(name, **index.assumptions0)
-            used.add(renames.get(index, index).name)
-        renamed = expr.xreplace(renames)
-        return Sum(_rename_bound(renamed.function, frozenset(used)), *renamed.limits)
-    if not expr.args or isinstance(expr, Indexed):
-        return expr
-    return expr.func(*(_rename_bound(arg, taken) for arg in expr.args))
 
 
 def gradient_entry(name: str) -> Indexed:

@@ -42,9 +42,10 @@ from typing import NamedTuple
 import sympy
 from sympy import Derivative, Dummy, Eq, Sum
 
-from .layers import back_substitute, fresh_bound, layer_output, loss_expression, net_input
+from .indices import fresh_index, readable_index, rename_bound
+from .layers import back_substitute, layer_output, loss_expression, net_input
 from derive.model.network import Network
-from .sums import collapse_deltas, factor_sums, pull_out_deltas, rename_bound
+from .sums import collapse_deltas, factor_sums, pull_out_deltas
 from .symbols import E, N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 
@@ -65,7 +66,7 @@ class ChainRule:
 
     def __init__(self, network: Network):
         self.network = network
-        self.loss = fresh_bound(loss_expression(network))
+        self.loss = rename_bound(loss_expression(network), fresh_index)
         self.steps: list[Step] = []
         self.deltas: dict[int, sympy.Expr] = {}
         self.gradients: dict[str, sympy.Expr] = {}
@@ -77,7 +78,7 @@ class ChainRule:
                 self.deltas[layer - 1] = self._hidden_delta(layer - 1)
 
     def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
-        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs), evaluate=False), layer))
+        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs, readable_index()), evaluate=False), layer))
 
     def _output_delta(self) -> sympy.Expr:
         """delta_L = dE/dZ_L: the loss derivative through the output activation."""
@@ -93,8 +94,8 @@ class ChainRule:
         self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
         collapsed = collapse_deltas(chain)
         self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
-        simplified = rename_bound(_shortest(back_substitute(collapsed, self.network, L)), (m, k, i))
-        if simplified != rename_bound(collapsed):
+        simplified = rename_bound(_shortest(back_substitute(collapsed, self.network, L)), readable_index(m, k, i))
+        if simplified != rename_bound(collapsed, readable_index()):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
         return simplified
 
@@ -111,7 +112,7 @@ class ChainRule:
         if self.network.bias:
             parameters.append(("b%d" % layer, biases(layer)[j]))
         example, unit = _dummies("n k")
-        net = fresh_bound(net_input(self.network, layer, example, unit))
+        net = rename_bound(net_input(self.network, layer, example, unit), fresh_index)
         for name, entry in parameters:
             dZ = collapse_deltas(sympy.diff(net, entry))
             self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
@@ -119,7 +120,7 @@ class ChainRule:
             direct = collapse_deltas(sympy.diff(self.loss, entry))
             chain = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1)) + direct
             self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
-            gradient = rename_bound(collapse_deltas(chain), (n, k, m))
+            gradient = rename_bound(collapse_deltas(chain), readable_index(n, k, m))
             self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
             self.gradients[name] = gradient
 
@@ -128,7 +129,7 @@ class ChainRule:
         above = layer + 1
         A = activations(layer)
         example, unit, inner = _dummies("n k j")
-        net = fresh_bound(net_input(self.network, above, example, unit))
+        net = rename_bound(net_input(self.network, above, example, unit), fresh_index)
         dZ_dA = collapse_deltas(sympy.diff(net, A[n, j]))
         self._record(above, "dZ%d/dA%d: how the next layer's net input depends on this output" % (above, layer),
                      Derivative(preactivations(above)[n, k], A[n, j]), dZ_dA.xreplace({example: n, unit: k}))
@@ -140,7 +141,7 @@ class ChainRule:
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
         chain = Sum(dE_dA.xreplace({n: example, j: inner}) * dA_dZ, (inner, 0, size(layer) - 1), (example, 0, N - 1))
         self._record(layer, "delta%d = dE/dZ%d by the chain rule" % (layer, layer), deltas(layer)[n, j], chain)
-        delta = rename_bound(back_substitute(collapse_deltas(chain), self.network, layer), (k, m, i))
+        delta = rename_bound(back_substitute(collapse_deltas(chain), self.network, layer), readable_index(k, m, i))
         self._record(layer, "delta%d" % layer, deltas(layer)[n, j], delta)
         return delta
 
