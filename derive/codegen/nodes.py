@@ -137,7 +137,7 @@ class ModulePrinter(ArrayPrinter):
     """The array printer, extended to statements, functions and modules.
 
     The module it prints imports numpy as ``np`` and carries the source of
-    every :mod:`derive.numeric` helper its code called (``helpers_used``).
+    every :mod:`derive.model.numeric` helper its code called (``helpers_used``).
     """
 
     def print_module(self, module: Module) -> str:

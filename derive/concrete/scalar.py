@@ -4,8 +4,8 @@ The lecture writes the gradient of one weight as ``dE/dw_ji = delta_j x_i``:
 a product of two named quantities, each defined once (``delta_j`` by the δ
 recursion, ``x_i`` by the data, ``h_j`` by the forward pass).  The scalar
 partials here have that shape.  They are the index-level gradients of
-:mod:`derive.chain_rule` instantiated at concrete sizes (see
-:mod:`derive.instantiate`), so dE/dW1[2, 0] of a 2-3-1 network is
+:mod:`derive.symbolic.chain_rule` instantiated at concrete sizes (see
+:mod:`derive.concrete.instantiate`), so dE/dW1[2, 0] of a 2-3-1 network is
 ``X[0, 0]*delta1[0, 2]``, and the named entries are ``Indexed`` objects with
 number indices:
 

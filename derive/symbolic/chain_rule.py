@@ -2,9 +2,9 @@
 
 This is reverse-mode differentiation done symbolically, at the level of
 indices, exactly as the lecture does it by hand.  Every factor is a
-``sympy.diff`` of one layer-local expression of :mod:`derive.layers` with
+``sympy.diff`` of one layer-local expression of :mod:`derive.symbolic.layers` with
 respect to one ``Indexed`` entry; the chain rule multiplies the factors and
-sums over the entries in between; :func:`derive.sums.collapse_deltas` sums out
+sums over the entries in between; :func:`derive.symbolic.sums.collapse_deltas` sums out
 the ``KroneckerDelta`` that each factor carries.  For a network of depth L:
 
 1. output layer:  ``dE/dA_L[n, j] = diff(E, A_L[n, j])`` (the lecture's dE/do),

@@ -1,7 +1,7 @@
 """The network as index-level SymPy expressions, with symbolic sizes.
 
 Everything here is written once for any widths: the sizes are the symbols
-``n_0..n_L`` and ``N`` of :mod:`derive.symbols`, so a 2-2-1 network and a
+``n_0..n_L`` and ``N`` of :mod:`derive.symbolic.symbols`, so a 2-2-1 network and a
 784-1000-10 network with the same activations, loss and options have the
 same expressions.  For layer l (1..L), example n and unit j:
 
@@ -13,7 +13,7 @@ same expressions.  For layer l (1..L), example n and unit j:
   ``lambda/2 * Sum(W_l[j, i]**2) + mu * Sum(Abs(W_l[j, i]))`` over layers.
 
 These are the layer-local expressions the chain rule differentiates
-(:mod:`derive.chain_rule`): each is a function of the previous layer's array
+(:mod:`derive.symbolic.chain_rule`): each is a function of the previous layer's array
 only, so ``A_{l-1}`` is a symbol of ``Z_l``, not the whole forward pass.
 Their summation indices are the readable ``i``, ``k``, ``m``, ``n``;
 the chain rule renames them to fresh ``Dummy`` indices before differentiating
