@@ -17,7 +17,12 @@ plus what is built from it:
 * the scalar partials at concrete sizes (:mod:`derive.concrete`):
   :meth:`~Derivation.partial` and :meth:`~Derivation.partials`;
 * the generated numpy module (:mod:`derive.codegen`):
-  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`.
+  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
+* second derivatives by the R-operator (:mod:`derive.symbolic.second_order`):
+  :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
+  :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`;
+* its display in Jupyter (``_repr_html_``, ``_repr_markdown_``,
+  ``_repr_latex_``: :mod:`derive.report.display`).
 
 This module sits above the three sub-packages it combines, so none of them
 imports another's caller: ``symbolic`` knows nothing of concrete sizes or
@@ -36,9 +41,14 @@ from derive import codegen
 from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
-from derive.symbolic.derivation import SymbolicDerivation, parameter_entry
+from derive.report import display
+from derive.symbolic import chain_rule
+from derive.symbolic.chain_rule import Step
+from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
+from derive.symbolic.second_order import SecondOrder, p, q, second_order
+from derive.symbolic.symbols import i, j
 
-__all__ = ["Derivation", "derive", "parameter_entry"]
+__all__ = ["Derivation", "clear_caches", "derive", "parameter_entry"]
 
 #: How many concrete-size contexts :meth:`Derivation.partial` keeps.
 _CONTEXTS_KEPT = 4
@@ -53,8 +63,8 @@ class Derivation(SymbolicDerivation):
     sizes and the generated numpy module.
     """
 
-    def __init__(self, network: Network):
-        super().__init__(network)
+    def __init__(self, network: Network, derived: Derived | None = None):
+        super().__init__(network, derived)
         self._contexts: dict[tuple, ScalarPartials] = {}
         self._numpy_source: str | None = None
 
@@ -98,6 +108,35 @@ class Derivation(SymbolicDerivation):
             partials.build(progress=progress)
         return partials
 
+    @property
+    def second_order(self) -> SecondOrder:
+        """The R-operator passes: Hessian- and Gauss-Newton-vector products (:mod:`derive.symbolic.second_order`).
+
+        Raises:
+            InputError: an activation whose second derivative SymPy cannot give.
+        """
+        return second_order(self)
+
+    @property
+    def hvp_steps(self) -> tuple[Step, ...]:
+        """The labelled steps of the second-order derivation: forward along V, then H V and G V from the output back."""
+        return tuple(self.second_order.steps)
+
+    def hessian_block(self, first: str, second: str) -> sympy.Expr:
+        """``d^2E / d first[j, i] d second[p, q]`` as an index expression with symbolic sizes.
+
+        Free indices: ``j, i`` (or ``j``) for ``first``, ``p, q`` (or ``p``) for ``second``.
+
+        Raises:
+            InputError: an unknown parameter name.
+        """
+        return self.second_order.hessian_block(first, second)
+
+    def hessian_diagonal(self, name: str) -> sympy.Expr:
+        """``d^2E / d name[j, i]^2``: the Hessian block of ``name`` with itself at equal entries (free j, i)."""
+        block = self.hessian_block(name, name)
+        return block.xreplace({p: j, q: i})
+
     def numpy_source(self) -> str:
         """The source of a standalone numpy module with ``forward``, ``loss`` and ``gradients``.
 
@@ -115,6 +154,17 @@ class Derivation(SymbolicDerivation):
         """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
         return codegen.numpy_module(self, source=self.numpy_source())
 
+    # --- Jupyter: the forward pass, loss, error terms and gradients as formulas (derive.report.display) ---
+
+    def _repr_html_(self) -> str:
+        return display.derivation_html(self)
+
+    def _repr_markdown_(self) -> str:
+        return display.derivation_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        return display.derivation_latex(self)
+
     def _context(self, sizes, batch: int) -> ScalarPartials:
         key = check_concrete(self.network, sizes, batch)
         if key not in self._contexts:
@@ -128,7 +178,9 @@ def derive(network: Network | str | Path) -> Derivation:
     """Derive the gradient of every parameter of ``network`` with ``sympy.diff``.
 
     The derivation uses symbolic sizes, so its cost does not depend on the
-    widths; results are cached per network.
+    widths, and it is done once per network *structure*
+    (:attr:`Network.structure`): 784-100-10 and 3-4-2 with the same
+    activations, loss and options share one symbolic derivation.
 
     Args:
         network: A :class:`~derive.Network`, or a spec string/file (``"2-2-1"``).
@@ -154,4 +206,17 @@ def _definitions(network: Network) -> tuple:
 
 @lru_cache(maxsize=64)
 def _derive(network: Network, definitions: tuple) -> Derivation:
-    return Derivation(network)
+    return Derivation(network, _derived(network.structure, definitions))
+
+
+@lru_cache(maxsize=256)
+def _derived(structure: Network, definitions: tuple) -> Derived:
+    return derive_structure(structure)
+
+
+def clear_caches() -> None:
+    """Forget every derivation done in this process (after changing how SymPy differentiates a function)."""
+    _derive.cache_clear()
+    _derived.cache_clear()
+    chain_rule.clear_pieces()
+    sympy.core.cache.clear_cache()

@@ -48,6 +48,11 @@ CASES = {
     "spec-not-sizes": (train(spec="2-x-1"), ["'2-x-1'", "sizes joined by dashes"]),
     "spec-one-size": (train(spec="2"), ["'2'", "at least an input and an output size"]),
     "spec-empty": (train(spec=""), ["''", "sizes joined by dashes"]),
+    "spec-full-width-digits": (train(spec="\uff12-\uff12-\uff11"), ["sizes joined by dashes"]),
+    "spec-too-large-to-train": (train(spec="2-99999999-1"), ["2-99999999-1", "would need about", "GB of memory",
+                                                             "above the limit of", "narrower layers"]),
+    "activation-empty": (train("--activation", ""), ["--activation is empty", "--activation relu,softmax"]),
+    "seed-negative": (train("--seed", "-5"), ["--seed", "integer >= 0", "'-5'"]),
     "size-zero": (train(spec="2-0-1"), ["size 0", "positive integer"]),
     "yaml-malformed": (train(spec="{0}", files=[write("net.yaml", "sizes: [2, 2\n")]), ["net.yaml", "not valid YAML", "line"]),
     "json-malformed": (train(spec="{0}", files=[write("net.json", '{"sizes": [2, 2, 1],}')]), ["net.json", "not valid JSON"]),
@@ -158,3 +163,13 @@ def test_bad_input_through_the_installed_entry_point_has_no_traceback(tmp_path):
     assert result.stderr.splitlines() == ["backprop train: error: %s line 2, column 2 is nan; "
                                           "data must be finite (no NaN or inf)" % (tmp_path / "d.csv")]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["--output", "--history"])
+def test_a_directory_as_output_is_refused_before_training(option, tmp_path, capsys):
+    code = main(["train", "2-2-1", "--data", "xor", "--quiet", option, str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.splitlines() == ["backprop train: error: cannot write %s: it is a directory; give a file "
+                                         "name such as %s" % (tmp_path, tmp_path / "output")]
+    assert list(tmp_path.iterdir()) == []

@@ -201,3 +201,12 @@ def test_bad_options_are_named(options, message):
     network = Network((2, 1), activation="relu")
     with pytest.raises(InputError, match=message):
         check_gradients(network, init_params(network), np.ones((1, 2)), np.ones((1, 1)), **options)
+
+
+def test_a_kink_away_from_zero_is_located_from_the_expression_and_flagged_not_failed():
+    network = Network((1, 1, 1), activation=["abs(x - 1)", "linear"])
+    assert network.activations[0].kinks == (1.0,)
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0]), "W2": np.array([[0.5]]), "b2": np.array([0.0])}
+    report = check_gradients(network, params, np.array([[1.0 + 1e-7]]), np.array([[0.3]]))
+    assert report.ok, str(report)
+    assert any("kink at 1" in note for note in report.kinks)

@@ -1,4 +1,4 @@
-"""``backprop train``: the README's command, outputs, options and the per-epoch lines."""
+"""``backprop train``: the README's XOR command, outputs, options and the per-epoch lines."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def readme_train_command() -> list[str]:
-    """The arguments of the ``backprop train`` in the README's first command."""
-    first = next(line for line in README.read_text().splitlines() if line.startswith("pip install ."))
-    words = shlex.split(first.split("&&", 1)[1])
+    """The arguments of the README's ``backprop train`` on XOR."""
+    line = next(line for line in README.read_text().splitlines() if line.startswith("backprop train 2-2-1 --data xor"))
+    words = shlex.split(line)
     assert words[:2] == ["backprop", "train"]
     return words[1:]
 

@@ -356,3 +356,25 @@ def test_derivation_reports_depth_parameters_and_entries():
     assert d.depth == 2 and d.parameters == ("W1", "b1", "W2", "b2")
     assert parameter_entry("W2") == weights(2)[j, i] and parameter_entry("b1") == biases(1)[j]
     assert "2-3-1" in repr(d) and len(d.equations()) == 2 + 4
+
+
+def test_networks_of_one_structure_share_one_symbolic_derivation():
+    small, large = derive(Network((3, 4, 2), activation="tanh")), derive(Network((784, 100, 10), activation="tanh"))
+    assert small.network.sizes == (3, 4, 2) and large.network.sizes == (784, 100, 10)
+    assert small.delta(1) is large.delta(1) and small.steps is large.steps
+    assert Network((3, 4, 2)).structure == Network((784, 100, 10)).structure != Network((3, 4, 2), bias=False).structure
+
+
+def test_pieces_shared_between_structures_give_what_a_fresh_derivation_gives():
+    from derive import clear_caches
+
+    networks = [Network((2, 3, 3, 1), activation=["relu", "tanh", "sigmoid"], loss="binary_cross_entropy"),
+                Network((2, 3, 3, 2), activation=["relu", "tanh", "softmax"], loss="cross_entropy", bias=False,
+                        weight_decay=0.5, reduction="mean")]
+    shared = [derive(network) for network in networks]  # the second reuses the first's hidden deltas
+    clear_caches()
+    for network, reused in zip(networks, shared):
+        fresh = derive(network)
+        assert fresh is not reused and fresh.equations() == reused.equations()
+        assert [(s.label, s.equation, s.layer) for s in fresh.steps] == [(s.label, s.equation, s.layer) for s in reused.steps]
+        clear_caches()

@@ -37,6 +37,8 @@ from sympy import Rational
 from derive import ACTIVATIONS, LOSSES, Network, derive
 from derive.symbolic.symbols import T, X, biases, weights
 
+pytestmark = pytest.mark.slow  # brute-force proofs: expensive, run by CI with the rest
+
 EXTRA_ACTIVATIONS = ("x/(1+abs(x))", "leaky_relu(0.2)")
 SIZES_BY_DEPTH = {1: (3, 2), 2: (3, 3, 2), 3: (2, 3, 2, 2)}
 

@@ -63,6 +63,11 @@ def test_partial_expand_and_batch(capsys):
     (["2-2-1", "--expand"], "--expand needs --partial"),
     (["2-2-1", "--partial", "W1", "0", "0", "--batch", "0"], "batch must be a positive integer"),
     (["2-x-1"], "is not sizes joined by dashes"),
+    (["2-2-1", "--steps", "--partial", "W1", "0", "1"], "--steps shows the derivation with symbolic sizes"),
+    (["2-2-1", "--batch", "3"], "--batch needs --partial NAME INDEX"),
+    (["2-2-1", "--partial", "W1", "0", "1", "--batch", "100000000"],
+     "would write out about 600,000,000 terms (about 120 GB of memory), above the limit of 5,000,000 terms"),
+    (["2-2-1", "-o", "/"], "cannot write /: it is a directory"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -80,3 +85,27 @@ def test_formatting_refuses_an_unknown_style():
         format_derivation(d, style="html")
     with pytest.raises(InputError, match="style 'html'"):
         format_partial(d, "W1", (0, 0), style="html")
+
+
+def test_the_partial_hint_repeats_every_option_of_the_network(capsys):
+    code, out, err = run(capsys, "784-100-10", "--activation", "sigmoid,softmax", "--loss", "cross_entropy",
+                         "--reduction", "mean", "--no-bias", "--weight-decay", "0.01", "--partial", "W2", "0", "0")
+    assert code == 0 and not err
+    hint = out.strip().splitlines()[-1]
+    assert hint.endswith("(see: backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy "
+                         "--reduction mean --no-bias --weight-decay 0.01)")
+    command = hint[hint.index("backprop derive ") + len("backprop derive "):-1].split()
+    code, following, _ = run(capsys, *command)
+    assert code == 0 and "784-100-10, sigmoid/softmax, cross_entropy (mean), no bias, L2 0.01" in following
+
+
+def test_only_the_subcommand_that_runs_is_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom verify.cli import main\nmain(['derive', '2-1'])\n"
+            "print(sorted(m for m in ('verify.cli.train', 'verify.cli.proptest', 'verify.cli.derive') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['verify.cli.derive']"
+    listing = subprocess.run([sys.executable, "-m", "verify", "--help"], capture_output=True, text=True).stdout
+    assert all(name in listing for name in ("train", "derive", "proptest"))

@@ -58,3 +58,13 @@ def test_no_dummy_is_left_anywhere_in_a_derivation(activation):
     expressions = [d.loss, *(eq.rhs for eq in d.forward_equations), *(step.equation for step in d.steps)]
     expressions += [d.delta(layer) for layer in (1, 2)] + [d.gradient(name) for name in d.parameters]
     assert not any(expr.atoms(Dummy) for expr in expressions)
+
+
+@pytest.mark.parametrize("network", [Network([2, 2, 1], activation="sigmoid", loss="sse"),
+                                     Network([2, 3, 2], activation=["atan(x)", "softmax"], loss="cross_entropy",
+                                             weight_decay=0.05, reduction="mean")], ids=["sigmoid-sse", "atan-softmax"])
+def test_no_dummy_is_left_in_the_second_order_passes_or_the_hessian_blocks(network):
+    d = derive(network)
+    expressions = [step.equation for step in d.hvp_steps]
+    expressions += [d.hessian_block(first, second) for first in d.parameters for second in d.parameters]
+    assert not any(expr.atoms(Dummy) for expr in expressions)

@@ -233,3 +233,52 @@ def test_engine_keeps_float32_through_custom_activations_with_kinks_and_constant
     T = np.zeros((2, 1), np.float32)
     gradients = Engine(network).gradients(params, X, T)
     assert {g.dtype for g in gradients.values()} == {np.dtype(np.float32)}
+
+
+@pytest.fixture
+def corrupted_sigmoid_rule(monkeypatch):
+    """SymPy taught a wrong sigmoid derivative (S instead of S(1 - S)); every cache of derived results emptied."""
+    from derive import clear_caches
+    from derive.codegen import printing
+    from derive.model import functions
+    from verify.check import gradient_check
+
+    def clear():
+        clear_caches()
+        gradient_check.reference_module.cache_clear()
+        printing.activation_derivative.cache_clear()
+        ACTIVATIONS["sigmoid"].__dict__.pop("derivative_expr", None)
+
+    clear()
+    monkeypatch.setattr(functions.sigmoid, "fdiff", lambda self, argindex=1: functions.sigmoid(self.args[0]))
+    yield
+    monkeypatch.undo()
+    clear()
+
+
+def test_a_wrong_sympy_rule_leaves_the_engine_unchanged_and_the_check_blames_the_reference(corrupted_sigmoid_rule):
+    from derive import derive
+    from verify import check_gradients
+
+    network = Network((3, 4, 2), activation="sigmoid")
+    params = init_params(network, seed=5, scale=1.0)
+    rng = np.random.default_rng(5)
+    X, T = rng.normal(size=(4, 3)), rng.uniform(0.1, 0.9, size=(4, 2))
+    engine = Engine(network).gradients(params, X, T)
+    expected = central_differences(lambda p: Engine(network).loss(p, X, T), params)
+    for name in engine:
+        np.testing.assert_allclose(engine[name], expected[name], rtol=1e-6, atol=1e-9)
+    generated = derive(network).numpy_module().gradients(params, X, T)
+    assert not np.allclose(generated["W1"], engine["W1"])  # the corruption did reach the generated code
+    report = check_gradients(network, params, X, T)
+    assert report.culprit == "reference" and "SYMBOLIC REFERENCE is wrong" in report.summary
+
+
+def test_a_custom_activation_makes_the_engine_dependent_and_the_report_says_so():
+    from verify import check_gradients
+
+    network = Network((2, 3, 1), activation=["x/(1+abs(x))", "linear"])
+    assert not Engine(network).independent and Engine(Network((2, 3, 1), activation="silu")).independent
+    params = init_params(network, seed=1, scale=1.0)
+    report = check_gradients(network, params, np.array([[0.3, -0.7]]), np.array([[0.2]]))
+    assert report.ok and any("not independent" in w and "x/(1+abs(x))" in w for w in report.warnings)

@@ -135,3 +135,18 @@ def test_the_ci_profile_is_derandomized_and_an_unknown_profile_is_named(monkeypa
     monkeypatch.setenv("BACKPROP_HYPOTHESIS_PROFILE", "fast")
     with pytest.raises(InputError, match="BACKPROP_HYPOTHESIS_PROFILE=fast.*dev, ci, thorough"):
         strategies.profile_name()
+
+
+def test_profiles_are_registered_under_prefixed_names_and_never_overwrite_existing_ones():
+    import subprocess
+    import sys
+
+    code = (
+        "from hypothesis import settings\n"
+        "settings.register_profile('ci', max_examples=7)\n"
+        "settings.register_profile('backprop-dev', max_examples=3)\n"
+        "from verify.testing import strategies\n"
+        "print(settings.get_profile('ci').max_examples, settings.get_profile('backprop-dev').max_examples,\n"
+        "      settings.get_profile('backprop-ci').max_examples, strategies.profile_settings('ci').derandomize)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["7", "3", str(strategies.PROFILES["ci"].max_examples), "True"]

@@ -2,16 +2,17 @@
 
 The hand-written backprop engine and training (:mod:`verify.engine`), the
 gradient checks (:mod:`verify.check`: finite differences, the three-way check,
-its report), property testing (:mod:`verify.testing`: hypothesis strategies,
-the property suite, the pytest plugin) and the ``backprop`` command
-(:mod:`verify.cli`).  It may import :mod:`derive`; :mod:`derive` never imports it.
+its report), derivation reports with their proof (:mod:`verify.reporting`),
+property testing (:mod:`verify.testing`: hypothesis strategies, the property
+suite, the pytest plugin) and the ``backprop`` command (:mod:`verify.cli`).  It may import :mod:`derive`; :mod:`derive` never imports it.
 """
 
 from .check import CheckReport, assert_gradients_match, check_gradients
 from .engine import Dataset, Engine, GradientDescent, History, check_data, load_data, split, train
+from .reporting import write_report
 
 __all__ = ["CheckReport", "Dataset", "Engine", "GradientDescent", "History", "assert_gradients_match", "check_data",
-           "check_gradients", "load_data", "split", "strategies", "train"]
+           "check_gradients", "load_data", "split", "strategies", "train", "write_report"]
 
 
 def __getattr__(name: str):

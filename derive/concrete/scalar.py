@@ -48,6 +48,7 @@ from sympy import Indexed
 from tqdm import tqdm
 
 from derive.errors import InputError
+from derive.limits import human_bytes
 from .instantiate import Instantiator
 from derive.model.losses import OUTPUT, TARGET
 from derive.model.expression import VARIABLE
@@ -57,6 +58,10 @@ from derive.symbolic.symbols import N, activations, deltas, i, j, n, preactivati
 #: Largest estimated size (symbol occurrences in the fully expanded loss) that
 #: ``expand=True`` accepts.
 EXPAND_LIMIT = 20_000
+#: Largest number of terms the error-term definitions at concrete sizes may have (about 10 s and 1 GB).
+COMPACT_LIMIT = 5_000_000
+#: Memory per term of an instantiated expression, measured (about 60 bytes) with a margin.
+BYTES_PER_TERM = 200
 
 
 class ScalarPartials(Mapping):
@@ -73,6 +78,7 @@ class ScalarPartials(Mapping):
     """
 
     def __init__(self, derivation: SymbolicDerivation, sizes: tuple[int, ...], batch: int):
+        check_compact(derivation.network, sizes, batch)
         self.derivation = derivation
         self.sizes = sizes
         self.batch = batch
@@ -263,6 +269,27 @@ def check_concrete(network, sizes, batch) -> tuple[tuple[int, ...], int]:
     return network.replace(sizes=tuple(sizes)).sizes, batch
 
 
+def compact_size(sizes: tuple[int, ...], batch: int) -> int:
+    """Terms in the error-term definitions a compact partial may need: delta_l[n, j] sums n_{l+1} terms."""
+    widths = list(sizes[1:]) + [1]
+    return batch * sum(width * (above + 1) for width, above in zip(widths[:-1], widths[1:]))
+
+
+def check_compact(network, sizes: tuple[int, ...], batch: int) -> None:
+    """Refuse concrete sizes and a batch whose definitions would exceed :data:`COMPACT_LIMIT` terms.
+
+    Raises:
+        InputError: with the estimate in terms and memory, and the limit.
+    """
+    terms = compact_size(sizes, batch)
+    if terms > COMPACT_LIMIT:
+        raise InputError(
+            "partials of %s with %s example(s) would write out about %s terms (about %s of memory), above the limit "
+            "of %s terms; use a smaller batch (the lecture's view is one example)" % (
+                "-".join(map(str, sizes)), format(batch, ","), format(terms, ","),
+                human_bytes(terms * BYTES_PER_TERM), format(COMPACT_LIMIT, ",")))
+
+
 def expanded_size(network, sizes: tuple[int, ...], batch: int) -> int:
     """Estimated symbol occurrences in the fully expanded loss, from the sizes alone.
 
@@ -296,4 +323,5 @@ def check_expandable(network, sizes: tuple[int, ...], batch: int) -> None:
                 "-".join(map(str, sizes)), batch, format(estimate, ","), format(EXPAND_LIMIT, ",")))
 
 
-__all__ = ["EXPAND_LIMIT", "ScalarPartials", "check_concrete", "check_expandable", "expanded_size"]
+__all__ = ["COMPACT_LIMIT", "EXPAND_LIMIT", "ScalarPartials", "check_compact", "check_concrete", "check_expandable",
+           "compact_size", "expanded_size"]

@@ -38,7 +38,7 @@ from .losses import Loss, get_loss, get_reduction
 #: Keys a spec file may have.
 SPEC_KEYS = ("sizes", "activation", "loss", "bias", "weight_decay", "l1", "reduction")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-_SIZES = re.compile(r"^\s*\d+(\s*-\s*\d+)+\s*$")
+_SIZES = re.compile(r"^\s*[0-9]+(\s*-\s*[0-9]+)+\s*$", re.ASCII)
 
 
 class Network:
@@ -190,6 +190,16 @@ class Network:
         if self.l1:
             parts.append("L1 %g" % self.l1)
         return ", ".join(parts)
+
+    @property
+    def structure(self) -> "Network":
+        """The same network with every width 1: everything a derivation depends on.
+
+        Two networks with equal ``structure`` (same depth, activations, loss,
+        reduction, bias and penalties) have the same symbolic derivation and
+        can share a width-generic generated module.
+        """
+        return self.replace(sizes=(1,) * len(self.sizes))
 
     def _key(self):
         # Activations by name and definition: two custom activations may share a name.

@@ -8,14 +8,13 @@ read with ``allow_pickle=False`` so a parameter file cannot run code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from derive.errors import InputError
+from derive.files import atomic_write
 from .network import Network
 
 INIT_SCALE = 0.05
@@ -67,16 +66,12 @@ def check_params(network: Network, params, where: str = "parameters") -> dict[st
 
 
 def save_params(path: str | Path, params: dict[str, np.ndarray]) -> None:
-    """Write parameters to an ``.npz`` file atomically (no half-written file on failure)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(suffix=".npz", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **params)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Write parameters to an ``.npz`` file atomically (no half-written file on failure).
+
+    Raises:
+        InputError: the path cannot be written (see :func:`derive.files.check_writable`).
+    """
+    atomic_write(path, lambda stream: np.savez(stream, **params))
 
 
 def read_npz(path: str | Path, kind: str, expected: str) -> dict[str, np.ndarray]:

@@ -7,12 +7,14 @@ respect to one ``Indexed`` entry; the chain rule multiplies the factors and
 sums over the entries in between; :func:`derive.symbolic.sums.collapse_deltas` sums out
 the ``KroneckerDelta`` that each factor carries.  For a network of depth L:
 
-1. output layer:  ``dE/dA_L[n, j] = diff(E, A_L[n, j])`` (the lecture's dE/do),
+1. output layer:  ``dE/dA_L[n, j] = diff(E, A_L[n, j])`` (the lecture's dE/do; of E only the data
+   term depends on A_L, so that is what is differentiated),
    ``dA_L[n', k']/dZ_L[n, j] = diff(A_L[n', k'], Z_L[n, j])`` (do/dnet), and
    ``delta_L[n, j] = Sum_{n', k'} dE/dA_L[n', k'] * dA_L[n', k']/dZ_L[n, j]``;
 2. each layer l, from L down:
    ``dE/dW_l[j, i] = Sum_{n', k'} delta_l[n', k'] * diff(Z_l[n', k'], W_l[j, i])``
-   plus ``diff(E, W_l[j, i])`` (the penalty, which depends on W_l directly),
+   plus ``diff(E, W_l[j, i])`` (of E only the penalty depends on W_l directly: the data term is
+   written in A_L),
    and the same for ``b_l[j]``;
 3. the layer below:
    ``dE/dA_{l-1}[n, j] = Sum_{n', k'} delta_l[n', k'] * diff(Z_l[n', k'], A_{l-1}[n, j])``
@@ -37,13 +39,15 @@ Written forms (what code generators and readers can rely on):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import OrderedDict
+from functools import cached_property
+from typing import Callable, NamedTuple
 
 import sympy
 from sympy import Derivative, Dummy, Eq, Sum
 
 from .indices import fresh_index, readable_index, rename_bound
-from .layers import back_substitute, layer_output, loss_expression, net_input
+from .layers import back_substitute, data_loss, layer_output, net_input, penalty
 from derive.model.network import Network
 from .sums import collapse_deltas, factor_sums, pull_out_deltas
 from .symbols import E, N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
@@ -66,16 +70,51 @@ class ChainRule:
 
     def __init__(self, network: Network):
         self.network = network
-        self.loss = rename_bound(loss_expression(network), fresh_index)
         self.steps: list[Step] = []
         self.deltas: dict[int, sympy.Expr] = {}
         self.gradients: dict[str, sympy.Expr] = {}
-        depth = network.depth
-        self.deltas[depth] = self._output_delta()
+        depth, loss = network.depth, network.loss
+        self.deltas[depth] = self._piece(("output delta", depth, _definition(network.activations[-1]),
+                                          (loss.name, loss.expression), network.reduction), self._output_delta)
         for layer in range(depth, 0, -1):
-            self._parameter_gradients(layer)
+            self.gradients.update(self._piece(("gradients", layer, network.bias, network.weight_decay, network.l1),
+                                              lambda: self._parameter_gradients(layer)))
             if layer > 1:
-                self.deltas[layer - 1] = self._hidden_delta(layer - 1)
+                self.deltas[layer - 1] = self._piece(("hidden delta", layer - 1,
+                                                      _definition(network.activations[layer - 2])),
+                                                     lambda: self._hidden_delta(layer - 1))
+
+    def _piece(self, key: tuple, build: Callable):
+        """``build()`` (which records its steps and returns its result), done once per ``key`` in this process.
+
+        Each piece of the chain rule depends on a few facts of the network
+        only (the key): the output delta on the depth, the output activation,
+        the loss and the reduction; a hidden delta on its layer and
+        activation; a layer's gradients on its index, the bias and the
+        penalties.  Networks that share a piece share its SymPy work; its
+        recorded steps are replayed in order.
+        """
+        found = _PIECES.get(key)
+        if found is None:
+            first = len(self.steps)
+            value = build()
+            found = _PIECES[key] = (tuple(self.steps[first:]), value)
+            while len(_PIECES) > PIECES_KEPT:
+                _PIECES.popitem(last=False)
+        else:
+            _PIECES.move_to_end(key)
+            self.steps.extend(found[0])
+        return found[1]
+
+    @cached_property
+    def _data_loss(self) -> sympy.Expr:
+        """The data term of E, summation indices fresh: all of E that depends on A_L."""
+        return rename_bound(data_loss(self.network), fresh_index)
+
+    @cached_property
+    def _penalty(self) -> sympy.Expr:
+        """The weight-decay term of E, summation indices fresh: all of E that depends on the weights directly."""
+        return rename_bound(penalty(self.network), fresh_index)
 
     def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
         self.steps.append(Step(label, Eq(lhs, rename_bound(rhs, readable_index()), evaluate=False), layer))
@@ -85,29 +124,23 @@ class ChainRule:
         L = self.network.depth
         A, Z = activations(L), preactivations(L)
         example, unit = _dummies("n k")
-        dE_dA = collapse_deltas(sympy.diff(self.loss, A[n, j]))
+        dE_dA = collapse_deltas(sympy.diff(self._data_loss, A[n, j]))
         self._record(L, "dE/dA%d: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = self._jacobian(L, example, unit)
+        dA_dZ = jacobian(self.network, L, example, unit)
         self._record(L, "dA%d/dZ%d: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
         chain = Sum(dE_dA.xreplace({n: example, j: unit}) * dA_dZ, (unit, 0, size(L) - 1), (example, 0, N - 1))
         self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
         collapsed = collapse_deltas(chain)
         self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
-        simplified = rename_bound(_shortest(back_substitute(collapsed, self.network, L)), readable_index(m, k, i))
+        simplified = rename_bound(shortest(back_substitute(collapsed, self.network, L)), readable_index(m, k, i))
         if simplified != rename_bound(collapsed, readable_index()):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
         return simplified
 
-    def _jacobian(self, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
-        """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
-        # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
-        output = layer_output(self.network, layer, example, unit)
-        derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
-        return back_substitute(derivative, self.network, layer)
-
-    def _parameter_gradients(self, layer: int) -> None:
+    def _parameter_gradients(self, layer: int) -> dict[str, sympy.Expr]:
         """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives."""
+        gradients = {}
         parameters = [("W%d" % layer, weights(layer)[j, i])]
         if self.network.bias:
             parameters.append(("b%d" % layer, biases(layer)[j]))
@@ -117,12 +150,13 @@ class ChainRule:
             dZ = collapse_deltas(sympy.diff(net, entry))
             self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
                          Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
-            direct = collapse_deltas(sympy.diff(self.loss, entry))
+            direct = collapse_deltas(sympy.diff(self._penalty, entry))
             chain = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1)) + direct
             self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
             gradient = rename_bound(collapse_deltas(chain), readable_index(n, k, m))
             self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
-            self.gradients[name] = gradient
+            gradients[name] = gradient
+        return gradients
 
     def _hidden_delta(self, layer: int) -> sympy.Expr:
         """delta_l from delta_{l+1}: back through the next layer's weights, then through g_l."""
@@ -136,7 +170,7 @@ class ChainRule:
         dE_dA = collapse_deltas(Sum(deltas(above)[example, unit] * dZ_dA,
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
         self._record(layer, "dE/dA%d: error arriving from layer %d" % (layer, above), Derivative(E, A[n, j]), dE_dA)
-        dA_dZ = self._jacobian(layer, example, inner)
+        dA_dZ = jacobian(self.network, layer, example, inner)
         self._record(layer, "dA%d/dZ%d: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
         chain = Sum(dE_dA.xreplace({n: example, j: inner}) * dA_dZ, (inner, 0, size(layer) - 1), (example, 0, N - 1))
@@ -146,11 +180,47 @@ class ChainRule:
         return delta
 
 
+#: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.
+_PIECES: OrderedDict = OrderedDict()
+PIECES_KEPT = 4096
+
+
+def jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
+    """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
+    # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
+    output = layer_output(network, layer, example, unit)
+    derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
+    return back_substitute(derivative, network, layer)
+
+
+def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
+    """``Sum_{n', k'} upstream[n', k'] * dA_L[n', k']/dZ_L[n, j]``: a dE/dA_L (free n, j) carried back through g_L.
+
+    The same chain rule as delta_L's, for any upstream: the Gauss-Newton
+    product sends the loss's curvature back this way.
+    """
+    L = network.depth
+    example, unit = _dummies("n k")
+    chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
+                (unit, 0, size(L) - 1), (example, 0, N - 1))
+    return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), readable_index(m, k, i))
+
+
+def clear_pieces() -> None:
+    """Forget the pieces derived so far (see :meth:`ChainRule._piece`)."""
+    _PIECES.clear()
+
+
+def _definition(activation) -> tuple:
+    """What an activation's derivative depends on: its name and SymPy definition (two may share a name)."""
+    return (activation.name, activation.expression if activation.elementwise else None)
+
+
 def _dummies(names: str) -> tuple[Dummy, ...]:
     return tuple(Dummy(name, integer=True, nonnegative=True) for name in names.split())
 
 
-def _shortest(expr: sympy.Expr) -> sympy.Expr:
+def shortest(expr: sympy.Expr) -> sympy.Expr:
     """The shortest (by operation count) of ``expr``, its sums factored, and its ``factor``."""
     candidates = [expr, factor_sums(expr)]
     try:

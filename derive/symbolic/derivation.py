@@ -21,6 +21,8 @@ the opposite sign: the lecture writes ``o(1 - o)(t - o)``); for reduction
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import sympy
 
 from derive.errors import InputError
@@ -31,8 +33,35 @@ from .layers import forward_equations, loss_expression
 from .symbols import E, biases, deltas, i, j, n, weights
 
 
+class Derived(NamedTuple):
+    """What the chain rule derives for a network's *structure*: the same for every choice of widths.
+
+    The sizes are the symbols n_0..n_L and N throughout, so 3-4-2 and
+    784-100-10 with the same depth, activations, loss, reduction, bias and
+    penalties have the same ``Derived`` (:func:`derive_structure`).
+    """
+
+    forward_equations: tuple
+    loss: sympy.Expr
+    steps: tuple
+    deltas: dict
+    gradients: dict
+
+
+def derive_structure(network: Network) -> Derived:
+    """Run the chain rule for ``network``'s structure (its widths are not used)."""
+    rule = ChainRule(network)
+    return Derived(tuple(forward_equations(network)), loss_expression(network), tuple(rule.steps), rule.deltas,
+                   rule.gradients)
+
+
 class SymbolicDerivation:
     """The derived gradients of one network, in index form with symbolic sizes.
+
+    Args:
+        network: The network.
+        derived: The chain rule's results for its structure, if already derived
+            (:func:`derive_structure`); derived here otherwise.
 
     Attributes:
         network: The :class:`~derive.Network` derived.
@@ -42,14 +71,14 @@ class SymbolicDerivation:
             ``(label, equation, layer)``.
     """
 
-    def __init__(self, network: Network):
+    def __init__(self, network: Network, derived: Derived | None = None):
         self.network = network
-        rule = ChainRule(network)
-        self.forward_equations: tuple[sympy.Eq, ...] = tuple(forward_equations(network))
-        self.loss: sympy.Expr = loss_expression(network)
-        self.steps: tuple[Step, ...] = tuple(rule.steps)
-        self._deltas = rule.deltas
-        self._gradients = rule.gradients
+        derived = derive_structure(network) if derived is None else derived
+        self.forward_equations: tuple[sympy.Eq, ...] = derived.forward_equations
+        self.loss: sympy.Expr = derived.loss
+        self.steps: tuple[Step, ...] = derived.steps
+        self._deltas = derived.deltas
+        self._gradients = derived.gradients
 
     @property
     def depth(self) -> int:

@@ -14,6 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from .derivation import SymbolicDerivation, parameter_entry
+from .second_order import direction, second_order
 from derive.errors import InputError
 from .symbols import E, deltas, j, n
 
@@ -26,7 +27,8 @@ class DerivationStrPrinter(StrPrinter):
 
     def _print_Derivative(self, expr):
         wrt = "*".join("d%s" % self._print(v) for v, count in expr.variable_count for _ in range(count))
-        return "d%s/%s" % (self._print(expr.expr), wrt)
+        inner = self._print(expr.expr)
+        return "d%s/%s" % (inner if expr.expr.is_Atom or isinstance(expr.expr, sympy.Indexed) else "(%s)" % inner, wrt)
 
 
 class DerivationLatexPrinter(LatexPrinter):
@@ -105,4 +107,46 @@ def format_derivation(derivation: SymbolicDerivation, style: str = "text", steps
             if int(name[1:]) == layer:
                 entry = parameter_entry(name)
                 lines.append(indent(equation(sympy.Derivative(E, entry), derivation.gradient(name), style), style))
+    return block(lines, style)
+
+
+def format_second_order(derivation: SymbolicDerivation, style: str = "text", steps: bool = False) -> str:
+    """The R-operator passes per layer: the forward pass moved along V, then H V and G V from the output back.
+
+    Args:
+        derivation: What :func:`derive.derive` returned.
+        style: ``"text"``, ``"pretty"`` or ``"latex"``.
+        steps: Also show, for each quantity, the derivative along V it is.
+
+    Raises:
+        InputError: unknown style, or a second derivative SymPy cannot give.
+    """
+    check_style(style)
+    passes = second_order(derivation)
+    network = derivation.network
+    names = ", ".join(str(direction(name)) for name in derivation.parameters)
+    lines = [heading("Second derivatives of %s by the R-operator: R{f} = d f(theta + r V)/dr at r = 0, along a "
+                     "direction V = (%s) shaped like the parameters" % (network.describe(), names), style)]
+
+    def show(layer_steps):
+        final = {step.equation.lhs: step for step in layer_steps}  # the last step of each quantity is its result
+        for step in layer_steps:
+            if steps:
+                lines.append(indent(heading("%s:" % step.label, style), style))
+            if steps or final[step.equation.lhs] is step:
+                lines.append(indent(equation(step.equation.lhs, step.equation.rhs, style), style))
+    sections = [("Forward pass, moved along V", lambda s: str(s.equation.lhs.base).startswith(("RZ", "RA"))),
+                ("Hessian-vector product H V, from the output back",
+                 lambda s: str(s.equation.lhs.base).startswith(("Rdelta", "HV"))),
+                ("Gauss-Newton-vector product G V = J^T H_out J V, from the output back",
+                 lambda s: str(s.equation.lhs.base).startswith(("Gdelta", "GV")))]
+    for title, belongs in sections:
+        lines.append(heading(title, style))
+        chosen = [s for s in passes.steps if belongs(s)]
+        for layer in sorted({s.layer for s in chosen}, reverse=not title.startswith("Forward")):
+            lines.append(heading("Layer %d%s" % (layer, " (output)" if layer == derivation.depth else ""), style))
+            show([s for s in chosen if s.layer == layer])
+    if passes.notes:
+        lines.append(heading("Where second derivatives do not exist:", style))
+        lines += [indent(heading("- " + note, style), style) for note in passes.notes]
     return block(lines, style)

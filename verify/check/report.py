@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from derive.report import display
+
 from .tolerances import Tolerance
 
 #: The three sources of a gradient, by their short name.
@@ -149,6 +151,22 @@ class CheckReport:
         data["ok"] = self.ok
         data["entries"] = self.entries
         return _plain(data)
+
+    def display_data(self) -> dict:
+        """:meth:`to_dict` plus the display names of the sources and of the method (what reports print)."""
+        return {**self.to_dict(), "source_names": dict(SOURCES),
+                "method_name": METHOD_NAMES.get(self.fd_method, self.fd_method)}
+
+    # --- Jupyter: the same tables, rendered (derive.report.display) ---
+
+    def _repr_html_(self) -> str:
+        return display.check_html(self.display_data())
+
+    def _repr_markdown_(self) -> str:
+        return display.check_markdown(self.display_data())
+
+    def _repr_latex_(self) -> str:
+        return display.check_latex(self.display_data())
 
     def __str__(self) -> str:
         lines = ["Gradient check of %s (%s), %s: %s" % (

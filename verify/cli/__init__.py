@@ -1,9 +1,11 @@
 """The ``backprop`` command: one subcommand per module in :data:`COMMANDS`.
 
-Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``.  Bad input anywhere surfaces as
-:class:`derive.InputError` and becomes one line on stderr and exit code 2: no
-traceback, and nothing half-written (outputs go through :func:`write_output`).
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) ->
+int``; its one-line help is in :data:`COMMANDS`, so ``backprop --help`` lists
+every subcommand while only the one that runs is imported.  Bad input
+anywhere surfaces as :class:`derive.InputError` and becomes one line on stderr
+and exit code 2: no traceback, and nothing half-written (outputs go through
+:func:`write_output`, an atomic write).
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
-import tempfile
 from pathlib import Path
 
-from derive import InputError, Network
+from derive import ACTIVATIONS, LOSSES, InputError, Network
+from derive.files import atomic_write
 from derive.model.network import split_activation_list
 
-#: Subcommand name -> module (imported only when that subcommand runs).
+#: Subcommand name -> (module, one line of help).  A module is imported only when its subcommand runs.
 COMMANDS = {
-    "train": "verify.cli.train",
-    "derive": "verify.cli.derive",
-    "proptest": "verify.cli.proptest",
+    "train": ("verify.cli.train",
+              "train a network on xor, digits or your data (SGD, mini-batch or batch, momentum, early stopping)"),
+    "derive": ("verify.cli.derive",
+               "print the derived gradient formulas per layer, or one scalar partial (--partial W1 0 1)"),
+    "report": ("verify.cli.report",
+               "write the derivation as a report (.html, .md, .tex, .pdf, .ipynb) with a worked example and its proof"),
+    "proptest": ("verify.cli.proptest",
+                 "property-test gradients (engine or --grad FN) against generated code and finite differences"),
 }
 
 
@@ -33,12 +41,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected an integer >= 0, got %r" % text)
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """The SPEC argument and the options every subcommand takes to describe a network."""
+    """The SPEC argument and the options every subcommand takes to describe a network (help from the registries)."""
+    parameterized = ["%s(%g)" % (name, 0.2 if name == "leaky_relu" else 0.5)
+                     for name, activation in ACTIVATIONS.items() if activation.factory is not None]
+    losses = ", ".join("%s%s" % (name, " (%s output)" % " or ".join(loss.requires_output) if loss.requires_output else "")
+                       for name, loss in LOSSES.items())
     parser.add_argument("spec", metavar="SPEC", help="layer sizes such as 2-2-1 or 784-100-10, or a .yaml/.json spec file")
     parser.add_argument("--activation", help="one activation for all layers, or one per layer separated by commas "
-                        "(sigmoid, tanh, relu, leaky_relu(0.2), linear, softplus, softmax, or an expression in x)")
-    parser.add_argument("--loss", help="sse (default), cross_entropy (softmax output), binary_cross_entropy (sigmoid output)")
+                        "(%s, %s, or an expression in x such as 'x/(1+abs(x))')"
+                        % (", ".join(ACTIVATIONS), ", ".join(parameterized)))
+    parser.add_argument("--loss", help="%s; default sse" % losses)
     parser.add_argument("--reduction", choices=("sum", "mean"), help="sum (default, the lecture's) or mean over examples")
     parser.add_argument("--no-bias", dest="bias", action="store_false", default=None, help="layers without biases")
     parser.add_argument("--weight-decay", type=float, metavar="LAMBDA", help="L2 coefficient: penalty LAMBDA/2 * sum w^2")
@@ -47,34 +82,51 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 def network_from_args(args: argparse.Namespace) -> Network:
     """Build the :class:`Network` that SPEC and the network options describe."""
-    activation = split_activation_list(args.activation) if args.activation else None
+    if args.activation is not None and not args.activation.strip():
+        raise InputError("--activation is empty; give one activation for all layers or one per layer, e.g. "
+                         "--activation relu,softmax")
+    activation = split_activation_list(args.activation) if args.activation is not None else None
     return Network.from_spec(args.spec, activation=activation, loss=args.loss, bias=args.bias,
                              weight_decay=args.weight_decay, l1=args.l1, reduction=args.reduction)
 
 
+def network_options(network: Network) -> list[str]:
+    """The command-line options that describe ``network`` beyond its sizes (defaults left out), shell-quoted."""
+    names = network.activation_names
+    options = []
+    if names != ("sigmoid",) * network.depth:
+        options += ["--activation", shlex.quote(names[0] if len(set(names)) == 1 else ",".join(names))]
+    for flag, value, default in (("--loss", network.loss.name, "sse"), ("--reduction", network.reduction, "sum")):
+        if value != default:
+            options += [flag, value]
+    if not network.bias:
+        options.append("--no-bias")
+    for flag, value in (("--weight-decay", network.weight_decay), ("--l1", network.l1)):
+        if value:
+            options += [flag, repr(value)]
+    return options
+
+
+def network_command(command: str, network: Network) -> str:
+    """``backprop COMMAND SIZES OPTIONS``: the command line that names exactly ``network``."""
+    return " ".join(["backprop", command, "-".join(map(str, network.sizes))] + network_options(network))
+
+
 def write_output(path: str | Path, content: str | bytes) -> None:
-    """Write a file atomically: a failure leaves no half-written file behind."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError("cannot write %s: directory %s does not exist" % (path, path.parent))
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".%s." % path.name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Write a file atomically: a failure leaves no half-written file behind (:func:`derive.files.atomic_write`)."""
+    atomic_write(path, content)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``backprop`` parser, with every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``backprop`` parser; only ``command``'s subparser gets its arguments (its module is imported)."""
     parser = _Parser(prog="backprop", description="Derive MLP gradients with SymPy and prove them right.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, help_text) in COMMANDS.items():
+        if name != command:
+            subparsers.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__,
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
@@ -83,12 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``backprop`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
         print("backprop %s: error: %s" % (args.command, exc), file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("backprop %s: error: ran out of memory; use smaller sizes or fewer examples" % args.command,
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("backprop %s: interrupted" % args.command, file=sys.stderr)

@@ -7,12 +7,19 @@ every chain-rule step instead (dE/do, do/dnet, dnet/dw, ...).  --partial
 prints one scalar partial at the SPEC's sizes for --batch examples (default
 1, the lecture's per-example delta_j x_i), with the error terms it uses;
 --expand writes it out in inputs, targets and parameters only (refused for
-large networks: see docs/derivation.md).
+large networks: see docs/derivation.md).  --order 2 prints the second
+derivatives instead: the R-operator's forward pass along a direction V, then
+the Hessian-vector and Gauss-Newton-vector products from the output back, with
+where second derivatives do not exist (kinks).  --latex prints an align*
+fragment (it needs \\usepackage{amsmath}); --latex --standalone a complete
+document that pdflatex compiles.  For a whole report (HTML, Markdown, LaTeX,
+PDF, Jupyter), see backprop report.
 
 Examples:
   backprop derive 2-2-1
   backprop derive 784-100-10 --activation relu,softmax --loss cross_entropy --latex
-  backprop derive 2-2-1 --steps
+  backprop derive 2-2-1 --steps --latex --standalone > derivation.tex
+  backprop derive 2-2-1 --order 2
   backprop derive 2-2-1 --partial W1 0 1 --expand
   backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy -o grads.py
 """
@@ -23,49 +30,72 @@ import argparse
 
 from derive import InputError, derive
 from derive.concrete.text import format_partial
-from derive.symbolic.text import format_derivation
-from verify.cli import add_network_arguments, network_from_args, write_output
-
-HELP = "print the derived gradient formulas per layer, or one scalar partial (--partial W1 0 1)"
+from derive.files import check_writable
+from derive.report.latex import standalone
+from derive.symbolic.text import format_derivation, format_second_order
+from verify.cli import add_network_arguments, network_command, network_from_args, write_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     style = parser.add_mutually_exclusive_group()
-    style.add_argument("--latex", dest="style", action="store_const", const="latex", help="print LaTeX (align*)")
+    style.add_argument("--latex", dest="style", action="store_const", const="latex",
+                       help="print LaTeX: an align* fragment, which needs \\usepackage{amsmath} (see --standalone)")
     style.add_argument("--pretty", dest="style", action="store_const", const="pretty",
                        help="print 2-D unicode formulas")
+    parser.add_argument("--standalone", action="store_true",
+                        help="with --latex: a complete document (preamble included) that pdflatex compiles")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="1: the gradients (default); 2: second derivatives by the R-operator (Hessian- and "
+                             "Gauss-Newton-vector products along a direction V)")
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
     parser.add_argument("--expand", action="store_true", help="with --partial: expand down to inputs and parameters")
-    parser.add_argument("--batch", type=int, default=1, metavar="B",
+    parser.add_argument("--batch", type=int, metavar="B",
                         help="with --partial: examples the loss sums over (default 1)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the generated numpy module (forward, loss, gradients) to FILE instead")
 
 
 def run(args: argparse.Namespace) -> int:
-    derivation = derive(network_from_args(args))
+    network = network_from_args(args)
     if args.output:
-        return _write_module(derivation, args)
+        check_writable(args.output)
+        return _write_module(derive(network), args)
+    for flag, given in (("--expand", args.expand), ("--batch", args.batch is not None)):
+        if given and not args.partial:
+            raise InputError("%s needs --partial NAME INDEX..., e.g. --partial W1 0 1 %s"
+                             % (flag, "--expand" if flag == "--expand" else "--batch 4"))
+    if args.order == 2 and args.partial:
+        raise InputError("--order 2 shows the second-order passes with symbolic sizes; --partial shows one scalar "
+                         "partial of the gradient: give one of them (see Derivation.hessian_block for entries)")
+    if args.partial and args.steps:
+        raise InputError("--steps shows the derivation with symbolic sizes; --partial shows one scalar partial: "
+                         "give one of them")
+    if args.standalone and args.style != "latex":
+        raise InputError("--standalone makes a LaTeX document; use it with --latex")
+    derivation = derive(network)
     style = args.style or "text"
     if args.partial:
         name, index = args.partial[0], _indices(args.partial[1:])
-        text = format_partial(derivation, name, index, batch=args.batch, expand=args.expand, style=style)
+        text = format_partial(derivation, name, index, batch=1 if args.batch is None else args.batch,
+                              expand=args.expand, style=style, see_also=network_command("derive", network))
+    elif args.order == 2:
+        text = format_second_order(derivation, style=style, steps=args.steps)
     else:
-        if args.expand:
-            raise InputError("--expand needs --partial NAME INDEX..., e.g. --partial W1 0 1 --expand")
         text = format_derivation(derivation, style=style, steps=args.steps)
+    if args.standalone:
+        text = standalone(text)
     print(text)
     return 0
 
 
 def _write_module(derivation, args: argparse.Namespace) -> int:
     """``-o FILE``: the generated numpy module, written atomically (see docs/codegen.md)."""
-    if args.partial or args.steps or args.style or args.expand:
+    if args.partial or args.steps or args.style or args.expand or args.batch is not None or args.standalone:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
-                         "--partial, --steps, --expand, --latex or --pretty")
+                         "--partial, --batch, --steps, --expand, --latex, --standalone or --pretty")
     try:
         source = derivation.numpy_source()
     except NotImplementedError as exc:

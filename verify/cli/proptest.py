@@ -35,7 +35,6 @@ from pathlib import Path
 
 from derive import InputError
 
-HELP = "property-test gradients (engine or --grad FN) against generated code and finite differences"
 ENV = "BACKPROP_PROPTEST_"
 
 
@@ -129,7 +128,7 @@ def _check_grad(spec: str, networks: dict) -> str:
     rng = np.random.default_rng(0)
     for network in [pool[0]] + unequal[:1]:
         X, T = rng.uniform(0.1, 0.9, (2, network.sizes[0])), rng.uniform(0.1, 0.9, (2, network.sizes[-1]))
-        T = T / T.sum(axis=1, keepdims=True) if network.activation_names[-1] == "softmax" else T
+        T = T / T.sum(axis=1, keepdims=True) if not network.activations[-1].elementwise else T
         call_gradient_function(functools.partial(function, network), network, init_params(network, seed=0), X, T,
                                name=spec)
     return spec

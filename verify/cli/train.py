@@ -16,7 +16,7 @@ accuracy.
 Example:
   backprop train 2-2-1 --data xor --lr 2 --momentum 0.9 --init-scale 0.5 --epochs 2000 --batch-size 4
   backprop train 64-30-10 --data digits --lr 0.5 --momentum 0.9 --batch-size 32 --epochs 100 \\
-      --validation 0.1 --test 0.2 --patience 10 --output digits.npz
+      --validation 0.1 --test 0.2 --patience 10 --output digits.npz --report digits.html
 """
 
 from __future__ import annotations
@@ -30,23 +30,13 @@ from tqdm import tqdm
 
 from derive import InputError, load_params, save_params
 from derive.model.params import INIT_SCALE
-from verify.cli import add_network_arguments, network_from_args, write_output
+from derive.files import check_writable
+from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
+from verify.cli.report import check_report_path, write_training_report
 from verify.engine.data import ACCEPTED, Dataset, load_data, split
-from verify.engine.training import EpochRecord, History, check_settings, train
+from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
 
-HELP = "train a network on xor, digits or your data (SGD, mini-batch or batch, momentum, early stopping)"
 LINES_BY_DEFAULT = 10
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=100, help="maximum number of epochs (default 100)")
     parser.add_argument("--batch-size", type=positive_int, default=1, metavar="B",
                         help="examples per update: 1 stochastic (default), B mini-batch, >= N batch")
-    parser.add_argument("--seed", type=int, default=0, help="seeds initial weights, split and order (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seeds initial weights, split and order (an integer >= 0; default 0)")
     parser.add_argument("--init-scale", type=float, default=INIT_SCALE, metavar="S",
                         help="initial weights uniform in (-S, S) (default %g, the lecture's)" % INIT_SCALE)
     parser.add_argument("--init", metavar="PARAMS.npz", help="start from these parameters instead")
@@ -70,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop when the validation loss has not improved for this many epochs (needs --validation)")
     parser.add_argument("--output", "-o", metavar="PARAMS.npz", help="write the trained parameters here")
     parser.add_argument("--history", metavar="FILE.json", help="write the per-epoch loss and accuracy here")
+    parser.add_argument("--report", metavar="FILE", help="write a training report (.html, .md, .tex, .pdf or .ipynb): "
+                        "loss and accuracy curves, confusion matrix, each hidden unit's weights, the derivation")
     parser.add_argument("--print-every", type=positive_int, metavar="N",
                         help="print a line every N epochs (default: about %d lines)" % LINES_BY_DEFAULT)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no per-epoch lines")
@@ -78,9 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     network = network_from_args(args)
     for path in (args.output, args.history):
-        _check_writable(path)
+        if path:
+            check_writable(path)
+    if args.report:
+        check_report_path(args.report)
     check_settings(lr=args.lr, momentum=args.momentum, epochs=args.epochs, batch_size=args.batch_size,
                    patience=args.patience, init_scale=args.init_scale, has_validation=args.validation > 0)
+    check_training_memory(network, args.batch_size)
     dataset = load_data(args.data, network)
     train_set, validation_set, test_set = split(dataset, args.validation, args.test, args.seed)
     params = load_params(args.init, network) if args.init else None
@@ -96,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.history:
         write_output(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
         print("wrote %s" % args.history)
+    if args.report:
+        print("wrote %s" % write_training_report(args.report, args, history, (train_set, validation_set, test_set))[0])
     return 0
 
 
@@ -156,9 +155,4 @@ def _sizes(train_set, validation_set, test_set) -> str:
     parts = ["%d training examples" % len(train_set)]
     parts += ["%d %s" % (len(d), name) for name, d in (("validation", validation_set), ("test", test_set)) if d]
     return ", ".join(parts)
-
-
-def _check_writable(path: str | None) -> None:
-    if path and not Path(path).resolve().parent.is_dir():
-        raise InputError("cannot write %s: directory %s does not exist" % (path, Path(path).parent))
 

@@ -42,11 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from derive import InputError, Network
+from derive.model.activations import target_levels as activation_target_levels
 from derive.model.params import read_npz
 
-#: Target levels (on, off) of the 1-of-K code, by output activation.
-TARGET_LEVELS = {"sigmoid": (0.9, 0.1), "tanh": (0.9, -0.9)}
-DEFAULT_LEVELS = (1.0, 0.0)
 ACCEPTED = "xor, digits, FILE.npz (arrays X and T, or X and y) or FILE.csv"
 
 
@@ -75,8 +73,8 @@ class Dataset:
 
 
 def target_levels(network: Network) -> tuple[float, float]:
-    """The (on, off) target values for the network's output activation."""
-    return TARGET_LEVELS.get(network.activations[-1].name, DEFAULT_LEVELS)
+    """The (on, off) target values for the network's output activation (from its output range)."""
+    return activation_target_levels(network.activations[-1])
 
 
 def n_classes(network: Network) -> int:

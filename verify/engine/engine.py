@@ -144,6 +144,13 @@ class Engine:
         Z, A = self._forward(params, X)
         return self._loss(params, Z[-1], A[-1], T), self._backward(params, Z, A, T)
 
+    def deltas(self, params: Params, X: np.ndarray, T: np.ndarray, check: bool = True) -> list:
+        """The error terms ``[None, delta_1, ..., delta_L]``, ``delta_l = dE/dZ_l`` of shape (N, n_l)."""
+        if check:
+            params, X, T = self._checked(params, X, T)
+        Z, A = self._forward(params, X)
+        return self._deltas(params, Z, A, T)
+
     def penalty(self, params: Params) -> float:
         """The weight-decay term lambda/2 sum W^2 + mu sum |W| (weights only)."""
         return self._penalty(check_params(self.network, params))
@@ -201,12 +208,19 @@ class Engine:
             return scale * loss.output_backward(O, T)
         return scale * self._backwards[-1](Z_L, O, loss.backward(O, T))
 
+    def _deltas(self, params: Params, Z: list, A: list[np.ndarray], T: np.ndarray) -> list:
+        """``[None, delta_1, ..., delta_L]`` from the output back: delta_{l-1} = g_{l-1}'(Z_{l-1}) * (delta_l @ W_l)."""
+        deltas = [self._output_delta(Z[-1], A[-1], T)]
+        for layer in range(self.network.depth, 1, -1):
+            deltas.insert(0, self._backwards[layer - 2](Z[layer - 1], A[layer - 1], deltas[0] @ params["W%d" % layer]))
+        return [None] + deltas
+
     def _backward(self, params: Params, Z: list, A: list[np.ndarray], T: np.ndarray) -> Params:
         network = self.network
         grads: Params = {}
-        delta = self._output_delta(Z[-1], A[-1], T)
+        deltas = self._deltas(params, Z, A, T)
         for layer in range(network.depth, 0, -1):
-            W = params["W%d" % layer]
+            W, delta = params["W%d" % layer], deltas[layer]
             dW = delta.T @ A[layer - 1]
             if network.weight_decay:
                 dW += network.weight_decay * W
@@ -215,8 +229,6 @@ class Engine:
             grads["W%d" % layer] = dW
             if network.bias:
                 grads["b%d" % layer] = delta.sum(axis=0)
-            if layer > 1:  # delta_{l-1} = g_{l-1}'(Z_{l-1}) * (delta_l @ W_l)
-                delta = self._backwards[layer - 2](Z[layer - 1], A[layer - 1], delta @ W)
         return {name: grads[name] for name in self._param_names}
 
 

@@ -43,6 +43,7 @@ from typing import Callable
 import numpy as np
 
 from derive import InputError, Network, check_params, init_params
+from derive.limits import check_memory
 from derive.model.params import INIT_SCALE
 from .data import Dataset, decode_classes, make_dataset
 from .engine import Engine, Params
@@ -189,6 +190,7 @@ def train(network: Network, data: Dataset | tuple, *, validation: Dataset | tupl
     Raises:
         InputError: bad data, parameters or settings; the message names which.
     """
+    check_training_memory(network, batch_size or 1)
     data = _as_dataset(data, network, "training data")
     validation = None if validation is None else _as_dataset(validation, network, "validation data")
     check_settings(lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, patience=patience,
@@ -221,6 +223,20 @@ def train(network: Network, data: Dataset | tuple, *, validation: Dataset | tupl
                 history.stopped_early = epoch < epochs
                 break
     return history
+
+
+def check_training_memory(network: Network, batch_size: int) -> None:
+    """Refuse a network too large to train here, before anything is allocated.
+
+    Training needs, besides the data, four copies of the parameters (the
+    parameters, their gradients, the velocity and the update) and, for one
+    batch, every layer's Z, A and delta, in float64.
+
+    Raises:
+        InputError: with the estimate and the limit (:func:`derive.limits.check_memory`).
+    """
+    estimate = 8 * (4 * network.n_params + 3 * batch_size * sum(network.sizes))
+    check_memory(estimate, "training %s" % network.describe(), "use narrower layers")
 
 
 def _measure(epoch: int, engine: Engine, params: Params, data: Dataset, validation: Dataset | None) -> EpochRecord:

@@ -157,7 +157,7 @@ def check_case(network: Network, params: dict, X, T, config: dict):
 def build_property(shard: int, config: dict, stats: Stats):
     """The Hypothesis test for one shard: networks ``pool[shard::SHARDS]``, fresh params and data."""
     pool = _pool(json.dumps(config["networks"], sort_keys=True))[shard::SHARDS]
-    profile = settings.get_profile(config["profile"])
+    profile = strategies.profile_settings(config["profile"])
     options = dict(max_examples=math.ceil(config["examples"] / SHARDS), database=None)  # no .hypothesis/ in the cwd
     if config["seed"] is not None:
         options["derandomize"] = False

@@ -31,10 +31,12 @@ check handles that through its kink logic (:mod:`verify.diagnostics`), flagging
 the finite differences that straddle a kink instead of failing them.
 
 Settings profiles ``dev``, ``ci`` and ``thorough`` (:data:`PROFILES`) are
-registered with Hypothesis; :func:`profile_name` picks one from the
+registered with Hypothesis as ``backprop-dev``, ``backprop-ci`` and
+``backprop-thorough`` (a profile of that name that already exists, say one of
+your own, is left as it is); :func:`profile_name` picks one from the
 environment variable ``BACKPROP_HYPOTHESIS_PROFILE`` (default ``ci`` when
-``CI=true``, else ``dev``).  ``ci`` is derandomized: every run draws the same
-examples.
+``CI=true``, else ``dev``) and :func:`profile_settings` gives its settings.
+``ci`` is derandomized: every run draws the same examples.
 """
 
 from __future__ import annotations
@@ -60,8 +62,20 @@ PROFILES = {
     "ci": settings(max_examples=200, derandomize=True, **_COMMON),
     "thorough": settings(max_examples=2000, **_COMMON),
 }
-for _name, _profile in PROFILES.items():
-    settings.register_profile(_name, _profile)
+#: Prefix of the names the profiles are registered under with Hypothesis.
+PROFILE_PREFIX = "backprop-"
+
+
+def _register_profiles() -> None:
+    """Register every profile under its prefixed name, unless a profile of that name exists already."""
+    for short, profile in PROFILES.items():
+        try:
+            settings.get_profile(PROFILE_PREFIX + short)
+        except InvalidArgument:
+            settings.register_profile(PROFILE_PREFIX + short, profile)
+
+
+_register_profiles()
 
 #: L2 coefficients drawn for networks with decay; L1 coefficients (0: none) drawn with them.
 WEIGHT_DECAYS = (0.01, 0.1)
@@ -83,9 +97,14 @@ def profile_name() -> str:
     return name
 
 
+def profile_settings(name: str) -> settings:
+    """The registered settings of profile ``name`` (``"dev"``, ``"ci"``, ``"thorough"``)."""
+    return settings.get_profile(PROFILE_PREFIX + name)
+
+
 def settings_from_environment() -> settings:
     """The settings of the profile :func:`profile_name` picks, usable as a decorator."""
-    return settings(PROFILES[profile_name()])
+    return settings(profile_settings(profile_name()))
 
 
 class Case(NamedTuple):
@@ -296,8 +315,9 @@ def data(network: Network, *, batch: int | tuple[int, int] = (1, 4), scale: floa
          dtype=np.float64) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
     """``(X, T)`` for ``network``: N examples, inputs in [-scale, scale], targets the output can reach.
 
-    Targets: probability rows for a softmax output (one-hot or soft), values in
-    [0, 1] for a sigmoid output, values in [-1, 1] otherwise.
+    Targets: probability rows for a softmax output (one-hot or soft); otherwise
+    values in the output activation's range clipped to [-1, 1] (sigmoid and
+    relu [0, 1], tanh and linear [-1, 1]).
 
     Args:
         network: Gives the widths n_0 and n_L.
@@ -321,17 +341,17 @@ def data(network: Network, *, batch: int | tuple[int, int] = (1, 4), scale: floa
 def _data(draw: st.DrawFn, network: Network, low: int, high: int, scale: float, dtype: np.dtype):
     n = draw(st.integers(low, high))
     X = draw(_array((n, network.sizes[0]), dtype, scale, None))
-    output = network.activations[-1].name
-    if output == "softmax":
+    output = network.activations[-1]
+    if not output.elementwise:  # softmax: a probability row per example
         if draw(st.booleans()):
             T = np.eye(network.sizes[-1], dtype=dtype)[draw(hnp.arrays(np.int64, n, elements=st.integers(
                 0, network.sizes[-1] - 1)))]
         else:
             raw = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(0.01, 1.0, dtype)))
             T = (raw / raw.sum(axis=1, keepdims=True)).astype(dtype)
-    else:
-        low_t = 0.0 if output == "sigmoid" else -1.0
-        T = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(low_t, 1.0, dtype)))
+    else:  # values the output can take, within [-1, 1]
+        low_t, high_t = max(output.output_range[0], -1.0), min(output.output_range[1], 1.0)
+        T = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(low_t, high_t, dtype)))
     return X, T
 
 

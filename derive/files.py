@@ -1,0 +1,65 @@
+"""Writing files so that a failure leaves nothing half-written: the one atomic write.
+
+Every file the toolkit writes (parameter archives, generated modules,
+reports, histories) goes through :func:`atomic_write`: the content goes to a
+temporary file in the same directory, which then replaces the target in one
+``os.replace``.  A crash, an interrupt or a full disk leaves the old file (or
+no file), never a truncated one.  Problems a user can fix (a missing
+directory, a directory given as the file, no permission) are
+:class:`~derive.errors.InputError` lines, checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from derive.errors import InputError
+
+
+def check_writable(path: str | Path) -> Path:
+    """Refuse, before any work is done, a path that cannot be written as a file.
+
+    Raises:
+        InputError: the directory does not exist, the path is a directory, or it is not writable.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError("cannot write %s: it is a directory; give a file name such as %s"
+                         % (path, path / ("output" + (path.suffix or ""))))
+    if not parent.is_dir():
+        raise InputError("cannot write %s: directory %s does not exist" % (path, parent))
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError("cannot write %s: permission denied" % path)
+    return path
+
+
+def atomic_write(path: str | Path, content: str | bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``content`` (text, bytes, or a function that writes to a binary stream) to ``path`` atomically.
+
+    Raises:
+        InputError: see :func:`check_writable`.
+    """
+    path = check_writable(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".%s." % path.name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            if callable(content):
+                content(stream)
+            else:
+                stream.write(content.encode("utf-8") if isinstance(content, str) else content)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,152 @@
+"""Write the derivation of a network as a report: HTML, Markdown, LaTeX, PDF or a Jupyter notebook.
+
+The report holds, for the network SPEC: the notation (the lecture's next to
+ours), a diagram, the forward equations, the loss, every chain-rule step of
+every layer from the output back, the δ recursion, the update rules, the
+vectorized form, a worked example at given numbers for two steps of
+gradient descent with momentum, its verification (the three-way gradient
+check, the engine's numbers, finite-difference error against step size) and
+the generated code.  The format follows the extension of -o (or --format):
+
+  .html   one standalone page (MathML, inline SVG; works offline)
+  .md     Markdown with math GitHub renders, figures in <name>-figures/
+  .tex    a LaTeX document for pdflatex, figures in <name>-figures/
+  .pdf    the LaTeX document compiled (needs pdflatex)
+  .ipynb  a Jupyter notebook that reproduces the numbers when run
+
+The worked example's numbers: --example lecture (the lecture's 2-2-1
+example: every weight 0.1, x = (1, 0), t = 0.9, eta 0.2, alpha 0.9), or
+--params FILE.npz and/or --data SOURCE (the rest drawn from --seed), or by
+default seeded random numbers (--example random); --example none leaves it
+out.  Large networks get a summarised worked example (see docs/reports.md).
+
+Examples:
+  backprop report 2-2-1 --example lecture -o report.html
+  backprop report 784-100-10 --activation relu,softmax --loss cross_entropy -o mnist.pdf
+  backprop report 2-2-1 --params trained.npz --data xor --lr 0.5 -o xor.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from derive import InputError, Network, load_params
+from derive.report import FORMATS, ExampleInput, format_for, lecture_example, random_example
+from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
+from verify.cli import add_network_arguments, network_from_args
+from verify.engine.data import ACCEPTED, load_data
+from verify.reporting import check_writable, training_data, write_report
+
+EXAMPLES = ("lecture", "random", "none")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="the report: .html, .md, .tex, .pdf or .ipynb")
+    parser.add_argument("--format", metavar="FORMAT",
+                        help="the format, if not the output's extension: %s (or an extension such as md)"
+                             % ", ".join(FORMATS))
+    parser.add_argument("--example", choices=EXAMPLES,
+                        help="the worked example's numbers: the lecture's (2-2-1), seeded random ones (default), "
+                             "or none")
+    parser.add_argument("--params", metavar="PARAMS.npz", help="the worked example's parameters")
+    parser.add_argument("--data", metavar="SOURCE", help="the worked example's examples: " + ACCEPTED)
+    parser.add_argument("--lr", type=float, default=None, metavar="ETA",
+                        help="learning rate of the worked example's steps (default %g)" % LECTURE_LR)
+    parser.add_argument("--momentum", type=float, default=None, metavar="ALPHA",
+                        help="momentum of the worked example's steps (default %g)" % LECTURE_MOMENTUM)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random numbers (default 0)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="leave out the verification section")
+
+
+def run(args: argparse.Namespace) -> int:
+    network = network_from_args(args)
+    start = example_input(args, network)
+    written = write_report(args.output, network, start, fmt=args.format, verify=args.verify)
+    extra = " (and %d figure file%s)" % (len(written) - 1, "s" * (len(written) > 2)) if len(written) > 1 else ""
+    print("wrote %s%s: the derivation of %s%s" % (written[0], extra, network.describe(),
+                                                    ", with a worked example" if start is not None else ""))
+    return 0
+
+
+def example_input(args: argparse.Namespace, network: Network) -> ExampleInput | None:
+    """The worked example's numbers from --example, --params, --data, --lr, --momentum and --seed."""
+    if args.example and (args.params or args.data):
+        raise InputError("--example %s cannot be combined with --params or --data; give one or the other"
+                         % args.example)
+    lr = LECTURE_LR if args.lr is None else args.lr
+    momentum = LECTURE_MOMENTUM if args.momentum is None else args.momentum
+    if args.example == "none":
+        return None
+    if args.example == "lecture":
+        if network.sizes != LECTURE_SIZES:
+            raise InputError("--example lecture is the lecture's 2-2-1 network, but SPEC is %s; use SPEC 2-2-1 "
+                             "or --example random" % "-".join(map(str, network.sizes)))
+        lecture_network, start = lecture_example()
+        settings = "" if (lr, momentum) == (start.lr, start.momentum) else (
+            "\nfrom dataclasses import replace\nstart = replace(start, lr=%r, momentum=%r)" % (lr, momentum))
+        return replace(start, lr=lr, momentum=momentum, code=start.code + settings,
+                       lecture=network == lecture_network and not settings)
+    if not (args.params or args.data):
+        return random_example(network, args.seed, lr, momentum)
+    return _own_numbers(args, network, lr, momentum)
+
+
+def _own_numbers(args: argparse.Namespace, network: Network, lr: float, momentum: float) -> ExampleInput:
+    """--params and/or --data, the rest from --seed; with the notebook code that loads the same."""
+    random = random_example(network, args.seed, lr, momentum)
+    code = ["from derive.report import random_example", "drawn = random_example(network, %d)" % args.seed]
+    params, X, T = random.params, random.X, random.T
+    if args.params:
+        params = load_params(args.params, network)
+        code += ["from derive import load_params", "params = load_params(%r, network)" % args.params]
+    if args.data:
+        data = load_data(args.data, network)
+        X, T = data.X, data.T
+        code += ["from verify import load_data", "data = load_data(%r, network)" % args.data]
+    code.append("start = ExampleInput(%s, %s, %s, lr=%r, momentum=%r)" % (
+        "params" if args.params else "drawn.params", "data.X" if args.data else "drawn.X",
+        "data.T" if args.data else "drawn.T", lr, momentum))
+    description = "parameters from %s, %s" % (
+        args.params or "seeded random numbers (seed %d)" % args.seed,
+        "examples from %s" % args.data if args.data else "one seeded random example")
+    return ExampleInput({name: np.asarray(value, dtype=np.float64) for name, value in params.items()}, X, T,
+                        lr, momentum, description, "\n".join(code))
+
+
+def check_report_path(path: str) -> None:
+    """Refuse a report path that cannot be written or has an unknown extension, before any work."""
+    check_writable(Path(path))
+    format_for(path)
+
+
+def write_training_report(path: str, args: argparse.Namespace, history, splits: tuple) -> list[Path]:
+    """``backprop train ... --report FILE``: curves, accuracies, confusion matrix, weights, and the derivation."""
+    train_set, validation_set, test_set = splits
+    settings = {"data": args.data, "updates": "batches of %d examples" % args.batch_size, "learning rate η": args.lr,
+                "momentum α": args.momentum, "epochs": args.epochs, "seed": args.seed,
+                "initial weights": args.init or "uniform in (−%g, %g)" % (args.init_scale, args.init_scale)}
+    if validation_set is not None:
+        settings["validation"] = "%d examples%s" % (len(validation_set), ", patience %d" % args.patience
+                                                    if args.patience else "")
+    if test_set is not None:
+        settings["test"] = "%d examples" % len(test_set)
+    code = "\n".join([
+        "from derive import load_params" if args.init else "",
+        "from verify import load_data, split, train",
+        "data = load_data(%r, network)" % args.data,
+        "train_set, validation_set, test_set = split(data, %r, %r, %d)" % (args.validation, args.test, args.seed),
+        "history = train(network, train_set, validation=validation_set, params=%s, lr=%r, momentum=%r, epochs=%d, "
+        "batch_size=%d, patience=%r, seed=%d, init_scale=%r)" % (
+            "load_params(%r, network)" % args.init if args.init else "None", args.lr, args.momentum, args.epochs,
+            args.batch_size, args.patience, args.seed, args.init_scale),
+        "print(history.best)"]).lstrip("\n")
+    data = training_data(history, {"train": train_set, "validation": validation_set, "test": test_set},
+                         {name: str(value) for name, value in settings.items()}, code)
+    return write_report(path, history.network, None, verify=False, training=data)

@@ -1,0 +1,139 @@
+"""Reports with their proof: the derivation, a worked example, and the verification, written to a file.
+
+:func:`write_report` is the whole of ``backprop report`` as one call: derive
+the network, evaluate the worked example, verify it (the three-way gradient
+check, the engine's numbers, the finite-difference step study:
+:mod:`verify.check.evidence`), build the report's content
+(:func:`derive.report.build_report`) and write it in the format its file
+name asks for, atomically (a failure leaves no half-written file)::
+
+    from verify import write_report
+    from derive.report import lecture_example
+
+    network, start = lecture_example()
+    write_report("report.html", network, start)
+
+:func:`training_data` turns a training run (:class:`~verify.engine.training.History`)
+into the plain data of a training report (``backprop train ... --report FILE``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from derive import InputError, Network, derive
+from derive.report import Document, ExampleInput, build_report, format_for, render, worked_example
+from derive.report.writers import check_tools
+from verify.check.evidence import verification_data
+from verify.cli import write_output
+from verify.engine import Dataset, Engine
+from verify.engine.data import decode_classes, n_classes
+from verify.engine.training import History
+
+
+def report_document(network: Network | str, start: ExampleInput | None = None, *, verify: bool = True,
+                    training: dict | None = None) -> Document:
+    """The content of a derivation report, verified.
+
+    Args:
+        network: A :class:`~derive.Network` or a spec (``"2-2-1"``).
+        start: The worked example's numbers (:func:`derive.report.lecture_example`,
+            :func:`derive.report.random_example`, or your own :class:`~derive.report.ExampleInput`);
+            None for a report without a worked example.
+        verify: Run the checks on the worked example and include them.
+        training: Plain data of a training run (:func:`training_data`), for a training report.
+
+    Raises:
+        InputError: a bad network, or numbers that do not fit it.
+    """
+    derivation = derive(network)
+    example = worked_example(derivation, start) if start is not None else None
+    verification = verification_data(example) if example is not None and verify else None
+    return build_report(derivation, example, verification, training)
+
+
+def write_report(path: str | Path, network: Network | str, start: ExampleInput | None = None, *,
+                 fmt: str | None = None, verify: bool = True, training: dict | None = None) -> list[Path]:
+    """Build a report and write it, in the format ``fmt`` or the one of ``path``'s extension.
+
+    Markdown and LaTeX also write their figures to ``<stem>-figures/`` beside
+    the report; every file is written atomically, and nothing is written when
+    anything fails first.
+
+    Returns:
+        The files written, the report first.
+
+    Raises:
+        InputError: unknown format or extension, an output path that is a directory or
+            cannot be written, bad network or numbers, or pdflatex missing for PDF.
+    """
+    path = Path(path)
+    check_writable(path)
+    kind = format_for(path, fmt)
+    check_tools(kind)
+    files = render(report_document(network, start, verify=verify, training=training), kind, path)
+    return write_files(path, files)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written.
+
+    Raises:
+        InputError: the path is a directory, its folder does not exist, or the folder is not writable.
+    """
+    if path.is_dir():
+        raise InputError("cannot write %s: it is a directory; give a file name such as %s"
+                         % (path, path / "report.html"))
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError("cannot write %s: directory %s does not exist" % (path, folder))
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError("cannot write %s: permission denied" % path)
+
+
+def write_files(path: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write ``render``'s files beside ``path``, figures first and the report last, each atomically."""
+    names = list(files)
+    written = []
+    for name in names[1:] + names[:1]:
+        target = path.parent / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_output(target, files[name])
+        except OSError as exc:
+            raise InputError("cannot write %s: %s" % (target, exc.strerror or exc)) from None
+        written.append(target)
+    return written[-1:] + written[:-1]
+
+
+def training_data(history: History, splits: dict[str, Dataset | None], settings: dict[str, str],
+                  code: str | None = None) -> dict:
+    """A training run as the plain data of a training report (see :mod:`derive.report.training`).
+
+    Args:
+        history: What :func:`verify.train` returned.
+        splits: ``{"train": ..., "validation": ..., "test": ...}``; None for a split not held out.
+        settings: What to list as the run's settings (name -> text).
+        code: Python that reruns the training (for the notebook).
+    """
+    network = history.network
+    results = []
+    for name, data in splits.items():
+        if data is not None:
+            loss, accuracy = history.evaluate(data)
+            results.append({"split": name, "accuracy": accuracy, "correct": int(round(accuracy * len(data))),
+                            "total": len(data), "loss": loss})
+    on = next(name for name in ("test", "validation", "train") if splits.get(name) is not None)
+    predicted = decode_classes(Engine(network).forward(history.params, splits[on].X), network)
+    classes = n_classes(network)
+    matrix = np.zeros((classes, classes), dtype=int)
+    np.add.at(matrix, (splits[on].labels, predicted), 1)
+    first = history.params["W1"] if network.depth > 1 else None
+    return {"dataset": splits["train"].name.replace(" (train)", ""), "settings": settings,
+            "records": history.to_dict()["records"], "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early, "results": results,
+            "confusion": {"on": "%s set" % on, "matrix": matrix.tolist()},
+            "weights": None if first is None else first.tolist(), "code": code}
