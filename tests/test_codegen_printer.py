@@ -1,9 +1,10 @@
-"""The array printer (derive/vector_printer.py): index-level expressions become whole-array numpy code.
+"""The array printer (derive/codegen/array_printer.py): index-level expressions become whole-array numpy code.
 
 The printed code is checked two ways: its text where the form matters (a
 contraction must print as ``@``, a bias gradient as ``.sum(axis=0)``), and its
 value, evaluated on random arrays against ``np.einsum`` references written
-here by hand from the index expressions.
+here by hand from the index expressions.  Expressions go through
+``stabilize`` first, as the planner sends them to the printer.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import math
 import numpy as np
 import pytest
 import sympy
-from sympy import Abs, KroneckerDelta, Max, Product, Rational, Sum, exp, log, sign
+from sympy import Abs, Heaviside, IndexedBase, KroneckerDelta, Max, Product, Rational, Sum, exp, log, sign, tanh
 
 from derive.model import numeric
 from derive.model.functions import leaky_relu, relu, sigmoid, softplus
 from derive.symbolic.symbols import N, T, X, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
-from derive.codegen.array_printer import ArrayPrinter, free_indices, log_softmax, softmax, stabilize
+from derive.codegen import nodes
+from derive.codegen.array_printer import ArrayPrinter, contraction
+from derive.codegen.inplace import Lowering
+from derive.codegen.stable_forms import log_softmax, softmax, stabilize
+from derive.symbolic.indices import free_indices
 
 W1, W2, b1 = weights(1), weights(2), biases(1)
 Z1, Z2, A1, A2 = preactivations(1), preactivations(2), activations(1), activations(2)
@@ -37,7 +42,7 @@ ARRAYS = {
 
 def printed(expr, layout=(n, j)):
     printer = ArrayPrinter()
-    return printer.array(expr, layout), printer
+    return printer.array(stabilize(expr), layout), printer
 
 
 def evaluate(expr, layout=(n, j), arrays=ARRAYS):
@@ -182,3 +187,67 @@ def test_unsupported_node_raises_not_implemented_naming_it(expr, node):
 def test_expression_missing_a_target_axis_is_refused():
     with pytest.raises(NotImplementedError, match="free indices"):
         printed(b1[j], (n, j))
+
+
+# --- the printer only prints: precedence, and memory chosen by the statement ----------------
+
+def test_the_printer_prints_what_it_is_given_and_leaves_stable_forms_to_the_planner():
+    printer = ArrayPrinter()
+    quotient = exp(Z2[n, j]) / Sum(exp(Z2[n, m]), (m, 0, size(2) - 1))
+    assert printer.array(quotient, (n, j)) == "np.exp(Z2)/np.exp(Z2).sum(axis=1, keepdims=True)"
+    assert printer.helpers_used == set()
+
+
+HIDDEN_SUM = Sum(W2[k, j] * delta2[n, k], (k, 0, size(2) - 1))
+BACKPROPAGATED = ARRAYS["delta2"] @ ARRAYS["W2"]
+
+
+@pytest.mark.parametrize("expr, code, reference", [
+    (Sum(2 * W2[k, j] * delta2[n, k], (k, 0, size(2) - 1)) ** 2, "(2*(delta2 @ W2))**2", (2 * BACKPROPAGATED) ** 2),
+    (HIDDEN_SUM * Heaviside(Z1[n, j], 0), "(Z1.real > 0)*(delta2 @ W2)", (ARRAYS["Z1"] > 0) * BACKPROPAGATED),
+    (sign(A1[n, j] + HIDDEN_SUM), "np.sign((A1 + (delta2 @ W2)).real)", np.sign(ARRAYS["A1"] + BACKPROPAGATED)),
+    (Sum(-T[n, m] * A2[n, m] / 2, (m, 0, size(2) - 1)) / N * A1[n, j], "-1/2*A1*(A2*T).sum(axis=1, keepdims=True)/N",
+     -(ARRAYS["T"] * ARRAYS["A2"]).sum(axis=1, keepdims=True) / 2 / N_ * ARRAYS["A1"]),
+], ids=["power-of-a-scaled-matmul", "mask-times-matmul", "real-part-of-a-sum", "scaled-row-sum"])
+def test_parentheses_follow_sympy_precedence_for_what_each_node_prints_as(expr, code, reference):
+    assert printed(expr)[0] == code
+    np.testing.assert_allclose(evaluate(expr), reference)
+
+
+@pytest.mark.parametrize("expr, layout, form", [
+    (HIDDEN_SUM, (n, j), "matmul"),
+    (Sum(W2[k, j] * delta2[n, k] * A2[n, k], (k, 0, size(2) - 1)), (n, j), "einsum"),
+    (Sum(delta1[n, j], (n, 0, N - 1)), (j,), None),
+    (Sum(2 * W2[k, j] * delta2[n, k], (k, 0, size(2) - 1)), (n, j), None),  # prints as 2*(delta2 @ W2)
+    (A1[n, j] * HIDDEN_SUM, (n, j), None),
+], ids=["matmul", "einsum", "reduction", "index-free-factor", "product"])
+def test_contraction_tells_before_printing_which_values_write_into_given_memory(expr, layout, form):
+    assert contraction(expr) == form
+    if form is None:
+        with pytest.raises(ValueError, match="out="):
+            ArrayPrinter().array(expr, layout, out="t0")
+    else:
+        assert ArrayPrinter().array(expr, layout, out="t0").endswith("out=t0)")
+
+
+def test_lowering_gives_dead_memory_only_to_a_matrix_product_and_the_printer_follows_the_statement():
+    Q, P, S, R, Y = (IndexedBase(name, real=True) for name in "QPSRY")
+    statements = [(Z1[n, j], Sum(W1[j, i] * X[n, i], (i, 0, size(0) - 1))), (A1[n, j], tanh(Z1[n, j])),
+                  (P[n, j], Sum(A1[n, i] * W2[j, i], (i, 0, size(1) - 1))),
+                  (S[n, j], Sum(Q[n, j, k], (k, 0, size(2) - 1))),  # A1 is dead, but a reduction cannot use it
+                  (R[n, j], Sum(P[n, i] * W2[j, i], (i, 0, size(1) - 1))),  # a matrix product can
+                  (Y[n, j], R[n, j] + S[n, j])]
+    body = Lowering(statements, {"Y"}, {"X": (N, 4), "W1": (3, 4), "W2": (3, 3), "Q": (N, 3, 2)}).statements()
+    assigned = {step.target.base: step for step in body if isinstance(step, nodes.Assign) and step.target.base != Y}
+    assert assigned[S].out is None and assigned[S].kept is None
+    assert assigned[R].out == A1[n, j]
+    function = nodes.FunctionDef("f", ("X", "W1", "W2", "Q"), "Y.", tuple(body) + (nodes.Return(Y[n, j]),))
+    source = nodes.ModulePrinter().print_module(nodes.Module("Lowered.", (function,)))
+    assert "S = Q.sum(axis=2)\n" in source and "R = np.matmul(P, W2.T, out=A1)\n" in source
+    rng = np.random.default_rng(1)
+    inputs = {"X": rng.standard_normal((5, 4)), "W1": rng.standard_normal((3, 4)), "W2": rng.standard_normal((3, 3)),
+              "Q": rng.standard_normal((5, 3, 2))}
+    namespace = {"N": 5, "dtype": np.float64, "workspace": None}
+    exec(source, namespace)  # code printed by the printer under test, run in a test
+    hidden = np.tanh(inputs["X"] @ inputs["W1"].T) @ inputs["W2"].T
+    np.testing.assert_allclose(namespace["f"](**inputs), hidden @ inputs["W2"].T + inputs["Q"].sum(axis=2))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from derive import InputError, get_activation, parse_activation
 from derive.codegen.printing import activation_derivative, activation_forward
-from derive.model.expression import X as x
+from derive.model.expression import VARIABLE as x
 from derive.model.functions import sigmoid
 
 HOSTILE = [

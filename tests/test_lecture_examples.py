@@ -19,7 +19,7 @@ import sympy
 
 from derive import ACTIVATIONS, Network
 from derive.codegen.printing import activation_derivative
-from derive.model.expression import X as x
+from derive.model.expression import VARIABLE as x
 from derive.model.functions import sigmoid
 from verify import Engine, GradientDescent
 

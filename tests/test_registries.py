@@ -17,9 +17,9 @@ import sympy
 
 from derive import ACTIVATIONS, LOSSES, get_activation
 from derive.codegen.printing import activation_derivative, activation_forward, compile_elementwise
-from derive.model.expression import X as x
+from derive.model.expression import VARIABLE as x
 from derive.model.functions import elu, leaky_relu, relu, sigmoid, softplus
-from derive.model.losses import O, T
+from derive.model.losses import OUTPUT, TARGET
 
 REGISTERED = sorted(name for name, a in ACTIVATIONS.items() if a.elementwise) + ["leaky_relu(0.2)", "elu(0.5)"]
 ELEMENTWISE = REGISTERED + ["x/(1+abs(x))", "x*sigmoid(x)", "tanh(x) + 0.1*softplus(x)"]
@@ -131,12 +131,12 @@ def test_softmax_matches_its_vector_definition_and_is_overflow_free():
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_loss_derivative_is_sympy_diff_and_numpy_values_match_the_definition(name):
     loss = LOSSES[name]
-    assert loss.derivative_expr == sympy.diff(loss.sympy(O, T), O)
+    assert loss.derivative_expr == sympy.diff(loss.sympy(OUTPUT, TARGET), OUTPUT)
     outputs, targets = np.meshgrid(np.linspace(0.05, 0.95, 7), np.linspace(0.0, 1.0, 5))
-    np.testing.assert_allclose(loss.numpy(outputs, targets), plain_numpy(loss.expression, O, T)(outputs, targets),
-                               rtol=1e-12, atol=1e-15)
-    expected = plain_numpy(sympy.diff(loss.expression, O), O, T)(outputs, targets)
-    np.testing.assert_allclose(compile_elementwise(loss.derivative_expr, O, T)(outputs, targets), expected,
+    np.testing.assert_allclose(loss.numpy(outputs, targets),
+                               plain_numpy(loss.expression, OUTPUT, TARGET)(outputs, targets), rtol=1e-12, atol=1e-15)
+    expected = plain_numpy(sympy.diff(loss.expression, OUTPUT), OUTPUT, TARGET)(outputs, targets)
+    np.testing.assert_allclose(compile_elementwise(loss.derivative_expr, OUTPUT, TARGET)(outputs, targets), expected,
                                rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(loss.backward(outputs, targets), expected, rtol=1e-12, atol=1e-15)
 
@@ -176,5 +176,5 @@ def test_compiled_functions_return_fresh_arrays_of_the_broadcast_shape_and_dtype
     same[0, 0] = 99.0
     assert z[0, 0] == 0.0
     assert constant(np.zeros(3, np.float32)).dtype == np.float32
-    two = compile_elementwise(O - T, O, T)
+    two = compile_elementwise(OUTPUT - TARGET, OUTPUT, TARGET)
     assert two(np.zeros((4, 1)), np.ones((1, 3))).shape == (4, 3)

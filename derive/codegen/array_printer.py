@@ -13,88 +13,110 @@ the whole array at once, with no loop over units or examples:
   (``np.tanh(Z1)``), and backprop's activations as calls to their stable helpers;
 * a ``Sum`` over a label shared by two factors prints as ``@`` (with ``.T``
   where the labels ask for it), over more factors as ``np.einsum``, and over
-  one factor as ``.sum(axis=..., keepdims=...)``.
+  one factor as ``.sum(axis=..., keepdims=...)``; :func:`contraction` says
+  which, so that the planner knows before printing whether a value can be
+  written into given memory (``out=``).
 
 Comparisons, ``Abs``, ``sign``, ``Max``, ``Heaviside`` and ``Piecewise`` act on
 real parts, so that on complex input every printed expression is the
 piecewise-analytic continuation of the real one: exactly what complex-step
 differentiation needs (``|w|`` prints as ``np.where(w.real < 0, -w, w)``).
-:func:`~derive.stable_forms.stabilize` rewrites the expressions that overflow
-or take ``log(0)`` when printed literally (softmax, ``log(softmax)``,
-``log(sigmoid)``) into stable helper calls.  A node the printer cannot print raises ``NotImplementedError``
-naming it; so does any function that would need a module other than numpy.
 
-:class:`derive.codegen_nodes.ModulePrinter` extends it to the statements of a
+Parentheses come from SymPy's precedence rules (``parenthesize`` and
+:func:`sympy.printing.precedence.precedence`): each node prints at least at
+the precedence SymPy gives it, so a matrix product, which is a ``Sum`` and an
+atom to SymPy, prints as ``(delta2 @ W2)``, and ``Heaviside(z)`` as
+``(z.real > 0)``; where any expression may stand (a call's argument, a
+statement's value) they print without (:meth:`ArrayPrinter.argument`).
+
+The printer only prints.  The planner (:mod:`derive.codegen.module`) has
+already rewritten the expressions that overflow or take ``log(0)`` when
+printed literally (:func:`~derive.codegen.stable_forms.stabilize`).  A node
+the printer cannot print raises ``NotImplementedError`` naming it; so does any
+function that would need a module other than numpy.
+
+:class:`derive.codegen.nodes.ModulePrinter` extends it to the statements of a
 generated module (assignments, in-place updates, functions).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 import sympy
-from sympy import Indexed, Mul, Sum
+from sympy import Indexed, Mul, S, Sum
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from derive.symbolic.indices import bound_indices, free_indices
 from .printing import BackpropNumPyPrinter
-from .stable_forms import log_softmax, softmax, stabilize
 
-__all__ = ["ArrayPrinter", "free_indices", "log_softmax", "softmax", "stabilize",
-           "strip_parentheses", "ufunc_name"]
+__all__ = ["ArrayPrinter", "contraction", "ufunc_name"]
+
+
+@lru_cache(maxsize=None)
+def _numpy_functions() -> dict[str, str]:
+    """The numpy function SymPy's ``NumPyPrinter`` prints for each SymPy function, by name (``"acos"`` -> ``"arccos"``)."""
+    prefix = "numpy."
+    return {name: path[len(prefix):] for name, path in NumPyPrinter().known_functions.items() if path.startswith(prefix)}
 
 
 def ufunc_name(function: type) -> str | None:
     """The numpy ufunc that evaluates the SymPy function class ``function`` (``tanh`` -> ``"tanh"``), if any."""
-    name = ArrayPrinter._kf.get(function.__name__, "")
-    short = name[len("np."):] if name.startswith("np.") else None
-    return short if short and isinstance(getattr(np, short, None), np.ufunc) else None
+    name = _numpy_functions().get(function.__name__)
+    return name if name is not None and isinstance(getattr(np, name, None), np.ufunc) else None
 
 
-def _group(code: str) -> str:
-    """``code`` in parentheses unless it is a primary expression (name, attribute, call, subscript, literal)."""
-    depth = 0
-    for char in code:
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if depth == 0 and not (char.isalnum() or char in "_.)]}"):
-            return "(%s)" % code
-    return code
+def contraction(expr: sympy.Expr) -> str | None:
+    """How :class:`ArrayPrinter` prints ``expr`` if it is a contraction, which can write into given memory.
+
+    Returns:
+        ``"matmul"`` for a sum of two factors over one label, each with at
+        most one other label and not the same one (``delta2 @ W2``);
+        ``"einsum"`` for other sums of several factors whose labels differ;
+        None for anything else (a reduction ``.sum(axis=...)``, a sum with
+        factors that do not depend on its labels, not a sum at all).
+    """
+    if not isinstance(expr, Sum) or _as_product(expr) is not None:
+        return None
+    bound = bound_indices(expr)
+    factors = Mul.make_args(expr.function)
+    if len(bound) == 1 and len(factors) == 2 and _matmul_labels(factors, next(iter(bound))) is not None:
+        return "matmul"
+    if len(factors) >= 2 and len({free_indices(factor) for factor in factors}) > 1:
+        return "einsum"
+    return None
 
 
-def strip_parentheses(code: str) -> str:
-    """``code`` without parentheses around the whole of it."""
-    while code.startswith("(") and _closing(code) == len(code) - 1:
-        code = code[1:-1]
-    return code
+def _as_product(total: Sum) -> sympy.Expr | None:
+    """``c*Sum(f, ...)`` for a ``Sum(c*f, ...)`` whose factors ``c`` do not depend on its labels; None without such."""
+    bound = bound_indices(total)
+    factors = Mul.make_args(total.function)
+    outside = [factor for factor in factors if not free_indices(factor) & bound]
+    if not outside:
+        return None
+    return Mul(*outside) * Sum(Mul(*[factor for factor in factors if factor not in outside]), *total.limits)
 
 
-def _closing(code: str) -> int:
-    """The position of the bracket that closes the one ``code`` starts with."""
-    depth = 0
-    for position, char in enumerate(code):
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if depth == 0:
-            return position
-    return -1
+def _matmul_labels(factors: tuple, index: sympy.Symbol) -> list[tuple] | None:
+    """The other labels of each of two factors summed over ``index``, if ``@`` can contract them."""
+    labels = [tuple(free_indices(factor) - {index}) for factor in factors]
+    if len(labels[0]) > 1 or len(labels[1]) > 1 or set(labels[0]) & set(labels[1]):
+        return None
+    return labels
 
 
 class ArrayPrinter(BackpropNumPyPrinter):
     """Prints index-level expressions as numpy array code; see the module docstring.
 
-    ``helpers_used`` records the :mod:`derive.numeric` helpers printed code calls.
+    ``helpers_used`` records the :mod:`derive.model.numeric` helpers printed code calls.
     """
-
-    _module = "np"
-    _kf = {name: "np." + path.split(".", 1)[1] for name, path in BackpropNumPyPrinter._kf.items() if path.startswith("numpy.")}
-    _kc = {name: "np." + path.split(".", 1)[1] for name, path in BackpropNumPyPrinter._kc.items()}
 
     def __init__(self, settings=None):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False, **(settings or {})})
         self._frame: tuple = ()
-        self._out: str | None = None
-        self.wrote_out = False
         self._nodes: list = []
 
     # --- entry points ---------------------------------------------------------------
@@ -102,21 +124,44 @@ class ArrayPrinter(BackpropNumPyPrinter):
     def array(self, expr: sympy.Expr, layout: tuple, out: str | None = None) -> str:
         """``expr`` as code for an array whose axes are ``layout`` (its free indices, in order).
 
-        With ``out`` (the name of an array of that shape), a sum that prints as
-        ``@`` or ``einsum`` writes its result there (``np.matmul(a, b, out=t0)``).
+        With ``out`` (the code of an array of that shape), ``expr`` must be a
+        :func:`contraction`, and it writes its result there (``np.matmul(a, b, out=t0)``).
 
         Raises:
             NotImplementedError: a node that cannot be printed, or an expression
                 that does not depend on every index of ``layout``.
+            ValueError: ``out`` for an expression that is not a contraction.
         """
-        expr = stabilize(expr)
         labels = free_indices(expr)
         if labels != frozenset(layout):
             raise NotImplementedError("the array printer cannot print %s as an array indexed %s: its free indices "
                                       "are %s" % (sympy.sstr(expr), list(layout), sorted(labels, key=str)))
-        self._out = out if isinstance(expr, Sum) else None
+        if out is None:
+            return self.argument(expr, tuple(layout))
+        if contraction(expr) is None:
+            raise ValueError("only a matrix product or einsum writes into out=, not %s" % sympy.sstr(expr))
         with self._in_frame(tuple(layout)):
-            return strip_parentheses(self._print(expr))
+            return self._print(expr, out=out)
+
+    def argument(self, expr: sympy.Expr, layout: tuple | None = None) -> str:
+        """``expr`` where any expression may stand (a call's argument, a statement's value): no outer parentheses.
+
+        Args:
+            expr: The expression.
+            layout: The axes of the array it computes; the current frame by default.
+        """
+        with self._in_frame(self._frame if layout is None else layout):
+            return self._print(expr, bare=True) if isinstance(expr, (Sum, sympy.Heaviside)) else self._print(expr)
+
+    def operand(self, expr: sympy.Expr, layout: tuple | None = None) -> str:
+        """``expr`` as a primary expression (a name, call or subscript, or in parentheses), for ``.real``, ``@``, ``.sum()``."""
+        with self._in_frame(self._frame if layout is None else layout):
+            return self.parenthesize(expr, PRECEDENCE["Func"], strict=True)
+
+    def parenthesize(self, item, level, strict=False):
+        """SymPy's rule, applied to what ``item`` prints as: a sum with index-free factors prints as a product."""
+        product = _as_product(item) if isinstance(item, Sum) else None
+        return super().parenthesize(item if product is None else product, level, strict)
 
     def _print(self, expr, **kwargs):
         self._nodes.append(expr)
@@ -132,11 +177,14 @@ class ArrayPrinter(BackpropNumPyPrinter):
     _print_KroneckerDelta = _print_Derivative = _print_Integral = _print_Product = _print_not_supported
 
     def _module_format(self, fqn, register=True):
-        if "." in fqn and not fqn.startswith("np."):
-            node = next((n for n in reversed(self._nodes) if isinstance(n, sympy.Function)), self._nodes[-1])
-            raise NotImplementedError("the array printer cannot print %s (in %s): it needs %s, and generated code "
-                                      "imports only numpy" % (type(node).__name__, sympy.sstr(node), fqn))
-        return super()._module_format(fqn, register)
+        """``numpy.tanh`` as ``np.tanh``, the name generated code imports numpy as; other modules are refused."""
+        if "." not in fqn:
+            return super()._module_format(fqn, register)
+        if fqn.startswith("numpy."):
+            return super()._module_format("np." + fqn[len("numpy."):], register)
+        node = next((n for n in reversed(self._nodes) if isinstance(n, sympy.Function)), self._nodes[-1])
+        raise NotImplementedError("the array printer cannot print %s (in %s): it needs %s, and generated code "
+                                  "imports only numpy" % (type(node).__name__, sympy.sstr(node), fqn))
 
     # --- axes ---------------------------------------------------------------------
 
@@ -148,31 +196,27 @@ class ArrayPrinter(BackpropNumPyPrinter):
         finally:
             self._frame = saved
 
-    def _compact(self, expr: sympy.Expr, layout: tuple) -> str:
-        """``expr`` printed as an array with exactly the axes ``layout``."""
-        with self._in_frame(layout):
-            return self._print(expr)
-
     def _order(self, labels, frame=None) -> tuple:
         frame = self._frame if frame is None else frame
         return tuple(sorted(labels, key=frame.index))
 
-    def _fit(self, code: str, layout: tuple) -> str:
-        """Transpose and add axes to an array with axes ``layout`` so it broadcasts in the frame."""
+    def _alignment(self, layout: tuple) -> str:
+        """What makes an array with axes ``layout`` broadcast in the frame: ``.T``, ``[:, None]``, both, or nothing."""
         order = self._order(layout)
+        suffix = ""
         if order != tuple(layout):
             permutation = tuple(layout.index(label) for label in order)
-            code = "%s.T" % _group(code) if len(order) == 2 else "%s.transpose%s" % (_group(code), permutation)
+            suffix = ".T" if len(order) == 2 else ".transpose%s" % (permutation,)
         if not order:
-            return code
+            return suffix
         slots = [":" if label in order else "None" for label in self._frame[self._frame.index(order[0]):]]
         while slots and slots[-1] == ":":
             slots.pop()
-        return "%s[%s]" % (_group(code), ", ".join(slots)) if slots else code
+        return suffix + ("[%s]" % ", ".join(slots) if slots else "")
 
     def _print_Indexed(self, expr):
         free_indices(expr)
-        return self._fit(self._print(expr.base.label), tuple(expr.indices))
+        return self._print(expr.base.label) + self._alignment(tuple(expr.indices))
 
     def _print_Symbol(self, expr):
         if expr in self._frame:
@@ -181,60 +225,57 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     # --- sums: matmul, einsum, reductions -------------------------------------------
 
-    def _print_Sum(self, expr):
-        out, self._out = self._out, None
+    def _print_Sum(self, expr, out: str | None = None, bare: bool = False):
+        """``@``, ``np.einsum`` or ``.sum(...)`` (see :func:`contraction`); a contraction writes into ``out``."""
+        product = _as_product(expr)
+        if product is not None:  # parenthesized as a product by parenthesize, merged into one by _print_Mul
+            return self._print(product)
         bound = bound_indices(expr)
         factors = Mul.make_args(expr.function)
-        outside = [f for f in factors if not free_indices(f) & bound]
-        if outside:
-            inside = [f for f in factors if free_indices(f) & bound]
-            return self._print(Mul(*outside) * Sum(Mul(*inside), *expr.limits))
         result = self._order(free_indices(expr))
-        extended = self._frame + tuple(sorted(bound, key=str))
-        if len(bound) == 1 and len(factors) == 2:
-            code = self._matmul(factors, next(iter(bound)), result, out)
-            if code is not None:
-                return code
-        if len(factors) >= 2 and len({free_indices(f) for f in factors}) > 1:
-            return self._einsum(factors, extended, result, out)
+        form = contraction(expr)
+        if form == "matmul":
+            return self._matmul(factors, next(iter(bound)), result, out, bare)
+        if form == "einsum":
+            return self._einsum(factors, self._frame + tuple(sorted(bound, key=str)), result, out)
         return self._reduce(expr.function, bound, result)
 
-    def _matmul(self, factors, index, result, out=None):
-        (left, right), (free_left, free_right) = factors, [tuple(free_indices(f) - {index}) for f in factors]
-        if len(free_left) > 1 or len(free_right) > 1 or set(free_left) & set(free_right):
-            return None
+    def _matmul(self, factors, index, result, out, bare):
+        (left, right), (free_left, free_right) = factors, _matmul_labels(factors, index)
         if not free_left or (free_right and result.index(free_right[0]) < result.index(free_left[0])):
             (left, free_left), (right, free_right) = (right, free_right), (left, free_left)
-        operands = (self._compact(left, free_left + (index,)), self._compact(right, (index,) + free_right))
-        if out is not None and free_left + free_right == self._frame:
-            self.wrote_out = True
-            return "%s(%s, %s, out=%s)" % (self._module_format("np.matmul"), *map(strip_parentheses, operands), out)
-        return "(%s)" % self._fit("%s @ %s" % tuple(map(_group, operands)), free_left + free_right)
+        left_layout, right_layout = free_left + (index,), (index,) + free_right
+        if out is not None:
+            return "%s(%s, %s, out=%s)" % (self._module_format("numpy.matmul"), self.argument(left, left_layout),
+                                           self.argument(right, right_layout), out)
+        product = "%s @ %s" % (self.operand(left, left_layout), self.operand(right, right_layout))
+        alignment = self._alignment(free_left + free_right)
+        return product if bare and not alignment else "(%s)%s" % (product, alignment)
 
     def _einsum(self, factors, extended, result, out=None):
         letters = _letters(extended)
         operands, subscripts = [], []
         for factor in factors:
             layout = self._order(free_indices(factor), extended)
-            operands.append(strip_parentheses(self._compact(factor, layout)))
+            operands.append(self.argument(factor, layout))
             subscripts.append("".join(letters[label] for label in layout))
         spec = "%s->%s" % (",".join(subscripts), "".join(letters[label] for label in result))
-        if out is not None and result == self._frame:
-            self.wrote_out = True
+        if out is not None:
             operands.append("out=%s" % out)
-        return self._fit('%s("%s", %s)' % (self._module_format("np.einsum"), spec, ", ".join(operands)), result)
+        call = '%s("%s", %s)' % (self._module_format("numpy.einsum"), spec, ", ".join(operands))
+        return call + self._alignment(result)
 
     def _reduce(self, body, bound, result):
         layout = _natural_layout(body)
         if tuple(label for label in layout if label not in bound) != result:
             layout = result + tuple(sorted(bound, key=str))
-        code = _group(self._compact(body, layout))
+        code = self.operand(body, layout)
         if not result:
             return "%s.sum()" % code
         axes = tuple(layout.index(label) for label in sorted(bound, key=layout.index))
         axis = axes[0] if len(axes) == 1 else axes
         plain = "%s.sum(axis=%s)" % (code, axis)
-        if self._fit("_", result) == "_":
+        if not self._alignment(result):
             return plain
         kept = [label if label not in bound else None for label in layout]
         while kept and kept[0] is None:
@@ -242,59 +283,74 @@ class ArrayPrinter(BackpropNumPyPrinter):
         wanted = [label if label in result else None for label in self._frame[self._frame.index(result[0]):]]
         if kept == wanted:
             return "%s.sum(axis=%s, keepdims=True)" % (code, axis)
-        return self._fit(plain, result)
+        return plain + self._alignment(result)
 
     # --- elementwise functions ----------------------------------------------------------
+
+    def _print_Mul(self, expr):
+        """A product, with the index-free factors of the sums among its factors as its own: ``(1/2)*x.sum()/N``."""
+        products = {factor: _as_product(factor) for factor in expr.args if isinstance(factor, Sum)}
+        merged = expr.xreplace({factor: product for factor, product in products.items() if product is not None})
+        return super()._print_Mul(merged) if merged.is_Mul else self._print(merged)
 
     def _print_softmax(self, expr, helper="softmax"):
         u, j = expr.args
         layout = self._order(free_indices(u) - {j}) + (j,)
         self.helpers_used.add(helper)
-        return self._fit("%s(%s)" % (helper, strip_parentheses(self._compact(u, layout))), layout)
+        return "%s(%s)" % (helper, self.argument(u, layout)) + self._alignment(layout)
 
     def _print_log_softmax(self, expr):
         return self._print_softmax(expr, helper="log_softmax")
 
     def _print_Pow(self, expr, rational=False):
-        return self._hprint_Pow(expr, rational=rational, sqrt="np.sqrt")
+        """``x**y``, with ``np.sqrt(x)`` and ``1/x`` where they read better (as SymPy's Python printers write them)."""
+        level = precedence(expr)
+        if not rational and expr.exp == S.Half:
+            return "%s(%s)" % (self._module_format("numpy.sqrt"), self._print(expr.base))
+        if not rational and expr.is_commutative and -expr.exp is S.Half:
+            return "1/%s(%s)" % (self._module_format("numpy.sqrt"), self._print(expr.base))
+        if not rational and expr.is_commutative and expr.exp is S.NegativeOne:
+            return "1/%s" % self.parenthesize(expr.base, level, strict=False)
+        return "%s**%s" % (self.parenthesize(expr.base, level, strict=False),
+                           self.parenthesize(expr.exp, level, strict=False))
 
     def _real(self, expr) -> str:
-        return self._print(expr) if expr.is_number else "%s.real" % _group(self._print(expr))
+        return self._print(expr) if expr.is_number else "%s.real" % self.operand(expr)
 
     def _print_Abs(self, expr):
         arg = expr.args[0]
-        return "%s(%s < 0, %s, %s)" % (self._module_format("np.where"), self._real(arg),
-                                       strip_parentheses(self._print(-arg)), strip_parentheses(self._print(arg)))
+        return "%s(%s < 0, %s, %s)" % (self._module_format("numpy.where"), self._real(arg),
+                                       self.argument(-arg), self.argument(arg))
 
     def _print_sign(self, expr):
-        return "%s(%s)" % (self._module_format("np.sign"), self._real(expr.args[0]))
+        return "%s(%s)" % (self._module_format("numpy.sign"), self._real(expr.args[0]))
 
-    def _print_Heaviside(self, expr):
-        z, at_zero = expr.args[0], (expr.args[1] if len(expr.args) > 1 else sympy.S.Half)
+    def _print_Heaviside(self, expr, bare=False):
+        z, at_zero = expr.args[0], (expr.args[1] if len(expr.args) > 1 else S.Half)
         if at_zero in (0, 1):
-            return "(%s %s 0)" % (self._real(z), ">" if at_zero == 0 else ">=")
+            comparison = "%s %s 0" % (self._real(z), ">" if at_zero == 0 else ">=")
+            return comparison if bare else "(%s)" % comparison
         return super()._print_Heaviside(expr)
 
     def _print_Relational(self, expr):
-        operators = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-        return "(%s %s %s)" % (self._real(expr.lhs), operators[expr.rel_op], self._real(expr.rhs))
+        return "%s %s %s" % (self._real(expr.lhs), expr.rel_op, self._real(expr.rhs))
 
     def _print_Piecewise(self, expr):
         if expr.args[-1].cond is not sympy.true:
             raise NotImplementedError("the array printer cannot print %s: a Piecewise needs a final "
                                       "(value, True) branch" % sympy.sstr(expr))
-        code = self._print(expr.args[-1].expr)
+        code = self.argument(expr.args[-1].expr)
         for value, condition in reversed(expr.args[:-1]):
-            code = "%s(%s, %s, %s)" % (self._module_format("np.where"), strip_parentheses(self._print(condition)),
-                                       strip_parentheses(self._print(value)), strip_parentheses(code))
+            code = "%s(%s, %s, %s)" % (self._module_format("numpy.where"), self.argument(condition),
+                                       self.argument(value), code)
         return code
 
     def _print_Max(self, expr, keep=">="):
         first, *rest = expr.args
-        code, real = strip_parentheses(self._print(first)), self._real(first)
+        code, real = self.argument(first), self._real(first)
         for other in rest:
-            code = "%s(%s %s %s, %s, %s)" % (self._module_format("np.where"), real, keep, self._real(other),
-                                             code, strip_parentheses(self._print(other)))
+            code = "%s(%s %s %s, %s, %s)" % (self._module_format("numpy.where"), real, keep, self._real(other),
+                                             code, self.argument(other))
             real = "%s.real" % code
         return code
 

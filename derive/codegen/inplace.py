@@ -18,8 +18,10 @@ An operand that needs a full-size temporary (``1 - A1``) is computed in the
 memory of an array it reads for the last time, applied last.  Which arrays are
 read later is known from the statement list, including arrays that share
 memory (``A1 = Z1`` makes Z1's memory A1's).  Every step is a node of
-:mod:`derive.codegen_nodes` whose values are SymPy expressions; the printer
-prints them.
+:mod:`derive.codegen.nodes` whose values are SymPy expressions, and every
+decision is made here: a matrix product writes into given memory (``out=``)
+only where :func:`~derive.codegen.array_printer.contraction` says it prints
+as one.  The printer prints the steps as they are.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ from dataclasses import replace
 import sympy
 from sympy import Indexed, IndexedBase, Sum
 
+from derive.symbolic.indices import free_indices
+
 from . import nodes
+from .array_printer import contraction, ufunc_name
+from .nodes import target_name
 from .printing import function_helpers, takes_out
-from .array_printer import free_indices, log_softmax, softmax, ufunc_name
+from .stable_forms import log_softmax, softmax
 
 
 class Lowering:
@@ -52,30 +58,30 @@ class Lowering:
         self.buffer: dict[str, str] = {}
         self.latest: dict[str, Indexed] = {}
         self.reusable: dict[str, None] = {}
-        self.names = {_name(target) for target, _ in statements}
+        self.names = {target_name(target) for target, _ in statements}
         self.later: set = set()
         self.helpers = function_helpers()
 
     def statements(self) -> list:
         """The lowered statements, in order."""
-        references = [{_name(e) for e in value.atoms(Indexed)} for _, value in self.assignments]
+        references = [{target_name(e) for e in value.atoms(Indexed)} for _, value in self.assignments]
         body: list = []
         for position, (target, value) in enumerate(self.assignments):
             self.later = self.outputs.union(*references[position + 1:])
             steps = self.lower(target, value) or [nodes.Assign(target, value)]
             first = steps[0]
             if isinstance(target, Indexed):
-                self.shapes[_name(target)] = self._shape(target, value)
-                if isinstance(first.value, Sum) and _name(target) not in self.outputs:
+                self.shapes[target_name(target)] = self._shape(target, value)
+                if contraction(first.value) is not None and target_name(target) not in self.outputs:
                     steps[0] = first = self._into_dead_memory(first, value)
             if isinstance(first.value, Indexed) or first.out is not None:
                 self._share(target, first.value if first.out is None else first.out)
             else:
-                self.buffer[_name(target)] = _name(target)
+                self.buffer[target_name(target)] = target_name(target)
                 if isinstance(target, Indexed) and not value.has(*_OTHER_DTYPES):
-                    self.reusable[_name(target)] = None
-            if self.buffer[_name(target)] is not None:
-                self.latest[self.buffer[_name(target)]] = target
+                    self.reusable[target_name(target)] = None
+            if self.buffer[target_name(target)] is not None:
+                self.latest[self.buffer[target_name(target)]] = target
             body += ([nodes.Comment(target, value)] if len(steps) > 1 else []) + steps
         return [self._kept(step) for step in body]
 
@@ -86,46 +92,46 @@ class Lowering:
     def _kept(self, step):
         """``step`` taking its array from the caller's workspace, if it makes a new one that is not returned."""
         returned = {self.buffer.get(name) for name in self.outputs}
-        if (isinstance(step, nodes.Assign) and step.out is None and isinstance(step.value, Sum)
-                and isinstance(step.target, Indexed) and self.buffer.get(_name(step.target)) == _name(step.target)
-                and _name(step.target) not in returned and None not in self.shapes[_name(step.target)]):
-            return replace(step, kept=self.shapes[_name(step.target)])
+        if (isinstance(step, nodes.Assign) and step.out is None and contraction(step.value) is not None
+                and isinstance(step.target, Indexed) and self.buffer.get(target_name(step.target)) == target_name(step.target)
+                and target_name(step.target) not in returned and None not in self.shapes[target_name(step.target)]):
+            return replace(step, kept=self.shapes[target_name(step.target)])
         return step
 
     def _share(self, name_of, entry: Indexed) -> None:
         """Record that ``name_of`` now names the memory of ``entry``."""
-        self.buffer[_name(name_of)] = self.buffer.get(_name(entry))
-        self.shapes[_name(name_of)] = self.shapes.get(_name(entry))
+        self.buffer[target_name(name_of)] = self.buffer.get(target_name(entry))
+        self.shapes[target_name(name_of)] = self.shapes.get(target_name(entry))
 
     def _shape(self, target: Indexed, value: sympy.Expr) -> tuple:
         """The shape of ``target``: each index's extent in an array ``value`` reads."""
         extents = {}
         for entry in sorted(value.atoms(Indexed), key=sympy.default_sort_key):
             for position, index in enumerate(entry.indices):
-                shape = self.shapes.get(_name(entry))
+                shape = self.shapes.get(target_name(entry))
                 if shape is not None:
                     extents.setdefault(index, shape[position])
         return tuple(extents.get(index) for index in target.indices)
 
     def _into_dead_memory(self, assign: nodes.Assign, value: sympy.Expr) -> nodes.Assign:
         """``assign`` writing into the memory of an array no longer read, if one has the right shape."""
-        shape = self.shapes[_name(assign.target)]
+        shape = self.shapes[target_name(assign.target)]
         for owner in self.reusable:
             entry = self.latest[owner]
-            if (self.shapes.get(_name(entry)) == shape and None not in shape and self.dead(entry)
+            if (self.shapes.get(target_name(entry)) == shape and None not in shape and self.dead(entry)
                     and self.reads(value, entry) == 0):
                 return nodes.Assign(assign.target, assign.value, out=entry)
         return assign
 
     def dead(self, entry: Indexed) -> bool:
         """Whether ``entry``'s memory is ours (not an input) and no later statement reads it."""
-        owner = self.buffer.get(_name(entry))
+        owner = self.buffer.get(target_name(entry))
         return owner is not None and not any(self.buffer.get(name) == owner for name in self.later)
 
     def reads(self, expr: sympy.Expr, entry: Indexed) -> int:
         """How many times ``expr`` reads ``entry``'s memory (any entry of it, under any name sharing it)."""
-        owner = self.buffer.get(_name(entry))
-        return sum(expr.count(other) for other in expr.atoms(Indexed) if self.buffer.get(_name(other)) == owner)
+        owner = self.buffer.get(target_name(entry))
+        return sum(expr.count(other) for other in expr.atoms(Indexed) if self.buffer.get(target_name(other)) == owner)
 
     def lower(self, target, value: sympy.Expr) -> list | None:
         """Steps that leave ``value`` in ``target`` in place; None if it is best computed as one new array."""
@@ -225,10 +231,6 @@ class Lowering:
 _OTHER_DTYPES = (sympy.Heaviside, sympy.Piecewise, sympy.core.relational.Relational, sympy.Max, sympy.Min)
 
 
-def _name(target) -> str:
-    return str(target.base) if isinstance(target, Indexed) else str(target)
-
-
 def _update(target, additive: bool, arg: sympy.Expr) -> nodes.Update:
     if additive:
         return nodes.Update(target, "-", -arg) if arg.could_extract_minus_sign() else nodes.Update(target, "+", arg)
@@ -242,8 +244,6 @@ def _negated(value: sympy.Expr) -> sympy.Expr | None:
     if value.is_Mul and len(value.args) == 2 and value.args[0] == -1:
         return value.args[1]
     return None
-
-
 
 
 def _ufunc(value: sympy.Expr) -> str | None:

@@ -5,28 +5,33 @@ of a module with ``forward(params, X)``, ``loss(params, X, T)`` and
 ``gradients(params, X, T)``, vectorized over the batch, that imports nothing
 but numpy.  No formula is written here: this module only decides *which*
 SymPy expressions become *which* statements, and
-:class:`~derive.vector_printer.ArrayPrinter` prints every one of them.
+:class:`~derive.codegen.nodes.ModulePrinter` prints every one of them.
 
 The plan, for each function:
 
-1. **Reuse.**  The forward pass defines ``Z_l`` and ``A_l`` once; wherever a
+1. **Stable forms**, once, here and nowhere else.  The loss reads ``log`` of
+   the output through its definition in ``Z_L``, so
+   :func:`~derive.codegen.stable_forms.stabilize` can turn ``log(softmax)``
+   into ``log_softmax(Z)`` and ``log(sigmoid)`` into softplus: no ``log(0)``
+   at |z| = 1e3.  Every value is stable before anything else sees it.
+2. **Reuse.**  The forward pass defines ``Z_l`` and ``A_l`` once; wherever a
    later expression contains a forward definition (``sigmoid(Z1[n, m])``), it
    reads the array instead (``A1[n, m]``).  The derivation writes each delta
    in terms of the next one, so each layer's delta is computed once.
-2. **Common subexpressions.**  ``sympy.cse`` over all the function's
+3. **Common subexpressions.**  ``sympy.cse`` over all the function's
    right-hand sides finds what is still shared (for ``x*sigmoid(x)`` the
    sigmoid of Z1 is needed by the forward pass and by delta1); each becomes a
    named array, computed just before its first use.
-3. **Stable forms.**  The loss reads ``log`` of the output through its
-   definition in ``Z_L``, so :func:`~derive.vector_printer.stabilize` can
-   print ``log(softmax)`` as ``log_softmax(Z)`` and ``log(sigmoid)`` through
-   softplus: no ``log(0)`` at |z| = 1e3.
-4. **In place** (:mod:`derive.inplace`).  Each right-hand side is evaluated
-   along its *spine*, the operand that already has the full shape (a matrix
-   product, or an array no later statement reads); the other operations become
-   ``+=``, ``*=``, ``np.tanh(A, out=A)``, and matrix products write into the
-   memory of arrays that are no longer read (``out=``), so the elementwise
+4. **In place** (:mod:`derive.codegen.inplace`).  Each right-hand side is
+   evaluated along its *spine*, the operand that already has the full shape (a
+   matrix product, or an array no later statement reads); the other operations
+   become ``+=``, ``*=``, ``np.tanh(A, out=A)``, and matrix products write into
+   the memory of arrays that are no longer read (``out=``), so the elementwise
    work of backprop costs no temporary arrays.
+
+The derivation's results carry no ``Dummy`` index (see
+:mod:`derive.symbolic.indices`), so the same network gives the same source,
+byte for byte, in every process.
 
 Every function casts the inputs and parameters to their common dtype first
 (float32 stays float32; complex128 runs the complex-step path).
@@ -38,17 +43,16 @@ import linecache
 import types
 
 import sympy
+from sympy import Indexed, IndexedBase, Sum
 
 from derive.symbolic.derivation import SymbolicDerivation
-from sympy import Indexed, IndexedBase, Sum
+from derive.symbolic.indices import free_indices
+from derive.symbolic.symbols import E, N, activations, deltas, i, j, n
 
 from . import nodes
 from .inplace import Lowering
-from derive.symbolic.symbols import N, activations, deltas, i, j, n
-from .array_printer import free_indices, stabilize
-
-#: The scalar the ``loss`` function returns.
-LOSS = sympy.Symbol("E", real=True)
+from .nodes import target_name
+from .stable_forms import stabilize
 
 Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
 
@@ -95,7 +99,7 @@ class _Program:
         self.derivation = derivation
         self.network = network = derivation.network
         self.depth = network.depth
-        self.equations = [(eq.lhs, canonical(eq.rhs)) for eq in derivation.forward_equations]
+        self.equations = [(eq.lhs, eq.rhs) for eq in derivation.forward_equations]
         self.forward_statements = [(target, stabilize(value)) for target, value in self.equations]
         self.parameters = tuple(network.param_shapes())
         self.shapes = {"X": (N, network.sizes[0]), "T": (N, network.sizes[-1]), **network.param_shapes()}
@@ -103,12 +107,12 @@ class _Program:
         definitions = {target.base: (target, value) for target, value in self.forward_statements}
         self.backward_statements = []
         for layer in range(self.depth, 0, -1):
-            delta = self._reuse(stabilize(canonical(derivation.delta(layer))))
+            delta = self._reuse(stabilize(derivation.delta(layer)))
             self.backward_statements.append((deltas(layer)[n, j], delta))
             for name in ("W%d" % layer, "b%d" % layer):
                 if name in self.parameters:
-                    self.backward_statements.append((gradient_entry(name), canonical(derivation.gradient(name))))
-        self.loss_value = stabilize(_through_definition(canonical(derivation.loss), definitions[output]))
+                    self.backward_statements.append((gradient_entry(name), stabilize(derivation.gradient(name))))
+        self.loss_value = stabilize(_through_definition(derivation.loss, definitions[output]))
 
     def _reuse(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with each forward definition replaced by the array it defines."""
@@ -127,8 +131,8 @@ class _Program:
                          % (self.depth, self.network.sizes[-1], self.network.sizes[0]))
 
     def loss(self) -> nodes.FunctionDef:
-        statements = self.forward_statements + [(LOSS, self.loss_value)]
-        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, LOSS,
+        statements = self.forward_statements + [(E, self.loss_value)]
+        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, E,
                          "The loss E (a scalar of the common dtype) for inputs X and targets T.")
 
     def gradients(self) -> nodes.FunctionDef:
@@ -144,7 +148,7 @@ class _Program:
                  "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
                  "unit j of layer l; params = {%s}." % ", ".join('"%s": %s' % item for item in network.param_shapes().items()),
                  "X is (N, %d), T is (N, %d); n is the example, j the unit." % (network.sizes[0], network.sizes[-1]),
-                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(canonical(self.derivation.loss)),
+                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(self.derivation.loss),
                  "", "Forward pass:"]
         lines += ["    %s = %s" % (sympy.sstr(target), sympy.sstr(value)) for target, value in self.equations]
         lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
@@ -156,40 +160,10 @@ class _Program:
         derivation = self.derivation
         statements = []
         for layer in range(self.depth, 0, -1):
-            statements.append((deltas(layer)[n, j], canonical(derivation.delta(layer))))
-            statements += [(gradient_entry(name), canonical(derivation.gradient(name)))
+            statements.append((deltas(layer)[n, j], derivation.delta(layer)))
+            statements += [(gradient_entry(name), derivation.gradient(name))
                            for name in ("W%d" % layer, "b%d" % layer) if name in self.parameters]
         return statements
-
-
-def canonical(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every ``Dummy`` summation index renamed after itself, scope by scope.
-
-    The derivation sums over fresh ``Dummy`` indices; their printed names and
-    sort order depend on how many dummies the process has made, so they are
-    renamed (``_n`` to ``n``, ``n'`` inside a sum that already uses ``n``) to
-    keep the generated source byte-identical across processes.
-    """
-    return _rename_bound(sympy.sympify(expr, strict=True), frozenset())  # strict: never parses text
-
-
-def _rename_bound(expr: sympy.Basic, taken: frozenset) -> sympy.Basic:
-    if isinstance(expr, Sum):
-        used = set(taken) | {symbol.name for symbol in expr.free_symbols}
-        renames = {}
-        for limit in expr.limits:
-            index = limit[0]
-            if isinstance(index, sympy.Dummy):
-                name = index.name
-                while name in used:
-                    name += "'"
-                renames[index] = sympy.Symbol(name, **index.assumptions0)
-            used.add(renames.get(index, index).name)
-        renamed = expr.xreplace(renames)
-        return Sum(_rename_bound(renamed.function, frozenset(used)), *renamed.limits)
-    if not expr.args or isinstance(expr, Indexed):
-        return expr
-    return expr.func(*(_rename_bound(arg, taken) for arg in expr.args))
 
 
 def gradient_entry(name: str) -> Indexed:
@@ -223,7 +197,7 @@ def _function(name: str, arguments: tuple, shapes: dict, statements: list, retur
               docstring: str) -> nodes.FunctionDef:
     parameters = tuple(key for key in shapes if key not in ("X", "T"))
     statements = _share(statements)
-    outputs = {_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
+    outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
     symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),
                           *(step.kept for step in body if isinstance(step, nodes.Assign) and step.kept))
@@ -242,10 +216,6 @@ def _symbols_outside_limits(expr: sympy.Basic) -> set:
     return set().union(*(_symbols_outside_limits(arg) for arg in expr.args))
 
 
-def _name(target) -> str:
-    return str(target.base) if isinstance(target, Indexed) else str(target)
-
-
 def _share(statements: list) -> list:
     """The statements with their common subexpressions computed once, as named arrays, before first use."""
     values = [value for _, value in statements]
@@ -258,14 +228,14 @@ def _share(statements: list) -> list:
         for temp in _needed(value, temps):
             first_use.setdefault(temp, position)
     renames: dict = {}
-    taken = {_name(target) for target, _ in statements}
+    taken = {target_name(target) for target, _ in statements}
     for position, (target, value) in enumerate(zip((t for t, _ in statements), reduced)):
         if value in temps and first_use[value] == position:
             renames[value] = target
     for temp, value in replacements:
         if temp not in renames:
             renames[temp] = _temp_entry(value.xreplace(renames), taken)
-            taken.add(_name(renames[temp]))
+            taken.add(target_name(renames[temp]))
     shared = []
     emitted = set()
     for (target, _), value in zip(statements, reduced):

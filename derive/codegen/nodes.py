@@ -1,11 +1,13 @@
 """The statements of a generated numpy module, and :class:`ModulePrinter`, which prints them.
 
-The code generator (:mod:`derive.codegen`) never writes code text: it builds
-these nodes, whose values are index-level SymPy expressions, and
-:class:`ModulePrinter` (the array printer of :mod:`derive.vector_printer`
+The code generator (:mod:`derive.codegen.module`) never writes code text: it
+builds these nodes, whose values are index-level SymPy expressions, and
+:class:`ModulePrinter` (the array printer of :mod:`derive.codegen.array_printer`
 plus ``_print_Assign``, ``_print_Update``, ...) prints them, the way SymPy's
 own ``sympy.codegen.ast`` nodes are printed.  A target is an entry such as
 ``A1[n, j]``: its indices are the axes of the array the statement computes.
+Every decision is in the nodes (which memory an ``Assign`` writes into, which
+ufunc an ``Apply`` calls); the printer only prints it.
 
 * :class:`Assign` -- ``A1 = <value>``;
 * :class:`Update` -- ``A1 *= <value>`` (numpy computes it in place);
@@ -22,10 +24,9 @@ from dataclasses import dataclass, field
 
 import sympy
 
+from .array_printer import ArrayPrinter
 from .printing import helpers
-from .array_printer import ArrayPrinter, stabilize, strip_parentheses
 from .workspace import workspace_buffer
-
 
 
 def module_helpers() -> dict:
@@ -36,13 +37,20 @@ def module_helpers() -> dict:
 Target = sympy.Indexed | sympy.Symbol
 
 
+def target_name(target: Target) -> str:
+    """The name a statement assigns: ``A1`` for ``A1[n, j]``, ``E`` for ``E``."""
+    return str(target.base) if isinstance(target, sympy.Indexed) else str(target)
+
+
 @dataclass(frozen=True)
 class Assign:
     """``target = value``: a new array, or written into existing memory.
 
     ``out`` is an array no longer read; ``kept`` (the target's shape) asks for
-    the array kept in the caller's workspace (:mod:`derive.workspace`).  Both
-    apply to values that print as a matrix product or ``einsum``.
+    the array kept in the caller's workspace (:mod:`derive.codegen.workspace`).
+    Either is set only for a value that prints as a matrix product or
+    ``einsum`` (:func:`~derive.codegen.array_printer.contraction`), which then
+    writes its result there.
     """
 
     target: Target
@@ -129,7 +137,7 @@ class ModulePrinter(ArrayPrinter):
     """The array printer, extended to statements, functions and modules.
 
     The module it prints imports numpy as ``np`` and carries the source of
-    every :mod:`derive.numeric` helper its code called (``helpers_used``).
+    every :mod:`derive.model.numeric` helper its code called (``helpers_used``).
     """
 
     def print_module(self, module: Module) -> str:
@@ -148,27 +156,22 @@ class ModulePrinter(ArrayPrinter):
             extents = [self._print(extent) for extent in statement.kept]
             shape = "(%s,)" % extents[0] if len(extents) == 1 else "(%s)" % ", ".join(extents)
             out = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
-        self.wrote_out = False
-        code = self.array(statement.value, layout, out)
-        if self.wrote_out and statement.kept is not None:
             self.helpers_used.add("workspace_buffer")
-        return "%s = %s" % (name, code)
+        return "%s = %s" % (name, self.array(statement.value, layout, out))
 
     def _print_Update(self, statement: Update):
         name, layout = self._target(statement.target)
-        with self._in_frame(layout):
-            value = strip_parentheses(self._print(stabilize(statement.value)))
-        return "%s %s= %s" % (name, statement.operator, value)
+        return "%s %s= %s" % (name, statement.operator, self.argument(statement.value, layout))
 
     def _print_Apply(self, statement: Apply):
         name, layout = self._target(statement.target)
-        with self._in_frame(layout):
-            arguments = [strip_parentheses(self._print(sympy.sympify(a, strict=True))) for a in statement.arguments or (statement.target,)]
+        arguments = [self.argument(sympy.sympify(argument, strict=True), layout)
+                     for argument in statement.arguments or (statement.target,)]
         if statement.helper:
             self.helpers_used.add(statement.ufunc)
             function = statement.ufunc
         else:
-            function = self._module_format("np." + statement.ufunc)
+            function = self._module_format("numpy." + statement.ufunc)
         return "%s(%s, out=%s)" % (function, ", ".join(arguments), name)
 
     def _print_Comment(self, statement: Comment):
@@ -176,8 +179,8 @@ class ModulePrinter(ArrayPrinter):
 
     def _print_Prologue(self, statement: Prologue):
         common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
-        asarray = self._module_format("np.asarray")
-        lines = ["dtype = %s(%s, 1.0)" % (self._module_format("np.result_type"), ", ".join(common))]
+        asarray = self._module_format("numpy.asarray")
+        lines = ["dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common))]
         lines += ["%s = %s(%s, dtype)" % (name, asarray, name) for name in statement.arrays]
         lines += ['%s = %s(params["%s"], dtype)' % (key, asarray, key) for key in statement.params]
         if statement.batch_size is not None:

@@ -1,13 +1,16 @@
 """The NumPy printer: every line of numeric code in backprop is printed from SymPy.
 
 :class:`BackpropNumPyPrinter` is a subclass of SymPy's ``NumPyPrinter`` (the
-printer ``lambdify`` uses).  It adds three things:
+printer ``lambdify`` uses).  It adds four things:
 
 * the SymPy functions of our activation records (:mod:`derive.model.activations`)
   print as calls to the numpy helper each record names (``sigmoid(z)``, not
   ``1/(1 + exp(-z))``, which overflows), and the printer records which helpers a
   piece of code needs in ``helpers_used``;
 * ``Heaviside`` prints through a helper that also accepts complex input;
+* ``Max`` and ``Min`` print as ``numpy.maximum``/``numpy.minimum`` on every
+  SymPy version (before 1.14 SymPy printed ``amax`` of a list, which fails
+  for an array and a number);
 * a node it cannot print raises ``NotImplementedError`` naming it,
   instead of printing something that fails later.
 
@@ -29,7 +32,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from derive.model import numeric
 from derive.model.activations import Activation
-from derive.model.expression import X
+from derive.model.expression import VARIABLE
 from derive.model.registry import ACTIVATIONS
 
 #: numpy helpers of printing nodes that are not activations (made by the printers themselves).
@@ -68,6 +71,20 @@ class BackpropNumPyPrinter(NumPyPrinter):
         if type(expr) in self._function_helpers:
             return self._helper_call(type(expr).__name__, expr.args)
         return super()._print_Function(expr)
+
+    def _print_Max(self, expr, function="numpy.maximum"):
+        """``maximum(a, maximum(b, c))``, elementwise, so that arrays broadcast against numbers.
+
+        SymPy before 1.14 prints ``amax`` of a list of the arguments, which
+        fails for an array and a number (``max(x, 1)``).
+        """
+        *rest, code = [self._print(arg) for arg in expr.args]
+        for arg in reversed(rest):
+            code = "%s(%s, %s)" % (self._module_format(function), arg, code)
+        return code
+
+    def _print_Min(self, expr):
+        return self._print_Max(expr, function="numpy.minimum")
 
     def _print_Heaviside(self, expr):
         z = expr.args[0]
@@ -125,10 +142,10 @@ def activation_forward(activation: Activation) -> Callable:
     """g as a numpy function: the record's own forward, or printed from a custom activation's expression."""
     if activation.numpy is not None:
         return activation.numpy
-    return compile_elementwise(activation.expression, X)
+    return compile_elementwise(activation.expression, VARIABLE)
 
 
 @lru_cache(maxsize=256)
 def activation_derivative(activation: Activation) -> Callable:
     """g' as ``sympy.diff`` gives it, printed to numpy (elementwise activations)."""
-    return compile_elementwise(activation.derivative_expr, X)
+    return compile_elementwise(activation.derivative_expr, VARIABLE)

@@ -6,7 +6,7 @@ rounds to 0, and ``1/(1 + exp(-z))`` overflows for z = -1000.  Before printing,
 :func:`stabilize` replaces these forms by equal ones that cannot fail:
 
 * the softmax quotient by the node ``softmax(u, j)``, printed as the stable
-  helper of :mod:`derive.numeric` (shifted by the row maximum);
+  helper of :mod:`derive.model.numeric` (shifted by the row maximum);
 * ``log(softmax(u, j))`` by ``log_softmax(u, j)`` (``u - logsumexp``);
 * ``log(g(u))`` and ``log(1 - g(u))`` by the stable log forms of g's
   activation record (sigmoid: ``-softplus(-u)`` and ``-softplus(u)``).

@@ -18,7 +18,8 @@ directly:
   running ``Mul``/``Add`` flattening again, when that order provably does not
   depend on the index values, and a function of an entry that SymPy leaves
   unevaluated is built unevaluated; everything else goes through the normal
-  constructors.
+  constructors.  The fast constructors come from :mod:`derive.sympy_internals`,
+  the one module that touches SymPy's private names (with a public fallback).
 
 Why the order can be known in advance: ``Basic.compare`` sorts by class, then
 by the length of the hashable content, then argument by argument, and an
@@ -45,7 +46,8 @@ from typing import Callable, Optional
 
 import sympy
 from sympy import Add, Indexed, Integer, Mul, S, Sum
-from sympy.core.basic import _args_sortkey
+
+from derive.sympy_internals import FAST, Constructors, args_sortkey
 
 #: A compiled expression: maps index values ({j: 2, i: 0}) to the instance.
 Compiled = Callable[[dict], sympy.Expr]
@@ -58,10 +60,17 @@ class Instantiator:
 
     Args:
         values: The size symbols and their values (``{n_0: 784, n_1: 100, N: 1}``).
+        constructors: How to build products, sums and applications in known
+            canonical form (:mod:`derive.sympy_internals`; its public-API
+            :data:`~derive.sympy_internals.PUBLIC` builds the same, slower).
     """
 
-    def __init__(self, values: dict[sympy.Symbol, int]):
+    def __init__(self, values: dict[sympy.Symbol, int], constructors: Constructors = FAST):
         self.values = {symbol: Integer(value) for symbol, value in values.items()}
+        self._mul_in_order = constructors.mul_in_order
+        self._add_in_order = constructors.add_in_order
+        self._unevaluated_like = constructors.unevaluated_like
+        self._compares_by_args = constructors.compares_by_args
         self._entries: dict[tuple, Indexed] = {}
         self._orders: dict[tuple, tuple[int, ...]] = {}
         self._unevaluated: dict[tuple, sympy.Expr] = {}
@@ -151,28 +160,29 @@ class Instantiator:
     # --- static nodes: canonical order fixed at compile time -------------------------
 
     def _static_mul(self, parts: list, samples: list) -> Node | None:
-        if None in samples or not _fast_mul_ok(samples):
+        if None in samples or not self._fast_mul_ok(samples):
             return None
-        order = sorted(range(len(samples)), key=lambda p: (not samples[p].is_Number, _args_sortkey(samples[p])))
-        ordered = [parts[p] for p in order]
-        return ((lambda env: Mul._from_args([part(env) for part in ordered], is_commutative=True)),
-                Mul._from_args([samples[p] for p in order], is_commutative=True))
+        order = sorted(range(len(samples)), key=lambda p: (not samples[p].is_Number, args_sortkey(samples[p])))
+        ordered, build = [parts[p] for p in order], self._mul_in_order
+        return ((lambda env: build([part(env) for part in ordered], True)),
+                build([samples[p] for p in order], True))
 
     def _static_add(self, parts: list, samples: list) -> Node | None:
-        if None in samples or not _fast_add_ok(samples):
+        if None in samples or not self._fast_add_ok(samples):
             return None
-        order = sorted(range(len(samples)), key=lambda p: _args_sortkey(samples[p]))
-        ordered = [parts[p] for p in order]
-        return ((lambda env: Add._from_args([part(env) for part in ordered], is_commutative=True)),
-                Add._from_args([samples[p] for p in order], is_commutative=True))
+        order = sorted(range(len(samples)), key=lambda p: args_sortkey(samples[p]))
+        ordered, build = [parts[p] for p in order], self._add_in_order
+        return ((lambda env: build([part(env) for part in ordered], True)),
+                build([samples[p] for p in order], True))
 
     def _static_apply(self, func, parts: list, samples: list) -> Node | None:
-        if None in samples or not _distinct_entries(samples):
+        if None in samples or not self._distinct_entries(samples):
             return None
         value = func(*samples)
         if not (isinstance(value, sympy.Function) and value.func == func and value.args == tuple(samples)):
             return None
-        return (lambda env: _unevaluated_like(value, [part(env) for part in parts])), value
+        build = self._unevaluated_like
+        return (lambda env: build(value, [part(env) for part in parts])), value
 
     # --- dynamic nodes: order learnt on the first instance of each signature ---------
 
@@ -180,110 +190,90 @@ class Instantiator:
         """``Mul(*factors)``, fast for a rational times entries (or functions of entries) of distinct arrays."""
         if len(factors) == 1:
             return factors[0]
-        if not _fast_mul_ok(factors):
+        if not self._fast_mul_ok(factors):
             return Mul(*factors)
         numbers = [f for f in factors if f.is_Number]
         others = [f for f in factors if not f.is_Number]
-        order = self._order(tuple(map(_signature, others)), others)
-        return Mul._from_args(numbers + [others[position] for position in order], is_commutative=True)
+        order = self._order(tuple(map(self._signature, others)), others)
+        return self._mul_in_order(numbers + [others[position] for position in order], True)
 
     def add(self, terms: list[sympy.Expr]) -> sympy.Expr:
         """``Add(*terms)``, fast when no two terms combine and their order is fixed by signature."""
         if len(terms) == 1:
             return terms[0]
-        if _fast_add_ok(terms):
-            return Add._from_args([terms[p] for p in self._order(tuple(map(_term_signature, terms)), terms)],
-                                  is_commutative=True)
+        if self._fast_add_ok(terms):
+            return self._add_in_order([terms[p] for p in self._order(tuple(map(self._term_signature, terms)), terms)],
+                                      True)
         if any(term.is_Number or term.is_Add for term in terms) or \
                 len({term.as_coeff_Mul()[1] for term in terms}) != len(terms):
             return Add(*terms)
-        return Add._from_args(sorted(terms, key=_args_sortkey), is_commutative=True)  # order needs the indices
+        return self._add_in_order(sorted(terms, key=args_sortkey), True)  # the order needs the indices
 
     def _order(self, signatures: tuple, items: list) -> tuple[int, ...]:
         """The canonical permutation of ``items``, remembered by their (distinct) signatures."""
         order = self._orders.get(signatures)
         if order is None:
-            order = self._orders[signatures] = tuple(sorted(range(len(items)), key=lambda p: _args_sortkey(items[p])))
+            order = self._orders[signatures] = tuple(sorted(range(len(items)), key=lambda p: args_sortkey(items[p])))
         return order
 
     def apply(self, func, args: list) -> sympy.Expr:
         """``func(*args)``; a function of entries that stayed unevaluated once is built unevaluated after."""
-        if not _distinct_entries(args):
+        if not self._distinct_entries(args):
             return func(*args)
-        key = (func, tuple(map(_signature, args)))
+        key = (func, tuple(map(self._signature, args)))
         sample = self._unevaluated.get(key)
         if sample is not None:
-            return _unevaluated_like(sample, args)
+            return self._unevaluated_like(sample, args)
         value = func(*args)
         if isinstance(value, sympy.Function) and value.func == func and value.args == tuple(args):
             self._unevaluated[key] = value
         return value
 
+    # --- signatures: what fixes the canonical order before the index values are known ---
 
-#: ``_hashable_content`` implementations that are just the arguments.
-_ARGS_ONLY = (sympy.Basic._hashable_content, sympy.Expr._hashable_content)
+    def _signature(self, expr: sympy.Expr):
+        """What decides where ``expr`` sorts among factors of other signatures, or ``None`` (see the module)."""
+        if type(expr) is Indexed:
+            return (Indexed, expr.base)
+        if expr.is_Number:
+            return expr
+        if (isinstance(expr, sympy.Function) and len(expr.args) == 1 and type(expr.args[0]) is Indexed
+                and self._compares_by_args(type(expr))
+                and expr.as_base_exp()[1] is S.One):  # exp(x) is a power of E and combines in products
+            return (type(expr), expr.args[0].base)
+        return None
 
+    def _term_signature(self, term: sympy.Expr):
+        """What decides where a term sorts in a sum: class, length, and the signature of its first factor."""
+        if isinstance(term, Mul):
+            first = self._signature(term.args[0])
+            return None if first is None else (Mul, len(term.args), first)
+        return self._signature(term)
 
-def _signature(expr: sympy.Expr):
-    """What decides where ``expr`` sorts among factors of other signatures, or ``None`` (see the module)."""
-    if type(expr) is Indexed:
-        return (Indexed, expr.base)
-    if expr.is_Number:
-        return expr
-    if (isinstance(expr, sympy.Function) and len(expr.args) == 1 and type(expr.args[0]) is Indexed
-            and type(expr)._hashable_content in _ARGS_ONLY
-            and expr.as_base_exp()[1] is S.One):  # exp(x) is a power of E and combines in products
-        return (type(expr), expr.args[0].base)
-    return None
+    def _monomial_signature(self, term: sympy.Expr):
+        """The signatures of a term's non-numeric factors: terms whose monomials differ here cannot combine."""
+        signatures = tuple(self._signature(f) for f in Mul.make_args(term) if not f.is_Number)
+        return None if None in signatures else signatures
 
+    def _fast_mul_ok(self, factors: list) -> bool:
+        """At most one rational (not 0 or 1) and factors of distinct signatures: nothing combines."""
+        numbers = [f for f in factors if f.is_Number]
+        if len(numbers) > 1 or (numbers and (not numbers[0].is_Rational or numbers[0] is S.Zero or numbers[0] is S.One)):
+            return False
+        signatures = [self._signature(f) for f in factors if not f.is_Number]
+        return None not in signatures and len(set(signatures)) == len(signatures)
 
-def _term_signature(term: sympy.Expr):
-    """What decides where a term sorts in a sum: class, length, and the signature of its first factor."""
-    if isinstance(term, Mul):
-        first = _signature(term.args[0])
-        return None if first is None else (Mul, len(term.args), first)
-    return _signature(term)
+    def _fast_add_ok(self, terms: list) -> bool:
+        """No number or sum among the terms, no two that combine, and an order fixed by signature."""
+        if any(term.is_Number or term.is_Add for term in terms):
+            return False
+        monomials = [self._monomial_signature(term) for term in terms]
+        signatures = [self._term_signature(term) for term in terms]
+        return (None not in monomials and len(set(monomials)) == len(terms)
+                and None not in signatures and len(set(signatures)) == len(terms))
 
-
-def _monomial_signature(term: sympy.Expr):
-    """The signatures of a term's non-numeric factors: terms whose monomials differ here cannot combine."""
-    signatures = tuple(_signature(f) for f in Mul.make_args(term) if not f.is_Number)
-    return None if None in signatures else signatures
-
-
-def _fast_mul_ok(factors: list) -> bool:
-    """At most one rational (not 0 or 1) and factors of distinct signatures: nothing combines."""
-    numbers = [f for f in factors if f.is_Number]
-    if len(numbers) > 1 or (numbers and (not numbers[0].is_Rational or numbers[0] is S.Zero or numbers[0] is S.One)):
-        return False
-    signatures = [_signature(f) for f in factors if not f.is_Number]
-    return None not in signatures and len(set(signatures)) == len(signatures)
-
-
-def _fast_add_ok(terms: list) -> bool:
-    """No number or sum among the terms, no two that combine, and an order fixed by signature."""
-    if any(term.is_Number or term.is_Add for term in terms):
-        return False
-    monomials = [_monomial_signature(term) for term in terms]
-    signatures = [_term_signature(term) for term in terms]
-    return (None not in monomials and len(set(monomials)) == len(terms)
-            and None not in signatures and len(set(signatures)) == len(terms))
-
-
-def _distinct_entries(args: list) -> bool:
-    """Arguments all with signatures, entries of distinct arrays (``KroneckerDelta(W[0, 1], W[0, 2])`` is not)."""
-    signatures = [_signature(arg) for arg in args]
-    entries = [s for s in signatures if isinstance(s, tuple)]
-    return None not in signatures and len(set(entries)) == len(entries)
-
-
-def _unevaluated_like(sample: sympy.Function, args: list) -> sympy.Function:
-    """``type(sample)(*args, evaluate=False)`` without re-deriving ``nargs`` (a ``FiniteSet``) every time.
-
-    ``Application.__new__`` with ``evaluate=False`` only builds the object
-    from its arguments and attaches ``nargs``, which is the same for every
-    application of one function class.
-    """
-    value = sympy.Expr.__new__(type(sample), *args)
-    value.nargs = sample.nargs
-    return value
+    def _distinct_entries(self, args: list) -> bool:
+        """Arguments all with signatures, entries of distinct arrays (``KroneckerDelta(W[0, 1], W[0, 2])`` is not)."""
+        signatures = [self._signature(arg) for arg in args]
+        entries = [s for s in signatures if isinstance(s, tuple)]
+        return None not in signatures and len(set(entries)) == len(entries)

@@ -4,8 +4,8 @@ The lecture writes the gradient of one weight as ``dE/dw_ji = delta_j x_i``:
 a product of two named quantities, each defined once (``delta_j`` by the δ
 recursion, ``x_i`` by the data, ``h_j`` by the forward pass).  The scalar
 partials here have that shape.  They are the index-level gradients of
-:mod:`derive.chain_rule` instantiated at concrete sizes (see
-:mod:`derive.instantiate`), so dE/dW1[2, 0] of a 2-3-1 network is
+:mod:`derive.symbolic.chain_rule` instantiated at concrete sizes (see
+:mod:`derive.concrete.instantiate`), so dE/dW1[2, 0] of a 2-3-1 network is
 ``X[0, 0]*delta1[0, 2]``, and the named entries are ``Indexed`` objects with
 number indices:
 
@@ -50,9 +50,8 @@ from tqdm import tqdm
 from derive.errors import InputError
 from derive.limits import human_bytes
 from .instantiate import Instantiator
-from derive.model.losses import O as LOSS_OUTPUT
-from derive.model.losses import T as LOSS_TARGET
-from derive.model.expression import X as ACTIVATION_INPUT
+from derive.model.losses import OUTPUT, TARGET
+from derive.model.expression import VARIABLE
 from derive.symbolic.derivation import SymbolicDerivation
 from derive.symbolic.symbols import N, activations, deltas, i, j, n, preactivations, size
 
@@ -302,10 +301,10 @@ def expanded_size(network, sizes: tuple[int, ...], batch: int) -> int:
     output = 1
     for layer, activation in enumerate(network.activations, start=1):
         net = sizes[layer - 1] * (1 + output) + (1 if network.bias else 0)
-        repeats = sizes[layer] + 1 if not activation.elementwise else max(1, activation.expression.count(ACTIVATION_INPUT))
+        repeats = sizes[layer] + 1 if not activation.elementwise else max(1, activation.expression.count(VARIABLE))
         output = repeats * net
     loss = network.loss.expression
-    per_unit = max(1, loss.count(LOSS_OUTPUT)) * output + loss.count(LOSS_TARGET)
+    per_unit = max(1, loss.count(OUTPUT)) * output + loss.count(TARGET)
     return batch * sizes[-1] * per_unit
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.chain_rule import E
 from derive.symbolic.derivation import SymbolicDerivation, parameter_entry
-from derive.symbolic.symbols import deltas
+from derive.symbolic.symbols import E, deltas
 from derive.symbolic.text import block, check_style, equation, heading, indent
 
 from .scalar import ScalarPartials, check_concrete

@@ -51,7 +51,7 @@ import sympy
 from derive.errors import InputError, choices
 
 from . import functions, numeric
-from .expression import X, breakpoints, function_classes_of, parse_activation
+from .expression import VARIABLE, breakpoints, function_classes_of, parse_activation
 from .registry import ACTIVATIONS, add_entry
 
 __all__ = ["ACTIVATIONS", "Activation", "LogForms", "custom_activation", "get_activation", "register_activation",
@@ -151,12 +151,12 @@ class Activation:
     @cached_property
     def expression(self) -> sympy.Expr:
         """g(x) in the real symbol ``x``."""
-        return self.sympy(X)
+        return self.sympy(VARIABLE)
 
     @cached_property
     def derivative_expr(self) -> sympy.Expr:
         """g'(x) = ``sympy.diff(g(x), x)``."""
-        return sympy.diff(self.expression, X)
+        return sympy.diff(self.expression, VARIABLE)
 
     @property
     def analytic(self) -> bool:
@@ -213,7 +213,7 @@ def _kinks_of(name: str, expression: sympy.Expr) -> tuple[float, ...]:
     points: set[float] = set()
     window = sympy.Interval(-KINK_WINDOW, KINK_WINDOW)
     for argument in breakpoints(expression, ACTIVATIONS):
-        roots = sympy.solveset(argument, X, domain=window)
+        roots = sympy.solveset(argument, VARIABLE, domain=window)
         if not isinstance(roots, sympy.FiniteSet) or len(roots) > 1000:
             raise InputError("activation %r: cannot locate its kinks (where %s = 0); use an expression whose "
                              "non-smooth parts switch at isolated points" % (name, sympy.sstr(argument)))
@@ -375,7 +375,7 @@ def get_activation(spec: str | Activation, where: str = "") -> Activation:
 
 
 def custom_activation(name: str, expression: sympy.Expr) -> Activation:
-    """An activation from a SymPy expression in :data:`derive.model.expression.X`.
+    """An activation from a SymPy expression in :data:`derive.model.expression.VARIABLE`.
 
     It has no numpy forward and no hand-written derivative of its own: the
     code printer prints both from the expression (:mod:`derive.codegen`).  Its
@@ -386,7 +386,7 @@ def custom_activation(name: str, expression: sympy.Expr) -> Activation:
             cannot evaluate (``sign(x)*x`` differentiates to a ``DiracDelta``),
             or its kinks are not isolated points.
     """
-    activation = Activation(name, lambda z: expression.xreplace({X: z}), None)
+    activation = Activation(name, lambda z: expression.xreplace({VARIABLE: z}), None)
     for what, expr in (("the expression", expression), ("its derivative", activation.derivative_expr)):
         unknown = sorted({type(f).__name__ for f in expr.atoms(sympy.Function, sympy.Derivative, sympy.Subs)}
                          - set(function_classes_of(ACTIVATIONS)))

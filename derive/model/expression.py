@@ -33,8 +33,8 @@ from derive.errors import InputError, choices
 
 from .registry import ACTIVATIONS
 
-#: The activation variable: real, so that abs(x)' = sign(x).
-X = sympy.Symbol("x", real=True)
+#: The variable x of an activation's expression: real, so that abs(x)' = sign(x).
+VARIABLE = sympy.Symbol("x", real=True)
 
 #: SymPy's own functions an expression may call, with how many arguments each takes.
 MATH_FUNCTIONS = {
@@ -45,7 +45,7 @@ MATH_FUNCTIONS = {
     "asinh": (sympy.asinh, 1),
     "max": (sympy.Max, 2), "min": (sympy.Min, 2),
 }
-CONSTANTS = {"x": X, "pi": sympy.pi, "e": sympy.E}
+CONSTANTS = {"x": VARIABLE, "pi": sympy.pi, "e": sympy.E}
 #: SymPy nodes that switch between smooth pieces: where their arguments cross zero, the derivative may jump.
 SWITCHES = (sympy.Abs, sympy.sign, sympy.Heaviside)
 #: Nodes besides SymPy functions that printed numpy code evaluates: ``Heaviside``/``Piecewise`` come from derivatives.
@@ -108,7 +108,7 @@ def parse_activation(text: str) -> sympy.Expr:
         text: The expression, e.g. ``"x/(1+abs(x))"`` or ``"x*sigmoid(x)"``.
 
     Returns:
-        The SymPy expression, in the real symbol :data:`X`.
+        The SymPy expression, in the real symbol :data:`VARIABLE`.
 
     Raises:
         InputError: The text is not an expression in ``x`` built from the
@@ -133,7 +133,7 @@ def parse_activation(text: str) -> sympy.Expr:
         raise InputError("activation expression %r is nested too deeply" % text) from None
     if not isinstance(expr, sympy.Expr) or any(expr.has(bad) for bad in _INVALID):
         raise InputError("activation expression %r is not finite (division by zero or log of zero?)" % text)
-    if not expr.has(X):
+    if not expr.has(VARIABLE):
         raise InputError("activation expression %r does not use x; an activation is a function of x" % text)
     return expr
 

@@ -35,10 +35,10 @@ from derive.errors import InputError, choices
 from . import numeric
 from .registry import LOSSES, add_entry
 
-__all__ = ["LOSSES", "Loss", "O", "REDUCTIONS", "T", "get_loss", "get_reduction", "register_loss"]
+__all__ = ["LOSSES", "Loss", "OUTPUT", "REDUCTIONS", "TARGET", "get_loss", "get_reduction", "register_loss"]
 
 #: The symbols in which per-unit losses are written: output o and target t.
-O, T = sympy.symbols("o t", real=True)
+OUTPUT, TARGET = sympy.symbols("o t", real=True)
 
 REDUCTIONS = ("sum", "mean")
 
@@ -76,13 +76,13 @@ class Loss:
 
     @cached_property
     def expression(self) -> sympy.Expr:
-        """l(o, t) in the symbols :data:`O` and :data:`T`."""
-        return self.sympy(O, T)
+        """l(o, t) in the symbols :data:`OUTPUT` and :data:`TARGET`."""
+        return self.sympy(OUTPUT, TARGET)
 
     @cached_property
     def derivative_expr(self) -> sympy.Expr:
         """dl/do = ``sympy.diff(l(o, t), o)``."""
-        return sympy.diff(self.expression, O)
+        return sympy.diff(self.expression, OUTPUT)
 
 
 def register_loss(loss: Loss) -> Loss:

@@ -2,7 +2,9 @@
 
 :func:`array_statements` prints each equation of a derivation (forward pass,
 loss, error terms from the output back, gradients) with the array printer of
-the generated code (:class:`derive.codegen.array_printer.ArrayPrinter`):
+the generated code (:class:`derive.codegen.array_printer.ArrayPrinter`), after
+the same rewrites into stable forms as the generated code
+(:func:`derive.codegen.stable_forms.stabilize`: softmax prints as ``softmax(Z2)``):
 ``Z1 = b1 + (X @ W1.T)``, ``delta1 = (1 - A1)*A1*(delta2 @ W2)``,
 ``dW1 = delta1.T @ X``.  A report shows them as the vectorized form of the
 derivation, and the worked example evaluates them (:mod:`derive.report.example`).
@@ -16,6 +18,7 @@ from typing import NamedTuple
 import sympy
 
 from derive.codegen.array_printer import ArrayPrinter
+from derive.codegen.stable_forms import stabilize
 from derive.symbolic.derivation import SymbolicDerivation
 
 from .notation import Notation
@@ -40,7 +43,7 @@ def array_statements(derivation: SymbolicDerivation) -> tuple[ArrayStatement, ..
     statements = []
 
     def add(name: str, lhs: sympy.Basic, expr: sympy.Expr, layout: tuple) -> None:
-        statements.append(ArrayStatement(name, lhs, ArrayPrinter().array(expr, tuple(layout))))
+        statements.append(ArrayStatement(name, lhs, ArrayPrinter().array(stabilize(expr), tuple(layout))))
 
     for equation in derivation.forward_equations:
         add(sympy.sstr(equation.lhs.base), equation.lhs, equation.rhs, equation.lhs.indices)

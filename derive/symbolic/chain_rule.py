@@ -2,9 +2,9 @@
 
 This is reverse-mode differentiation done symbolically, at the level of
 indices, exactly as the lecture does it by hand.  Every factor is a
-``sympy.diff`` of one layer-local expression of :mod:`derive.layers` with
+``sympy.diff`` of one layer-local expression of :mod:`derive.symbolic.layers` with
 respect to one ``Indexed`` entry; the chain rule multiplies the factors and
-sums over the entries in between; :func:`derive.sums.collapse_deltas` sums out
+sums over the entries in between; :func:`derive.symbolic.sums.collapse_deltas` sums out
 the ``KroneckerDelta`` that each factor carries.  For a network of depth L:
 
 1. output layer:  ``dE/dA_L[n, j] = diff(E, A_L[n, j])`` (the lecture's dE/do; of E only the data
@@ -46,13 +46,11 @@ from typing import Callable, NamedTuple
 import sympy
 from sympy import Derivative, Dummy, Eq, Sum
 
-from .layers import back_substitute, data_loss, fresh_bound, layer_output, net_input, penalty
+from .indices import fresh_index, readable_index, rename_bound
+from .layers import back_substitute, data_loss, layer_output, net_input, penalty
 from derive.model.network import Network
-from .sums import collapse_deltas, factor_sums, pull_out_deltas, rename_bound
-from .symbols import N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
-
-#: The loss, as it appears on the left of the recorded steps (dE/dW1[j, i]).
-E = sympy.Symbol("E")
+from .sums import collapse_deltas, factor_sums, pull_out_deltas
+from .symbols import E, N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 
 class Step(NamedTuple):
@@ -139,15 +137,15 @@ class ChainRule:
     @cached_property
     def _data_loss(self) -> sympy.Expr:
         """The data term of E, summation indices fresh: all of E that depends on A_L."""
-        return fresh_bound(data_loss(self.network))
+        return rename_bound(data_loss(self.network), fresh_index)
 
     @cached_property
     def _penalty(self) -> sympy.Expr:
         """The weight-decay term of E, summation indices fresh: all of E that depends on the weights directly."""
-        return fresh_bound(penalty(self.network))
+        return rename_bound(penalty(self.network), fresh_index)
 
     def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
-        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs), evaluate=False), layer))
+        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs, readable_index()), evaluate=False), layer))
 
     def combine(self, layer: int, upstream: sympy.Expr, jacobian: sympy.Expr, example: Dummy,
                 unit: Dummy) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
@@ -163,9 +161,9 @@ class ChainRule:
                     (example, 0, N - 1))
         collapsed = collapse_deltas(chain)
         if layer == self.network.depth:
-            delta = rename_bound(shortest(back_substitute(collapsed, self.network, layer)), (m, k, i))
+            delta = rename_bound(shortest(back_substitute(collapsed, self.network, layer)), readable_index(m, k, i))
         else:
-            delta = rename_bound(back_substitute(collapsed, self.network, layer), (k, m, i))
+            delta = rename_bound(back_substitute(collapsed, self.network, layer), readable_index(k, m, i))
         return chain, collapsed, delta
 
     def _output_delta(self) -> tuple[sympy.Expr, Pieces]:
@@ -181,7 +179,7 @@ class ChainRule:
         chain, collapsed, simplified = self.combine(L, dE_dA, dA_dZ, example, unit)
         self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
         self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
-        if simplified != rename_bound(collapsed):
+        if simplified != rename_bound(collapsed, readable_index()):
             self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
         return simplified, Pieces(dE_dA, dA_dZ, raw, example, unit)
 
@@ -192,7 +190,7 @@ class ChainRule:
         if self.network.bias:
             parameters.append(("b%d" % layer, biases(layer)[j]))
         example, unit = _dummies("n k")
-        net = fresh_bound(net_input(self.network, layer, example, unit))
+        net = rename_bound(net_input(self.network, layer, example, unit), fresh_index)
         for name, entry in parameters:
             dZ = collapse_deltas(sympy.diff(net, entry))
             self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
@@ -201,10 +199,10 @@ class ChainRule:
             through_delta = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1))
             chain = through_delta + direct
             self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
-            gradient = rename_bound(collapse_deltas(chain), (n, k, m))
+            gradient = rename_bound(collapse_deltas(chain), readable_index(n, k, m))
             self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
             gradients[name] = gradient
-            data_terms[name] = rename_bound(collapse_deltas(through_delta), (n, k, m))
+            data_terms[name] = rename_bound(collapse_deltas(through_delta), readable_index(n, k, m))
             penalty_terms[name] = direct
         return gradients, data_terms, penalty_terms
 
@@ -213,7 +211,7 @@ class ChainRule:
         above = layer + 1
         A = activations(layer)
         example, unit, inner = _dummies("n k j")
-        net = fresh_bound(net_input(self.network, above, example, unit))
+        net = rename_bound(net_input(self.network, above, example, unit), fresh_index)
         dZ_dA = collapse_deltas(sympy.diff(net, A[n, j]))
         self._record(above, "dZ%d/dA%d: how the next layer's net input depends on this output" % (above, layer),
                      Derivative(preactivations(above)[n, k], A[n, j]), dZ_dA.xreplace({example: n, unit: k}))
@@ -252,7 +250,7 @@ def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
     example, unit = _dummies("n k")
     chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
                 (unit, 0, size(L) - 1), (example, 0, N - 1))
-    return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), (m, k, i))
+    return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), readable_index(m, k, i))
 
 
 #: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.

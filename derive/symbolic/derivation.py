@@ -28,9 +28,9 @@ import sympy
 from derive.errors import InputError
 from derive.model.network import Network
 
-from .chain_rule import E, ChainRule, Step
+from .chain_rule import ChainRule, Step
 from .layers import forward_equations, loss_expression
-from .symbols import biases, deltas, i, j, n, weights
+from .symbols import E, biases, deltas, i, j, n, weights
 
 
 class Derived(NamedTuple):

@@ -1,7 +1,7 @@
 """The network as index-level SymPy expressions, with symbolic sizes.
 
 Everything here is written once for any widths: the sizes are the symbols
-``n_0..n_L`` and ``N`` of :mod:`derive.symbols`, so a 2-2-1 network and a
+``n_0..n_L`` and ``N`` of :mod:`derive.symbolic.symbols`, so a 2-2-1 network and a
 784-1000-10 network with the same activations, loss and options have the
 same expressions.  For layer l (1..L), example n and unit j:
 
@@ -13,12 +13,12 @@ same expressions.  For layer l (1..L), example n and unit j:
   ``lambda/2 * Sum(W_l[j, i]**2) + mu * Sum(Abs(W_l[j, i]))`` over layers.
 
 These are the layer-local expressions the chain rule differentiates
-(:mod:`derive.chain_rule`): each is a function of the previous layer's array
+(:mod:`derive.symbolic.chain_rule`): each is a function of the previous layer's array
 only, so ``A_{l-1}`` is a symbol of ``Z_l``, not the whole forward pass.
 Their summation indices are the readable ``i``, ``k``, ``m``, ``n``;
-:func:`fresh_bound` renames them to ``Dummy`` indices before differentiating,
-so that a summation index can never be confused with a free index of the
-same name.
+the chain rule renames them to fresh ``Dummy`` indices before differentiating
+(:func:`derive.symbolic.indices.rename_bound`), so that a summation index can
+never be confused with a free index of the same name.
 """
 
 from __future__ import annotations
@@ -88,14 +88,6 @@ def forward_equations(network: Network) -> list[sympy.Eq]:
         equations.append(sympy.Eq(preactivations(layer)[n, j], net_input(network, layer, n, j), evaluate=False))
         equations.append(sympy.Eq(activations(layer)[n, j], layer_output(network, layer, n, j), evaluate=False))
     return equations
-
-
-def fresh_bound(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every summation index replaced by a new ``Dummy`` of the same name and assumptions."""
-    def freshen(total: Sum) -> Sum:
-        renames = {limit[0]: sympy.Dummy(limit[0].name, **limit[0].assumptions0) for limit in total.limits}
-        return total.xreplace(renames)
-    return expr.replace(lambda e: isinstance(e, Sum), freshen)
 
 
 def back_substitute(expr: sympy.Expr, network: Network, layer: int) -> sympy.Expr:

@@ -46,10 +46,11 @@ from sympy import Derivative, DiracDelta, Eq, Indexed, IndexedBase, KroneckerDel
 
 from derive.errors import InputError
 
-from .chain_rule import E, Step, output_chain, shortest
+from .chain_rule import Step, output_chain, shortest
+from .indices import fresh_index, readable_index, rename_bound
 from .derivation import SymbolicDerivation, parameter_entry
-from .layers import back_substitute, data_loss, fresh_bound, layer_output, net_input
-from .sums import collapse_deltas, rename_bound
+from .layers import back_substitute, data_loss, layer_output, net_input
+from .sums import collapse_deltas
 from .symbols import activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 #: How far along the direction V the parameters move: R{f} = df/dr at r = 0.
@@ -146,7 +147,7 @@ class SecondOrder:
                              "need activations whose derivatives SymPy can differentiate again"
                              % (label, sympy.sstr(next(iter(expr.atoms(Derivative, sympy.Subs))))))
         expr = expr.xreplace({spike: sympy.S.Zero for spike in expr.atoms(DiracDelta)})
-        return rename_bound(shortest(_absorb_normalizers(expr)), names)
+        return rename_bound(shortest(_absorb_normalizers(expr)), readable_index(*names))
 
     def _kink_notes(self) -> list[str]:
         """Where a second derivative does not exist: each activation's kinks, and the L1 penalty at w = 0."""
@@ -211,7 +212,7 @@ class SecondOrder:
                                                          activations(depth): moved(activations(depth))})
             label = "Gdelta%d: H_out RZ%d, the loss's curvature in Z%d" % (depth, depth, depth)
         else:
-            upstream = collapse_deltas(sympy.diff(fresh_bound(data_loss(network)), activations(depth)[n, j]))
+            upstream = collapse_deltas(sympy.diff(rename_bound(data_loss(network), fresh_index), activations(depth)[n, j]))
             curvature = r_derivative(upstream, {activations(depth): moved(activations(depth))})
             top = output_chain(network, curvature)
             label = "Gdelta%d: H_out RA%d, the loss's curvature in A%d, back through g%d'" % (depth, depth, depth, depth)
@@ -261,7 +262,7 @@ class SecondOrder:
         expr = expr.replace(lambda e: isinstance(e, Indexed) and e.base == target,
                             lambda e: Mul(*(KroneckerDelta(a, b) for a, b in zip(e.indices, (p, q)))))
         expr = expr.replace(lambda e: isinstance(e, Indexed) and e.base in others, lambda e: sympy.S.Zero)
-        return rename_bound(_in_outputs(collapse_deltas(expr), self.network), (n, k, m))
+        return rename_bound(_in_outputs(collapse_deltas(expr), self.network), readable_index(n, k, m))
 
 
 def _expand_moved(expr: sympy.Expr, definitions: dict) -> sympy.Expr:
@@ -274,7 +275,7 @@ def _expand_moved(expr: sympy.Expr, definitions: dict) -> sympy.Expr:
         replacements = {}
         for entry in entries:
             indices, value = templates[entry.base]
-            replacements[entry] = fresh_bound(value).xreplace(dict(zip(indices, entry.indices)))
+            replacements[entry] = rename_bound(value, fresh_index).xreplace(dict(zip(indices, entry.indices)))
         expr = expr.xreplace(replacements)
     raise RuntimeError("R-quantities refer to each other in a cycle")  # pragma: no cover
 
@@ -340,5 +341,5 @@ def second_order(derivation: SymbolicDerivation) -> SecondOrder:
     return SecondOrder(derivation)
 
 
-__all__ = ["E", "Product", "SecondOrder", "direction", "moved", "p", "parameter_entry", "product_entry", "q", "r",
+__all__ = ["Product", "SecondOrder", "direction", "moved", "p", "parameter_entry", "product_entry", "q", "r",
            "r_derivative", "second_order", "shifted"]

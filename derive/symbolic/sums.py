@@ -17,17 +17,14 @@ derivation ranges over its layer's units by construction), so the collapse
 asks for ``no_piecewise`` and the results carry neither deltas nor range
 conditions.
 
-:func:`rename_bound` gives the sums that remain readable index names (the
-derivation works with fresh ``Dummy`` indices so that a summation index never
-clashes with a free one); :func:`factor_sums` pulls factors that do not depend
-on a summation index out of its sum (``Sum(t[m] * a, m) -> a * Sum(t[m], m)``).
+:func:`factor_sums` pulls factors that do not depend on a summation index out
+of its sum (``Sum(t[m] * a, m) -> a * Sum(t[m], m)``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from functools import reduce
-from typing import Iterable
 
 import sympy
 from sympy import Add, KroneckerDelta, Mul, Sum
@@ -139,43 +136,6 @@ def _has_delta(expr: sympy.Expr, index: sympy.Symbol) -> bool:
     return any(index in delta.free_symbols for delta in expr.atoms(KroneckerDelta))
 
 
-def rename_bound(expr: sympy.Expr, preferred: Iterable[sympy.Symbol] | None = None) -> sympy.Expr:
-    """Rename the ``Dummy`` summation indices of ``expr`` to readable symbols.
-
-    Each sum gets the first candidate name that does not already appear
-    anywhere in ``expr`` (free or bound), so no renaming captures an index.
-    Outer sums are renamed first.
-
-    Args:
-        expr: An expression whose sums run over ``Dummy`` indices.
-        preferred: Candidate symbols, most preferred first (``m, k, i``); by
-            default the dummy's own name primed (``k'``, then ``k''``).
-
-    Returns:
-        The same expression with renamed summation indices.
-    """
-    for total in sympy.preorder_traversal(expr):
-        if not isinstance(total, Sum):
-            continue
-        for limit in total.limits:
-            dummy = limit[0]
-            if isinstance(dummy, sympy.Dummy):
-                taken = _all_symbols(expr)
-                candidates = preferred if preferred is not None else _primes(dummy)
-                name = next((s for s in candidates if s not in taken), None)
-                if name is not None:
-                    return rename_bound(expr.xreplace({dummy: name}), preferred)
-    return expr
-
-
-def _primes(dummy: sympy.Dummy) -> list[sympy.Symbol]:
-    return [sympy.Symbol(dummy.name + "'" * count, **dummy.assumptions0) for count in (1, 2, 3)]
-
-
-def _all_symbols(expr: sympy.Expr) -> set:
-    return {s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol)}
-
-
 def factor_sums(expr: sympy.Expr) -> sympy.Expr:
     """Pull the factors of each summand that do not depend on the summation index out of the sum."""
     def pull_out(total: Sum) -> sympy.Expr:
@@ -190,4 +150,4 @@ def factor_sums(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(lambda e: isinstance(e, Sum), pull_out)
 
 
-__all__ = ["collapse_deltas", "factor_sums", "pull_out_deltas", "rename_bound"]
+__all__ = ["collapse_deltas", "factor_sums", "pull_out_deltas"]

@@ -2,6 +2,7 @@
 
 Sizes are symbols, so the network's loss is written once for any widths:
 
+* ``E``: the loss, as in ``dE/dW1[j, i]`` (and the scalar the generated ``loss`` returns);
 * ``N``: the batch size; ``size(l)``: n_l, the width of layer l (``n_0`` inputs);
 * indices ``n`` (example), ``i``, ``j``, ``k``, ``m`` (units);
 * indexed arrays, named as the generated code names them:
@@ -20,6 +21,7 @@ from functools import lru_cache
 
 import sympy
 
+E = sympy.Symbol("E", real=True)
 N = sympy.Symbol("N", integer=True, positive=True)
 n, i, j, k, m = sympy.symbols("n i j k m", integer=True, nonnegative=True)
 

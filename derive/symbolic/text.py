@@ -13,11 +13,10 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from .chain_rule import E
 from .derivation import SymbolicDerivation, parameter_entry
 from .second_order import direction, second_order
 from derive.errors import InputError
-from .symbols import deltas, j, n
+from .symbols import E, deltas, j, n
 
 STYLES = ("text", "pretty", "latex")
 _LATEX_SPECIAL = {char: "\\" + char for char in "_%&#$"} | {"^": r"\^{}", "~": r"\~{}", "\\": r"\textbackslash{}"}

@@ -50,7 +50,7 @@ import sympy
 from sympy import Indexed, KroneckerDelta
 
 from .chain_rule import Pieces
-from .sums import rename_bound
+from .indices import readable_index, rename_bound
 from .symbols import activations, j, k, m, n, preactivations, weights
 
 KINDS = ("missing_derivative", "derivative_at_preactivation", "derivative_of_activation", "untransposed_weights",
@@ -187,4 +187,4 @@ def _factor(jacobian: sympy.Expr, pieces: Pieces, elementwise: bool) -> sympy.Ex
 
 
 def _renamed(expr: sympy.Expr) -> sympy.Expr:
-    return rename_bound(expr, (k, m))
+    return rename_bound(expr, readable_index(k, m))
