@@ -47,7 +47,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from derive import Network, derive, init_params  # noqa: E402
-from derive.codegen.module import numpy_module, numpy_source  # noqa: E402
+from derive.codegen.source import numpy_module, numpy_source  # noqa: E402
 from derive.derivation import Derivation  # noqa: E402
 from verify import Engine  # noqa: E402
 

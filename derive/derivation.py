@@ -70,7 +70,7 @@ class Derivation(SymbolicDerivation):
     def __init__(self, network: Network, derived: Derived | None = None):
         super().__init__(network, derived)
         self._contexts: dict[tuple, ScalarPartials] = {}
-        self._numpy_source: str | None = None
+        self._numpy_sources: dict[int, str] = {}
         self._variants: tuple[Variant, ...] | None = None
         self._variant_modules: dict[str, types.ModuleType] = {}
 
@@ -143,22 +143,30 @@ class Derivation(SymbolicDerivation):
         block = self.hessian_block(name, name)
         return block.xreplace({p: j, q: i})
 
-    def numpy_source(self) -> str:
+    def numpy_source(self, order: int = 1) -> str:
         """The source of a standalone numpy module with ``forward``, ``loss`` and ``gradients``.
 
         Printed from these equations by :mod:`derive.codegen`; byte-identical for
         the same network.
 
+        Args:
+            order: 2 also prints ``hvp``, ``gnvp`` and ``hessian`` from the
+                second-order passes (:attr:`second_order`).
+
         Raises:
+            InputError: ``order`` is not 1 or 2, or a second derivative SymPy cannot give.
             NotImplementedError: an expression has a node the printer cannot print (named in the message).
         """
-        if self._numpy_source is None:
-            self._numpy_source = codegen.numpy_source(self)
-        return self._numpy_source
+        if order not in (1, 2):
+            raise InputError("order must be 1 (gradients) or 2 (also Hessian- and Gauss-Newton-vector products), "
+                             "got %r" % (order,))
+        if order not in self._numpy_sources:
+            self._numpy_sources[order] = codegen.numpy_source(self, order)
+        return self._numpy_sources[order]
 
-    def numpy_module(self) -> types.ModuleType:
+    def numpy_module(self, order: int = 1) -> types.ModuleType:
         """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
-        return codegen.numpy_module(self, source=self.numpy_source())
+        return codegen.numpy_module(self, source=self.numpy_source(order))
 
     def variants(self) -> tuple[Variant, ...]:
         """This derivation with one step done wrong, each way a common backprop bug does it.

@@ -18,7 +18,7 @@ import pytest
 import sympy
 
 from derive import ACTIVATIONS, LOSSES, Activation, Network, derive, init_params
-from derive.codegen.module import numpy_module, numpy_source
+from derive.codegen.source import numpy_module, numpy_source
 from derive.concrete.scalar_code import scalar_gradients
 from verify import Engine
 

@@ -9,6 +9,6 @@
   in-place numpy; :mod:`~derive.codegen.nodes` holds the statement nodes and their printer.
 """
 
-from .module import numpy_module, numpy_source
+from .source import numpy_module, numpy_source
 
 __all__ = ["numpy_module", "numpy_source"]

@@ -124,9 +124,14 @@ class Lowering:
         return assign
 
     def dead(self, entry: Indexed) -> bool:
-        """Whether ``entry``'s memory is ours (not an input) and no later statement reads it."""
+        """Whether ``entry``'s memory is ours (not an input), of the common dtype, and no later statement reads it.
+
+        An array whose value may print with another dtype (a boolean mask from
+        ``Heaviside``) is never written into: ``mask *= x`` cannot hold floats.
+        """
         owner = self.buffer.get(target_name(entry))
-        return owner is not None and not any(self.buffer.get(name) == owner for name in self.later)
+        return (owner is not None and owner in self.reusable
+                and not any(self.buffer.get(name) == owner for name in self.later))
 
     def reads(self, expr: sympy.Expr, entry: Indexed) -> int:
         """How many times ``expr`` reads ``entry``'s memory (any entry of it, under any name sharing it)."""

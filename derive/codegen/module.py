@@ -39,9 +39,6 @@ Every function casts the inputs and parameters to their common dtype first
 
 from __future__ import annotations
 
-import linecache
-import types
-
 import sympy
 from sympy import Indexed, IndexedBase, Sum
 
@@ -57,42 +54,7 @@ from .stable_forms import stabilize
 Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
 
 
-def numpy_source(derivation: SymbolicDerivation) -> str:
-    """The source of the generated numpy module (deterministic: same network, same bytes).
-
-    Args:
-        derivation: The derivation of a network (:func:`derive.derive`).
-
-    Returns:
-        Python source that imports only numpy.
-
-    Raises:
-        NotImplementedError: an expression contains a node the printer cannot
-            print (the message names it), e.g. a custom activation using ``erf``.
-    """
-    program = _Program(derivation)
-    module = nodes.Module(program.docstring(), (program.forward(), program.loss(), program.gradients()))
-    return nodes.ModulePrinter().print_module(module)
-
-
-def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated", source: str | None = None) -> types.ModuleType:
-    """The generated module, compiled and ready to call (``module.gradients(params, X, T)``).
-
-    Args:
-        derivation: The derivation of a network.
-        name: The module's ``__name__``.
-        source: Its source, if already printed (:func:`numpy_source` of ``derivation``).
-    """
-    source = numpy_source(derivation) if source is None else source
-    filename = "<%s: %s>" % (name, derivation.network.describe())
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)  # code printed from SymPy, not user text
-    return module
-
-
-class _Program:
+class Program:
     """The statements of the three generated functions, planned from a derivation."""
 
     def __init__(self, derivation: SymbolicDerivation):
@@ -107,14 +69,14 @@ class _Program:
         definitions = {target.base: (target, value) for target, value in self.forward_statements}
         self.backward_statements = []
         for layer in range(self.depth, 0, -1):
-            delta = self._reuse(stabilize(derivation.delta(layer)))
+            delta = self.reuse(stabilize(derivation.delta(layer)))
             self.backward_statements.append((deltas(layer)[n, j], delta))
             for name in ("W%d" % layer, "b%d" % layer):
                 if name in self.parameters:
                     self.backward_statements.append((gradient_entry(name), stabilize(derivation.gradient(name))))
         self.loss_value = stabilize(_through_definition(derivation.loss, definitions[output]))
 
-    def _reuse(self, expr: sympy.Expr) -> sympy.Expr:
+    def reuse(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with each forward definition replaced by the array it defines."""
         for target, value in self.forward_statements:
             wilds = {index: sympy.Wild("w_%s" % index, properties=[lambda e: isinstance(e, sympy.Symbol)])
@@ -126,18 +88,18 @@ class _Program:
 
     def forward(self) -> nodes.FunctionDef:
         output = activations(self.depth)[n, j]
-        return _function("forward", ("params", "X", "workspace=None"), self.shapes, self.forward_statements, output,
+        return function("forward", ("params", "X", "workspace=None"), self.shapes, self.forward_statements, output,
                          "The network's output A%d, shape (N, %d), for inputs X of shape (N, %d)."
                          % (self.depth, self.network.sizes[-1], self.network.sizes[0]))
 
     def loss(self) -> nodes.FunctionDef:
         statements = self.forward_statements + [(E, self.loss_value)]
-        return _function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, E,
+        return function("loss", ("params", "X", "T", "workspace=None"), self.shapes, statements, E,
                          "The loss E (a scalar of the common dtype) for inputs X and targets T.")
 
     def gradients(self) -> nodes.FunctionDef:
         returns = {name: gradient_entry(name) for name in self.parameters}
-        return _function("gradients", ("params", "X", "T", "workspace=None"), self.shapes,
+        return function("gradients", ("params", "X", "T", "workspace=None"), self.shapes,
                          self.forward_statements + self.backward_statements, returns,
                          "dE/dp for every parameter p: a dict with the keys and shapes of params.")
 
@@ -193,18 +155,41 @@ def _through_definition(expr: sympy.Expr, definition: Statement) -> sympy.Expr:
 # --- one function: shared subexpressions, then statements computed in place -----------------
 
 
-def _function(name: str, arguments: tuple, shapes: dict, statements: list, returns,
-              docstring: str) -> nodes.FunctionDef:
-    parameters = tuple(key for key in shapes if key not in ("X", "T"))
-    statements = _share(statements)
+def function(name: str, arguments: tuple, shapes: dict, statements: list, returns,
+             docstring: str) -> nodes.FunctionDef:
+    """One generated function: its statements (only those the result needs), shared subexpressions, in place.
+
+    Args:
+        name: The function's name.
+        arguments: Its argument list (``("params", "X", "T", "workspace=None")``).
+        shapes: Shapes of the input arrays: ``X``, ``T``, the parameters, and the directions ``V_W1`` ...
+        statements: ``(target, value)`` pairs in evaluation order.
+        returns: The target returned, or a dict of them by key.
+        docstring: The function's docstring.
+    """
+    parameters = tuple(key for key in shapes if key not in ("X", "T") and not key.startswith("V_"))
+    directions = tuple(key[len("V_"):] for key in shapes if key.startswith("V_"))
+    statements = _share(_needed_statements(statements, returns))
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
     symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),
                           *(step.kept for step in body if isinstance(step, nodes.Assign) and step.kept))
     used = {str(symbol) for value in (v for _, v in statements) for symbol in value.atoms(IndexedBase)}
     prologue = nodes.Prologue(tuple(a for a in arguments if a in used | {"X"}),
-                              tuple(p for p in parameters if p in used), "N" if N in symbols else None)
+                              tuple(p for p in parameters if p in used), "N" if N in symbols else None,
+                              tuple(d for d in directions if "V_" + d in used))
     return nodes.FunctionDef(name, arguments, docstring, (prologue, *body, nodes.Return(returns)))
+
+
+def _needed_statements(statements: list, returns) -> list:
+    """The statements the returned targets depend on, in their order (the others are left out)."""
+    wanted = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
+    kept = []
+    for target, value in reversed(statements):
+        if target_name(target) in wanted:
+            kept.append((target, value))
+            wanted |= {str(base) for base in value.atoms(IndexedBase)}
+    return kept[::-1]
 
 
 def _symbols_outside_limits(expr: sympy.Basic) -> set:
@@ -222,6 +207,7 @@ def _share(statements: list) -> list:
     ranges = {symbol for value in values for total in value.atoms(Sum) for limit in total.limits
               for symbol in limit[2].free_symbols}  # axis lengths (n_1 - 1): never computed, never shared
     replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(ranges | {N}))
+    replacements, reduced = _inline_conditions(replacements, reduced)
     temps = dict(replacements)
     first_use: dict = {}
     for position, value in enumerate(reduced):
@@ -246,6 +232,21 @@ def _share(statements: list) -> list:
         merged = temps[value] if value in temps and renames[value] is target else value
         shared.append((target, merged.xreplace(renames)))
     return shared
+
+
+def _inline_conditions(replacements: list, reduced: list) -> tuple[list, list]:
+    """Put back the shared subexpressions that are conditions (``Z1[n, j] > 0``): a Piecewise needs them in place."""
+    conditions = {}
+    kept = []
+    for temp, value in replacements:
+        value = value.xreplace(conditions)
+        if isinstance(value, sympy.logic.boolalg.Boolean):
+            conditions[temp] = value
+        else:
+            kept.append((temp, value))
+    if not conditions:
+        return replacements, reduced
+    return kept, [value.xreplace(conditions) for value in reduced]
 
 
 def _needed(expr: sympy.Expr, temps: dict) -> list:

@@ -26,12 +26,12 @@ import sympy
 
 from .array_printer import ArrayPrinter
 from .printing import helpers
-from .workspace import workspace_buffer
+from .workspace import dense_from_products, workspace_buffer
 
 
 def module_helpers() -> dict:
     """Functions a generated module may carry, by the name its code calls them."""
-    return {**helpers(), "workspace_buffer": workspace_buffer}
+    return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products}
 
 #: A statement's target: an entry ``A1[n, j]`` (an array) or a symbol (a scalar).
 Target = sympy.Indexed | sympy.Symbol
@@ -101,11 +101,26 @@ class Prologue:
         arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype and the batch size.
         params: Parameter keys to read from the ``params`` dict (``("W1", "b1")``).
         batch_size: The name to bind ``X.shape[0]`` to, or None when unused.
+        directions: Keys to read from the direction ``V`` (a dict shaped like ``params``) as ``V_W1``, ...
     """
 
     arrays: tuple[str, ...]
     params: tuple[str, ...]
     batch_size: str | None = None
+    directions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DenseFromProducts:
+    """``return dense_from_products(product, params, X, T, keys, largest, workspace)``: a matrix, column by column.
+
+    The dense Hessian is its product with every unit direction in turn
+    (:func:`derive.codegen.workspace.dense_from_products`).
+    """
+
+    product: str
+    keys: tuple[str, ...]
+    largest: int
 
 
 @dataclass(frozen=True)
@@ -179,13 +194,20 @@ class ModulePrinter(ArrayPrinter):
 
     def _print_Prologue(self, statement: Prologue):
         common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
+        common += ['V["%s"]' % key for key in statement.directions]
         asarray = self._module_format("numpy.asarray")
         lines = ["dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common))]
         lines += ["%s = %s(%s, dtype)" % (name, asarray, name) for name in statement.arrays]
         lines += ['%s = %s(params["%s"], dtype)' % (key, asarray, key) for key in statement.params]
+        lines += ['V_%s = %s(V["%s"], dtype)' % (key, asarray, key) for key in statement.directions]
         if statement.batch_size is not None:
             lines.append("%s = %s.shape[0]" % (statement.batch_size, statement.arrays[0]))
         return "\n".join(lines)
+
+    def _print_DenseFromProducts(self, statement: DenseFromProducts):
+        self.helpers_used.add("dense_from_products")
+        return "return dense_from_products(%s, params, X, T, %r, %d, workspace)" % (
+            statement.product, tuple(statement.keys), statement.largest)
 
     def _print_Return(self, statement: Return):
         if isinstance(statement.value, dict):

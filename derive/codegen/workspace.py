@@ -26,3 +26,31 @@ def workspace_buffer(workspace, name, shape, dtype):
     if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
         buffer = workspace[name] = np.empty(shape, dtype)
     return buffer
+
+
+def dense_from_products(product, params, X, T, keys, largest, workspace=None):
+    """The dense matrix whose column e is ``product(params, X, T, e-th unit direction)``, in the order of ``keys``.
+
+    Rows and columns run over the parameters in ``keys`` order, each
+    flattened row-major (``W1[0, 0], W1[0, 1], ..., b1[0], ...``).  Refuses
+    (``ValueError``) more than ``largest`` parameters: the matrix grows with
+    their square.
+    """
+    dtype = np.result_type(X, *(params[key] for key in keys), 1.0)
+    sizes = [int(np.size(params[key])) for key in keys]
+    total = sum(sizes)
+    if total > largest:
+        raise ValueError("a dense %d x %d matrix (%.3g MB) is refused above %d parameters; use the products instead"
+                         % (total, total, total * total * np.dtype(dtype).itemsize / 1e6, largest))
+    dense = np.empty((total, total), dtype)
+    direction = {key: np.zeros(np.shape(params[key]), dtype) for key in keys}
+    column = 0
+    for key, size in zip(keys, sizes):
+        flat = direction[key].reshape(-1)
+        for entry in range(size):
+            flat[entry] = 1
+            result = product(params, X, T, direction, workspace)
+            dense[:, column] = np.concatenate([np.reshape(result[k], -1) for k in keys])
+            flat[entry] = 0
+            column += 1
+    return dense

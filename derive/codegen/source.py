@@ -1,0 +1,60 @@
+"""The generated module: its source, printed from a derivation, and the module compiled from it.
+
+:class:`~derive.codegen.module.Program` plans ``forward``, ``loss`` and
+``gradients``; with ``order=2``, :mod:`derive.codegen.second_order` adds
+``hvp``, ``gnvp`` and ``hessian``; :class:`~derive.codegen.nodes.ModulePrinter`
+prints them all.
+"""
+
+from __future__ import annotations
+
+import linecache
+import types
+
+from derive.symbolic.derivation import SymbolicDerivation
+
+from . import nodes
+from .module import Program
+from .second_order import second_order_functions
+
+
+def numpy_source(derivation: SymbolicDerivation, order: int = 1) -> str:
+    """The source of the generated numpy module (deterministic: same network, same bytes).
+
+    Args:
+        derivation: The derivation of a network (:func:`derive.derive`).
+        order: 1 for ``forward``, ``loss`` and ``gradients``; 2 adds ``hvp``,
+            ``gnvp`` and ``hessian`` (:mod:`derive.codegen.second_order`).
+
+    Returns:
+        Python source that imports only numpy.
+
+    Raises:
+        NotImplementedError: an expression contains a node the printer cannot
+            print (the message names it), e.g. a custom activation using ``erf``.
+    """
+    program = Program(derivation)
+    functions = (program.forward(), program.loss(), program.gradients())
+    if order == 2:
+        functions += second_order_functions(program)
+    module = nodes.Module(program.docstring(), functions)
+    return nodes.ModulePrinter().print_module(module)
+
+
+def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated", source: str | None = None,
+                 order: int = 1) -> types.ModuleType:
+    """The generated module, compiled and ready to call (``module.gradients(params, X, T)``).
+
+    Args:
+        derivation: The derivation of a network.
+        name: The module's ``__name__``.
+        source: Its source, if already printed (:func:`numpy_source` of ``derivation``).
+        order: See :func:`numpy_source`.
+    """
+    source = numpy_source(derivation, order) if source is None else source
+    filename = "<%s: %s>" % (name, derivation.network.describe())
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)  # code printed from SymPy, not user text
+    return module
