@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, metavar="B",
                         help="with --partial: examples the loss sums over (default 1)")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the generated numpy module (forward, loss, gradients) to FILE instead")
+                        help="write the generated numpy module (forward, loss, gradients; with --order 2 also hvp, "
+                             "gnvp and hessian) to FILE instead")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,11 +98,12 @@ def _write_module(derivation, args: argparse.Namespace) -> int:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
                          "--partial, --batch, --steps, --expand, --latex, --standalone or --pretty")
     try:
-        source = derivation.numpy_source()
+        source = derivation.numpy_source(order=args.order)
     except NotImplementedError as exc:
         raise InputError("cannot generate numpy code for %s: %s" % (derivation.network.describe(), exc)) from None
     write_output(args.output, source)
-    print("wrote %s: forward, loss and gradients of %s" % (args.output, derivation.network.describe()))
+    functions = "forward, loss, gradients, hvp, gnvp and hessian" if args.order == 2 else "forward, loss and gradients"
+    print("wrote %s: %s of %s" % (args.output, functions, derivation.network.describe()))
     return 0
 
 
