@@ -39,6 +39,8 @@ Every function casts the inputs and parameters to their common dtype first
 
 from __future__ import annotations
 
+import itertools
+
 import sympy
 from sympy import Indexed, IndexedBase, Sum
 
@@ -77,11 +79,36 @@ class Program:
         self.loss_value = stabilize(_through_definition(derivation.loss, definitions[output]))
 
     def reuse(self, expr: sympy.Expr) -> sympy.Expr:
-        """``expr`` with each forward definition replaced by the array it defines."""
+        """``expr`` with each forward definition replaced by the array it defines.
+
+        A definition can occur at other indices than its own (``sigmoid(Z1[n, k])``
+        for ``A1[n, j]``).  Where it occurs, each array it reads occurs with the
+        same renaming (``Z1[n, k]``), so the indices ``expr`` gives those arrays
+        at those positions are the only candidates for each of its own indices.
+        The definition is written out at every choice among them, and one
+        ``xreplace`` (a dictionary lookup per node) swaps each occurrence for its
+        array: the result of pattern matching with a ``Wild`` per index, without
+        trying a match at every node.
+        """
+        entries = {}
+        for entry in expr.atoms(Indexed):
+            entries.setdefault(entry.base, []).append(entry.indices)
+        anywhere = {index for seen in entries.values() for indices in seen for index in indices
+                    if isinstance(index, sympy.Symbol)}
         for target, value in self.forward_statements:
-            wilds = {index: sympy.Wild("w_%s" % index, properties=[lambda e: isinstance(e, sympy.Symbol)])
-                     for index in target.indices}
-            expr = expr.replace(value.xreplace(wilds), target.base[tuple(wilds.values())])
+            choices = []
+            for own in target.indices:
+                found = None
+                for base, position in _positions(value, own):
+                    here = {indices[position] for indices in entries.get(base, ())
+                            if isinstance(indices[position], sympy.Symbol)}
+                    found = here if found is None else found & here
+                choices.append(sorted(anywhere if found is None else found, key=str))
+            replacements = {}
+            for chosen in itertools.product(*choices):
+                replacements[value.xreplace(dict(zip(target.indices, chosen)))] = target.base[chosen]
+            if replacements:
+                expr = expr.xreplace(replacements)
         return expr
 
     # --- the three functions -------------------------------------------------------------
@@ -137,6 +164,12 @@ def gradient_entry(name: str) -> Indexed:
 def _gradient_name(target) -> str:
     name = sympy.sstr(target)
     return "dE/d" + name[len("grad_"):] if name.startswith("grad_") else name
+
+
+def _positions(value: sympy.Expr, index: sympy.Symbol) -> set:
+    """Where ``index`` occurs in ``value``'s arrays: ``(base, position)`` pairs (``(Z1, 1)`` for ``j`` in ``Z1[n, j]``)."""
+    return {(entry.base, position) for entry in value.atoms(Indexed)
+            for position, own in enumerate(entry.indices) if own == index}
 
 
 def _through_definition(expr: sympy.Expr, definition: Statement) -> sympy.Expr:
