@@ -40,6 +40,7 @@ import sympy
 from derive import Network, derive
 
 from .diagnostics import describe_entry, unit_name
+from .modules import module_for
 from .report import Diagnosis
 from .tolerances import Tolerance
 
@@ -197,7 +198,7 @@ def _bias_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypo
 
 def _per_example(point: Point) -> dict[str, np.ndarray]:
     """Each example's term of every bias gradient, (N, n_l): dE/db_l of that example alone, times 1/N for mean."""
-    module, network = derive(point.network).numpy_module(), point.network
+    module, network = module_for(point.network), point.network
     share = 1.0 / len(point.X) if network.reduction == "mean" else 1.0
     rows = [_float64(module.gradients(point.params, point.X[n:n + 1], point.T[n:n + 1]))
             for n in range(len(point.X))]

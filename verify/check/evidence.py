@@ -25,7 +25,8 @@ from derive.report import WorkedExample
 from verify.engine import Engine, GradientDescent
 
 from . import finite_differences as fd
-from .gradient_check import check_gradients, is_analytic, reference_module
+from .gradient_check import check_gradients, is_analytic
+from .modules import module_for
 
 #: The steps of the step-size study.
 STUDY_STEPS = tuple(float(h) for h in np.logspace(-1, -13, 25))
@@ -86,7 +87,7 @@ def step_size_study(network, params: dict, X, T, steps: tuple[float, ...] = STUD
     step of each difference is ``h * max(1, |w|)``, as
     :func:`~verify.check.finite_differences.central_differences` scales it.
     """
-    module = reference_module(network)
+    module = module_for(network)
     X, T = np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64)
     reference = module.gradients(params, X, T)
     name = max(reference, key=lambda key: float(np.max(np.abs(reference[key]), initial=0.0)))

@@ -6,7 +6,7 @@ independent sources of the gradient:
 * the **candidate**: ``gradient_fn(params, X, T)`` (a user's backprop), or the
   hand-written engine (:class:`verify.Engine`) when none is given;
 * the **symbolic reference**: the numpy module that :mod:`derive` generates
-  from ``sympy.diff`` (cached per network), evaluated in float64;
+  from ``sympy.diff`` (:func:`verify.check.modules.module_for`, cached), evaluated in float64;
 * **finite differences** of the reference module's loss (complex step where
   the network is analytic, central differences where it has kinks).
 
@@ -33,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from derive import InputError, Network, check_params, derive
+from derive import InputError, Network, check_params
 from verify.engine import Engine, check_data
 
 from . import finite_differences as fd
@@ -42,15 +42,10 @@ from .diagnostics import (describe_entry, kink_affected, preactivations, saturat
                           units_at_kinks)
 from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
 from .sources import Returned, call_gradient_function, function_name
+from .modules import module_for as reference_module  # the symbolic reference: one module per network, cached
 from .tolerances import FD_TOLERANCES, Tolerance, tolerance_for
 
 FD_METHODS = ("auto",) + fd.METHODS
-
-
-@lru_cache(maxsize=1024)
-def reference_module(network: Network):
-    """The generated numpy module for ``network`` (derived and compiled once per network)."""
-    return derive(network).numpy_module()
 
 
 @lru_cache(maxsize=1024)

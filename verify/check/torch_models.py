@@ -46,7 +46,8 @@ from derive import ACTIVATIONS, Activation, InputError, Network, check_params
 from verify.engine.data import check_data
 
 from .diagnostics import preactivations
-from .gradient_check import check_gradients, reference_module
+from .gradient_check import check_gradients
+from .modules import module_for
 from .report import CheckReport
 from .sources import load_function, one_line, user_frame
 
@@ -321,7 +322,7 @@ def compare_outputs(model: nn.Module, read: TorchNetwork, X: np.ndarray) -> None
                          % (one_line(exc), user_frame(exc), np.shape(X))) from None
     if read.logits:
         output = network.activations[-1].numpy(output)
-    expected = reference_module(network).forward({k: v.astype(np.float64) for k, v in read.params.items()},
+    expected = module_for(network).forward({k: v.astype(np.float64) for k, v in read.params.items()},
                                                  np.asarray(X, dtype=np.float64))
     tolerance = 1e-4 if _dtype(read) == torch.float32 else 1e-10
     if np.shape(output) != np.shape(expected):

@@ -26,7 +26,7 @@ inherit:
 
 The architectures come from a fixed pool of a few hundred networks, split into
 :data:`SHARDS` test items that xdist spreads over cores; each architecture is
-derived once per process (:func:`verify.check.reference_module` caches it) and
+derived once per process (:func:`verify.check.modules.module_for` caches it) and
 then checked on many parameter and data draws.  The shards share the examples
 exactly (:func:`shard_examples`), each from its own seed.  A failure shows the
 minimal network, parameters and data, what kind of bug fits them
