@@ -40,6 +40,7 @@ Every function casts the inputs and parameters to their common dtype first
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import sympy
 from sympy import Indexed, IndexedBase, Sum
@@ -202,7 +203,7 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     """
     parameters = tuple(key for key in shapes if key not in ("X", "T") and not key.startswith("V_"))
     directions = tuple(key[len("V_"):] for key in shapes if key.startswith("V_"))
-    statements = _share(_needed_statements(statements, returns))
+    statements = list(_shared(tuple(_needed_statements(statements, returns))))
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
     symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),
@@ -232,6 +233,12 @@ def _symbols_outside_limits(expr: sympy.Basic) -> set:
     if isinstance(expr, sympy.Symbol):
         return {expr}
     return set().union(*(_symbols_outside_limits(arg) for arg in expr.args))
+
+
+@lru_cache(maxsize=256)
+def _shared(statements: tuple) -> tuple:
+    """:func:`_share`, once per list of statements: every width of a structure has the same statements."""
+    return tuple(_share(list(statements)))
 
 
 def _share(statements: list) -> list:

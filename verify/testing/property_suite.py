@@ -24,10 +24,11 @@ inherit:
 ``BACKPROP_PROPTEST_NETWORKS``  JSON options for :func:`verify.strategies.network_pool`
 ``BACKPROP_PROPTEST_RESULTS``   a directory for per-shard progress and results
 
-The architectures come from a fixed pool of a few hundred networks, split into
-:data:`SHARDS` test items that xdist spreads over cores; each architecture is
-derived once per process (:func:`verify.check.modules.module_for` caches it) and
-then checked on many parameter and data draws.  The shards share the examples
+The architectures come from a fixed pool of a few hundred networks, each
+structure at several widths, split by structure into :data:`SHARDS` test items
+that xdist spreads over cores; each structure is derived once per process and
+each network's module printed once (:func:`verify.check.modules.module_for`
+caches it), then checked on many parameter and data draws.  The shards share the examples
 exactly (:func:`shard_examples`), each from its own seed.  A failure shows the
 minimal network, parameters and data, what kind of bug fits them
 (:mod:`verify.check.diagnosis`, run once, on the minimal case), and commands
@@ -80,10 +81,19 @@ def _pool(options: str) -> list[Network]:
 
 
 def shard_pool(config: dict, shard: int) -> list[Network]:
-    """The networks shard ``shard`` draws from: the fixed network, or its slice of the pool."""
+    """The networks shard ``shard`` draws from: the fixed network, or its slice of the pool.
+
+    The pool is sliced by structure: every width of a structure goes to the
+    same shard, so the worker running it derives that structure once, and no
+    two workers ever print the same module (there is nothing to share between
+    them).  Each slice keeps the pool's order, smallest first.
+    """
     if config["network"] is not None:
         return [Network.from_dict(config["network"])]
-    return _pool(json.dumps(config["networks"], sort_keys=True))[shard::SHARDS]
+    pool = _pool(json.dumps(config["networks"], sort_keys=True))
+    structures = list(dict.fromkeys(network.structure for network in pool))
+    mine = set(structures[shard::SHARDS])
+    return [network for network in pool if network.structure in mine]
 
 
 @functools.lru_cache(maxsize=1)

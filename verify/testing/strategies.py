@@ -253,6 +253,10 @@ def _networks(draw: st.DrawFn, space: NetworkSpace) -> Network:
     return space.build(lambda options: draw(st.sampled_from(options)))
 
 
+#: How many width vectors :func:`network_pool` gives each structure (the derivation is shared by them).
+WIDTHS_PER_STRUCTURE = 3
+
+
 def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]:
     """``count`` distinct networks, deterministic for ``seed``, smallest first.
 
@@ -260,20 +264,46 @@ def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]
     activation (so the pool may exceed ``count`` when the space has more such
     combinations); the rest are drawn at random from the space of
     :func:`networks`, which takes the same keyword ``options``.
+
+    The networks come in groups of up to :data:`WIDTHS_PER_STRUCTURE` that
+    differ only in their widths: the same structure (depth, activations, loss,
+    reduction, bias, penalties; :attr:`derive.Network.structure`) at other
+    widths.  A derivation depends on the structure only, so a property run
+    derives each structure once and checks it at several widths, which is
+    where shape bugs (a transposed or misaligned gradient) show.
     """
     count = _check_int("count", count, 1)
     space = NetworkSpace(**options)
     rng = np.random.default_rng(_check_int("seed", seed, 0))
-    pool: dict[Network, None] = {}
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    groups: dict[Network, dict[Network, None]] = {}  # structure -> its networks
+
+    def add(network: Network) -> None:
+        groups.setdefault(network.structure, {}).setdefault(network)
+
     for pair in space.pairs:
-        pool.setdefault(space.build(pick, pair=pair))
+        add(space.build(pick, pair=pair))
         for hidden in space.hidden if space.max_depth > 1 else ():
-            pool.setdefault(space.build(pick, pair=pair, hidden=hidden))
+            add(space.build(pick, pair=pair, hidden=hidden))
     attempts = 0
-    while len(pool) < count and attempts < 50 * count:
-        pool.setdefault(space.build(pick))
+    while len(groups) < -(-count // WIDTHS_PER_STRUCTURE) and attempts < 50 * count:
+        add(space.build(pick))
         attempts += 1
+    total = lambda: sum(len(group) for group in groups.values())  # noqa: E731
+    for _ in range(WIDTHS_PER_STRUCTURE - 1):
+        for structure, group in groups.items():
+            if total() >= count:
+                break
+            for attempt in range(10):  # a structure may have few width vectors (depth 1, narrow widths)
+                sizes = [pick(range(space.min_width, space.max_width + 1)) for _ in structure.sizes]
+                if structure.replace(sizes=sizes) not in group:
+                    group.setdefault(structure.replace(sizes=sizes))
+                    break
+    attempts = 0
+    while total() < count and attempts < 50 * count:  # few width vectors per structure: more structures
+        add(space.build(pick))
+        attempts += 1
+    pool = [network for group in groups.values() for network in group]
     return sorted(pool, key=lambda n: (n.depth, sum(n.sizes), n.sizes, repr(n)))
 
 
