@@ -198,14 +198,15 @@ class NetworkSpace:
         if not self.hidden:
             self.max_depth = 1
 
-    def build(self, choose, pair=None, hidden: Activation | None = None) -> Network:
+    def build(self, choose, pair=None, hidden: Activation | None = None, shallowest: bool = False) -> Network:
         """A network from ``choose(options) -> one of them``, called once per decision.
 
         ``pair`` (output activation, loss) and ``hidden`` (the first hidden
-        layer's activation, which forces depth >= 2) pin those decisions.
+        layer's activation, which forces depth >= 2) pin those decisions;
+        ``shallowest`` pins the depth to the smallest allowed.
         """
         low = max(self.min_depth, 2) if hidden is not None else self.min_depth
-        depth = choose(range(low, max(low, self.max_depth) + 1))
+        depth = low if shallowest else choose(range(low, max(low, self.max_depth) + 1))
         sizes = [choose(range(self.min_width, self.max_width + 1)) for _ in range(depth + 1)]
         if pair is None:
             loss = choose(tuple(self.outputs))
@@ -260,10 +261,11 @@ WIDTHS_PER_STRUCTURE = 3
 def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]:
     """``count`` distinct networks, deterministic for ``seed``, smallest first.
 
-    Every (output activation, loss) pair appears, alone and under every hidden
-    activation (so the pool may exceed ``count`` when the space has more such
-    combinations); the rest are drawn at random from the space of
-    :func:`networks`, which takes the same keyword ``options``.
+    Every (output activation, loss) pair appears, alone (in the shallowest
+    network allowed) and under every hidden activation (so the pool may exceed
+    ``count`` when the space has more such combinations); the rest are drawn at
+    random from the space of :func:`networks`, which takes the same keyword
+    ``options``.
 
     The networks come in groups of up to :data:`WIDTHS_PER_STRUCTURE` that
     differ only in their widths: the same structure (depth, activations, loss,
@@ -282,7 +284,7 @@ def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]
         groups.setdefault(network.structure, {}).setdefault(network)
 
     for pair in space.pairs:
-        add(space.build(pick, pair=pair))
+        add(space.build(pick, pair=pair, shallowest=True))
         for hidden in space.hidden if space.max_depth > 1 else ():
             add(space.build(pick, pair=pair, hidden=hidden))
     attempts = 0
