@@ -210,3 +210,20 @@ def test_a_kink_away_from_zero_is_located_from_the_expression_and_flagged_not_fa
     report = check_gradients(network, params, np.array([[1.0 + 1e-7]]), np.array([[0.3]]))
     assert report.ok, str(report)
     assert any("kink at 1" in note for note in report.kinks)
+
+
+def test_module_for_compiles_once_per_network_and_each_width_gets_its_own_shapes():
+    from verify.check.modules import module_for
+
+    small = Network((2, 3, 1), activation="tanh")
+    wide = small.replace(sizes=(4, 5, 2))
+    assert module_for(small) is module_for(Network((2, 3, 1), activation="tanh"))
+    assert module_for(wide) is not module_for(small)
+    for network in (small, wide):
+        params = init_params(network, seed=0, scale=1.0)
+        X, T = batch(network)
+        gradients = module_for(network).gradients(params, X, T)
+        assert {k: v.shape for k, v in gradients.items()} == network.param_shapes()
+        expected = Engine(network).gradients(params, X, T)
+        assert all(np.allclose(gradients[k], expected[k], rtol=1e-10, atol=1e-12) for k in expected)
+    assert check_module.reference_module is module_for  # the check's reference comes from the same cache

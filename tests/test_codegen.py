@@ -232,3 +232,34 @@ def test_integer_targets_do_not_widen_float32_computation():
     T = np.eye(2, dtype=np.int64)[[0, 1, 1, 0]]
     gradients = numpy_module(derive(network)).gradients(params, X, T)
     assert {g.dtype for g in gradients.values()} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize("network", [
+    Network((2, 3, 2), activation=["tanh", "softmax"], loss="cross_entropy"),
+    Network((3, 2, 2, 1), activation=["x*sigmoid(x)", "relu", "sigmoid"], loss="binary_cross_entropy", bias=False),
+    Network((2, 2, 3, 2), activation=["elu(0.5)", "gelu", "sigmoid"], loss="sse", weight_decay=0.1, l1=0.01),
+], ids=["softmax", "swish-relu", "elu-gelu"])
+def test_reuse_finds_every_forward_definition_that_pattern_matching_finds(network):
+    from derive.codegen.module import Program
+    from derive.codegen.stable_forms import stabilize
+
+    def by_pattern(program, expr):  # the oracle: SymPy pattern matching with a Wild per index
+        for target, value in program.forward_statements:
+            wilds = {index: sympy.Wild("w_%s" % index, properties=[lambda e: isinstance(e, sympy.Symbol)])
+                     for index in target.indices}
+            expr = expr.replace(value.xreplace(wilds), target.base[tuple(wilds.values())])
+        return expr
+
+    derivation = derive(network)
+    program = Program(derivation)
+    for layer in range(1, network.depth + 1):
+        delta = stabilize(derivation.delta(layer))
+        assert program.reuse(delta) == by_pattern(program, delta)
+    k, m = sympy.symbols("k m", integer=True)
+    for target, value in program.forward_statements:  # each definition, at its own and at other indices
+        moved = value.xreplace(dict(zip(target.indices, (k, m)[:len(target.indices)])))
+        expr = sympy.exp(moved) * sympy.sin(value) + sympy.IndexedBase("X")[k, m]  # each a subtree of expr
+        reused = program.reuse(expr)
+        assert reused == by_pattern(program, expr)
+        assert target.base[tuple((k, m)[:len(target.indices)])] in reused.atoms(sympy.Indexed)
+        assert target.base[target.indices] in reused.atoms(sympy.Indexed)

@@ -150,3 +150,22 @@ def test_profiles_are_registered_under_prefixed_names_and_never_overwrite_existi
         "      settings.get_profile('backprop-ci').max_examples, strategies.profile_settings('ci').derandomize)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["7", "3", str(strategies.PROFILES["ci"].max_examples), "True"]
+
+
+def test_the_pool_checks_each_structure_at_several_widths_and_a_shard_holds_all_of_a_structures_widths():
+    from verify.testing import property_suite
+
+    pool = strategies.network_pool(300)
+    groups = {}
+    for network in pool:
+        groups.setdefault(network.structure, []).append(network)
+    assert len(groups) < len(pool) / 2  # each structure derived once serves two or more networks on average
+    assert all(len(group) <= strategies.WIDTHS_PER_STRUCTURE for group in groups.values())
+    assert all(len({n.sizes for n in group}) == len(group) for group in groups.values())
+    assert sum(n.depth == 1 for n in pool) >= len({(n.activation_names[-1], n.loss.name) for n in pool})
+    config = {"network": None, "networks": {}}
+    shards = [property_suite.shard_pool(config, shard) for shard in range(property_suite.SHARDS)]
+    assert sorted(map(pool.index, sum(shards, []))) == list(range(len(pool)))  # every network, once
+    owner = {n.structure: k for k, shard in enumerate(shards) for n in shard}
+    assert all(owner[n.structure] == k for k, shard in enumerate(shards) for n in shard)
+    assert all(shard == sorted(shard, key=pool.index) for shard in shards)  # smallest first, as in the pool
