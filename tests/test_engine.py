@@ -241,11 +241,11 @@ def corrupted_sigmoid_rule(monkeypatch):
     from derive import clear_caches
     from derive.codegen import printing
     from derive.model import functions
-    from verify.check import gradient_check
+    from verify.check import modules
 
     def clear():
         clear_caches()
-        gradient_check.reference_module.cache_clear()
+        modules.clear_modules()
         printing.activation_derivative.cache_clear()
         ACTIVATIONS["sigmoid"].__dict__.pop("derivative_expr", None)
 

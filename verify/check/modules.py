@@ -46,3 +46,9 @@ def module_for(network: Network, order: int = 1) -> types.ModuleType:
 @lru_cache(maxsize=MODULES_KEPT)
 def _module(structure: Network, sizes: tuple, order: int) -> types.ModuleType:
     return derive(structure.replace(sizes=sizes)).numpy_module(order)
+
+
+def clear_modules() -> None:
+    """Forget every module compiled in this process (with :func:`derive.clear_caches`, after changing how SymPy
+    differentiates a function)."""
+    _module.cache_clear()
