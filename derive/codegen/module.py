@@ -138,11 +138,11 @@ class Program:
                  "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
                  "unit j of layer l; params = {%s}." % ", ".join('"%s": %s' % item for item in network.param_shapes().items()),
                  "X is (N, %d), T is (N, %d); n is the example, j the unit." % (network.sizes[0], network.sizes[-1]),
-                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(self.derivation.loss),
+                 "", "Loss (%s):" % network.loss.name, "    E = %s" % nodes.text(self.derivation.loss),
                  "", "Forward pass:"]
-        lines += ["    %s = %s" % (sympy.sstr(target), sympy.sstr(value)) for target, value in self.equations]
+        lines += ["    %s = %s" % (nodes.text(target), nodes.text(value)) for target, value in self.equations]
         lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
-        lines += ["    %s = %s" % (_gradient_name(target), sympy.sstr(value))
+        lines += ["    %s = %s" % (_gradient_name(target), nodes.text(value))
                   for target, value in self._derived_backward()]
         return "\n".join(lines)
 
@@ -163,7 +163,7 @@ def gradient_entry(name: str) -> Indexed:
 
 
 def _gradient_name(target) -> str:
-    name = sympy.sstr(target)
+    name = nodes.text(target)
     return "dE/d" + name[len("grad_"):] if name.startswith("grad_") else name
 
 
@@ -203,7 +203,8 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     """
     parameters = tuple(key for key in shapes if key not in ("X", "T") and not key.startswith("V_"))
     directions = tuple(key[len("V_"):] for key in shapes if key.startswith("V_"))
-    statements = list(_shared(tuple(_needed_statements(statements, returns))))
+    needed = _needed_statements(statements, returns)
+    statements = list(_shared(tuple(needed))) if nodes.EQUAL_PRINTS_ALIKE else _share(needed)
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
     symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),

@@ -21,12 +21,28 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy
 
 from .array_printer import ArrayPrinter
 from .printing import helpers
 from .workspace import dense_from_products, workspace_buffer
+
+
+#: Whether equal expressions always print alike: before SymPy 1.13, ``Float(0.5) == Rational(1, 2)``.
+EQUAL_PRINTS_ALIKE = sympy.Float(0.5) != sympy.Rational(1, 2)
+
+
+def text(expr: sympy.Basic) -> str:
+    """``sympy.sstr(expr)``, printed once per expression where SymPy's equality allows (comments and
+    docstrings repeat the same equations in every function and at every width of a structure)."""
+    return _text(expr) if EQUAL_PRINTS_ALIKE else sympy.sstr(expr)
+
+
+@lru_cache(maxsize=4096)
+def _text(expr: sympy.Basic) -> str:
+    return sympy.sstr(expr)
 
 
 def module_helpers() -> dict:
@@ -190,7 +206,7 @@ class ModulePrinter(ArrayPrinter):
         return "%s(%s, out=%s)" % (function, ", ".join(arguments), name)
 
     def _print_Comment(self, statement: Comment):
-        return "# %s = %s" % (sympy.sstr(statement.target), sympy.sstr(statement.value))
+        return "# %s = %s" % (text(statement.target), text(statement.value))
 
     def _print_Prologue(self, statement: Prologue):
         common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
