@@ -96,6 +96,18 @@ def shard_pool(config: dict, shard: int) -> list[Network]:
     return [network for network in pool if network.structure in mine]
 
 
+@functools.lru_cache(maxsize=1024)
+def _params(network: Network):
+    """The parameter strategy of ``network``, built (and validated by Hypothesis) once, not per example."""
+    return strategies.params(network)
+
+
+@functools.lru_cache(maxsize=1024)
+def _data(network: Network):
+    """The data strategy of ``network``, built once."""
+    return strategies.data(network)
+
+
 @functools.lru_cache(maxsize=1)
 def _user_function(spec: str):
     return load_function(spec)
@@ -228,8 +240,8 @@ def build_property(shard: int, config: dict, stats: Stats):
     def gradients_agree(network, draw):
         if stats.input_error:
             return  # bad input is reported once, as it is: there is nothing to shrink
-        params = draw.draw(strategies.params(network), label="params")
-        X, T = draw.draw(strategies.data(network), label="X, T")
+        params = draw.draw(_params(network), label="params")
+        X, T = draw.draw(_data(network), label="X, T")
         try:
             report = run_check(network, params, X, T, config, diagnose=False)  # diagnosed once, on the minimal case
         except InputError as exc:
