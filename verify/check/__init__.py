@@ -4,6 +4,8 @@
 * :mod:`~verify.check.tolerances`: per-entry tolerances, as data keyed by dtype;
 * :mod:`~verify.check.gradient_check`: :func:`check_gradients`, candidate against the symbolic reference,
   finite differences as referee;
+* :mod:`~verify.check.modules`: :func:`~verify.check.modules.module_for`, the generated module of a network,
+  derived, printed and compiled once per process (every check, diagnosis and property example gets it there);
 * :mod:`~verify.check.report`: :class:`CheckReport`, plain data with a readable ``str()``;
 * :mod:`~verify.check.diagnostics`: kinks and saturation;
 * :mod:`~verify.check.diagnosis`: what kind of bug a wrong gradient is, from hypotheses built from the derivation;
