@@ -168,9 +168,15 @@ def _gradients_function(source: str) -> ast.FunctionDef:
     return next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == "gradients")
 
 
-def test_generated_code_has_no_python_loops():
-    source = numpy_source(derive(Network((4, 3, 3, 2), activation=["x/(1+abs(x))", "relu", "softmax"], loss="cross_entropy")))
-    loops = [node for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.For, ast.While, ast.comprehension))]
+@pytest.mark.parametrize("any_width", [False, True], ids=["width-specific", "any-width"])
+def test_generated_code_has_no_python_loops(any_width):
+    """forward, loss and gradients are vectorized; only the copied shape_error helper (bad shapes only) loops."""
+    derivation = derive(Network((4, 3, 3, 2), activation=["x/(1+abs(x))", "relu", "softmax"], loss="cross_entropy"))
+    tree = ast.parse(numpy_source(derivation, any_width=any_width))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name != "shape_error"]
+    assert [f.name for f in functions][-3:] == ["forward", "loss", "gradients"]
+    loops = [node for function in functions for node in ast.walk(function)
+             if isinstance(node, (ast.For, ast.While, ast.comprehension))]
     assert loops == []
 
 

@@ -13,7 +13,7 @@ ufunc an ``Apply`` calls); the printer only prints it.
 * :class:`Update` -- ``A1 *= <value>`` (numpy computes it in place);
 * :class:`Apply` -- ``np.tanh(A1, out=A1)``, ``np.subtract(1, t0, out=t0)`` (a ufunc in place);
 * :class:`Comment` -- ``# A1[n, j] = sigmoid(Z1[n, j])`` above a statement that takes several steps;
-* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the batch size;
+* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the sizes read and checked;
 * :class:`Return`, :class:`FunctionDef`, :class:`Module`.
 """
 
@@ -26,12 +26,14 @@ import sympy
 
 from .array_printer import ArrayPrinter
 from .printing import helpers
+from .shapes import shape_error
 from .workspace import dense_from_products, workspace_buffer
 
 
 def module_helpers() -> dict:
     """Functions a generated module may carry, by the name its code calls them."""
-    return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products}
+    return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products,
+            "shape_error": shape_error}
 
 #: A statement's target: an entry ``A1[n, j]`` (an array) or a symbol (a scalar).
 Target = sympy.Indexed | sympy.Symbol
@@ -91,23 +93,29 @@ class Comment:
 
 @dataclass(frozen=True)
 class Prologue:
-    """Cast the input arrays and the parameters to their common dtype; bind the batch size.
+    """Cast the input arrays and the parameters to their common dtype; read the sizes and check the shapes.
 
     The common dtype is that of the inputs X and the parameters (integers count
     as float64, float32 stays float32, complex128 runs the complex step); the
-    targets T are cast to it.
+    targets T are cast to it.  When every array already is a numpy array of
+    one floating or complex dtype (the common case in a training loop), the
+    cast is skipped by one test.  The sizes (``N``, and in a width-generic
+    module ``n_0``, ``n_1``, ...) are read from the first array that has them
+    (:attr:`shapes` order), and every shape is checked in one comparison;
+    a mismatch calls :func:`~derive.codegen.shapes.shape_error`.
 
     Attributes:
-        arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype and the batch size.
+        arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype.
         params: Parameter keys to read from the ``params`` dict (``("W1", "b1")``).
-        batch_size: The name to bind ``X.shape[0]`` to, or None when unused.
         directions: Keys to read from the direction ``V`` (a dict shaped like ``params``) as ``V_W1``, ...
+        shapes: ``(local name, expected shape)`` of every array read, in the order sizes are read
+            from them; an extent is a number or a size symbol (``N``, ``n_1``).
     """
 
     arrays: tuple[str, ...]
     params: tuple[str, ...]
-    batch_size: str | None = None
     directions: tuple[str, ...] = ()
+    shapes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -193,16 +201,46 @@ class ModulePrinter(ArrayPrinter):
         return "# %s = %s" % (sympy.sstr(statement.target), sympy.sstr(statement.value))
 
     def _print_Prologue(self, statement: Prologue):
-        common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
-        common += ['V["%s"]' % key for key in statement.directions]
+        locals_ = list(statement.arrays) + list(statement.params) + ["V_" + key for key in statement.directions]
+        lines = ['%s = params["%s"]' % (key, key) for key in statement.params]
+        lines += ['V_%s = V["%s"]' % (key, key) for key in statement.directions]
+        ndarray = self._module_format("numpy.ndarray")
+        condition = '%s is %s and %s.dtype.kind in "fc"' % (
+            " is ".join("type(%s)" % name for name in locals_), ndarray, locals_[0])
+        if len(locals_) > 1:
+            condition += "\n        and %s" % " is ".join("%s.dtype" % name for name in locals_)
+        lines += ["if (%s):" % condition, "    dtype = %s.dtype" % locals_[0], "else:"]
+        common = [name for name in locals_ if name != "T"]
+        lines.append("    dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common)))
         asarray = self._module_format("numpy.asarray")
-        lines = ["dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common))]
-        lines += ["%s = %s(%s, dtype)" % (name, asarray, name) for name in statement.arrays]
-        lines += ['%s = %s(params["%s"], dtype)' % (key, asarray, key) for key in statement.params]
-        lines += ['V_%s = %s(V["%s"], dtype)' % (key, asarray, key) for key in statement.directions]
-        if statement.batch_size is not None:
-            lines.append("%s = %s.shape[0]" % (statement.batch_size, statement.arrays[0]))
-        return "\n".join(lines)
+        lines += ["    %s = %s(%s, dtype)" % (name, asarray, name) for name in locals_]
+        return "\n".join(lines + self._shape_check(statement.shapes))
+
+    def _shape_check(self, shapes: tuple) -> list[str]:
+        """Bind each size to the first axis that has it, then compare every shape at once (see :mod:`.shapes`)."""
+        bound: dict = {}
+        for name, extents in shapes:
+            for axis, extent in enumerate(extents):
+                if isinstance(extent, sympy.Symbol) and extent not in bound:
+                    bound[extent] = "%s.shape[%d]" % (name, axis)
+        if not shapes:
+            return []
+        self.helpers_used.add("shape_error")
+        sizes = [self._print(size) for size in bound]
+        lines = ["try:"] + ["    %s = %s" % (size, axis) for size, axis in zip(sizes, bound.values())]
+        lines += ["except IndexError:", "    %s = -1" % " = ".join(sizes)] if sizes else []
+        actual = self._tuple(["%s.shape" % name for name, _ in shapes])
+        expected = self._tuple([self._tuple([self._print(extent) for extent in extents]) for _, extents in shapes])
+        labels = self._tuple(['"V[\'%s\']"' % name[2:] if name.startswith("V_") else '"%s"' % name
+                              for name, _ in shapes])
+        patterns = self._tuple([self._tuple([str(extent) if isinstance(extent, int) else '"%s"' % extent
+                                             for extent in extents]) for _, extents in shapes])
+        return lines + ["if (%s" % actual, "        != %s):" % expected,
+                        "    shape_error(%s," % labels, "                %s," % actual, "                %s)" % patterns]
+
+    @staticmethod
+    def _tuple(items: list) -> str:
+        return "(%s,)" % items[0] if len(items) == 1 else "(%s)" % ", ".join(items)
 
     def _print_DenseFromProducts(self, statement: DenseFromProducts):
         self.helpers_used.add("dense_from_products")

@@ -41,7 +41,7 @@ def second_order_functions(program) -> tuple[nodes.FunctionDef, ...]:
     """
     passes: SecondOrder = second_order(program.derivation)
     shapes = dict(program.shapes)
-    shapes.update({str(direction(name)): shape for name, shape in program.network.param_shapes().items()})
+    shapes.update({str(direction(name)): shape for name, shape in program.param_shapes.items()})
     prepared = lambda pairs: [(target, program.reuse(stabilize(value))) for target, value in pairs]  # noqa: E731
     first_order = program.forward_statements + [(target, value) for target, value in program.backward_statements
                                                 if str(target.base).startswith("delta")]
