@@ -201,7 +201,10 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     prologue = nodes.Prologue(tuple(a for a in arguments if a in read), tuple(p for p in parameters if p in read),
                               tuple(d for d in directions if "V_" + d in read),
                               tuple((name, shape) for name, shape in shapes.items() if name in read))
-    return nodes.FunctionDef(name, arguments, docstring, (prologue, *body, nodes.Return(returns)))
+    widths = tuple(dict.fromkeys(shape[0] for key, shape in shapes.items() if key.startswith("W")))
+    small = nodes.SmallArrays(widths, (*(nodes.Assign(target, value) for target, value in statements),
+                                       nodes.Return(returns)))
+    return nodes.FunctionDef(name, arguments, docstring, (prologue, small, *body, nodes.Return(returns)))
 
 
 def _needed_statements(statements: list, returns) -> list:

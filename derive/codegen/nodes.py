@@ -14,6 +14,7 @@ ufunc an ``Apply`` calls); the printer only prints it.
 * :class:`Apply` -- ``np.tanh(A1, out=A1)``, ``np.subtract(1, t0, out=t0)`` (a ufunc in place);
 * :class:`Comment` -- ``# A1[n, j] = sigmoid(Z1[n, j])`` above a statement that takes several steps;
 * :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the sizes read and checked;
+* :class:`SmallArrays` -- the statements as plain expressions, taken for a few entries per array;
 * :class:`Return`, :class:`FunctionDef`, :class:`Module`.
 """
 
@@ -118,6 +119,29 @@ class Prologue:
     shapes: tuple = ()
 
 
+#: Most entries a computed array may have for :class:`SmallArrays` to take its branch.
+SMALL_ENTRIES = 256
+
+
+@dataclass(frozen=True)
+class SmallArrays:
+    """``if workspace is None and N * max(n_1, ..., n_L) <= 256:`` the function's statements, one numpy expression each.
+
+    For a few entries per array, every numpy call costs its fixed overhead
+    and nothing else, and a new array costs less than writing into an
+    existing one (``out=``, ``*=``); so small arrays take the statements as
+    printed, each a new array, and return.  Larger ones, or calls with a
+    workspace, go on to the in-place statements after it.
+
+    Attributes:
+        widths: The widths of the computed arrays (numbers or size symbols n_1..n_L).
+        body: The statements (:class:`Assign`) and the :class:`Return`.
+    """
+
+    widths: tuple
+    body: tuple
+
+
 @dataclass(frozen=True)
 class DenseFromProducts:
     """``return dense_from_products(product, params, X, T, keys, largest, workspace)``: a matrix, column by column.
@@ -178,8 +202,11 @@ class ModulePrinter(ArrayPrinter):
         if statement.kept is not None:
             extents = [self._print(extent) for extent in statement.kept]
             shape = "(%s,)" % extents[0] if len(extents) == 1 else "(%s)" % ", ".join(extents)
-            out = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
             self.helpers_used.add("workspace_buffer")
+            kept = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
+            # Without a workspace, numpy's own allocation is cheaper than passing out= (small networks).
+            return "%s = %s if workspace is None else %s" % (
+                name, self.array(statement.value, layout), self.array(statement.value, layout, kept))
         return "%s = %s" % (name, self.array(statement.value, layout, out))
 
     def _print_Update(self, statement: Update):
@@ -241,6 +268,17 @@ class ModulePrinter(ArrayPrinter):
     @staticmethod
     def _tuple(items: list) -> str:
         return "(%s,)" % items[0] if len(items) == 1 else "(%s)" % ", ".join(items)
+
+    def _print_SmallArrays(self, statement: SmallArrays):
+        numbers = [width for width in statement.widths if isinstance(width, int)]
+        if len(numbers) == len(statement.widths):
+            condition = "N <= %d" % (SMALL_ENTRIES // max(numbers))
+        elif len(statement.widths) == 1:
+            condition = "N * %s <= %d" % (self._print(statement.widths[0]), SMALL_ENTRIES)
+        else:
+            condition = "N * max(%s) <= %d" % (", ".join(self._print(width) for width in statement.widths), SMALL_ENTRIES)
+        body = "\n".join(self._print(inner) for inner in statement.body).splitlines()
+        return "\n".join(["if workspace is None and %s:" % condition] + ["    " + line for line in body])
 
     def _print_DenseFromProducts(self, statement: DenseFromProducts):
         self.helpers_used.add("dense_from_products")
