@@ -111,21 +111,18 @@ class Program:
         network = self.network
         shapes = ", ".join('"%s": %s' % (name, _tuple_text(shape)) for name, shape in self.param_shapes.items())
         if self.any_width:
-            widths = "-".join(str(width) for width in self.sizes)
-            lines = ["Loss and gradients of every network %s." % network.describe().replace(
-                         "-".join(map(str, network.sizes)), widths, 1), "",
-                     "One module for every width: it reads N and the widths %s from the arrays" % ", ".join(
-                         str(width) for width in self.sizes),
-                     "it is given (N and n_0 from X, n_l from W_l) and raises ValueError when they",
-                     "do not fit together."]
+            lines = ["Loss and gradients of every network %s." % network.describe(any_width=True), "",
+                     "One module for every width: it reads N and the widths n_0..n_%d from the" % self.depth,
+                     "arrays it is given (N and n_0 from X, n_l from W_l) and raises ValueError",
+                     "when they do not fit together."]
         else:
             lines = ["Loss and gradients of the network %s." % network.describe()]
         lines += ["", "Printed from its SymPy derivation by backprop (derive.codegen); do not edit.",
                   "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
                   "unit j of layer l; params = {%s}." % shapes,
                   "X is (N, %s), T is (N, %s); n is the example, j the unit." % (self.sizes[0], self.sizes[-1]),
-                 "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(self.derivation.loss),
-                 "", "Forward pass:"]
+                  "", "Loss (%s):" % network.loss.name, "    E = %s" % sympy.sstr(self.derivation.loss),
+                  "", "Forward pass:"]
         lines += ["    %s = %s" % (sympy.sstr(target), sympy.sstr(value)) for target, value in self.equations]
         lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
         lines += ["    %s = %s" % (_gradient_name(target), sympy.sstr(value))

@@ -56,8 +56,7 @@ def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated
         order, any_width: See :func:`numpy_source`.
     """
     source = numpy_source(derivation, order, any_width) if source is None else source
-    described = derivation.network.structure.describe() if any_width else derivation.network.describe()
-    filename = "<%s: %s%s>" % (name, "any width, " if any_width else "", described)
+    filename = "<%s: %s>" % (name, derivation.network.describe(any_width=any_width))
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename
