@@ -32,13 +32,15 @@ def sigmoid(z, out=None):
     copies its source.
     """
     z = np.asarray(z)
-    if z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
-        lowest = min(z.real.ravel().tolist(), default=0.0)
+    if 0 < z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
+        lowest = min(z.real.ravel().tolist())
     else:
         lowest = np.minimum.reduce(z.real, axis=None, initial=0.0)
     if lowest >= -700.0:  # False for NaN, which the second form handles too
-        if out is None or z.size <= 1024:
-            return np.reciprocal(1 + np.exp(-z), out=out)
+        if out is None:
+            return np.reciprocal(1.0 + np.exp(-z))
+        if z.size <= 1024:
+            return np.reciprocal(1.0 + np.exp(-z), out=out)
         result = np.negative(z, out=out)
         np.exp(result, out=result)
         result += 1
