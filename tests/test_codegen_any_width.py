@@ -9,15 +9,10 @@ together with one ValueError naming the array and the shapes.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from test_codegen import OPTIONS, REGISTRY_CASES, assert_gradients_close, data
-from test_codegen_module import ONLY_NUMPY
+from test_codegen_module import run_with_only_numpy
 
 from derive import Network, derive, init_params, structure_module
 from verify import Engine
@@ -190,12 +185,7 @@ def test_the_any_width_file_runs_with_only_numpy_at_a_width_other_than_the_spec(
     network = Network((4, 6, 3), activation=["x*sigmoid(x)", "softmax"], loss="cross_entropy", weight_decay=0.01)
     assert target.read_text(encoding="utf-8") == derive(network).numpy_source(any_width=True)
     params, X, T = data(network, batch=5, seed=2)
-    payload = json.dumps({"params": {k: v.tolist() for k, v in params.items()}, "X": X.tolist(), "T": T.tolist()})
-    numpy_home = str(Path(np.__file__).resolve().parents[1])
-    completed = subprocess.run([sys.executable, "-I", "-c", ONLY_NUMPY, str(tmp_path), numpy_home],
-                               input=payload, capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout)
+    result = run_with_only_numpy(tmp_path, params, X, T)  # python -I, only numpy importable
     engine = Engine(network)
     assert_gradients_close({k: np.array(v) for k, v in result["gradients"].items()}, engine.gradients(params, X, T))
     assert result["loss"] == pytest.approx(float(engine.loss(params, X, T)), rel=1e-12)
