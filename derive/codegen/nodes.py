@@ -232,11 +232,11 @@ class ModulePrinter(ArrayPrinter):
         lines = ['%s = params["%s"]' % (key, key) for key in statement.params]
         lines += ['V_%s = V["%s"]' % (key, key) for key in statement.directions]
         ndarray = self._module_format("numpy.ndarray")
-        condition = '%s is %s and %s.dtype.kind in "fc"' % (
+        condition = '%s is %s and (dtype := %s.dtype).kind in "fc"' % (
             " is ".join("type(%s)" % name for name in locals_), ndarray, locals_[0])
         if len(locals_) > 1:
-            condition += "\n        and %s" % " is ".join("%s.dtype" % name for name in locals_)
-        lines += ["if (%s):" % condition, "    dtype = %s.dtype" % locals_[0], "else:"]
+            condition += "\n        and dtype is %s" % " is ".join("%s.dtype" % name for name in locals_[1:])
+        lines += ["if not (%s):" % condition]
         common = [name for name in locals_ if name != "T"]
         lines.append("    dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common)))
         asarray = self._module_format("numpy.asarray")
