@@ -287,6 +287,12 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     # --- elementwise functions ----------------------------------------------------------
 
+    def _print_Add(self, expr, order=None):
+        """A sum; an integer term prints as a float (``1.0 - A1``): numpy adds a Python float to an array faster."""
+        if any(term.is_Integer for term in expr.args):
+            expr = sympy.Add(*[sympy.Float(term) if term.is_Integer else term for term in expr.args], evaluate=False)
+        return super()._print_Add(expr, order)
+
     def _print_Mul(self, expr):
         """A product, with the index-free factors of the sums among its factors as its own: ``(1/2)*x.sum()/N``."""
         products = {factor: _as_product(factor) for factor in expr.args if isinstance(factor, Sum)}
