@@ -52,7 +52,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "…": r"\dots{}", "∝": r"$\propto$",
            "ε": r"$\varepsilon$", "η": r"$\eta$", "α": r"$\alpha$", "λ": r"$\lambda$", "δ": r"$\delta$",
            "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$", "←": r"$\leftarrow$", "²": r"$^2$", "≤": r"$\le$",
-           "≥": r"$\ge$", "−": "-", "‘": "`", "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
+           "ᵀ": r"$^{\top}$", "≥": r"$\ge$", "−": "-", "‘": "`",
+           "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
            "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
             "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
