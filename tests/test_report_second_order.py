@@ -16,10 +16,11 @@ import subprocess
 
 import numpy as np
 import pytest
+import sympy
 
 from derive import InputError, Network, derive
 from derive.report import lecture_example, render
-from derive.report.math import text_number
+from derive.report.math import mathml, text_number
 from derive.report.second_order import HESSIAN_SHOWN_LARGEST, second_order_sections
 from test_report_renderers import PDFLATEX, need, probe
 from verify import Engine
@@ -165,3 +166,10 @@ def test_notebook_recomputes_the_hessian(tmp_path):
     assert "0.070133" in outputs["hessian-code"] and "-0.020326" in outputs["hessian-code"]
     steps = len(derive(lecture_example()[0]).hvp_steps)
     assert "%d steps" % steps in outputs["second-derivatives-code"]
+
+
+def test_mathml_writes_a_derivative_at_a_point_with_a_bar():
+    r, x = sympy.symbols("r x")
+    printed = mathml(sympy.Subs(sympy.Derivative(sympy.sin(r * x), r), r, 0))
+    assert "subs" not in printed.lower() and '<mo stretchy="true">|</mo>' in printed
+    assert printed.endswith("<mrow><mi>r</mi><mo>=</mo><mn>0</mn></mrow></mrow></msub></mrow></math>"), printed

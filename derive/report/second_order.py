@@ -59,7 +59,7 @@ def second_order_sections(derivation, hessian: dict | None = None) -> list[Secti
     intro = [
         paragraph("The R-operator (Pearlmutter, 1994) is the derivative along a direction V in parameter space, "
                   "a dict shaped like the parameters:"),
-        equations((sympy.Function("R")(f(THETA)), sympy.Subs(sympy.Derivative(f(THETA + R * V), R), R, 0))),
+        equations((sympy.Function("R_V")(f(THETA)), sympy.Subs(sympy.Derivative(f(THETA + R * V), R), R, 0))),
         paragraph("Applied to the gradient it gives the Hessian-vector product H·V, without forming H: one pass "
                   "forward moving every net input and output along V, then one pass back moving every error term, "
                   "about twice the cost of the gradient. Each R-quantity below is sympy.diff with respect to r of "
@@ -153,8 +153,9 @@ def hessian_section(network, hessian: dict | None) -> Section:
                   % (check["method"], check["step"], len(labels) ** 2, check["max_difference"],
                      check["largest"])),
         paragraph("Symmetry: the largest |H − Hᵀ| is %.1e, as it must be (the second partials commute where "
-                  "they exist). Eigenvalues: %s. %s" % (
-                      hessian["asymmetry"], ", ".join("%.4g" % value for value in eigenvalues),
+                  "they exist). Eigenvalues (0 where below %.0e in magnitude: rounding): %s. %s" % (
+                      hessian["asymmetry"], hessian["zero"],
+                      ", ".join("0" if abs(value) <= hessian["zero"] else "%.4g" % value for value in eigenvalues),
                       _curvature(negative, zero, len(eigenvalues)))),
     ]
     code = ("module = derivation.numpy_module(order=2)\nH = module.hessian(start.params, start.X, start.T)\n"
