@@ -23,7 +23,8 @@ parameter vector.
 
 Threads: OpenBLAS and PyTorch on one thread each, as in ``bench/codegen.py``
 and ``bench/check_torch.py`` (on a shared 2-core machine a second thread
-mostly measures the neighbours).  Run: ``python bench/hvp.py [--rounds 15]``.
+mostly measures the neighbours), and times are the CPU time of this thread:
+what the code costs, whatever the neighbours do.  Run: ``python bench/hvp.py [--rounds 15]``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
+import importlib.util  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -56,19 +57,17 @@ DENSE = Network((10, 10, 10, 2), activation=["sigmoid", "sigmoid", "softmax"], l
 DENSE_BATCH = 64
 
 
-def median_times(functions: dict, rounds: int, number: int) -> dict:
-    """Median time per call of each function, timed in alternating rounds of ``number`` calls (after warm-up)."""
-    for function in functions.values():
-        for _ in range(2):
-            function()
-    samples = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            for _ in range(number):
-                function()
-            samples[name].append((time.perf_counter() - start) / number)
-    return {name: statistics.median(times) for name, times in samples.items()}
+def _sibling(name: str):
+    """A module of bench/, loaded by path (bench/ is kept off sys.path: bench/derive.py would shadow derive)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("bench_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Median time per call of each function, timed in alternating rounds (after warm-up), as in bench/codegen.py.
+median_times = _sibling("codegen").median_times
 
 
 def problem(network: Network, batch: int, seed: int = 0):
@@ -117,7 +116,7 @@ def products(name: str, network: Network, rounds: int) -> None:
         "gnvp": lambda: module.gnvp(params, X, T, V, workspace=workspaces[2]),
         "torch hvp": lambda: torch.autograd.functional.hvp(loss, tensors, directions),
         "torch jvp(grad)": lambda: torch.func.jvp(grad, tensors, directions),
-    }, rounds, number=3)
+    }, rounds, number=3, clock=time.thread_time)
     base = times["gradients"]
     print("  %-27s gradients %7.2f ms | hvp %7.2f ms = %.2f x gradient, %.2f x torch hvp, %.2f x torch jvp(grad) "
           "| gnvp %7.2f ms = %.2f x gradient | torch hvp %7.2f ms, jvp(grad) %7.2f ms  (hvp agrees with torch to "
@@ -143,7 +142,7 @@ def dense(rounds: int) -> None:
     difference = float(np.abs(generated - expected).max() / np.abs(expected).max())
     assert difference < 1e-10, "generated hessian and torch.func.hessian disagree: %g" % difference
     times = median_times({"hessian": lambda: module.hessian(params, X, T), "torch": lambda: hessian(theta)},
-                         rounds, number=1)
+                         rounds, number=1, clock=time.thread_time)
     print("  %-27s generated hessian %7.2f ms | torch.func.hessian %7.2f ms | ratio %.2f  (%d parameters, batch %d, "
           "agree to %.0e)" % ("-".join(map(str, DENSE.sizes)) + " dense", times["hessian"] * 1e3,
                               times["torch"] * 1e3, times["hessian"] / times["torch"], theta.numel(), DENSE_BATCH,
