@@ -150,6 +150,7 @@ def test_latex_with_second_derivatives_compiles(tmp_path):
         text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"], capture_output=True,
                               text=True, check=True).stdout.replace("\u2212", "-")
         assert "Second derivatives" in text and "0.07013" in text and "-0.02033" in text
+        assert "the largest |difference| over all 81 entries" in text  # a bar, not the em dash of OT1
 
 
 def test_notebook_recomputes_the_hessian(tmp_path):

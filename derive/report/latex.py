@@ -56,7 +56,8 @@ UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "�
            "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
            "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
-            "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+            "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
+            "|": r"\textbar{}"}
 #: Text columns with a cell longer than this wrap, sharing what the other columns leave of the line;
 #: a character of a ``\small`` table takes about CHARACTER_WIDTH of the line.
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115

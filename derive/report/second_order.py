@@ -167,8 +167,9 @@ def _curvature(negative: int, zero: int, total: int) -> str:
     """What the eigenvalues say about the point."""
     parts = []
     if zero:
-        parts.append("%d are zero to rounding: directions along which E is flat to second order (for "
-                     "example the weights of an input that is 0 in every example)" % zero)
+        parts.append("%d are zero to rounding: directions along which E does not curve (the weights of an "
+                     "input that is 0 in every example, or, with few examples, the many directions they do not "
+                     "constrain)" % zero)
     if negative:
         parts.append("%d negative, so this point is not a minimum and H is indefinite (the Gauss-Newton matrix "
                      "is not)" % negative)
