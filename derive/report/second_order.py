@@ -129,8 +129,8 @@ def hessian_section(network, hessian: dict | None) -> Section:
                    "two gradients." % (format(count, ","), format(count, ","), format(count, ","),
                                        format(count * count, ",")))
         else:
-            why = ("The dense Hessian is shown for a worked example (backprop report SPEC --order 2 --example "
-                   "lecture, or random numbers).")
+            why = ("The dense Hessian is shown at a worked example's numbers: --example lecture (2-2-1), "
+                   "--example random (the default), or --params and --data.")
         return Section("hessian", "The Hessian", [paragraph(why, note=True)], level=3)
     labels, matrix = hessian["parameters"], hessian["matrix"]
     check = hessian["finite_differences"]
