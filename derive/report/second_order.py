@@ -83,7 +83,7 @@ def second_order_sections(derivation, hessian: dict | None = None) -> list[Secti
         blocks = [_part_intro(key, network.depth)]
         for layer in layers:
             blocks += [paragraph("Layer %d%s:" % (layer, " (output)" if layer == network.depth else "")),
-                       _merged([step for step in chosen if step.layer == layer])]
+                       _derivative_rows([step for step in chosen if step.layer == layer])]
         sections.append(Section(key, title, blocks, level=3))
     sections.append(hessian_section(network, hessian))
     return sections
@@ -106,7 +106,7 @@ def _part_intro(key: str, depth: int):
                      "the two agree." % depth)
 
 
-def _merged(steps) -> Equations:
+def _derivative_rows(steps) -> Equations:
     """Each R-quantity captioned once: ``lhs = d/dr(...)``, then ``lhs = result`` (two rows keep them narrow)."""
     rows = []
     for step in steps:
