@@ -70,18 +70,22 @@ def matrix_products(params: dict, activations: list, deltas: list):
             deltas[layer - 1] @ params["W%d" % layer]
 
 
-def median_times(functions: dict, rounds: int, number: int) -> dict:
-    """Median time per call of each function, timed in alternating rounds of ``number`` calls."""
+def median_times(functions: dict, rounds: int, number: int, clock=time.perf_counter) -> dict:
+    """Median time per call of each function, timed in alternating rounds of ``number`` calls.
+
+    ``clock``: wall time by default; ``time.thread_time`` counts only this thread's CPU time (with BLAS
+    and PyTorch on one thread, what the code costs, whatever the neighbours on a shared machine do).
+    """
     for function in functions.values():
         for _ in range(3):
             function()
     samples = {name: [] for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(number):
                 function()
-            samples[name].append((time.perf_counter() - start) / number)
+            samples[name].append((clock() - start) / number)
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
