@@ -19,6 +19,7 @@ from buggy import numpy_hvp
 from derive import InputError, Network, derive, init_params
 from derive.model.activations import Activation
 from verify import check_hvp
+from verify.check.hvp_check import dense_hessian
 from verify.check.product_oracles import gauss_newton_differences
 
 torch = pytest.importorskip("torch")
@@ -228,3 +229,19 @@ def test_unknown_kind_and_an_activation_without_a_second_derivative_are_refused(
     params = init_params(network, seed=1)
     with pytest.raises(InputError, match="SymPy cannot give the second derivative"):
         check_hvp(network, params, X, T[:, :1], lambda p, X, T, V: p)
+
+
+def test_a_dense_hessian_is_refused_up_front_for_a_large_network(monkeypatch):
+    network, params, X, T, _ = problem(NETWORKS[1])
+    H = dense_hessian(network, params, X, T)
+    assert H.shape == (network.n_params, network.n_params) and np.allclose(H, H.T)
+    big = Network((50, 40, 2))
+    big_params = init_params(big, seed=0)
+    X, T = np.zeros((2, 50)), np.zeros((2, 2))
+    with pytest.raises(InputError, match=r"a dense 2,122 x 2,122 Hessian of 50-40-2.* \(36 MB\) is refused above "
+                                         r"2,000 parameters"):
+        dense_hessian(big, big_params, X, T)
+    monkeypatch.setenv("BACKPROP_MEMORY_LIMIT", "1000000")
+    with pytest.raises(InputError, match=r"a dense 2,122 x 2,122 Hessian .* would need about 36 MB of memory, "
+                                         r"above the limit of 1 MB"):
+        dense_hessian(big, big_params, X, T)

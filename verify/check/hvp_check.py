@@ -34,6 +34,8 @@ from typing import Callable
 import numpy as np
 
 from derive import InputError, Network, derive
+from derive.codegen.second_order import DENSE_LARGEST
+from derive.limits import check_memory, human_bytes
 from derive.symbolic.second_order import second_order
 
 from . import finite_differences as fd
@@ -188,6 +190,29 @@ def assert_hvp_matches(network: Network, params: dict, X, T, hvp_fn: Callable, V
     return report
 
 
+def dense_hessian(network: Network, params: dict, X, T) -> np.ndarray:
+    """The generated dense Hessian (float64), refused up front when it is too large.
+
+    Rows and columns in the order of the parameters' keys, each flattened
+    row-major (the generated ``hessian``'s order).
+
+    Raises:
+        InputError: bad inputs; more than :data:`~derive.codegen.second_order.DENSE_LARGEST`
+            parameters, or a matrix above the memory limit (:func:`derive.limits.check_memory`),
+            with the estimate.
+    """
+    params, X, T, _ = _check_inputs(network, params, X, T)
+    count = network.n_params
+    what = "a dense %s x %s Hessian of %s" % (format(count, ","), format(count, ","), network.describe())
+    check_memory(8.0 * count * count, what, "check products H V instead (check_hvp, backprop check --hvp)")
+    if count > DENSE_LARGEST:
+        raise InputError("%s (%s) is refused above %s parameters, which take as many products; check products H V "
+                         "instead (check_hvp, backprop check --hvp)" % (what, human_bytes(8.0 * count * count),
+                                                                         format(DENSE_LARGEST, ",")))
+    return second_order_module(network).hessian({k: v.astype(np.float64) for k, v in params.items()},
+                                                 X.astype(np.float64), T.astype(np.float64))
+
+
 def _allowed(check, oracle, tolerance, name) -> np.ndarray:
     return tolerance.allowed(check.reference[name], check.scales[name], check.loss_value) + 2 * oracle.errors[name]
 
@@ -224,4 +249,4 @@ def _worst(check, oracle, tolerance, count: int) -> list[EntryFinding]:
     return findings
 
 
-__all__ = ["KINDS", "assert_hvp_matches", "check_direction", "check_hvp", "second_order_module"]
+__all__ = ["KINDS", "assert_hvp_matches", "check_direction", "check_hvp", "dense_hessian", "second_order_module"]
