@@ -110,7 +110,10 @@ def _explain_hessian(parameters) -> str:
 
 
 def _explain_curvature(network, layer, parameters) -> str:
-    where = "every hidden layer" if layer is None else "hidden layer %d (%s)" % (layer, network.activations[layer - 1].name)
+    if layer is None and network.depth == 2:
+        where = "the hidden layer (%s)" % network.activations[0].name
+    else:
+        where = "every hidden layer" if layer is None else "hidden layer %d (%s)" % (layer, network.activations[layer - 1].name)
     return ("%s H V without the activation's second-derivative term in %s: Rdelta_l must include "
             "g_l''(Z_l) * RZ_l * (delta_{l+1} @ W_{l+1}), the change of g_l'(Z_l) along V, beside "
             "g_l'(Z_l) * (Rdelta_{l+1} @ W_{l+1} + delta_{l+1} @ V_W_{l+1})" % (_verb(parameters), where))
