@@ -58,7 +58,9 @@ def test_gnvp_checks_a_gauss_newton_product_along_a_given_direction_as_json(fold
 
 @pytest.mark.parametrize("argv, message", [
     (["--hvp", "numpy_hvp.py:correct"], "--hvp needs SPEC, the architecture your function computes"),
-    (SPEC + ["--grad", "numpy_hvp.py:correct", "--gnvp"], "--gnvp is for --hvp FN, a second-order product"),
+    (SPEC + ["--grad", "numpy_hvp.py:correct", "--gnvp"], "--gnvp is for --hvp FN, a Gauss-Newton product you wrote"),
+    (SPEC + ["--grad", "numpy_hvp.py:correct", "--direction", "bad.npz"],
+     "--direction is for a second-order product: --hvp FN, or --torch OBJ --order 2"),
     (SPEC + ["--hvp", "numpy_hvp.py:correct", "--direction", "missing.npz"],
      "cannot read parameter file missing.npz: no such file"),
     (SPEC + ["--hvp", "numpy_hvp.py:correct", "--direction", "bad.npz"], "direction file bad.npz: b2 has shape (3,)"),
@@ -67,7 +69,7 @@ def test_gnvp_checks_a_gauss_newton_product_along_a_given_direction_as_json(fold
     (SPEC + ["--hvp", "numpy_hvp.py:returns_wrong_shape"],
      "hvp function numpy_hvp.py:returns_wrong_shape: b1 has shape (1, 4); expected (4,), the shape of parameter b1"),
     (SPEC + ["--hvp", "numpy_hvp.py:nothing"], "--hvp numpy_hvp.py:nothing: numpy_hvp.py has no function 'nothing'"),
-], ids=["no-spec", "gnvp-without-hvp", "missing-direction", "direction-shape", "returned-key", "returned-shape",
+], ids=["no-spec", "gnvp-without-hvp", "direction-without-hvp", "missing-direction", "direction-shape", "returned-key", "returned-shape",
         "no-function"])
 def test_bad_input_is_one_line_and_exit_2(folder, capsys, argv, message):
     np.savez(folder / "bad.npz", W1=np.ones((4, 3)), b1=np.ones(4), W2=np.ones((2, 4)), b2=np.ones(3))

@@ -13,7 +13,8 @@ The candidate is one of:
                  or a seeded random unit direction
   --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module or a
                  function returning one): the gradients of its autograd; its architecture is
-                 read from it (Linear layers and activations), so give no SPEC
+                 read from it (Linear layers and activations), so give no SPEC; with --order 2,
+                 the Hessian-vector product of its double backward
 
 Parameters come from --params FILE (.npz, .json, or a PyTorch state_dict .pt, read with
 weights_only=True; pickles are refused), else are drawn at random from --seed (uniform in
@@ -61,8 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY")
     parser.add_argument("--gnvp", action="store_true", help="--hvp FN computes the generalized Gauss-Newton "
                         "product G V, not H V")
-    parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp: .npz or .json keyed like "
-                        "the parameters (default: a random unit direction from --seed)")
+    parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp or --order 2: .npz or .json "
+                        "keyed like the parameters (default: a random unit direction from --seed)")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="with --torch: 2 checks the Hessian-vector product of the model's double backward")
     parser.add_argument("--params", metavar="FILE", help="parameters: .npz, .json or a PyTorch state_dict "
                         "(default: random from --seed, or the --torch model's own)")
     parser.add_argument("--data", metavar="FILE", help="examples: .npz (X and T, or X and y) or .csv "
@@ -98,8 +101,12 @@ def _check_options(args) -> None:
     if not args.grad and not args.torch and not args.hvp:
         raise InputError("give the gradient to check: --grad MODULE:FN (with SPEC) or --torch MODULE:OBJECT, "
                          "or a Hessian-vector product: --hvp MODULE:FN (with SPEC)")
-    if (args.gnvp or args.direction) and not args.hvp:
-        raise InputError("%s is for --hvp FN, a second-order product" % ("--gnvp" if args.gnvp else "--direction"))
+    if args.gnvp and not args.hvp:
+        raise InputError("--gnvp is for --hvp FN, a Gauss-Newton product you wrote")
+    if args.order == 2 and not args.torch:
+        raise InputError("--order 2 is for --torch models; check your own second-order code with --hvp FN")
+    if args.direction and not (args.hvp or args.order == 2):
+        raise InputError("--direction is for a second-order product: --hvp FN, or --torch OBJ --order 2")
     if args.hvp and args.spec is None:
         raise InputError("--hvp needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--hvp %s)" % args.hvp)
@@ -134,10 +141,7 @@ def _check_function(args) -> tuple:
     if not args.hvp:
         return check_gradients(network, params, X, T, function, **options), {
             "parameters": "%s, %s" % (source, dtype), "data": data}
-    V, direction = None, "random unit direction (seed %d)" % args.seed
-    if args.direction:
-        V, _ = params_from_arrays(network, read_param_file(args.direction), "direction file %s" % args.direction)
-        direction = "from %s" % args.direction
+    V, direction = _direction(args, network)
     report = check_hvp(network, params, X, T, function, V, "gauss_newton" if args.gnvp else "hessian", **options)
     return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
 
@@ -157,9 +161,21 @@ def _check_torch(args) -> tuple:
         source = "from %s" % args.params
     dtype = next(iter(read.params.values())).dtype
     X, T, data = _data(args, read.network, dtype)
-    report = torch_models.check_torch_module(model, X, T, loss, reduction, params=params, rtol=args.rtol,
-                                             floor=args.floor, seed=args.seed)
-    return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+    options = dict(params=params, rtol=args.rtol, floor=args.floor, seed=args.seed)
+    if args.order == 1:
+        report = torch_models.check_torch_module(model, X, T, loss, reduction, **options)
+        return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+    V, direction = _direction(args, read.network)
+    report = torch_models.check_torch_hvp(model, X, T, loss, reduction, V=V, **options)
+    return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
+
+
+def _direction(args, network) -> tuple:
+    """(V or None, how the report names it)."""
+    if not args.direction:
+        return None, "random unit direction (seed %d)" % args.seed
+    V, _ = params_from_arrays(network, read_param_file(args.direction), "direction file %s" % args.direction)
+    return V, "from %s" % args.direction
 
 
 def _data(args, network, dtype) -> tuple:
