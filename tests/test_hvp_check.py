@@ -245,3 +245,17 @@ def test_a_dense_hessian_is_refused_up_front_for_a_large_network(monkeypatch):
     with pytest.raises(InputError, match=r"a dense 2,122 x 2,122 Hessian .* would need about 36 MB of memory, "
                                          r"above the limit of 1 MB"):
         dense_hessian(big, big_params, X, T)
+
+
+@pytest.mark.parametrize("change, kind, parameters, words", [
+    (lambda hv: {k: -v for k, v in hv.items()}, "scale", ("W1", "b1", "W2", "b2", "W3", "b3"),
+     "equal -1 x the correct products"),
+    (lambda hv: {k: v / 2 if k.startswith("b") else v for k, v in hv.items()}, "scale", ("b1", "b2", "b3"),
+     "equal 1/2 x the correct products"),
+    (lambda hv: dict(hv, W2=hv["W2"].T), "transposed", ("W2",), "equals the correct product transposed"),
+], ids=["sign", "half-biases", "transposed"])
+def test_signs_factors_and_transposed_blocks_are_named(change, kind, parameters, words):
+    network, params, X, T, V = problem(dict(sizes=(2, 3, 3, 1), activation="tanh", loss="sse", bias=True))
+    report = check_hvp(network, params, X, T, lambda p, X, T, V: change(numpy_hvp.correct(p, X, T, V, network)), V)
+    assert [(d.kind, d.parameters) for d in report.diagnosis] == [(kind, parameters)], report
+    assert words in report.diagnosis[0].text

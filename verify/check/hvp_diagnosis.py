@@ -28,7 +28,7 @@ from derive import derive
 from derive.codegen.second_order import without_curvature_source
 from derive.codegen.source import numpy_module
 
-from .diagnosis import Hypothesis, Point, _agrees, _explain_transposed, _shape_finding, cover
+from .diagnosis import Hypothesis, Point, _agrees, _shape_finding, cover
 from .report import Diagnosis
 
 TRIED = {"hessian": "the Gauss-Newton product passed off as the Hessian, a hidden activation's second-derivative "
@@ -78,7 +78,7 @@ def diagnose_product(check, kind: str, V: dict, returned) -> list[Diagnosis]:
         name = "W%d" % layer
         if check.reference[name].shape[0] == check.reference[name].shape[1] > 1:
             hypotheses.append(Hypothesis("transposed", layer, {name: check.reference[name].T},
-                                         functools.partial(_explain_transposed, network, layer)))
+                                         functools.partial(_explain_transposed, layer)))
     found += cover(point, check.candidate, disagree, hypotheses, TRIED[kind])
     return [_one_layer(network, d, len(check.rows)) if d.kind == "no_fit" else d for d in found]
 
@@ -117,6 +117,11 @@ def _explain_curvature(network, layer, parameters) -> str:
     return ("%s H V without the activation's second-derivative term in %s: Rdelta_l must include "
             "g_l''(Z_l) * RZ_l * (delta_{l+1} @ W_{l+1}), the change of g_l'(Z_l) along V, beside "
             "g_l'(Z_l) * (Rdelta_{l+1} @ W_{l+1} + delta_{l+1} @ V_W_{l+1})" % (_verb(parameters), where))
+
+
+def _explain_transposed(layer: int, parameters) -> str:
+    return ("equals the correct product transposed: entry [j, i] must hold the product's entry for W%d[j, i], the "
+            "weight from unit i of layer %d to unit j of layer %d" % (layer, layer - 1, layer))
 
 
 def _explain_factor(label: str, hint: str, parameters) -> str:
