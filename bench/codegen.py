@@ -81,7 +81,11 @@ def matrix_products(params: dict, activations: list, deltas: list):
 
 
 def median_times(functions: dict, rounds: int, number: int, clock=time.perf_counter) -> dict:
-    """Median time per call of each function, timed in alternating rounds of ``number`` calls."""
+    """Median time per call of each function, timed in alternating rounds of ``number`` calls.
+
+    ``clock``: wall time by default; ``time.thread_time`` counts only this thread's CPU time (with BLAS
+    and PyTorch on one thread, what the code costs, whatever the neighbours on a shared machine do).
+    """
     for function in functions.values():
         for _ in range(3):
             function()

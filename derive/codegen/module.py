@@ -217,10 +217,14 @@ def _needed_statements(statements: list, returns) -> list:
 
 def _share(statements: list) -> list:
     """The statements with their common subexpressions computed once, as named arrays, before first use."""
-    values = [value for _, value in statements]
-    ranges = {symbol for value in values for total in value.atoms(Sum) for limit in total.limits
-              for symbol in limit[2].free_symbols}  # axis lengths (n_1 - 1): never computed, never shared
-    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(ranges | {N}))
+    lasts: dict = {}
+    values = [_opaque_ranges(value, lasts) for _, value in statements]
+    targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
+    bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
+    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}))
+    back = {last: value for value, last in lasts.items()}
+    replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
+    reduced = [value.xreplace(back) for value in reduced]
     replacements, reduced = _inline_conditions(replacements, reduced)
     temps = dict(replacements)
     first_use: dict = {}
@@ -246,6 +250,17 @@ def _share(statements: list) -> list:
         merged = temps[value] if value in temps and renames[value] is target else value
         shared.append((target, merged.xreplace(renames)))
     return shared
+
+
+def _opaque_ranges(expr: sympy.Expr, lasts: dict) -> sympy.Expr:
+    """``expr`` with each sum's last index (``n_1 - 1``) as one symbol, so that cse can share a whole sum
+    (``Sum(W2[k, j]*delta2[n, k])``, needed by delta1 and Rdelta1) but never an axis length.  A summand is
+    never shared on its own (the bound indices are ignored): it would be an array with the summed axis too."""
+    def opaque(total: Sum) -> Sum:
+        limits = [(index, low, lasts.setdefault(high, sympy.Symbol("_last%d" % len(lasts))))
+                  for index, low, high in total.limits]
+        return Sum(total.function, *limits)
+    return expr.replace(lambda e: isinstance(e, Sum), opaque)
 
 
 def _inline_conditions(replacements: list, reduced: list) -> tuple[list, list]:

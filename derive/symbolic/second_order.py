@@ -124,6 +124,7 @@ class SecondOrder:
         for layer in range(1, network.depth + 1):
             self._forward(layer)
         self.hessian = self._hessian_products()
+        self._flat: dict = {}
         self.gauss_newton = self._gauss_newton_products()
         self.notes = self._kink_notes()
 
@@ -187,6 +188,28 @@ class SecondOrder:
         ra = self._record(layer, "RA%d = R{A%d}: through the activation" % (layer, layer), moved(A)[n, j],
                           _in_outputs(ra, self.network), of=(output, {Z: moved(Z)}))
         self.forward.append((moved(A)[n, j], ra))
+
+    def without_activation_curvature(self, layer: int | None = None) -> Product:
+        """H V with a hidden activation's second-derivative term dropped: a common hand-written bug.
+
+        ``Rdelta_l`` of hidden layer ``layer`` (of every hidden layer, for
+        ``None``) is ``R{delta_l}`` with Z_l and A_l held fixed, so the term
+        ``g_l''(Z_l) RZ_l (W_{l+1}^T delta_{l+1})`` that moving them
+        contributes is missing; the other deltas and the entries ``HV_*`` are
+        those of :attr:`hessian`.  Derived by ``sympy.diff`` as they are; not
+        recorded in :attr:`steps`.
+        """
+        if layer not in self._flat:
+            rdeltas = dict(self.hessian.deltas)
+            for hidden in range(1, self.network.depth):
+                if layer is not None and hidden != layer:
+                    continue
+                moves = {weights(hidden + 1): direction("W%d" % (hidden + 1)),
+                         deltas(hidden + 1): moved(deltas(hidden + 1))}
+                rdeltas[hidden] = self._defined(r_derivative(self.derivation.delta(hidden), moves),
+                                                "Rdelta%d without g''" % hidden, (k, m, i))
+            self._flat[layer] = Product(rdeltas, self.hessian.entries)
+        return self._flat[layer]
 
     def _hessian_products(self) -> Product:
         derivation, depth = self.derivation, self.network.depth
