@@ -17,7 +17,9 @@ plus what is built from it:
 * the scalar partials at concrete sizes (:mod:`derive.concrete`):
   :meth:`~Derivation.partial` and :meth:`~Derivation.partials`;
 * the generated numpy module (:mod:`derive.codegen`):
-  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
+  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`, for
+  this network's widths or (``any_width=True``) for every width of its
+  structure, printed once per structure (:func:`structure_module`);
 * second derivatives by the R-operator (:mod:`derive.symbolic.second_order`):
   :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
   :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`;

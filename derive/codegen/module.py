@@ -199,9 +199,9 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
                               tuple(d for d in directions if "V_" + d in read),
                               tuple((name, shape) for name, shape in shapes.items() if name in read))
     widths = tuple(dict.fromkeys(shape[0] for key, shape in shapes.items() if key.startswith("W")))
-    small = nodes.SmallArrays(widths, (*(nodes.Assign(target, value) for target, value in statements),
-                                       nodes.Return(returns)))
-    return nodes.FunctionDef(name, arguments, docstring, (prologue, small, *body, nodes.Return(returns)))
+    small = () if nodes.SmallArrays.never(widths) else (nodes.SmallArrays(widths, (
+        *(nodes.Assign(target, value) for target, value in statements), nodes.Return(returns))),)
+    return nodes.FunctionDef(name, arguments, docstring, (prologue, *small, *body, nodes.Return(returns)))
 
 
 def _needed_statements(statements: list, returns) -> list:

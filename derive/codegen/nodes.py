@@ -141,6 +141,11 @@ class SmallArrays:
     widths: tuple
     body: tuple
 
+    @staticmethod
+    def never(widths: tuple) -> bool:
+        """Whether a width printed as a number already has more than :data:`SMALL_ENTRIES` entries per example."""
+        return any(isinstance(width, int) and width > SMALL_ENTRIES for width in widths)
+
 
 @dataclass(frozen=True)
 class DenseFromProducts:
