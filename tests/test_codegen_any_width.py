@@ -47,6 +47,16 @@ def test_one_module_serves_every_width_of_its_structure(structure):
     assert_matches_the_engine(module, Network((3, 300, 2), **structure), batch=40)  # past the small-array branch
 
 
+def test_one_workspace_follows_the_widths_from_call_to_call():
+    networks = [Network(sizes, activation=["sigmoid", "softmax"], loss="cross_entropy")
+                for sizes in ((30, 20, 10), (3, 40, 2), (30, 20, 10))]
+    module, workspace = structure_module(networks[0]), {}
+    for seed, network in enumerate(networks):
+        params, X, T = data(network, batch=50, seed=seed)  # 50 x 20 entries: the in-place statements
+        assert_gradients_close(module.gradients(params, X, T, workspace=workspace), Engine(network).gradients(params, X, T))
+        assert workspace["Z1"].shape == (50, network.sizes[1])
+
+
 def test_one_module_serves_every_width_of_a_three_layer_structure():
     networks = [Network(sizes, activation=["relu", "tanh", "sigmoid"], loss="binary_cross_entropy", reduction="mean",
                         l1=0.01) for sizes in DEEP_WIDTHS]
