@@ -236,14 +236,14 @@ class ModulePrinter(ArrayPrinter):
         locals_ = list(statement.arrays) + list(statement.params) + ["V_" + key for key in statement.directions]
         lines = ['%s = params["%s"]' % (key, key) for key in statement.params]
         lines += ['V_%s = V["%s"]' % (key, key) for key in statement.directions]
-        ndarray = self._module_format("numpy.ndarray")
-        condition = '%s is %s and (dtype := %s.dtype).kind in "fc"' % (
-            " is ".join("type(%s)" % name for name in locals_), ndarray, locals_[0])
+        types = ["type(%s)" % name for name in locals_] + [self._module_format("numpy.ndarray")]
+        condition = '%s\nand (dtype := %s.dtype).kind in "fc"' % (_wrap(types, " is "), locals_[0])
         if len(locals_) > 1:
-            condition += "\n        and dtype is %s" % " is ".join("%s.dtype" % name for name in locals_[1:])
-        lines += ["if not (%s):" % condition]
-        common = [name for name in locals_ if name != "T"]
-        lines.append("    dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common)))
+            condition += "\nand %s" % _wrap(["dtype"] + ["%s.dtype" % name for name in locals_[1:]], " is ")
+        lines.append("if not (%s):" % condition.replace("\n", "\n        "))
+        common = [name for name in locals_ if name != "T"] + ["1.0"]
+        lines.append("    dtype = %s(%s)" % (self._module_format("numpy.result_type"),
+                                             _wrap(common, ", ").replace("\n", "\n" + " " * 26)))
         asarray = self._module_format("numpy.asarray")
         lines += ["    %s = %s(%s, dtype)" % (name, asarray, name) for name in locals_]
         return "\n".join(lines + self._shape_check(statement.shapes))
@@ -261,18 +261,16 @@ class ModulePrinter(ArrayPrinter):
         sizes = [self._print(size) for size in bound]
         lines = ["try:"] + ["    %s = %s" % (size, axis) for size, axis in zip(sizes, bound.values())]
         lines += ["except IndexError:", "    %s = -1" % " = ".join(sizes)] if sizes else []
-        actual = self._tuple(["%s.shape" % name for name, _ in shapes])
-        expected = self._tuple([self._tuple([self._print(extent) for extent in extents]) for _, extents in shapes])
-        labels = self._tuple(['"V[\'%s\']"' % name[2:] if name.startswith("V_") else '"%s"' % name
-                              for name, _ in shapes])
-        patterns = self._tuple([self._tuple([str(extent) if isinstance(extent, int) else '"%s"' % extent
-                                             for extent in extents]) for _, extents in shapes])
-        return lines + ["if (%s" % actual, "        != %s):" % expected,
-                        "    shape_error(%s," % labels, "                %s," % actual, "                %s)" % patterns]
-
-    @staticmethod
-    def _tuple(items: list) -> str:
-        return "(%s,)" % items[0] if len(items) == 1 else "(%s)" % ", ".join(items)
+        actual = ["%s.shape" % name for name, _ in shapes]
+        expected = [_tuple([self._print(extent) for extent in extents]) for _, extents in shapes]
+        labels = ['"V[\'%s\']"' % name[2:] if name.startswith("V_") else '"%s"' % name for name, _ in shapes]
+        patterns = [_tuple([str(extent) if isinstance(extent, int) else '"%s"' % extent for extent in extents])
+                    for _, extents in shapes]
+        indent = "\n" + " " * 17
+        return lines + ["if (%s" % _tuple(actual, indent="\n         "), "        != %s):" % _tuple(expected, indent="\n            "),
+                        "    shape_error(%s," % _tuple(labels, indent=indent),
+                        "                %s," % _tuple(actual, indent=indent),
+                        "                %s)" % _tuple(patterns, indent=indent)]
 
     def _print_SmallArrays(self, statement: SmallArrays):
         numbers = [width for width in statement.widths if isinstance(width, int)]
@@ -306,6 +304,24 @@ class ModulePrinter(ArrayPrinter):
         functions = [self._print(function) for function in module.functions]
         helpers = [inspect.getsource(module_helpers()[name]).rstrip("\n") + "\n" for name in sorted(self.helpers_used)]
         return "\n\n".join([_docstring(module.docstring), "import numpy as np\n"] + helpers + functions)
+
+
+def _wrap(items: list, separator: str, width: int = 88) -> str:
+    """``items`` joined by ``separator``, a line break after a separator wherever a line would pass ``width``."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(separator) + len(item) > width:
+            lines.append(line + separator.rstrip())
+            line = item
+        else:
+            line = item if not line else line + separator + item
+    return "\n".join(lines + [line])
+
+
+def _tuple(items: list, indent: str = "\n") -> str:
+    """``(a, b)`` or ``(a,)``; long ones continue on lines starting with ``indent``."""
+    text = _wrap(items, ", ").replace("\n", indent)
+    return "(%s,)" % text if len(items) == 1 else "(%s)" % text
 
 
 def _docstring(text: str) -> str:
