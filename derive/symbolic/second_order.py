@@ -92,6 +92,14 @@ def r_derivative(expr: sympy.Expr, moves: dict) -> sympy.Expr:
     return collapse_deltas(sympy.diff(shifted(expr, moves), r)).xreplace({r: 0})
 
 
+
+def _first_derivative_jumps(activation, kink: float) -> bool:
+    """Whether the activation's SymPy derivative jumps at ``kink`` (ReLU at 0) or only its second does (x/(1 + |x|))."""
+    z = sympy.Symbol("z", real=True)
+    slope = sympy.diff(activation.definition(z), z)
+    left, right = (complex(slope.subs(z, kink + side).evalf()) for side in (-1e-9, 1e-9))
+    return abs(left - right) > 1e-6 * max(1.0, abs(left), abs(right))
+
 class Product(NamedTuple):
     """One Hessian- or Gauss-Newton-vector product: its deltas and its entries per parameter."""
 
@@ -154,10 +162,11 @@ class SecondOrder:
         """Where a second derivative does not exist: each activation's kinks, and the L1 penalty at w = 0."""
         notes = []
         for layer, activation in enumerate(self.network.activations, start=1):
-            if activation.kinks:
-                notes.append("layer %d (%s): no second derivative at z = %s, where the first derivative jumps; "
+            for kink in activation.kinks or ():
+                jumps = "first derivative" if _first_derivative_jumps(activation, kink) else "second derivative"
+                notes.append("layer %d (%s): no second derivative at z = %g, where the %s jumps; "
                              "the products take it as 0 there (elsewhere it is exact)"
-                             % (layer, activation.name, ", ".join("%g" % kink for kink in activation.kinks)))
+                             % (layer, activation.name, kink, jumps))
         if self.network.l1:
             notes.append("L1 penalty mu|w|: no second derivative at w = 0; taken as 0 (elsewhere it is 0)")
         return notes
