@@ -6,7 +6,7 @@ prints them as numpy code.  It never imports :mod:`verify`.
 """
 
 from derive.model.activations import ACTIVATIONS, Activation, get_activation, register_activation
-from .derivation import Derivation, clear_caches, derive
+from .derivation import Derivation, clear_caches, derive, structure_module
 from .errors import InputError
 from derive.model.expression import parse_activation
 from derive.model.losses import LOSSES, Loss, get_loss, register_loss
@@ -16,5 +16,5 @@ from derive.model.params import check_params, init_params, load_params, save_par
 __all__ = [
     "ACTIVATIONS", "Activation", "Derivation", "InputError", "LOSSES", "Loss", "Network",
     "check_params", "clear_caches", "derive", "get_activation", "get_loss", "init_params", "load_params",
-    "parse_activation", "register_activation", "register_loss", "save_params",
+    "parse_activation", "register_activation", "register_loss", "save_params", "structure_module",
 ]

@@ -17,7 +17,9 @@ plus what is built from it:
 * the scalar partials at concrete sizes (:mod:`derive.concrete`):
   :meth:`~Derivation.partial` and :meth:`~Derivation.partials`;
 * the generated numpy module (:mod:`derive.codegen`):
-  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`;
+  :meth:`~Derivation.numpy_source` and :meth:`~Derivation.numpy_module`, for
+  this network's widths or (``any_width=True``) for every width of its
+  structure, printed once per structure (:func:`structure_module`);
 * second derivatives by the R-operator (:mod:`derive.symbolic.second_order`):
   :attr:`~Derivation.second_order`, :attr:`~Derivation.hvp_steps`,
   :meth:`~Derivation.hessian_block`, :meth:`~Derivation.hessian_diagonal`;
@@ -52,7 +54,7 @@ from derive.symbolic.second_order import SecondOrder, p, q, second_order
 from derive.symbolic.symbols import i, j
 from derive.symbolic.variants import Variant, variants
 
-__all__ = ["Derivation", "clear_caches", "derive", "parameter_entry"]
+__all__ = ["Derivation", "clear_caches", "derive", "parameter_entry", "structure_module"]
 
 #: How many concrete-size contexts :meth:`Derivation.partial` keeps.
 _CONTEXTS_KEPT = 4
@@ -143,7 +145,7 @@ class Derivation(SymbolicDerivation):
         block = self.hessian_block(name, name)
         return block.xreplace({p: j, q: i})
 
-    def numpy_source(self, order: int = 1) -> str:
+    def numpy_source(self, order: int = 1, any_width: bool = False) -> str:
         """The source of a standalone numpy module with ``forward``, ``loss`` and ``gradients``.
 
         Printed from these equations by :mod:`derive.codegen`; byte-identical for
@@ -152,20 +154,32 @@ class Derivation(SymbolicDerivation):
         Args:
             order: 2 also prints ``hvp``, ``gnvp`` and ``hessian`` from the
                 second-order passes (:attr:`second_order`).
+            any_width: One module for every width of this network's structure
+                (depth, activations, loss, reduction, bias, penalties): it
+                reads N and n_0..n_L from the arrays it is given and raises
+                ``ValueError`` when they do not fit together.  Printed once per
+                structure: 3-4-2 and 784-100-10 get the same source.  Without
+                it, the widths are printed as numbers and checked exactly.
 
         Raises:
             InputError: ``order`` is not 1 or 2, or a second derivative SymPy cannot give.
             NotImplementedError: an expression has a node the printer cannot print (named in the message).
         """
-        if order not in (1, 2):
-            raise InputError("order must be 1 (gradients) or 2 (also Hessian- and Gauss-Newton-vector products), "
-                             "got %r" % (order,))
+        _check_order(order)
+        if any_width:
+            return _structure_source(self.network.structure, _definitions(self.network), order)
         if order not in self._numpy_sources:
             self._numpy_sources[order] = codegen.numpy_source(self, order)
         return self._numpy_sources[order]
 
-    def numpy_module(self, order: int = 1) -> types.ModuleType:
-        """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``."""
+    def numpy_module(self, order: int = 1, any_width: bool = False) -> types.ModuleType:
+        """:meth:`numpy_source` compiled into a module: ``derive(net).numpy_module().gradients(params, X, T)``.
+
+        With ``any_width`` it is :func:`structure_module`: one module per
+        structure and process, shared by every width (do not modify it).
+        """
+        if any_width:
+            return structure_module(self.network, order)
         return codegen.numpy_module(self, source=self.numpy_source(order))
 
     def variants(self) -> tuple[Variant, ...]:
@@ -220,11 +234,56 @@ def derive(network: Network | str | Path) -> Derivation:
     Raises:
         InputError: ``network`` is not a network or a valid spec.
     """
+    network = _network(network)
+    return _derive(network, _definitions(network))
+
+
+def _network(network) -> Network:
     if isinstance(network, (str, Path)):
         network = Network.from_spec(network)
     if not isinstance(network, Network):
         raise InputError("derive() needs a Network or a spec such as '2-2-1', got %s" % type(network).__name__)
-    return _derive(network, _definitions(network))
+    return network
+
+
+def structure_module(network: Network | str | Path, order: int = 1) -> types.ModuleType:
+    """The width-generic generated module of ``network``'s structure, printed once per process.
+
+    Every network with the same structure (:attr:`Network.structure`: depth,
+    activations, loss, reduction, bias, penalties) gets the same module
+    object, whatever its widths: ``structure_module(net).gradients(params, X, T)``
+    reads N and n_0..n_L from ``X`` and ``params``.  It is
+    ``derive(network).numpy_module(order, any_width=True)``, and the stable way
+    for other code (property runs, checks) to share one module per structure.
+
+    Args:
+        network: A :class:`~derive.Network`, or a spec string/file.
+        order: 1 for ``forward``, ``loss``, ``gradients``; 2 also ``hvp``, ``gnvp``, ``hessian``.
+
+    Raises:
+        InputError: a bad network or ``order``.
+        NotImplementedError: an expression the printer cannot print.
+    """
+    network = _network(network)
+    _check_order(order)
+    return _structure_module(network.structure, _definitions(network), order)
+
+
+@lru_cache(maxsize=64)
+def _structure_source(structure: Network, definitions: tuple, order: int) -> str:
+    return codegen.numpy_source(_derive(structure, definitions), order, any_width=True)
+
+
+@lru_cache(maxsize=64)
+def _structure_module(structure: Network, definitions: tuple, order: int) -> types.ModuleType:
+    return codegen.numpy_module(_derive(structure, definitions), name="backprop_any_width", any_width=True,
+                                source=_structure_source(structure, definitions, order))
+
+
+def _check_order(order) -> None:
+    if order not in (1, 2):
+        raise InputError("order must be 1 (gradients) or 2 (also Hessian- and Gauss-Newton-vector products), "
+                         "got %r" % (order,))
 
 
 def _definitions(network: Network) -> tuple:
@@ -247,5 +306,7 @@ def clear_caches() -> None:
     """Forget every derivation done in this process (after changing how SymPy differentiates a function)."""
     _derive.cache_clear()
     _derived.cache_clear()
+    _structure_source.cache_clear()
+    _structure_module.cache_clear()
     chain_rule.clear_pieces()
     sympy.core.cache.clear_cache()

@@ -66,9 +66,11 @@ def test_generated_gradients_equal_the_engine_for_every_activation_and_loss(hidd
     module = numpy_module(derive(network))
     engine = Engine(network)
     params, X, T = data(network, batch=6)
-    assert_gradients_close(module.gradients(params, X, T), engine.gradients(params, X, T))
-    np.testing.assert_allclose(module.loss(params, X, T), engine.loss(params, X, T), rtol=RTOL)
-    np.testing.assert_allclose(module.forward(params, X), engine.forward(params, X), rtol=RTOL, atol=1e-15)
+    for workspace in (None, {}):  # the small-array statements, and the in-place ones a workspace takes
+        assert_gradients_close(module.gradients(params, X, T, workspace=workspace), engine.gradients(params, X, T))
+        np.testing.assert_allclose(module.loss(params, X, T, workspace=workspace), engine.loss(params, X, T), rtol=RTOL)
+        np.testing.assert_allclose(module.forward(params, X, workspace=workspace), engine.forward(params, X),
+                                   rtol=RTOL, atol=1e-15)
 
 
 SHAPES = [(1, 1), (3, 1), (1, 1, 1), (2, 2, 1), (4, 1, 3), (3, 5, 4, 2), (2, 3, 3, 3, 2)]
@@ -81,7 +83,9 @@ def test_generated_gradients_equal_the_engine_at_every_depth_and_width(sizes, ba
     activations = [ACTIVATION_SPECS[(depth + layer) % len(ACTIVATION_SPECS)] for layer in range(depth)]
     network = Network(sizes, activation=activations, loss="sse", weight_decay=0.01)
     params, X, T = data(network, batch, seed=depth)
-    assert_gradients_close(numpy_module(derive(network)).gradients(params, X, T), Engine(network).gradients(params, X, T))
+    module, expected = numpy_module(derive(network)), Engine(network).gradients(params, X, T)
+    for workspace in (None, {}):  # the small-array statements, and the in-place ones a workspace takes
+        assert_gradients_close(module.gradients(params, X, T, workspace=workspace), expected)
 
 
 @pytest.mark.parametrize("sizes", [(1, 1, 1), (5, 4, 3, 3)], ids=["width-1", "deep"])
@@ -168,20 +172,37 @@ def _gradients_function(source: str) -> ast.FunctionDef:
     return next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name == "gradients")
 
 
-def test_generated_code_has_no_python_loops():
-    source = numpy_source(derive(Network((4, 3, 3, 2), activation=["x/(1+abs(x))", "relu", "softmax"], loss="cross_entropy")))
-    loops = [node for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.For, ast.While, ast.comprehension))]
+@pytest.mark.parametrize("any_width", [False, True], ids=["width-specific", "any-width"])
+def test_generated_code_has_no_python_loops(any_width):
+    """forward, loss and gradients are vectorized; only the copied shape_error helper (bad shapes only) loops."""
+    derivation = derive(Network((4, 3, 3, 2), activation=["x/(1+abs(x))", "relu", "softmax"], loss="cross_entropy"))
+    tree = ast.parse(numpy_source(derivation, any_width=any_width))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name != "shape_error"]
+    assert [f.name for f in functions][-3:] == ["forward", "loss", "gradients"]
+    loops = [node for function in functions for node in ast.walk(function)
+             if isinstance(node, (ast.For, ast.While, ast.comprehension))]
     assert loops == []
 
 
-def test_each_layer_delta_is_computed_once_and_sigmoid_reuses_the_forward_activation():
-    source = numpy_source(derive(Network((4, 3, 3, 2), activation="sigmoid")))
-    assigned = [target.id for node in ast.walk(_gradients_function(source)) if isinstance(node, ast.Assign)
-                for target in node.targets]
-    for name in ("Z1", "A1", "Z2", "A2", "delta3", "delta2", "delta1", "grad_W1"):
-        assert assigned.count(name) == 1, name
-    body = ast.unparse(_gradients_function(source))
-    assert "delta1 *= A1" in body and body.count("sigmoid(") == 3  # one sigmoid per layer, in the forward pass
+def _branches(function: ast.FunctionDef) -> tuple[list, list]:
+    """The statements for small arrays (the ``if workspace is None and N ...:`` branch) and the in-place ones after it."""
+    position, small = next((k, node) for k, node in enumerate(function.body)
+                           if isinstance(node, ast.If) and ast.unparse(node.test).startswith("workspace is None"))
+    return small.body, function.body[position + 1:]
+
+
+@pytest.mark.parametrize("any_width", [False, True], ids=["width-specific", "any-width"])
+def test_each_layer_delta_is_computed_once_and_sigmoid_reuses_the_forward_activation(any_width):
+    source = numpy_source(derive(Network((4, 3, 3, 2), activation="sigmoid")), any_width=any_width)
+    small, in_place = _branches(_gradients_function(source))
+    for branch in (small, in_place):
+        assigned = [target.id for statement in branch for node in ast.walk(statement) if isinstance(node, ast.Assign)
+                    for target in node.targets]
+        for name in ("Z1", "A1", "Z2", "A2", "delta3", "delta2", "delta1", "grad_W1"):
+            assert assigned.count(name) == 1, name
+        body = "\n".join(ast.unparse(statement) for statement in branch)
+        assert body.count("sigmoid(") == 3  # one sigmoid per layer, in the forward pass
+    assert "delta1 *= A1" in "\n".join(ast.unparse(statement) for statement in in_place)
 
 
 def test_module_imports_only_numpy_and_documents_network_loss_and_formulas():
@@ -219,9 +240,11 @@ def test_workspace_keeps_intermediates_but_never_what_is_returned(hidden, output
                 module.loss(*call, workspace=workspace)) for call in calls]
     assert workspace and all(isinstance(array, np.ndarray) for array in workspace.values())
     for (gradients, output, value), call in zip(results, calls):  # earlier results survive later calls
-        assert_gradients_close(gradients, module.gradients(*call), rtol=0)
-        np.testing.assert_array_equal(output, module.forward(*call[:2]))
-        assert value == module.loss(*call)
+        # a fresh workspace takes the same (in-place) statements, so the results are equal to the last bit
+        assert_gradients_close(gradients, module.gradients(*call, workspace={}), rtol=0)
+        np.testing.assert_array_equal(output, module.forward(*call[:2], workspace={}))
+        assert value == module.loss(*call, workspace={})
+        assert_gradients_close(gradients, module.gradients(*call))  # and the small-array statements agree
         kept = list(workspace.values())
         assert not any(np.shares_memory(array, buffer) for array in [output, *gradients.values()] for buffer in kept)
 

@@ -48,18 +48,23 @@ ONLY_NUMPY = textwrap.dedent("""
 """)
 
 
+def run_with_only_numpy(directory: Path, params: dict, X, T) -> dict:
+    """Loss, forward and gradients of ``directory/grads.py``, computed in ``python -I`` with only numpy importable."""
+    payload = json.dumps({"params": {k: v.tolist() for k, v in params.items()}, "X": X.tolist(), "T": T.tolist()})
+    numpy_home = str(Path(np.__file__).resolve().parents[1])
+    completed = subprocess.run([sys.executable, "-I", "-c", ONLY_NUMPY, str(directory), numpy_home],
+                               input=payload, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
 def test_generated_module_runs_in_a_subprocess_with_only_numpy_importable(tmp_path):
     derivation = derive(NETWORK)
     (tmp_path / "grads.py").write_text(derivation.numpy_source(), encoding="utf-8")
     params = init_params(NETWORK, seed=4, scale=0.5)
     rng = np.random.default_rng(4)
     X, T = rng.standard_normal((5, 3)), np.eye(2)[rng.integers(0, 2, 5)]
-    payload = json.dumps({"params": {k: v.tolist() for k, v in params.items()}, "X": X.tolist(), "T": T.tolist()})
-    numpy_home = str(Path(np.__file__).resolve().parents[1])
-    completed = subprocess.run([sys.executable, "-I", "-c", ONLY_NUMPY, str(tmp_path), numpy_home],
-                               input=payload, capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout)
+    result = run_with_only_numpy(tmp_path, params, X, T)
     module = derivation.numpy_module()
     expected = module.gradients(params, X, T)
     for name, value in result["gradients"].items():

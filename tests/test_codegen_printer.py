@@ -1,7 +1,7 @@
 """The array printer (derive/codegen/array_printer.py): index-level expressions become whole-array numpy code.
 
 The printed code is checked two ways: its text where the form matters (a
-contraction must print as ``@``, a bias gradient as ``.sum(axis=0)``), and its
+contraction must print as ``@``, a bias gradient as ``np.add.reduce(delta1, axis=0)``), and its
 value, evaluated on random arrays against ``np.einsum`` references written
 here by hand from the index expressions.  Expressions go through
 ``stabilize`` first, as the planner sends them to the printer.
@@ -80,12 +80,12 @@ def test_transposed_target_layout_swaps_the_matmul():
 
 def test_bias_gradient_is_a_sum_over_the_example_axis():
     expr = Sum(delta1[n, j], (n, 0, N - 1))
-    assert printed(expr, (j,))[0] == "delta1.sum(axis=0)"
+    assert printed(expr, (j,))[0] == "np.add.reduce(delta1, axis=0)"
 
 
 def test_row_sum_inside_an_elementwise_product_keeps_its_axis():
     expr = -T[n, j] + A2[n, j] * Sum(T[n, m], (m, 0, size(2) - 1))
-    assert "T.sum(axis=1, keepdims=True)" in printed(expr)[0]
+    assert "np.add.reduce(T, axis=1, keepdims=True)" in printed(expr)[0]
     np.testing.assert_allclose(evaluate(expr), -ARRAYS["T"] + ARRAYS["A2"] * ARRAYS["T"].sum(axis=1, keepdims=True))
 
 
@@ -194,7 +194,7 @@ def test_expression_missing_a_target_axis_is_refused():
 def test_the_printer_prints_what_it_is_given_and_leaves_stable_forms_to_the_planner():
     printer = ArrayPrinter()
     quotient = exp(Z2[n, j]) / Sum(exp(Z2[n, m]), (m, 0, size(2) - 1))
-    assert printer.array(quotient, (n, j)) == "np.exp(Z2)/np.exp(Z2).sum(axis=1, keepdims=True)"
+    assert printer.array(quotient, (n, j)) == "np.exp(Z2)/np.add.reduce(np.exp(Z2), axis=1, keepdims=True)"
     assert printer.helpers_used == set()
 
 
@@ -206,7 +206,7 @@ BACKPROPAGATED = ARRAYS["delta2"] @ ARRAYS["W2"]
     (Sum(2 * W2[k, j] * delta2[n, k], (k, 0, size(2) - 1)) ** 2, "(2*(delta2 @ W2))**2", (2 * BACKPROPAGATED) ** 2),
     (HIDDEN_SUM * Heaviside(Z1[n, j], 0), "(Z1.real > 0)*(delta2 @ W2)", (ARRAYS["Z1"] > 0) * BACKPROPAGATED),
     (sign(A1[n, j] + HIDDEN_SUM), "np.sign((A1 + (delta2 @ W2)).real)", np.sign(ARRAYS["A1"] + BACKPROPAGATED)),
-    (Sum(-T[n, m] * A2[n, m] / 2, (m, 0, size(2) - 1)) / N * A1[n, j], "-1/2*A1*(A2*T).sum(axis=1, keepdims=True)/N",
+    (Sum(-T[n, m] * A2[n, m] / 2, (m, 0, size(2) - 1)) / N * A1[n, j], "-1/2*A1*np.add.reduce(A2*T, axis=1, keepdims=True)/N",
      -(ARRAYS["T"] * ARRAYS["A2"]).sum(axis=1, keepdims=True) / 2 / N_ * ARRAYS["A1"]),
 ], ids=["power-of-a-scaled-matmul", "mask-times-matmul", "real-part-of-a-sum", "scaled-row-sum"])
 def test_parentheses_follow_sympy_precedence_for_what_each_node_prints_as(expr, code, reference):
@@ -243,7 +243,7 @@ def test_lowering_gives_dead_memory_only_to_a_matrix_product_and_the_printer_fol
     assert assigned[R].out == A1[n, j]
     function = nodes.FunctionDef("f", ("X", "W1", "W2", "Q"), "Y.", tuple(body) + (nodes.Return(Y[n, j]),))
     source = nodes.ModulePrinter().print_module(nodes.Module("Lowered.", (function,)))
-    assert "S = Q.sum(axis=2)\n" in source and "R = np.matmul(P, W2.T, out=A1)\n" in source
+    assert "S = np.add.reduce(Q, axis=2)\n" in source and "R = np.matmul(P, W2.T, out=A1)\n" in source
     rng = np.random.default_rng(1)
     inputs = {"X": rng.standard_normal((5, 4)), "W1": rng.standard_normal((3, 4)), "W2": rng.standard_normal((3, 3)),
               "Q": rng.standard_normal((5, 3, 2))}

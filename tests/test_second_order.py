@@ -130,6 +130,17 @@ def test_kinks_and_the_l1_penalty_are_stated_where_second_derivatives_do_not_exi
     assert derive(Network((2, 2, 1), activation="tanh")).second_order.notes == []
 
 
+def test_the_notes_say_whether_the_first_or_only_the_second_derivative_jumps_at_a_kink():
+    # ReLU's slope jumps from 0 to 1 at 0; x/(1 + |x|) has slope 1/(1 + |x|)**2, continuous, while its
+    # second derivative -2 sign(x)/(1 + |x|)**3 jumps from 2 to -2 (by hand); abs(x - 1) kinks at 1.
+    def notes(activation):
+        return derive(Network((2, 2, 1), activation=[activation, "sigmoid"])).second_order.notes
+    assert notes("relu") == ["layer 1 (relu): no second derivative at z = 0, where the first derivative jumps; "
+                             "the products take it as 0 there (elsewhere it is exact)"]
+    assert "at z = 0, where the second derivative jumps" in notes("x/(1+abs(x))")[0]
+    assert "at z = 1, where the first derivative jumps" in notes("abs(x-1)")[0]
+
+
 def test_the_gauss_newton_pass_leaves_out_the_activation_curvature_and_the_weight_direction_terms():
     derivation = derive(Network((2, 2, 1), activation="tanh"))
     hessian = derivation.second_order.hessian.deltas[1]

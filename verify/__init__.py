@@ -8,12 +8,12 @@ suite, the pytest plugin) and the ``backprop`` command (:mod:`verify.cli`).
 It may import :mod:`derive`; :mod:`derive` never imports it.
 """
 
-from .check import CheckReport, assert_gradients_match, check_gradients, list_form
+from .check import CheckReport, assert_gradients_match, assert_hvp_matches, check_gradients, check_hvp, list_form
 from .engine import Dataset, Engine, GradientDescent, History, check_data, load_data, split, train
 from .reporting import write_report
 
-__all__ = ["CheckReport", "Dataset", "Engine", "GradientDescent", "History", "assert_gradients_match", "check_data",
-           "check_gradients", "check_torch_module", "list_form", "load_data", "split", "strategies", "train",
+__all__ = ["CheckReport", "Dataset", "Engine", "GradientDescent", "History", "assert_gradients_match",
+           "assert_hvp_matches", "check_data", "check_gradients", "check_hvp", "check_torch_module", "list_form", "load_data", "split", "strategies", "train",
            "write_report"]
 
 

@@ -26,8 +26,10 @@ import numpy as np
 
 from derive import InputError, Network, derive
 from derive.report import Document, ExampleInput, build_report, format_for, render, worked_example
+from derive.report.second_order import HESSIAN_SHOWN_LARGEST
 from derive.report.writers import check_tools
 from verify.check.evidence import verification_data
+from verify.check.second_order_evidence import hessian_data
 from verify.cli import write_output
 from verify.engine import Dataset, Engine
 from verify.engine.data import decode_classes, n_classes
@@ -35,7 +37,7 @@ from verify.engine.training import History
 
 
 def report_document(network: Network | str, start: ExampleInput | None = None, *, verify: bool = True,
-                    training: dict | None = None) -> Document:
+                    training: dict | None = None, order: int = 1) -> Document:
     """The content of a derivation report, verified.
 
     Args:
@@ -45,20 +47,36 @@ def report_document(network: Network | str, start: ExampleInput | None = None, *
             None for a report without a worked example.
         verify: Run the checks on the worked example and include them.
         training: Plain data of a training run (:func:`training_data`), for a training report.
+        order: 2 adds the section "Second derivatives": the R-operator passes and, for a worked
+            example of a small network, its dense Hessian checked against differences of the
+            engine's gradients (:mod:`verify.check.second_order_evidence`).
 
     Raises:
-        InputError: a bad network, or numbers that do not fit it.
+        InputError: a bad network, numbers that do not fit it, an ``order`` other than 1 or 2,
+            or (order 2) an activation whose second derivative SymPy cannot give.
     """
+    check_order(order)
     derivation = derive(network)
     example = worked_example(derivation, start) if start is not None else None
     verification = verification_data(example) if example is not None and verify else None
-    return build_report(derivation, example, verification, training)
+    hessian = None
+    if order == 2 and start is not None and derivation.network.n_params <= HESSIAN_SHOWN_LARGEST:
+        hessian = hessian_data(derivation, start.params, start.X, start.T)
+    return build_report(derivation, example, verification, training, order=order, hessian=hessian)
+
+
+def check_order(order) -> None:
+    """Refuse an ``order`` other than 1 (gradients) or 2 (also second derivatives)."""
+    if order not in (1, 2) or isinstance(order, bool):
+        raise InputError("order must be 1 (the gradients) or 2 (also the second derivatives), got %r" % (order,))
 
 
 def write_report(path: str | Path, network: Network | str, start: ExampleInput | None = None, *,
-                 fmt: str | None = None, verify: bool = True, training: dict | None = None) -> list[Path]:
+                 fmt: str | None = None, verify: bool = True, training: dict | None = None,
+                 order: int = 1) -> list[Path]:
     """Build a report and write it, in the format ``fmt`` or the one of ``path``'s extension.
 
+    ``order=2`` adds the second derivatives (see :func:`report_document`).
     Markdown and LaTeX also write their figures to ``<stem>-figures/`` beside
     the report; every file is written atomically, and nothing is written when
     anything fails first.
@@ -71,10 +89,11 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
             cannot be written, bad network or numbers, or pdflatex missing for PDF.
     """
     path = Path(path)
+    check_order(order)
     check_writable(path)
     kind = format_for(path, fmt)
     check_tools(kind)
-    files = render(report_document(network, start, verify=verify, training=training), kind, path)
+    files = render(report_document(network, start, verify=verify, training=training, order=order), kind, path)
     return write_files(path, files)
 
 

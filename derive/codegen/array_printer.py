@@ -269,12 +269,15 @@ class ArrayPrinter(BackpropNumPyPrinter):
         layout = _natural_layout(body)
         if tuple(label for label in layout if label not in bound) != result:
             layout = result + tuple(sorted(bound, key=str))
-        code = self.operand(body, layout)
         if not result:
-            return "%s.sum()" % code
+            return "%s.sum()" % self.operand(body, layout)
+        code = self.argument(body, layout)
         axes = tuple(layout.index(label) for label in sorted(bound, key=layout.index))
         axis = axes[0] if len(axes) == 1 else axes
-        plain = "%s.sum(axis=%s)" % (code, axis)
+        # The ufunc's reduce, not the method: ndarray.sum goes through a Python wrapper,
+        # a microsecond that counts for a small network's gradients.
+        reduce = self._module_format("numpy.add.reduce")
+        plain = "%s(%s, axis=%s)" % (reduce, code, axis)
         if not self._alignment(result):
             return plain
         kept = [label if label not in bound else None for label in layout]
@@ -282,10 +285,16 @@ class ArrayPrinter(BackpropNumPyPrinter):
             kept.pop(0)
         wanted = [label if label in result else None for label in self._frame[self._frame.index(result[0]):]]
         if kept == wanted:
-            return "%s.sum(axis=%s, keepdims=True)" % (code, axis)
+            return "%s(%s, axis=%s, keepdims=True)" % (reduce, code, axis)
         return plain + self._alignment(result)
 
     # --- elementwise functions ----------------------------------------------------------
+
+    def _print_Add(self, expr, order=None):
+        """A sum; an integer term prints as a float (``1.0 - A1``): numpy adds a Python float to an array faster."""
+        if any(term.is_Integer for term in expr.args):
+            expr = sympy.Add(*[sympy.Float(term) if term.is_Integer else term for term in expr.args], evaluate=False)
+        return super()._print_Add(expr, order)
 
     def _print_Mul(self, expr):
         """A product, with the index-free factors of the sums among its factors as its own: ``(1/2)*x.sum()/N``."""

@@ -47,7 +47,7 @@ from sympy import Indexed, IndexedBase, Sum
 
 from derive.symbolic.derivation import SymbolicDerivation
 from derive.symbolic.indices import free_indices
-from derive.symbolic.symbols import E, N, activations, deltas, i, j, n
+from derive.symbolic.symbols import E, N, activations, deltas, i, j, n, size
 
 from . import nodes
 from .inplace import Lowering
@@ -60,14 +60,18 @@ Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value
 class Program:
     """The statements of the three generated functions, planned from a derivation."""
 
-    def __init__(self, derivation: SymbolicDerivation):
+    def __init__(self, derivation: SymbolicDerivation, any_width: bool = False):
         self.derivation = derivation
         self.network = network = derivation.network
+        self.any_width = any_width
         self.depth = network.depth
         self.equations = [(eq.lhs, eq.rhs) for eq in derivation.forward_equations]
         self.forward_statements = [(target, stabilize(value)) for target, value in self.equations]
         self.parameters = tuple(network.param_shapes())
-        self.shapes = {"X": (N, network.sizes[0]), "T": (N, network.sizes[-1]), **network.param_shapes()}
+        self.sizes = tuple(size(layer) for layer in range(self.depth + 1)) if any_width else network.sizes
+        self.param_shapes = {name: tuple(self.sizes[layer] for layer in _layers(name))
+                             for name in self.parameters}
+        self.shapes = {"X": (N, self.sizes[0]), **self.param_shapes, "T": (N, self.sizes[-1])}
         output = activations(self.depth)
         definitions = {target.base: (target, value) for target, value in self.forward_statements}
         self.backward_statements = []
@@ -117,8 +121,8 @@ class Program:
     def forward(self) -> nodes.FunctionDef:
         output = activations(self.depth)[n, j]
         return function("forward", ("params", "X", "workspace=None"), self.shapes, self.forward_statements, output,
-                         "The network's output A%d, shape (N, %d), for inputs X of shape (N, %d)."
-                         % (self.depth, self.network.sizes[-1], self.network.sizes[0]))
+                         "The network's output A%d, shape (N, %s), for inputs X of shape (N, %s)."
+                         % (self.depth, self.sizes[-1], self.sizes[0]))
 
     def loss(self) -> nodes.FunctionDef:
         statements = self.forward_statements + [(E, self.loss_value)]
@@ -133,13 +137,20 @@ class Program:
 
     def docstring(self) -> str:
         network = self.network
-        lines = ["Loss and gradients of the network %s." % network.describe(), "",
-                 "Printed from its SymPy derivation by backprop (derive.codegen); do not edit.",
-                 "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
-                 "unit j of layer l; params = {%s}." % ", ".join('"%s": %s' % item for item in network.param_shapes().items()),
-                 "X is (N, %d), T is (N, %d); n is the example, j the unit." % (network.sizes[0], network.sizes[-1]),
-                 "", "Loss (%s):" % network.loss.name, "    E = %s" % nodes.text(self.derivation.loss),
-                 "", "Forward pass:"]
+        shapes = ", ".join('"%s": %s' % (name, _tuple_text(shape)) for name, shape in self.param_shapes.items())
+        if self.any_width:
+            lines = ["Loss and gradients of every network %s." % network.describe(any_width=True), "",
+                     "One module for every width: it reads N and the widths n_0..n_%d from the" % self.depth,
+                     "arrays it is given (N and n_0 from X, n_l from W_l) and raises ValueError",
+                     "when they do not fit together."]
+        else:
+            lines = ["Loss and gradients of the network %s." % network.describe()]
+        lines += ["", "Printed from its SymPy derivation by backprop (derive.codegen); do not edit.",
+                  "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
+                  "unit j of layer l; params = {%s}." % shapes,
+                  "X is (N, %s), T is (N, %s); n is the example, j the unit." % (self.sizes[0], self.sizes[-1]),
+                  "", "Loss (%s):" % network.loss.name, "    E = %s" % nodes.text(self.derivation.loss),
+                  "", "Forward pass:"]
         lines += ["    %s = %s" % (nodes.text(target), nodes.text(value)) for target, value in self.equations]
         lines += ["", "Backward pass (delta_l[n, j] = dE/dZ_l[n, j]) and gradients:"]
         lines += ["    %s = %s" % (_gradient_name(target), nodes.text(value))
@@ -154,6 +165,16 @@ class Program:
             statements += [(gradient_entry(name), derivation.gradient(name))
                            for name in ("W%d" % layer, "b%d" % layer) if name in self.parameters]
         return statements
+
+
+def _layers(name: str) -> tuple[int, ...]:
+    """The layers whose widths give a parameter's shape: W2 is (n_2, n_1), b2 is (n_2,)."""
+    layer = int(name[1:])
+    return (layer, layer - 1) if name.startswith("W") else (layer,)
+
+
+def _tuple_text(shape: tuple) -> str:
+    return "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
 
 
 def gradient_entry(name: str) -> Indexed:
@@ -207,13 +228,15 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     statements = list(_shared(tuple(needed))) if nodes.EQUAL_PRINTS_ALIKE else _share(needed)
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
-    symbols = set().union(*(_symbols_outside_limits(value) for _, value in statements),
-                          *(step.kept for step in body if isinstance(step, nodes.Assign) and step.kept))
     used = {str(symbol) for value in (v for _, v in statements) for symbol in value.atoms(IndexedBase)}
-    prologue = nodes.Prologue(tuple(a for a in arguments if a in used | {"X"}),
-                              tuple(p for p in parameters if p in used), "N" if N in symbols else None,
-                              tuple(d for d in directions if "V_" + d in used))
-    return nodes.FunctionDef(name, arguments, docstring, (prologue, *body, nodes.Return(returns)))
+    read = {"X"} | used
+    prologue = nodes.Prologue(tuple(a for a in arguments if a in read), tuple(p for p in parameters if p in read),
+                              tuple(d for d in directions if "V_" + d in read),
+                              tuple((name, shape) for name, shape in shapes.items() if name in read))
+    widths = tuple(dict.fromkeys(shape[0] for key, shape in shapes.items() if key.startswith("W")))
+    small = () if nodes.SmallArrays.never(widths) else (nodes.SmallArrays(widths, (
+        *(nodes.Assign(target, value) for target, value in statements), nodes.Return(returns))),)
+    return nodes.FunctionDef(name, arguments, docstring, (prologue, *small, *body, nodes.Return(returns)))
 
 
 def _needed_statements(statements: list, returns) -> list:
@@ -227,15 +250,6 @@ def _needed_statements(statements: list, returns) -> list:
     return kept[::-1]
 
 
-def _symbols_outside_limits(expr: sympy.Basic) -> set:
-    """The symbols ``expr`` computes with (a sum's range is the axis length, not a number it uses)."""
-    if isinstance(expr, Sum):
-        return _symbols_outside_limits(expr.function)
-    if isinstance(expr, sympy.Symbol):
-        return {expr}
-    return set().union(*(_symbols_outside_limits(arg) for arg in expr.args))
-
-
 @lru_cache(maxsize=256)
 def _shared(statements: tuple) -> tuple:
     """:func:`_share`, once per list of statements: every width of a structure has the same statements."""
@@ -244,10 +258,14 @@ def _shared(statements: tuple) -> tuple:
 
 def _share(statements: list) -> list:
     """The statements with their common subexpressions computed once, as named arrays, before first use."""
-    values = [value for _, value in statements]
-    ranges = {symbol for value in values for total in value.atoms(Sum) for limit in total.limits
-              for symbol in limit[2].free_symbols}  # axis lengths (n_1 - 1): never computed, never shared
-    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(ranges | {N}))
+    lasts: dict = {}
+    values = [_opaque_ranges(value, lasts) for _, value in statements]
+    targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
+    bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
+    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}))
+    back = {last: value for value, last in lasts.items()}
+    replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
+    reduced = [value.xreplace(back) for value in reduced]
     replacements, reduced = _inline_conditions(replacements, reduced)
     temps = dict(replacements)
     first_use: dict = {}
@@ -273,6 +291,17 @@ def _share(statements: list) -> list:
         merged = temps[value] if value in temps and renames[value] is target else value
         shared.append((target, merged.xreplace(renames)))
     return shared
+
+
+def _opaque_ranges(expr: sympy.Expr, lasts: dict) -> sympy.Expr:
+    """``expr`` with each sum's last index (``n_1 - 1``) as one symbol, so that cse can share a whole sum
+    (``Sum(W2[k, j]*delta2[n, k])``, needed by delta1 and Rdelta1) but never an axis length.  A summand is
+    never shared on its own (the bound indices are ignored): it would be an array with the summed axis too."""
+    def opaque(total: Sum) -> Sum:
+        limits = [(index, low, lasts.setdefault(high, sympy.Symbol("_last%d" % len(lasts))))
+                  for index, low, high in total.limits]
+        return Sum(total.function, *limits)
+    return expr.replace(lambda e: isinstance(e, Sum), opaque)
 
 
 def _inline_conditions(replacements: list, reduced: list) -> tuple[list, list]:

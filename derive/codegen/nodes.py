@@ -13,7 +13,8 @@ ufunc an ``Apply`` calls); the printer only prints it.
 * :class:`Update` -- ``A1 *= <value>`` (numpy computes it in place);
 * :class:`Apply` -- ``np.tanh(A1, out=A1)``, ``np.subtract(1, t0, out=t0)`` (a ufunc in place);
 * :class:`Comment` -- ``# A1[n, j] = sigmoid(Z1[n, j])`` above a statement that takes several steps;
-* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the batch size;
+* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the sizes read and checked;
+* :class:`SmallArrays` -- the statements as plain expressions, taken for a few entries per array;
 * :class:`Return`, :class:`FunctionDef`, :class:`Module`.
 """
 
@@ -27,6 +28,7 @@ import sympy
 
 from .array_printer import ArrayPrinter
 from .printing import helpers
+from .shapes import shape_error
 from .workspace import dense_from_products, workspace_buffer
 
 
@@ -47,7 +49,8 @@ def _text(expr: sympy.Basic) -> str:
 
 def module_helpers() -> dict:
     """Functions a generated module may carry, by the name its code calls them."""
-    return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products}
+    return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products,
+            "shape_error": shape_error}
 
 #: A statement's target: an entry ``A1[n, j]`` (an array) or a symbol (a scalar).
 Target = sympy.Indexed | sympy.Symbol
@@ -107,23 +110,57 @@ class Comment:
 
 @dataclass(frozen=True)
 class Prologue:
-    """Cast the input arrays and the parameters to their common dtype; bind the batch size.
+    """Cast the input arrays and the parameters to their common dtype; read the sizes and check the shapes.
 
     The common dtype is that of the inputs X and the parameters (integers count
     as float64, float32 stays float32, complex128 runs the complex step); the
-    targets T are cast to it.
+    targets T are cast to it.  When every array already is a numpy array of
+    one floating or complex dtype (the common case in a training loop), the
+    cast is skipped by one test.  The sizes (``N``, and in a width-generic
+    module ``n_0``, ``n_1``, ...) are read from the first array that has them
+    (:attr:`shapes` order), and every shape is checked in one comparison;
+    a mismatch calls :func:`~derive.codegen.shapes.shape_error`.
 
     Attributes:
-        arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype and the batch size.
+        arrays: Argument names of data arrays (``("X", "T")``); the first sets the dtype.
         params: Parameter keys to read from the ``params`` dict (``("W1", "b1")``).
-        batch_size: The name to bind ``X.shape[0]`` to, or None when unused.
         directions: Keys to read from the direction ``V`` (a dict shaped like ``params``) as ``V_W1``, ...
+        shapes: ``(local name, expected shape)`` of every array read, in the order sizes are read
+            from them; an extent is a number or a size symbol (``N``, ``n_1``).
     """
 
     arrays: tuple[str, ...]
     params: tuple[str, ...]
-    batch_size: str | None = None
     directions: tuple[str, ...] = ()
+    shapes: tuple = ()
+
+
+#: Most entries a computed array may have for :class:`SmallArrays` to take its branch.
+SMALL_ENTRIES = 256
+
+
+@dataclass(frozen=True)
+class SmallArrays:
+    """``if workspace is None and N * max(n_1, ..., n_L) <= 256:`` the function's statements, one numpy expression each.
+
+    For a few entries per array, every numpy call costs its fixed overhead
+    and nothing else, and a new array costs less than writing into an
+    existing one (``out=``, ``*=``); so small arrays take the statements as
+    printed, each a new array, and return.  Larger ones, or calls with a
+    workspace, go on to the in-place statements after it.
+
+    Attributes:
+        widths: The widths of the computed arrays (numbers or size symbols n_1..n_L).
+        body: The statements (:class:`Assign`) and the :class:`Return`.
+    """
+
+    widths: tuple
+    body: tuple
+
+    @staticmethod
+    def never(widths: tuple) -> bool:
+        """Whether a width printed as a number already has more than :data:`SMALL_ENTRIES` entries per example."""
+        return any(isinstance(width, int) and width > SMALL_ENTRIES for width in widths)
 
 
 @dataclass(frozen=True)
@@ -186,8 +223,11 @@ class ModulePrinter(ArrayPrinter):
         if statement.kept is not None:
             extents = [self._print(extent) for extent in statement.kept]
             shape = "(%s,)" % extents[0] if len(extents) == 1 else "(%s)" % ", ".join(extents)
-            out = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
             self.helpers_used.add("workspace_buffer")
+            kept = 'workspace_buffer(workspace, "%s", %s, dtype)' % (name, shape)
+            # Without a workspace, numpy's own allocation is cheaper than passing out= (small networks).
+            return "%s = %s if workspace is None else %s" % (
+                name, self.array(statement.value, layout), self.array(statement.value, layout, kept))
         return "%s = %s" % (name, self.array(statement.value, layout, out))
 
     def _print_Update(self, statement: Update):
@@ -209,16 +249,55 @@ class ModulePrinter(ArrayPrinter):
         return "# %s = %s" % (text(statement.target), text(statement.value))
 
     def _print_Prologue(self, statement: Prologue):
-        common = list(statement.arrays[:1]) + ['params["%s"]' % key for key in statement.params]
-        common += ['V["%s"]' % key for key in statement.directions]
+        locals_ = list(statement.arrays) + list(statement.params) + ["V_" + key for key in statement.directions]
+        lines = ['%s = params["%s"]' % (key, key) for key in statement.params]
+        lines += ['V_%s = V["%s"]' % (key, key) for key in statement.directions]
+        types = ["type(%s)" % name for name in locals_] + [self._module_format("numpy.ndarray")]
+        condition = '%s\nand (dtype := %s.dtype).kind in "fc"' % (_wrap(types, " is "), locals_[0])
+        if len(locals_) > 1:
+            condition += "\nand %s" % _wrap(["dtype"] + ["%s.dtype" % name for name in locals_[1:]], " is ")
+        lines.append("if not (%s):" % condition.replace("\n", "\n        "))
+        common = [name for name in locals_ if name != "T"] + ["1.0"]
+        lines.append("    dtype = %s(%s)" % (self._module_format("numpy.result_type"),
+                                             _wrap(common, ", ").replace("\n", "\n" + " " * 26)))
         asarray = self._module_format("numpy.asarray")
-        lines = ["dtype = %s(%s, 1.0)" % (self._module_format("numpy.result_type"), ", ".join(common))]
-        lines += ["%s = %s(%s, dtype)" % (name, asarray, name) for name in statement.arrays]
-        lines += ['%s = %s(params["%s"], dtype)' % (key, asarray, key) for key in statement.params]
-        lines += ['V_%s = %s(V["%s"], dtype)' % (key, asarray, key) for key in statement.directions]
-        if statement.batch_size is not None:
-            lines.append("%s = %s.shape[0]" % (statement.batch_size, statement.arrays[0]))
-        return "\n".join(lines)
+        lines += ["    %s = %s(%s, dtype)" % (name, asarray, name) for name in locals_]
+        return "\n".join(lines + self._shape_check(statement.shapes))
+
+    def _shape_check(self, shapes: tuple) -> list[str]:
+        """Bind each size to the first axis that has it, then compare every shape at once (see :mod:`.shapes`)."""
+        bound: dict = {}
+        for name, extents in shapes:
+            for axis, extent in enumerate(extents):
+                if isinstance(extent, sympy.Symbol) and extent not in bound:
+                    bound[extent] = "%s.shape[%d]" % (name, axis)
+        if not shapes:
+            return []
+        self.helpers_used.add("shape_error")
+        sizes = [self._print(size) for size in bound]
+        lines = ["try:"] + ["    %s = %s" % (size, axis) for size, axis in zip(sizes, bound.values())]
+        lines += ["except IndexError:", "    %s = -1" % " = ".join(sizes)] if sizes else []
+        actual = ["%s.shape" % name for name, _ in shapes]
+        expected = [_tuple([self._print(extent) for extent in extents]) for _, extents in shapes]
+        labels = ['"V[\'%s\']"' % name[2:] if name.startswith("V_") else '"%s"' % name for name, _ in shapes]
+        patterns = [_tuple([str(extent) if isinstance(extent, int) else '"%s"' % extent for extent in extents])
+                    for _, extents in shapes]
+        indent = "\n" + " " * 17
+        return lines + ["if (%s" % _tuple(actual, indent="\n         "), "        != %s):" % _tuple(expected, indent="\n            "),
+                        "    shape_error(%s," % _tuple(labels, indent=indent),
+                        "                %s," % _tuple(actual, indent=indent),
+                        "                %s)" % _tuple(patterns, indent=indent)]
+
+    def _print_SmallArrays(self, statement: SmallArrays):
+        numbers = [width for width in statement.widths if isinstance(width, int)]
+        if len(numbers) == len(statement.widths):
+            condition = "N <= %d" % (SMALL_ENTRIES // max(numbers))
+        elif len(statement.widths) == 1:
+            condition = "N * %s <= %d" % (self._print(statement.widths[0]), SMALL_ENTRIES)
+        else:
+            condition = "N * max(%s) <= %d" % (", ".join(self._print(width) for width in statement.widths), SMALL_ENTRIES)
+        body = "\n".join(self._print(inner) for inner in statement.body).splitlines()
+        return "\n".join(["if workspace is None and %s:" % condition] + ["    " + line for line in body])
 
     def _print_DenseFromProducts(self, statement: DenseFromProducts):
         self.helpers_used.add("dense_from_products")
@@ -241,6 +320,24 @@ class ModulePrinter(ArrayPrinter):
         functions = [self._print(function) for function in module.functions]
         helpers = [inspect.getsource(module_helpers()[name]).rstrip("\n") + "\n" for name in sorted(self.helpers_used)]
         return "\n\n".join([_docstring(module.docstring), "import numpy as np\n"] + helpers + functions)
+
+
+def _wrap(items: list, separator: str, width: int = 88) -> str:
+    """``items`` joined by ``separator``, a line break after a separator wherever a line would pass ``width``."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(separator) + len(item) > width:
+            lines.append(line + separator.rstrip())
+            line = item
+        else:
+            line = item if not line else line + separator + item
+    return "\n".join(lines + [line])
+
+
+def _tuple(items: list, indent: str = "\n") -> str:
+    """``(a, b)`` or ``(a,)``; long ones continue on lines starting with ``indent``."""
+    text = _wrap(items, ", ").replace("\n", indent)
+    return "(%s,)" % text if len(items) == 1 else "(%s)" % text
 
 
 def _docstring(text: str) -> str:

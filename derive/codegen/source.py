@@ -18,13 +18,17 @@ from .module import Program
 from .second_order import second_order_functions
 
 
-def numpy_source(derivation: SymbolicDerivation, order: int = 1) -> str:
+def numpy_source(derivation: SymbolicDerivation, order: int = 1, any_width: bool = False) -> str:
     """The source of the generated numpy module (deterministic: same network, same bytes).
 
     Args:
         derivation: The derivation of a network (:func:`derive.derive`).
         order: 1 for ``forward``, ``loss`` and ``gradients``; 2 adds ``hvp``,
             ``gnvp`` and ``hessian`` (:mod:`derive.codegen.second_order`).
+        any_width: Print one module for every width of the network's
+            structure: the sizes ``N``, ``n_0``, ... are read from the arrays'
+            shapes instead of being printed as numbers, so the derivation's
+            size symbols stay symbols (the same source for 784-100-10 and 3-4-2).
 
     Returns:
         Python source that imports only numpy.
@@ -33,7 +37,7 @@ def numpy_source(derivation: SymbolicDerivation, order: int = 1) -> str:
         NotImplementedError: an expression contains a node the printer cannot
             print (the message names it), e.g. a custom activation using ``erf``.
     """
-    program = Program(derivation)
+    program = Program(derivation, any_width=any_width)
     functions = (program.forward(), program.loss(), program.gradients())
     if order == 2:
         functions += second_order_functions(program)
@@ -42,17 +46,17 @@ def numpy_source(derivation: SymbolicDerivation, order: int = 1) -> str:
 
 
 def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated", source: str | None = None,
-                 order: int = 1) -> types.ModuleType:
+                 order: int = 1, any_width: bool = False) -> types.ModuleType:
     """The generated module, compiled and ready to call (``module.gradients(params, X, T)``).
 
     Args:
         derivation: The derivation of a network.
         name: The module's ``__name__``.
         source: Its source, if already printed (:func:`numpy_source` of ``derivation``).
-        order: See :func:`numpy_source`.
+        order, any_width: See :func:`numpy_source`.
     """
-    source = numpy_source(derivation, order) if source is None else source
-    filename = "<%s: %s>" % (name, derivation.network.describe())
+    source = numpy_source(derivation, order, any_width) if source is None else source
+    filename = "<%s: %s>" % (name, derivation.network.describe(any_width=any_width))
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename

@@ -8,6 +8,9 @@ allocator has returned their memory to the operating system between calls
 (glibc does, above its trim threshold): about 2,000 per call for a
 784-512-512-10 network at batch 256, more time than all of backprop's
 elementwise work.  Returned arrays are never taken from the workspace.
+Shapes are computed per call: in a width-generic module (``any_width=True``)
+from the sizes the prologue read from the arrays (``(N, n_1)``), and a kept
+array whose shape or dtype no longer fits is replaced.
 
 The function is copied into generated modules, so it uses numpy only.
 """

@@ -180,10 +180,11 @@ class Network:
             "reduction": self.reduction,
         }
 
-    def describe(self) -> str:
-        """One line: ``2-2-1, sigmoid, sse (sum), bias``."""
+    def describe(self, any_width: bool = False) -> str:
+        """One line: ``2-2-1, sigmoid, sse (sum), bias``; with ``any_width`` the structure, ``n_0-n_1-n_2, ...``."""
         names = self.activation_names
-        parts = ["-".join(map(str, self.sizes)), names[0] if len(set(names)) == 1 else "/".join(names),
+        widths = ["n_%d" % layer for layer in range(len(self.sizes))] if any_width else map(str, self.sizes)
+        parts = ["-".join(widths), names[0] if len(set(names)) == 1 else "/".join(names),
                  "%s (%s)" % (self.loss.name, self.reduction), "bias" if self.bias else "no bias"]
         if self.weight_decay:
             parts.append("L2 %g" % self.weight_decay)

@@ -18,25 +18,42 @@ import numpy as np
 def sigmoid(z, out=None):
     """1 / (1 + exp(-z)), overflow-free and accurate to a few ulps everywhere.
 
-    Most entries go through (1 + tanh(z/2)) / 2 (one tanh: fast, cannot
-    overflow, analytic off the real axis).  That form has an absolute error of
-    about 1e-16, which is a large relative error where the sigmoid is tiny, so
-    entries left of z = -4 (sigmoid 0.018, where 1e-16 is a relative 5e-15)
-    are recomputed as exp(z) / (1 + exp(z)), where exp(z) cannot overflow.
-    ``out`` may be ``z`` itself (the generated code computes A1 in Z1's memory).
-    The function is self-contained: the code generator copies its source.
+    Computed as written wherever exp(-z) cannot overflow: each of its three
+    operations is accurate to an ulp, so the result is too, in both tails.
+    Only when some entry is left of z = -700 does the whole array go through
+    (1 + tanh(z/2)) / 2 instead (one tanh, cannot overflow), with the entries
+    left of z = -4 recomputed as exp(z) / (1 + exp(z)), where exp(z) cannot
+    overflow (the tanh form's absolute error of about 1e-16 is a large
+    relative error where the sigmoid is tiny).  Both forms are analytic off
+    the real axis.  A small array is computed through new arrays (for a few
+    entries, numpy's allocation costs less than writing in place), a large
+    one in ``out``, which may be ``z`` itself (the generated code computes A1
+    in Z1's memory).  The function is self-contained: the code generator
+    copies its source.
     """
     z = np.asarray(z)
-    tail = z.real < -4.0
-    exp_tail = np.exp(z[tail]) if tail.any() else None
+    if 0 < z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
+        lowest = min(z.real.ravel().tolist())
+    else:
+        lowest = np.minimum.reduce(z.real, axis=None, initial=0.0)
+    if lowest >= -700.0:  # False for NaN, which the second form handles too
+        if out is None:
+            return np.reciprocal(1.0 + np.exp(-z))
+        if z.size <= 1024:
+            return np.reciprocal(1.0 + np.exp(-z), out=out)
+        result = np.negative(z, out=out)
+        np.exp(result, out=result)
+        result += 1
+        return np.reciprocal(result, out=result)
     if out is None:
         out = np.empty(z.shape, np.result_type(z, 0.5))
+    tail = z.real < -4.0
+    exp_tail = np.exp(z[tail])
     result = np.multiply(z, 0.5, out=out)
     np.tanh(result, out=result)
     result *= 0.5
     result += 0.5
-    if exp_tail is not None:
-        result[tail] = exp_tail / (1 + exp_tail)
+    result[tail] = exp_tail / (1 + exp_tail)
     return result
 
 

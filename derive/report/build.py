@@ -4,8 +4,9 @@
 that every writer prints (:func:`derive.report.render`).  The order follows
 the lecture: notation, the network, forward pass, loss, the chain rule from
 the output layer back, the δ recursion, the update rules, the vectorized
-form, the worked example, its verification, and the generated code last (it
-is long).  A training report starts with the training and keeps the
+form, the worked example, its verification, with ``order=2`` the second
+derivatives (:mod:`derive.report.second_order`), and the generated code last
+(it is long).  A training report starts with the training and keeps the
 derivation after it.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sympy
 
+from derive.errors import InputError
 from derive.symbolic.derivation import SymbolicDerivation
 
 from .document import Document, Section, paragraph
@@ -20,6 +22,7 @@ from .example import WorkedExample
 from .example_sections import example_sections
 from .notation import Notation
 from .plots import network_diagram
+from .second_order import second_order_sections
 from .sections import derivation_sections
 from .training import training_sections
 from .updates import code_section, update_section, vectorized_section
@@ -27,7 +30,8 @@ from .verification import verification_sections
 
 
 def build_report(derivation: SymbolicDerivation, example: WorkedExample | None = None,
-                 verification: dict | None = None, training: dict | None = None) -> Document:
+                 verification: dict | None = None, training: dict | None = None, *, order: int = 1,
+                 hessian: dict | None = None) -> Document:
     """The content of a derivation report (or, with ``training``, a training report).
 
     Args:
@@ -35,10 +39,18 @@ def build_report(derivation: SymbolicDerivation, example: WorkedExample | None =
         example: The worked example (:func:`derive.report.worked_example`), if any.
         verification: Plain data of the checks (:func:`verify.check.evidence.verification_data`), if any.
         training: Plain data of a training run (see :mod:`derive.report.training`), if any.
+        order: 2 adds the section "Second derivatives" (:mod:`derive.report.second_order`).
+        hessian: With ``order=2``, the worked example's dense Hessian and its check as plain data
+            (:func:`verify.check.second_order_evidence.hessian_data`), if any.
 
     Returns:
         The :class:`~derive.report.document.Document`.
+
+    Raises:
+        InputError: ``order`` is not 1 or 2, or a second derivative SymPy cannot give.
     """
+    if order not in (1, 2):
+        raise InputError("order must be 1 (the gradients) or 2 (also second derivatives), got %r" % (order,))
     network = derivation.network
     notation = Notation(derivation)
     sections = derivation_sections(derivation)
@@ -50,6 +62,8 @@ def build_report(derivation: SymbolicDerivation, example: WorkedExample | None =
         code = ("from verify import check_gradients\nreport = check_gradients(network, start.params, start.X, start.T)"
                 "\nreport" if example is not None else None)
         sections += verification_sections(verification, code)
+    if order == 2:
+        sections += second_order_sections(derivation, hessian)
     sections.append(code_section(derivation))
     sizes = "-".join(map(str, network.sizes))
     if training is not None:

@@ -54,7 +54,7 @@ def derivation_latex(derivation: SymbolicDerivation) -> str:
 
 def check_sections(check: dict) -> list[Section]:
     """A gradient check (:meth:`verify.CheckReport.to_dict`) as one section."""
-    return [Section("gradient-check", "Gradient check", check_blocks(check), level=3)]
+    return [Section("gradient-check", check.get("title", "Gradient check"), check_blocks(check), level=3)]
 
 
 def check_html(check: dict) -> str:
@@ -72,7 +72,7 @@ def check_latex(check: dict) -> str:
     table = next(block for block in check_blocks(check) if isinstance(block, Table))
     lines = [" & ".join(_latex_cell(cell) for cell in table.header)]
     lines += [" & ".join(_latex_cell(cell) for cell in row) for row in table.rows]
-    verdict = r"\text{Gradient check: %s}" % ("OK" if check["ok"] else "FAILED")
+    verdict = r"\text{%s: %s}" % (check.get("title", "Gradient check"), "OK" if check["ok"] else "FAILED")
     return "$$%s\\\\\\begin{array}{%s}\n%s\n\\end{array}$$" % (verdict, "l" + "r" * (len(table.header) - 1),
                                                                 " \\\\\n".join(lines))
 

@@ -52,10 +52,12 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "…": r"\dots{}", "∝": r"$\propto$",
            "ε": r"$\varepsilon$", "η": r"$\eta$", "α": r"$\alpha$", "λ": r"$\lambda$", "δ": r"$\delta$",
            "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$", "←": r"$\leftarrow$", "²": r"$^2$", "≤": r"$\le$",
-           "≥": r"$\ge$", "−": "-", "‘": "`", "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
+           "ᵀ": r"$^{\top}$", "≥": r"$\ge$", "−": "-", "‘": "`",
+           "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
            "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
-            "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+            "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
+            "|": r"\textbar{}"}
 #: Text columns with a cell longer than this wrap, sharing what the other columns leave of the line;
 #: a character of a ``\small`` table takes about CHARACTER_WIDTH of the line.
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115

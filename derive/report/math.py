@@ -61,6 +61,15 @@ class DerivationMathMLPrinter(MathMLPresentationPrinter):
                 denominator.appendChild(self._print(variable))
         return self._element("mfrac", numerator, denominator)
 
+    def _print_Subs(self, expr):
+        """``Subs(f, r, 0)`` as the LaTeX printer writes it: f with a bar, subscript ``r = 0``."""
+        where = self._row()
+        for position, (variable, point) in enumerate(zip(expr.variables, expr.point)):
+            if position:
+                where.appendChild(self._operator(","))
+            where.appendChild(self._row(self._print(variable), self._operator("="), self._print(point)))
+        return self._row(self._print(expr.expr), self._element("msub", self._operator("|", stretchy="true"), where))
+
     def _print_KroneckerDelta(self, expr):
         return self._row(self._operator("["), self._print(expr.args[0]), self._operator("="),
                          self._print(expr.args[1]), self._operator("]"))

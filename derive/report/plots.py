@@ -11,6 +11,7 @@ fonts.
   with a gap and their width);
 * :func:`step_size_plot`: finite-difference error against step size, the V of
   truncation against rounding error, with the chosen step marked;
+* :func:`hessian_plot`: a dense Hessian as a heat map, rows and columns labelled;
 * :func:`curves_plot`, :func:`confusion_plot`, :func:`weight_images`: the training report's plots.
 """
 
@@ -165,6 +166,28 @@ def _plain_log_ticks(*axes) -> None:
         axis.set_major_locator(LogLocator(numticks=8))
         axis.set_major_formatter(label)
         axis.set_minor_locator(NullLocator())
+
+
+def hessian_plot(matrix: list[list[float]], labels: list[str]) -> Figure:
+    """A dense Hessian as a heat map on a symmetric colour scale (red positive, blue negative)."""
+    values = np.asarray(matrix, dtype=float)
+    limit = float(np.abs(values).max()) or 1.0
+    labelled = len(labels) <= 30
+
+    def draw(fig):
+        ax = fig.add_subplot()
+        ax.grid(False)
+        image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        if labelled:
+            ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        else:
+            ax.set_xlabel("parameter q (generated code's order)")
+            ax.set_ylabel("parameter p")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="d2E / dp dq")
+
+    return figure("hessian", "The Hessian at the worked example's starting point (red positive, blue negative, one "
+                  "symmetric colour scale).", "Heat map of the dense Hessian", (5.2, 4.4), draw)
 
 
 # --- training -----------------------------------------------------------------------------

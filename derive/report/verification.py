@@ -52,13 +52,13 @@ def check_blocks(check: dict) -> list:
     """The three-way agreement table, the per-parameter table and the worst entries of one check."""
     method, names = check["method_name"], check["source_names"]
     verdict = "OK" if check["ok"] else "FAILED"
-    blocks = [paragraph("Gradient check of %s (%s) on %s: %s. %s." % (
-        check["candidate_name"], check["dtype"], check["network"], verdict, _sentence(check["summary"]))),
+    blocks = [paragraph("%s of %s (%s) on %s: %s. %s." % (
+        check.get("title", "Gradient check"), check["candidate_name"], check["dtype"], check["network"], verdict, _sentence(check["summary"]))),
               Table(("sources", "entries", "directions", "disagree", "flagged", "largest relative error"),
                     tuple(("%s vs %s" % (names[a["first"]], names[a["second"]]), a["entries"], a["directions"],
                            a["disagreements"], a["flagged"], float(a["max_rel_error"])) for a in check["agreements"]),
                     "Agreement of each pair of sources over every entry compared and along seeded random "
-                    "directions (%s, %d loss evaluations)." % (method, check["evaluations"])),
+                    "directions (%s, %d %s)." % (method, check["evaluations"], check.get("evaluated", "loss evaluations"))),
               Table(("parameter", "shape", "largest |gradient|", "largest abs error", "largest rel error",
                      "over tolerance"),
                     tuple((row["name"], "×".join(map(str, row["shape"])), float(row["largest"]),

@@ -92,6 +92,14 @@ def r_derivative(expr: sympy.Expr, moves: dict) -> sympy.Expr:
     return collapse_deltas(sympy.diff(shifted(expr, moves), r)).xreplace({r: 0})
 
 
+
+def _first_derivative_jumps(activation, kink: float) -> bool:
+    """Whether the activation's SymPy derivative jumps at ``kink`` (ReLU at 0) or only its second does (x/(1 + |x|))."""
+    z = sympy.Symbol("z", real=True)
+    slope = sympy.diff(activation.definition(z), z)
+    left, right = (complex(slope.subs(z, kink + side).evalf()) for side in (-1e-9, 1e-9))
+    return abs(left - right) > 1e-6 * max(1.0, abs(left), abs(right))
+
 class Product(NamedTuple):
     """One Hessian- or Gauss-Newton-vector product: its deltas and its entries per parameter."""
 
@@ -124,6 +132,7 @@ class SecondOrder:
         for layer in range(1, network.depth + 1):
             self._forward(layer)
         self.hessian = self._hessian_products()
+        self._flat: dict = {}
         self.gauss_newton = self._gauss_newton_products()
         self.notes = self._kink_notes()
 
@@ -153,10 +162,11 @@ class SecondOrder:
         """Where a second derivative does not exist: each activation's kinks, and the L1 penalty at w = 0."""
         notes = []
         for layer, activation in enumerate(self.network.activations, start=1):
-            if activation.kinks:
-                notes.append("layer %d (%s): no second derivative at z = %s, where the first derivative jumps; "
+            for kink in activation.kinks or ():
+                jumps = "first derivative" if _first_derivative_jumps(activation, kink) else "second derivative"
+                notes.append("layer %d (%s): no second derivative at z = %g, where the %s jumps; "
                              "the products take it as 0 there (elsewhere it is exact)"
-                             % (layer, activation.name, ", ".join("%g" % kink for kink in activation.kinks)))
+                             % (layer, activation.name, kink, jumps))
         if self.network.l1:
             notes.append("L1 penalty mu|w|: no second derivative at w = 0; taken as 0 (elsewhere it is 0)")
         return notes
@@ -187,6 +197,28 @@ class SecondOrder:
         ra = self._record(layer, "RA%d = R{A%d}: through the activation" % (layer, layer), moved(A)[n, j],
                           _in_outputs(ra, self.network), of=(output, {Z: moved(Z)}))
         self.forward.append((moved(A)[n, j], ra))
+
+    def without_activation_curvature(self, layer: int | None = None) -> Product:
+        """H V with a hidden activation's second-derivative term dropped: a common hand-written bug.
+
+        ``Rdelta_l`` of hidden layer ``layer`` (of every hidden layer, for
+        ``None``) is ``R{delta_l}`` with Z_l and A_l held fixed, so the term
+        ``g_l''(Z_l) RZ_l (W_{l+1}^T delta_{l+1})`` that moving them
+        contributes is missing; the other deltas and the entries ``HV_*`` are
+        those of :attr:`hessian`.  Derived by ``sympy.diff`` as they are; not
+        recorded in :attr:`steps`.
+        """
+        if layer not in self._flat:
+            rdeltas = dict(self.hessian.deltas)
+            for hidden in range(1, self.network.depth):
+                if layer is not None and hidden != layer:
+                    continue
+                moves = {weights(hidden + 1): direction("W%d" % (hidden + 1)),
+                         deltas(hidden + 1): moved(deltas(hidden + 1))}
+                rdeltas[hidden] = self._defined(r_derivative(self.derivation.delta(hidden), moves),
+                                                "Rdelta%d without g''" % hidden, (k, m, i))
+            self._flat[layer] = Product(rdeltas, self.hessian.entries)
+        return self._flat[layer]
 
     def _hessian_products(self) -> Product:
         derivation, depth = self.derivation, self.network.depth

@@ -24,11 +24,14 @@ def sigmoid_function(bug: str | None = None, unit: int = 1) -> type:
         def forward(ctx, z):
             a = torch.sigmoid(z)
             ctx.save_for_backward(z, a)
+            ctx.output = a.detach()  # kept on ctx detached: a constant to a second backward
             return a
 
         @staticmethod
         def backward(ctx, upstream):
             z, a = ctx.saved_tensors
+            if bug == "output_on_ctx":  # right gradients, but double backward misses sigmoid''
+                return upstream * ctx.output * (1 - ctx.output)
             if bug == "missing_derivative":
                 return upstream
             if bug == "derivative_at_z":
@@ -74,3 +77,5 @@ BUGS = {
     "doubled": ("output", "scale", ("W1", "b1", "W2", "b2")),
     "one_entry": ("hidden", None, ("W1", "b1")),
 }
+#: Bugs only a second-order check sees: bug -> (where, diagnosis kind of check_torch_hvp, parameters spoiled).
+HVP_BUGS = {"output_on_ctx": ("hidden", "missing_curvature", ("W1", "b1"))}

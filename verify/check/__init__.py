@@ -4,6 +4,9 @@
 * :mod:`~verify.check.tolerances`: per-entry tolerances, as data keyed by dtype;
 * :mod:`~verify.check.gradient_check`: :func:`check_gradients`, candidate against the symbolic reference,
   finite differences as referee;
+* :mod:`~verify.check.hvp_check`: :func:`check_hvp`, the same for Hessian- and Gauss-Newton-vector
+  products, with their oracles (:mod:`~verify.check.product_oracles`) and diagnosis
+  (:mod:`~verify.check.hvp_diagnosis`);
 * :mod:`~verify.check.modules`: :func:`~verify.check.modules.module_for`, the generated module of a network,
   derived, printed and compiled once per process (every check, diagnosis and property example gets it there);
 * :mod:`~verify.check.report`: :class:`CheckReport`, plain data with a readable ``str()``;
@@ -16,7 +19,9 @@
 """
 
 from .gradient_check import assert_gradients_match, check_gradients, reference_module
+from .hvp_check import assert_hvp_matches, check_hvp
 from .report import CheckReport
 from .sources import list_form
 
-__all__ = ["CheckReport", "assert_gradients_match", "check_gradients", "list_form", "reference_module"]
+__all__ = ["CheckReport", "assert_gradients_match", "assert_hvp_matches", "check_gradients", "check_hvp", "list_form",
+           "reference_module"]

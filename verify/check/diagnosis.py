@@ -49,7 +49,7 @@ MAX_EXAMPLES_PER_TERM = 512
 #: Kinds in the order they are preferred when two explain the same parameters (simplest first).
 PREFERENCE = ("scale", "transposed", "penalty_missing", "penalty_doubled", "data_scale", "missing_derivative",
               "derivative_at_preactivation", "derivative_of_activation", "bias_not_summed", "untransposed_weights",
-              "wrong_layer_weights")
+              "wrong_layer_weights", "gauss_newton", "hessian", "missing_curvature")
 TRIED = ("a missing or misplaced activation derivative in any layer, a flipped sign or constant factor (2, 1/2, N, "
          "1/N), a transposed weight gradient, a bias gradient not summed over the batch, delta sent back through "
          "the wrong weights, a missing or doubled penalty term")
@@ -102,12 +102,24 @@ def diagnose(point: Point, candidate: dict, wrong: list[str], returned: dict | N
              if name in returned]
     disagree = [name for name in wrong if not _agrees(point, name, candidate[name])]
     hypotheses = _hypotheses(point) + _bias_terms(point, candidate, disagree)
+    return found + cover(point, candidate, disagree, hypotheses, TRIED)
+
+
+def cover(point: Point, candidate: dict, disagree: list[str], hypotheses: list[Hypothesis],
+          tried: str) -> list[Diagnosis]:
+    """Cover the parameters in ``disagree`` greedily by the hypotheses that fit them (see the module docstring).
+
+    Returns:
+        One :class:`Diagnosis` per hypothesis chosen, then a ``"no_fit"`` one
+        (saying what was ``tried`` and where the wrong entries are) for what none explains.
+    """
+    found = []
     fits = {h: [name for name in disagree if name in h.gradients and _fits(point, name, candidate[name], h.gradients[name])]
             for h in hypotheses}
     consistent = {h: all(name in disagree for name in h.gradients if _differs(point, name, h.gradients[name]))
                   for h in hypotheses}
     left = list(disagree)
-    while left:
+    while left and hypotheses:
         best = min(hypotheses, key=lambda h: (-len(set(fits[h]) & set(left)), not consistent[h], h.rank))
         covered = [name for name in left if name in fits[best]]
         if not covered:
@@ -118,7 +130,7 @@ def diagnose(point: Point, candidate: dict, wrong: list[str], returned: dict | N
             h.explain(tuple(covered)) for h in same)))
         left = [name for name in left if name not in covered]
     if left:
-        found.append(Diagnosis(tuple(left), "no_fit", None, _no_fit(point, candidate, left)))
+        found.append(Diagnosis(tuple(left), "no_fit", None, _no_fit(point, candidate, left, tried)))
     return found
 
 
@@ -320,9 +332,9 @@ def _shape_finding(point: Point, name: str, shape: tuple, raw: np.ndarray) -> tu
         "axis 0 for shape %s); summed, %s" % (shape, expected, "it is right" if right else "it is still wrong (see below)"))
 
 
-def _no_fit(point: Point, candidate: dict, parameters: list[str]) -> str:
+def _no_fit(point: Point, candidate: dict, parameters: list[str], tried: str) -> str:
     where = "; ".join(_locate(point, name, candidate[name]) for name in parameters)
-    return "no known bug pattern fits (tried: %s). %s" % (TRIED, where[:1].upper() + where[1:])
+    return "no known bug pattern fits (tried: %s). %s" % (tried, where[:1].upper() + where[1:])
 
 
 def _locate(point: Point, name: str, values: np.ndarray) -> str:
@@ -346,4 +358,4 @@ def _locate(point: Point, name: str, values: np.ndarray) -> str:
     return "%d of the %d entries of %s are wrong" % (count, values.size, name)
 
 
-__all__ = ["Point", "diagnose", "plain"]
+__all__ = ["Hypothesis", "Point", "cover", "diagnose", "plain"]

@@ -104,9 +104,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
     started = time.perf_counter()
     params, X, T, dtype = _check_inputs(network, params, X, T)
     method = _choose_method(network, fd_method)
-    for name, value in (("samples", samples), ("worst", worst), ("directions", directions), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise InputError("%s must be an integer >= 0, got %r" % (name, value))
+    check_counts(samples=samples, worst=worst, directions=directions, seed=seed)
     tolerance_for(dtype, rtol, floor)  # bad options fail before any user code runs
     module = reference_module(network)
     p64 = {name: value.astype(np.float64) for name, value in params.items()}
@@ -156,6 +154,13 @@ def assert_gradients_match(network: Network, params: dict, X, T, gradient_fn: Ca
     if not report.ok:
         raise AssertionError("gradients do not match\n%s" % report)
     return report
+
+
+def check_counts(**counts) -> None:
+    """Raise ``InputError`` naming the first option that is not an integer >= 0."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise InputError("%s must be an integer >= 0, got %r" % (name, value))
 
 
 def _check_inputs(network, params, X, T):
@@ -340,9 +345,10 @@ def _verdict(agreements: list[Agreement], method: str) -> tuple[str | None, str]
     if not failing:
         flagged = (" (%d more entries or directions flagged at kinks)" % agreements[2].flagged
                    if agreements[2].flagged else "")
-        return None, ("all three sources agree: candidate and symbolic reference at every entry, %s at %s and %s%s"
-                      % (fd_name, plural(agreements[2].entries, "entry", "entries"),
-                         plural(agreements[2].directions, "random direction"), flagged))
+        directions = (" and %s" % plural(agreements[2].directions, "random direction")
+                      if agreements[2].directions else "")
+        return None, ("all three sources agree: candidate and symbolic reference at every entry, %s at %s%s%s"
+                      % (fd_name, plural(agreements[2].entries, "entry", "entries"), directions, flagged))
     common = set.intersection(*({a.first, a.second} for a in failing))
     culprit = common.pop() if len(common) == 1 else None
     cs = agreements[0]

@@ -33,9 +33,12 @@ from derive.report import display
 from .tolerances import Tolerance
 
 #: The three sources of a gradient, by their short name.
-SOURCES = {"candidate": "candidate", "reference": "symbolic reference", "fd": "finite differences"}
+SOURCES = {"candidate": "candidate", "reference": "symbolic reference", "fd": "finite differences",
+           "cs": "complex step"}
 METHOD_NAMES = {"complex": "complex-step differences", "central": "central differences",
-                "richardson": "Richardson-extrapolated differences"}
+                "richardson": "Richardson-extrapolated differences",
+                "gradient_differences": "differences of the engine's gradients",
+                "gauss_newton_differences": "differences of the engine's output and loss derivative"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ class CheckReport:
     diagnosis: list[Diagnosis] = field(default_factory=list)
     parameter_names: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    title: str = "Gradient check"
+    evaluated: str = "loss evaluations"
 
     @property
     def ok(self) -> bool:
@@ -207,8 +212,8 @@ class CheckReport:
         return display.check_latex(self.display_data())
 
     def __str__(self) -> str:
-        lines = ["Gradient check of %s (%s), %s: %s" % (
-            self.candidate_name, self.dtype, plural(self.entries, "entry", "entries"),
+        lines = ["%s of %s (%s), %s: %s" % (
+            self.title, self.candidate_name, self.dtype, plural(self.entries, "entry", "entries"),
             "OK" if self.ok else "FAILED"),
                  "  network: %s" % self.network, "  " + self.summary, ""]
         if self.diagnosis:
@@ -222,9 +227,10 @@ class CheckReport:
         lines += ["", "Tolerances: candidate: %s" % _describe(self.tolerance),
                   "            %s: %s, plus twice their error estimate"
                   % (METHOD_NAMES.get(self.fd_method, self.fd_method), _describe(self.fd_tolerance)),
-                  "Finite differences: %d loss evaluations, %s (seed %d)%s; %.3f s in all"
-                  % (self.evaluations, plural(len(self.directions), "random direction"), self.seed,
-                     ", %d flagged at kinks" % len(flagged) if flagged else "", self.seconds)]
+                  "Finite differences: %d %s, %s%s; %.3f s in all"
+                  % (self.evaluations, self.evaluated, "%s (seed %d)" % (
+                      plural(len(self.directions), "random direction"), self.seed) if self.directions else "no random "
+                     "directions", ", %d flagged at kinks" % len(flagged) if flagged else "", self.seconds)]
         if self.kinks:
             lines += ["Kinks (flagged, not failed):"] + ["  - " + text for text in self.kinks]
         if self.warnings:

@@ -183,8 +183,14 @@ class Returned(NamedTuple):
 
 
 def call_gradient_function(function: GradientFn, network: Network, params: dict, X: np.ndarray, T: np.ndarray,
-                           name: str | None = None) -> Returned:
+                           name: str | None = None, direction: dict | None = None,
+                           what: str = "gradient function") -> Returned:
     """Call a user's gradient function in its :func:`calling_form` and check its result.
+
+    Args:
+        direction: For a product function (``hvp(params, X, T, V)``): the
+            direction V, passed after T (as a list in the list form).
+        what: How messages name the function (``"hvp function"``).
 
     Raises:
         InputError: the function raised (the message shows the user's frame),
@@ -193,18 +199,20 @@ def call_gradient_function(function: GradientFn, network: Network, params: dict,
     name = name or function_name(function)
     form = calling_form(function)
     keys = list(network.param_shapes())
-    arguments = [params[key] for key in keys] if form.lists else params
+    arguments = (params, X, T) if direction is None else (params, X, T, direction)
+    if form.lists:
+        arguments = tuple([value[key] for key in keys] if isinstance(value, dict) else value for value in arguments)
     try:
-        result = _with_network(function, (arguments, X, T), network) if form.network else function(arguments, X, T)
+        result = _with_network(function, arguments, network) if form.network else function(*arguments)
     except (InputError, KeyboardInterrupt):
         raise
     except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
-        raise InputError("gradient function %s raised %s%s (called for %s with X %s, T %s)"
-                         % (name, one_line(exc), user_frame(exc), network.describe(), np.shape(X),
+        raise InputError("%s %s raised %s%s (called for %s with X %s, T %s)"
+                         % (what, name, one_line(exc), user_frame(exc), network.describe(), np.shape(X),
                             np.shape(T))) from None
     if form.lists:
-        result = _from_list(result, keys, name)
-    return check_gradient_result(network, result, name, len(X))
+        result = _from_list(result, keys, name, what)
+    return check_gradient_result(network, result, name, len(X), what)
 
 
 def _with_network(function: Callable, arguments: tuple, network: Network):
@@ -220,13 +228,13 @@ def _with_network(function: Callable, arguments: tuple, network: Network):
     return function(*positional, *rest, **({"network": network} if by_keyword else {}))
 
 
-def _from_list(result, keys: list[str], name: str) -> dict:
+def _from_list(result, keys: list[str], name: str, what: str) -> dict:
     if not isinstance(result, (list, tuple)):
-        raise InputError("gradient function %s takes the list form, so it must return a list of arrays in layer order "
-                         "%s; it returned a %s" % (name, ", ".join(keys), type(result).__name__))
+        raise InputError("%s %s takes the list form, so it must return a list of arrays in layer order "
+                         "%s; it returned a %s" % (what, name, ", ".join(keys), type(result).__name__))
     if len(result) != len(keys):
-        raise InputError("gradient function %s returned %d arrays; expected %d, in layer order %s"
-                         % (name, len(result), len(keys), ", ".join(keys)))
+        raise InputError("%s %s returned %d arrays; expected %d, in layer order %s"
+                         % (what, name, len(result), len(keys), ", ".join(keys)))
     return dict(zip(keys, result))
 
 
@@ -258,7 +266,8 @@ def user_frame(exc: BaseException) -> str:
     return ", at %s line %d in %s%s" % (where, frame.lineno, frame.name, ": " + line if line else "")
 
 
-def check_gradient_result(network: Network, result, name: str, batch: int | None = None) -> Returned:
+def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
+                          what: str = "gradient function") -> Returned:
     """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
 
     A shape that :func:`realign` recognises is accepted and realigned.
@@ -269,35 +278,35 @@ def check_gradient_result(network: Network, result, name: str, batch: int | None
     expected = network.param_shapes()
     if not isinstance(result, dict):
         hint = "; for the list form, annotate the first parameter as a list" if isinstance(result, (list, tuple)) else ""
-        raise InputError("gradient function %s returned a %s; expected a dict of arrays keyed %s%s"
-                         % (name, type(result).__name__, ", ".join(expected), hint))
+        raise InputError("%s %s returned a %s; expected a dict of arrays keyed %s%s"
+                         % (what, name, type(result).__name__, ", ".join(expected), hint))
     for key in expected:
         if key not in result:
-            raise InputError("gradient function %s returned no %r; expected one array per parameter: %s"
-                             % (name, key, ", ".join(expected)))
+            raise InputError("%s %s returned no %r; expected one array per parameter: %s"
+                             % (what, name, key, ", ".join(expected)))
     for key in result:
         if key not in expected:
-            raise InputError("gradient function %s returned an unexpected key %r; expected exactly the keys %s"
-                             % (name, key, ", ".join(expected)))
+            raise InputError("%s %s returned an unexpected key %r; expected exactly the keys %s"
+                             % (what, name, key, ", ".join(expected)))
     gradients, shapes, raw = {}, {}, {}
     for key, shape in expected.items():
         try:
             value = np.asarray(result[key])
         except Exception as exc:
-            raise InputError("gradient function %s: %s is not an array (%s)" % (name, key, one_line(exc))) from None
+            raise InputError("%s %s: %s is not an array (%s)" % (what, name, key, one_line(exc))) from None
         if value.dtype not in GRADIENT_DTYPES:
-            raise InputError("gradient function %s: %s has dtype %s; expected float64 or float32"
-                             % (name, key, value.dtype))
+            raise InputError("%s %s: %s has dtype %s; expected float64 or float32"
+                             % (what, name, key, value.dtype))
         aligned = value if value.shape == shape else realign(network, key, value, batch)
         if aligned is None:
             hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
-            raise InputError("gradient function %s: %s has shape %s; expected %s, the shape of parameter %s%s"
-                             % (name, key, value.shape, shape, key, hint))
+            raise InputError("%s %s: %s has shape %s; expected %s, the shape of parameter %s%s"
+                             % (what, name, key, value.shape, shape, key, hint))
         bad = ~np.isfinite(value)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise InputError("gradient function %s: %s[%s] is %s; every gradient entry must be finite"
-                             % (name, key, ", ".join(map(str, index)), value[index]))
+            raise InputError("%s %s: %s[%s] is %s; every gradient entry must be finite"
+                             % (what, name, key, ", ".join(map(str, index)), value[index]))
         gradients[key] = aligned
         if aligned is not value:
             shapes[key], raw[key] = value.shape, value

@@ -2,7 +2,8 @@
 
 :func:`check_torch_module` checks the gradients PyTorch's autograd computes for
 a model, entry by entry, against the symbolic reference and finite differences
-(:func:`verify.check_gradients`)::
+(:func:`verify.check_gradients`); :func:`check_torch_hvp` checks the
+Hessian-vector product of its double backward (:func:`verify.check_hvp`)::
 
     model = nn.Sequential(nn.Linear(784, 100), nn.Sigmoid(), nn.Linear(100, 10))
     report = check_torch_module(model, X, T, loss="cross_entropy")
@@ -280,6 +281,41 @@ def check_torch_module(model: nn.Module, X, T, loss: str = "sse", reduction: str
             supported), its output differs from the network read from it, bad data
             or parameters, or its forward or backward raises.
     """
+    read, X, T = _prepared(model, X, T, loss, reduction, params)
+    report = check_gradients(read.network, read.params, X, T, gradient_function(model, read),
+                             candidate_name="torch model %s (autograd)" % type(model).__name__,
+                             parameter_names=read.names, **options)
+    report.notes = read.notes + report.notes
+    report.warnings = _softplus_notes(model, read, X) + report.warnings
+    return report
+
+
+def check_torch_hvp(model: nn.Module, X, T, loss: str = "sse", reduction: str = "sum", *, params: dict | None = None,
+                    V: dict | None = None, **options) -> CheckReport:
+    """Check the Hessian-vector product PyTorch's double backward computes for ``model``'s loss.
+
+    The product is ``torch.autograd.functional.hvp`` of :func:`torch_loss` as
+    a function of the parameters; everything else is as in
+    :func:`check_torch_module`, and the check is :func:`verify.check_hvp`.  A
+    custom ``torch.autograd.Function`` whose backward uses its saved output
+    as a constant loses the second-derivative term there, which the diagnosis names.
+
+    Args:
+        V: The direction, keyed ``W1, b1, ...`` (default: a seeded random one).
+        **options: Passed to :func:`verify.check_hvp` (``rtol``, ``seed``, ``kind``...).
+    """
+    from .hvp_check import check_hvp  # the product check is not needed for gradients
+
+    read, X, T = _prepared(model, X, T, loss, reduction, params)
+    report = check_hvp(read.network, read.params, X, T, hvp_function(model, read), V,
+                       candidate_name="torch model %s (double backward)" % type(model).__name__,
+                       parameter_names=read.names, **options)
+    report.notes = read.notes + report.notes
+    return report
+
+
+def _prepared(model: nn.Module, X, T, loss: str, reduction: str, params: dict | None) -> tuple:
+    """The model read (at ``params`` if given, cast to its dtype), the data checked, its output compared."""
     read = read_module(model, loss, reduction)
     if params is not None:
         dtype = next(iter(read.params.values())).dtype
@@ -287,12 +323,28 @@ def check_torch_module(model: nn.Module, X, T, loss: str = "sse", reduction: str
     X, T = (np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a) for a in (X, T))
     X, T = check_data(read.network, X, T)
     compare_outputs(model, read, X)
-    report = check_gradients(read.network, read.params, X, T, gradient_function(model, read),
-                             candidate_name="torch model %s (autograd)" % type(model).__name__,
-                             parameter_names=read.names, **options)
-    report.notes = read.notes + report.notes
-    report.warnings = _softplus_notes(model, read, X) + report.warnings
-    return report
+    return read, X, T
+
+
+def hvp_function(model: nn.Module, read: TorchNetwork) -> Callable[[dict, np.ndarray, np.ndarray, dict], dict]:
+    """``fn(params, X, T, V)``: ``torch.autograd.functional.hvp`` of the model's loss at ``params``, along V."""
+    network = read.network
+
+    def hvp(params, X, T, V):
+        dtype, keys = _dtype(read), list(params)
+        inputs = tuple(torch.tensor(np.asarray(params[key]), dtype=dtype) for key in keys)
+        direction = tuple(torch.tensor(np.asarray(V[key]), dtype=dtype) for key in keys)
+        X, T = (torch.as_tensor(np.asarray(a), dtype=dtype) for a in (X, T))
+
+        def total(*tensors):
+            output = torch.func.functional_call(model, {read.names[k]: t for k, t in zip(keys, tensors)}, (X,))
+            return torch_loss(network.loss.name, output, T, read.logits, network.reduction)
+
+        _, products = torch.autograd.functional.hvp(total, inputs, direction)
+        return {key: product.detach().cpu().numpy() for key, product in zip(keys, products)}
+
+    hvp.__qualname__ = "%s (double backward)" % type(model).__name__
+    return hvp
 
 
 def _call(model: nn.Module, read: TorchNetwork, params: dict, X, requires_grad: bool = False):

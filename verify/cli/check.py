@@ -6,9 +6,15 @@ The candidate is one of:
                  MODULE:FN (importable from here) or path/to/file.py:FN; a parameter named
                  `network` receives the network; annotate `params: list` to take and return
                  the arrays in layer order [W1, b1, W2, b2] instead
+  --hvp FN       your Hessian-vector product FN(params, X, T, V) -> {"W1": ..., ...}, named as
+                 for --grad; with --gnvp, your generalized Gauss-Newton product instead; checked
+                 against the derivation's hvp/gnvp and differences of the engine's gradients,
+                 along V from --direction FILE (keys and shapes of the parameters: .npz or .json)
+                 or a seeded random unit direction
   --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module or a
                  function returning one): the gradients of its autograd; its architecture is
-                 read from it (Linear layers and activations), so give no SPEC
+                 read from it (Linear layers and activations), so give no SPEC; with --order 2,
+                 the Hessian-vector product of its double backward
 
 Parameters come from --params FILE (.npz, .json, or a PyTorch state_dict .pt, read with
 weights_only=True; pickles are refused), else are drawn at random from --seed (uniform in
@@ -25,6 +31,7 @@ Examples::
     backprop check 784-100-10 --activation relu,softmax --loss cross_entropy --grad mlp:gradients \\
         --params weights.npz --data batch.npz
     backprop check --torch model.py:make_model --loss cross_entropy --json
+    backprop check 3-4-2 --activation tanh,sigmoid --hvp mlp.py:hvp --direction v.npz
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 
 from derive import InputError
 from verify.check.gradient_check import check_gradients
+from verify.check.hvp_check import check_hvp
 from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
 from verify.check.sources import load_function
 
@@ -49,7 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "(not with --torch, which reads the model's)")
     candidate = parser.add_mutually_exclusive_group()
     candidate.add_argument("--grad", metavar="FN", help="your gradient function: MODULE:FN or path/to/file.py:FN")
+    candidate.add_argument("--hvp", metavar="FN", help="your Hessian-vector product FN(params, X, T, V): "
+                           "MODULE:FN or path/to/file.py:FN")
     candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY")
+    parser.add_argument("--gnvp", action="store_true", help="--hvp FN computes the generalized Gauss-Newton "
+                        "product G V, not H V")
+    parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp or --order 2: .npz or .json "
+                        "keyed like the parameters (default: a random unit direction from --seed)")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="with --torch: 2 checks the Hessian-vector product of the model's double backward")
     parser.add_argument("--params", metavar="FILE", help="parameters: .npz, .json or a PyTorch state_dict "
                         "(default: random from --seed, or the --torch model's own)")
     parser.add_argument("--data", metavar="FILE", help="examples: .npz (X and T, or X and y) or .csv "
@@ -76,13 +92,24 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(dict(report.to_dict(), **sources), indent=2))
     else:
-        print("parameters: %s\ndata: %s\n\n%s" % (sources["parameters"], sources["data"], report))
+        lines = ["%s: %s" % (key, sources[key]) for key in ("parameters", "data", "direction") if key in sources]
+        print("%s\n\n%s" % ("\n".join(lines), report))
     return 0 if report.ok else 1
 
 
 def _check_options(args) -> None:
-    if not args.grad and not args.torch:
-        raise InputError("give the gradient to check: --grad MODULE:FN (with SPEC) or --torch MODULE:OBJECT")
+    if not args.grad and not args.torch and not args.hvp:
+        raise InputError("give the gradient to check: --grad MODULE:FN (with SPEC) or --torch MODULE:OBJECT, "
+                         "or a Hessian-vector product: --hvp MODULE:FN (with SPEC)")
+    if args.gnvp and not args.hvp:
+        raise InputError("--gnvp is for --hvp FN, a Gauss-Newton product you wrote")
+    if args.order == 2 and not args.torch:
+        raise InputError("--order 2 is for --torch models; check your own second-order code with --hvp FN")
+    if args.direction and not (args.hvp or args.order == 2):
+        raise InputError("--direction is for a second-order product: --hvp FN, or --torch OBJ --order 2")
+    if args.hvp and args.spec is None:
+        raise InputError("--hvp needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
+                         "--hvp %s)" % args.hvp)
     if args.data and args.batch:
         raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
     if args.grad and args.spec is None:
@@ -98,7 +125,7 @@ def _check_options(args) -> None:
 
 def _check_function(args) -> tuple:
     network = network_from_args(args)
-    function = load_function(args.grad)
+    function = load_function(args.hvp or args.grad, "--hvp" if args.hvp else "--grad")
     names = {}
     if args.params:
         params, names = params_from_arrays(network, read_param_file(args.params), "parameter file %s" % args.params)
@@ -110,9 +137,13 @@ def _check_function(args) -> tuple:
         source = "random, uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (seed %d)" % args.seed
     dtype = next(iter(params.values())).dtype
     X, T, data = _data(args, network, dtype)
-    report = check_gradients(network, params, X, T, function, rtol=args.rtol, floor=args.floor, seed=args.seed,
-                             parameter_names=names)
-    return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+    options = dict(rtol=args.rtol, floor=args.floor, seed=args.seed, parameter_names=names)
+    if not args.hvp:
+        return check_gradients(network, params, X, T, function, **options), {
+            "parameters": "%s, %s" % (source, dtype), "data": data}
+    V, direction = _direction(args, network)
+    report = check_hvp(network, params, X, T, function, V, "gauss_newton" if args.gnvp else "hessian", **options)
+    return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
 
 
 def _check_torch(args) -> tuple:
@@ -130,9 +161,21 @@ def _check_torch(args) -> tuple:
         source = "from %s" % args.params
     dtype = next(iter(read.params.values())).dtype
     X, T, data = _data(args, read.network, dtype)
-    report = torch_models.check_torch_module(model, X, T, loss, reduction, params=params, rtol=args.rtol,
-                                             floor=args.floor, seed=args.seed)
-    return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+    options = dict(params=params, rtol=args.rtol, floor=args.floor, seed=args.seed)
+    if args.order == 1:
+        report = torch_models.check_torch_module(model, X, T, loss, reduction, **options)
+        return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
+    V, direction = _direction(args, read.network)
+    report = torch_models.check_torch_hvp(model, X, T, loss, reduction, V=V, **options)
+    return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
+
+
+def _direction(args, network) -> tuple:
+    """(V or None, how the report names it)."""
+    if not args.direction:
+        return None, "random unit direction (seed %d)" % args.seed
+    V, _ = params_from_arrays(network, read_param_file(args.direction), "direction file %s" % args.direction)
+    return V, "from %s" % args.direction
 
 
 def _data(args, network, dtype) -> tuple:

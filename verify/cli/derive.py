@@ -22,6 +22,11 @@ Examples:
   backprop derive 2-2-1 --order 2
   backprop derive 2-2-1 --partial W1 0 1 --expand
   backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy -o grads.py
+  backprop derive 784-100-10 --activation sigmoid,softmax --loss cross_entropy --any-width -o grads.py
+
+-o writes the generated numpy module; with --any-width it serves every width
+of the network's structure (it reads N and n_0..n_L from the arrays it is
+given), so the SPEC's widths only name the structure.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the generated numpy module (forward, loss, gradients; with --order 2 also hvp, "
                              "gnvp and hessian) to FILE instead")
+    parser.add_argument("--any-width", action="store_true",
+                        help="with -o: one module for every width of the network's structure (depth, activations, "
+                             "loss, bias, penalties); it reads the widths from the arrays it is given")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_writable(args.output)
         return _write_module(derive(network), args)
+    if args.any_width:
+        raise InputError("--any-width prints a module for every width: give it with -o FILE, e.g. "
+                         "--any-width -o grads.py (the derivation printed without -o already has symbolic sizes)")
     for flag, given in (("--expand", args.expand), ("--batch", args.batch is not None)):
         if given and not args.partial:
             raise InputError("%s needs --partial NAME INDEX..., e.g. --partial W1 0 1 %s"
@@ -98,12 +109,15 @@ def _write_module(derivation, args: argparse.Namespace) -> int:
         raise InputError("--output writes the generated numpy module; it cannot be combined with "
                          "--partial, --batch, --steps, --expand, --latex, --standalone or --pretty")
     try:
-        source = derivation.numpy_source(order=args.order)
+        source = derivation.numpy_source(order=args.order, any_width=args.any_width)
     except NotImplementedError as exc:
         raise InputError("cannot generate numpy code for %s: %s" % (derivation.network.describe(), exc)) from None
     write_output(args.output, source)
     functions = "forward, loss, gradients, hvp, gnvp and hessian" if args.order == 2 else "forward, loss and gradients"
-    print("wrote %s: %s of %s" % (args.output, functions, derivation.network.describe()))
+    if args.any_width:
+        print("wrote %s: %s of every width of %s" % (args.output, functions, derivation.network.describe(any_width=True)))
+    else:
+        print("wrote %s: %s of %s" % (args.output, functions, derivation.network.describe()))
     return 0
 
 

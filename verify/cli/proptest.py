@@ -26,6 +26,11 @@ Examples::
     backprop proptest --examples 2000 -n auto
     backprop proptest 3-4-2 --activation tanh,sigmoid --grad mlp.py:gradients
     backprop proptest --grad mybackprop.py:gradients --activations sigmoid,tanh --losses sse
+    backprop proptest 3-4-2 --activation tanh,sigmoid --hvp mlp.py:hvp
+
+With ``--hvp MODULE:FN`` (or ``--order 2`` for the derivation's own ``hvp``)
+Hessian-vector products are checked instead, ``FN(params, X, T, V)``, each
+example along the seeded random direction of :func:`verify.check_hvp`.
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grad", metavar="MODULE:FN", help="your gradient function, FN(params, X, T) -> dict "
                         "(MODULE importable from here, or path/to/file.py:FN); without SPEC it needs a parameter "
                         "named network; default: the engine")
+    parser.add_argument("--hvp", metavar="MODULE:FN", help="your Hessian-vector product, FN(params, X, T, V) -> "
+                        "dict, checked instead of gradients (implies --order 2)")
+    parser.add_argument("--order", type=int, choices=(1, 2), help="2: check Hessian-vector products (yours with "
+                        "--hvp, else the generated hvp) against the derivation and differences of the engine")
     parser.add_argument("-n", "--workers", default="auto", metavar="WORKERS",
                         help="parallel worker processes (pytest-xdist): a number, or 'auto' for one per core "
                              "(default); 0 for none (one process)")
@@ -81,9 +90,18 @@ def run(args: argparse.Namespace) -> int:
     workers = _workers(args.workers)
     fixed = _fixed_network(args)
     networks = {} if fixed is not None else _network_options(args)
-    grad = _check_grad(args.grad, fixed, networks) if args.grad else None
+    if args.hvp and args.grad:
+        raise InputError("give --grad FN (gradients) or --hvp FN (Hessian-vector products), not both")
+    if args.order == 1 and args.hvp:
+        raise InputError("--hvp checks second-order products: drop --order 1")
+    order = 2 if args.hvp else args.order or 1
+    if order == 2 and args.grad:
+        raise InputError("--order 2 checks Hessian-vector products: give yours as --hvp FN, not --grad")
+    spec = args.hvp or args.grad
+    grad = _check_grad(spec, fixed, networks, order) if spec else None
     with tempfile.TemporaryDirectory(prefix="backprop-proptest-") as results:
         env = _environment(args, grad, fixed, networks, results)
+        env[ENV + "ORDER"] = str(order)
         from verify.testing.property_suite import TOTAL_EXAMPLES
 
         total = args.examples or TOTAL_EXAMPLES[env["BACKPROP_HYPOTHESIS_PROFILE"]]
@@ -150,25 +168,29 @@ def _network_options(args) -> dict:
     return options
 
 
-def _check_grad(spec: str, fixed, networks: dict) -> str:
+def _check_grad(spec: str, fixed, networks: dict, order: int = 1) -> str:
     """Import the user's function and try it: on the fixed network, or on two small random ones (one with
     unequal widths), so that most bad functions fail here, in one line, before any worker starts."""
     from verify.check.inputs import random_data, random_params
     from verify.check.sources import call_gradient_function, calling_form, load_function
     from verify.testing.strategies import network_pool
 
-    function = load_function(spec)
+    option = "--hvp" if order == 2 else "--grad"
+    function = load_function(spec, option)
     if fixed is None and not calling_form(function).network:
-        raise InputError("--grad %s has no parameter named network, so it computes one architecture: give that "
-                         "architecture as SPEC (backprop proptest 3-4-2 ... --grad %s), or add a parameter named "
-                         "network to check it on random networks" % (spec, spec))
+        raise InputError("%s %s has no parameter named network, so it computes one architecture: give that "
+                         "architecture as SPEC (backprop proptest 3-4-2 ... %s %s), or add a parameter named "
+                         "network to check it on random networks" % (option, spec, option, spec))
     if fixed is not None:
         trials = [fixed]
     else:
         pool = network_pool(20, **networks)
         trials = [pool[0]] + [n for n in pool if len(set(n.sizes)) == len(n.sizes)][:1]
     for network in trials:
-        call_gradient_function(function, network, random_params(network, 0), *random_data(network, 2, 0), name=spec)
+        params = random_params(network, 0)
+        direction = params if order == 2 else None  # any params-shaped dict will do for a trial call
+        call_gradient_function(function, network, params, *random_data(network, 2, 0), name=spec, direction=direction,
+                               what="hvp function" if order == 2 else "gradient function")
     return spec
 
 
@@ -239,6 +261,10 @@ def _conclude(code: int, log: str, shards: list[dict], args, seconds: float, wor
     if sum(s["examples"] for s in shards) == 0:  # nothing ran (e.g. the user's function ended the process)
         print("backprop proptest: no example was checked, so nothing is proven; pytest output:\n" + log, file=sys.stderr)
         return 1
+    if args.hvp or args.order == 2:
+        print("OK: %s, the generated hvp and differences of the engine's gradients agree on every example."
+              % ("your hvp function %s" % args.hvp if args.hvp else "the derivation's H V:"))
+        return 0
     candidate = "your gradient function %s" % args.grad if args.grad else "the engine"
     print("OK: %s, the generated code and finite differences agree on every example." % candidate)
     return 0

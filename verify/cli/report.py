@@ -6,7 +6,10 @@ every layer from the output back, the δ recursion, the update rules, the
 vectorized form, a worked example at given numbers for two steps of
 gradient descent with momentum, its verification (the three-way gradient
 check, the engine's numbers, finite-difference error against step size) and
-the generated code.  The format follows the extension of -o (or --format):
+the generated code.  --order 2 adds the second derivatives: the R-operator
+passes of every layer (H·V and the Gauss-Newton G·V), where they do not
+exist (kinks), and for a small network's worked example its dense Hessian,
+checked against finite differences of the engine's gradients.  The format follows the extension of -o (or --format):
 
   .html   one standalone page (MathML, inline SVG; works offline)
   .md     Markdown with math GitHub renders, figures in <name>-figures/
@@ -23,6 +26,7 @@ out.  Large networks get a summarised worked example (see docs/reports.md).
 Examples:
   backprop report 2-2-1 --example lecture -o report.html
   backprop report 784-100-10 --activation relu,softmax --loss cross_entropy -o mnist.pdf
+  backprop report 2-2-1 --example lecture --order 2 -o hessian.html
   backprop report 2-2-1 --params trained.npz --data xor --lr 0.5 -o xor.ipynb
 """
 
@@ -61,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=float, default=None, metavar="ALPHA",
                         help="momentum of the worked example's steps (default %g)" % LECTURE_MOMENTUM)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random numbers (default 0)")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="1: the gradients (default); 2: also the second derivatives (R-operator passes, "
+                             "and a small network's dense Hessian)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="leave out the verification section")
 
@@ -68,10 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     network = network_from_args(args)
     start = example_input(args, network)
-    written = write_report(args.output, network, start, fmt=args.format, verify=args.verify)
+    written = write_report(args.output, network, start, fmt=args.format, verify=args.verify, order=args.order)
     extra = " (and %d figure file%s)" % (len(written) - 1, "s" * (len(written) > 2)) if len(written) > 1 else ""
-    print("wrote %s%s: the derivation of %s%s" % (written[0], extra, network.describe(),
-                                                    ", with a worked example" if start is not None else ""))
+    print("wrote %s%s: the derivation of %s%s%s" % (written[0], extra, network.describe(),
+                                                      ", with a worked example" if start is not None else "",
+                                                      ", and its second derivatives" if args.order == 2 else ""))
     return 0
 
 

@@ -18,6 +18,9 @@ inherit:
 ``BACKPROP_PROPTEST_GRAD``      ``MODULE:FN`` or ``file.py:FN``, called as
                                 ``FN(params, X, T)`` (see :mod:`verify.check.sources`);
                                 default: the engine
+``BACKPROP_PROPTEST_ORDER``     ``2`` to check Hessian-vector products instead (``GRAD`` is then
+                                ``FN(params, X, T, V)``, default: the generated ``hvp``), with
+                                :func:`verify.check_hvp` along its seeded random direction
 ``BACKPROP_PROPTEST_SEED``      a seed (otherwise the ``ci`` profile's runs are the same every time)
 ``BACKPROP_PROPTEST_NETWORK``   JSON of one network (:meth:`derive.Network.to_dict`): the
                                 architecture is fixed, only parameters and data are drawn
@@ -51,6 +54,7 @@ from derive import InputError, Network
 from verify import strategies
 from verify.cli import network_options
 from verify.check.gradient_check import check_gradients
+from verify.check.hvp_check import check_hvp, second_order_module
 from verify.check.sources import load_function
 
 SHARDS = 8
@@ -67,7 +71,8 @@ def configuration() -> dict:
     network = os.environ.get(ENV + "NETWORK")
     return {"profile": profile, "examples": examples, "grad": os.environ.get(ENV + "GRAD") or None,
             "seed": int(seed) if seed else None, "networks": json.loads(os.environ.get(ENV + "NETWORKS") or "{}"),
-            "network": json.loads(network) if network else None, "results": os.environ.get(ENV + "RESULTS") or None}
+            "network": json.loads(network) if network else None, "results": os.environ.get(ENV + "RESULTS") or None,
+            "order": int(os.environ.get(ENV + "ORDER") or 1)}
 
 
 def shard_examples(total: int, shard: int) -> int:
@@ -164,8 +169,11 @@ def counterexample(network: Network, params: dict, X, T, report, config: dict) -
     command = " ".join(["backprop proptest"] + command_options(config))
     call = "check_gradients(network, params, X, T%s)" % (", load_function(%r)" % config["grad"] if config["grad"]
                                                         else "")
+    if config.get("order") == 2:
+        call = "check_hvp(network, params, X, T, %s)" % ("load_function(%r)" % config["grad"] if config["grad"] else
+                                                          "derive(network).numpy_module(order=2).hvp")
     return "\n".join([
-        "gradients disagree on %s" % network.describe(),
+        "%s disagree on %s" % ("products H V" if config.get("order") == 2 else "gradients", network.describe()),
         "  network = Network.from_dict(%r)" % network.to_dict(),
         "  params = %s" % params_text,
         "  X = %s" % literal(X),
@@ -174,8 +182,8 @@ def counterexample(network: Network, params: dict, X, T, report, config: dict) -
         "Reproduce the search:  %s" % command,
         "Reproduce this case:   python - <<'EOF'",
         "import numpy as np",
-        "from derive import Network",
-        "from verify import check_gradients",
+        "from derive import Network, derive",
+        "from verify import check_gradients, check_hvp",
         "from verify.check.sources import load_function",
         "network = Network.from_dict(%r)" % network.to_dict(),
         "params = %s" % params_text, "X = %s" % literal(X), "T = %s" % literal(T),
@@ -191,7 +199,9 @@ def command_options(config: dict) -> list[str]:
         options += ["-".join(map(str, network.sizes))] + network_options(network)
     options.append("--examples %d" % config["examples"])
     if config["grad"]:
-        options.append("--grad %s" % config["grad"])
+        options.append("--%s %s" % ("hvp" if config.get("order") == 2 else "grad", config["grad"]))
+    elif config.get("order") == 2:
+        options.append("--order 2")
     for key, value in sorted(config["networks"].items()):
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
@@ -208,8 +218,16 @@ def command_options(config: dict) -> list[str]:
 def run_check(network: Network, params: dict, X, T, config: dict, diagnose: bool = True):
     """The three-way check of one case, every entry also against finite differences (the networks are small)."""
     gradient_fn = _user_function(config["grad"]) if config["grad"] else None
+    if config.get("order") == 2:  # the generated hvp as candidate by default: derivation against the differences
+        hvp_fn = gradient_fn or functools.partial(_generated_hvp, network)
+        return check_hvp(network, params, X, T, hvp_fn, worst=3, diagnose=diagnose,
+                         candidate_name=None if gradient_fn else "the generated hvp")
     return check_gradients(network, params, X, T, gradient_fn, samples=network.n_params, worst=3, directions=1,
                            diagnose=diagnose)
+
+
+def _generated_hvp(network: Network, params: dict, X, T, V) -> dict:
+    return second_order_module(network).hvp(params, X, T, V)
 
 
 def check_case(network: Network, params: dict, X, T, config: dict):

@@ -1,0 +1,251 @@
+"""Checking a Hessian-vector (or Gauss-Newton-vector) product someone wrote, every entry, three ways.
+
+``check_hvp(network, params, X, T, hvp_fn, V)`` compares, like
+:func:`verify.check_gradients`, three independent sources:
+
+* the **candidate**: ``hvp_fn(params, X, T, V)``, a dict shaped like ``params``
+  (a parameter named ``network`` receives the network; the list form works as
+  for gradients, :mod:`verify.check.sources`);
+* the **symbolic reference**: ``hvp`` (or ``gnvp``) of the module that
+  :mod:`derive` prints from the R-operator passes (:mod:`derive.symbolic.second_order`);
+* **finite differences** (:mod:`verify.check.product_oracles`): of the
+  engine's gradients along V for H V, of the engine's forward pass and the
+  loss's hand-written derivative for G V.  A product is one directional
+  derivative, so differences give *every* entry at once, and all three are
+  compared at every entry.
+
+Where the network is analytic, complex-step differences through the
+generated *gradients* (exact to rounding) are a second opinion on the
+reference.  The report is a :class:`~verify.check.report.CheckReport`, read
+out as for gradients; when the candidate is wrong, the diagnosis says which
+known second-order bug fits (:mod:`verify.check.hvp_diagnosis`).
+
+V defaults to a seeded random direction (Gaussian, unit norm).  Where a unit
+sits on a kink (ReLU at 0), entries that depend on it are excused, as for
+gradients; differences that cross a kink are flagged, not failed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from derive import InputError, Network, derive
+from derive.codegen.second_order import DENSE_LARGEST
+from derive.limits import check_memory, human_bytes
+from derive.symbolic.second_order import second_order
+
+from . import finite_differences as fd
+from . import product_oracles as oracles
+from .diagnostics import describe_entry
+from .gradient_check import _Check, _check_inputs, _entry_verdict, _rank, _verdict, check_counts, engine_dependence
+from .gradient_check import is_analytic
+from .hvp_diagnosis import diagnose_product
+from .modules import module_for
+from .report import Agreement, CheckReport, EntryFinding
+from .sources import call_gradient_function, function_name
+from .tolerances import FD_TOLERANCES, tolerance_for
+
+#: kind -> (generated function, what it is called, the finite-difference method's name).
+KINDS = {"hessian": ("hvp", "Hessian-vector product", "gradient_differences"),
+         "gauss_newton": ("gnvp", "Gauss-Newton-vector product", "gauss_newton_differences")}
+
+
+def second_order_module(network: Network):
+    """The generated module with ``hvp``, ``gnvp`` and ``hessian`` for ``network`` (:func:`~verify.check.modules.module_for`)."""
+    return module_for(network, order=2)
+
+
+def check_direction(network: Network, V, dtype=np.float64, what: str = "V") -> dict:
+    """``V`` as a dict of float64 arrays with exactly the parameters' keys and shapes.
+
+    Raises:
+        InputError: not a dict, a missing or unexpected key, a wrong shape, or an entry that is not a finite real.
+    """
+    expected = network.param_shapes()
+    if not isinstance(V, dict):
+        raise InputError("%s must be a dict of arrays keyed %s, like the parameters; got a %s"
+                         % (what, ", ".join(expected), type(V).__name__))
+    for key in expected:
+        if key not in V:
+            raise InputError("%s has no %r; expected one array per parameter: %s" % (what, key, ", ".join(expected)))
+    for key in V:
+        if key not in expected:
+            raise InputError("%s has an unexpected key %r; expected exactly the keys %s"
+                             % (what, key, ", ".join(expected)))
+    checked = {}
+    for key, shape in expected.items():
+        value = np.asarray(V[key])
+        if value.shape != shape:
+            raise InputError("%s[%r] has shape %s; expected %s, the shape of parameter %s"
+                             % (what, key, value.shape, shape, key))
+        if value.dtype.kind not in "biuf" or not np.all(np.isfinite(value)):
+            raise InputError("%s[%r] must hold finite real numbers (dtype %s)" % (what, key, value.dtype))
+        checked[key] = value.astype(np.float64)
+    return checked
+
+
+def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | None = None,
+              kind: str = "hessian", *, rtol: float | None = None, floor: float | None = None, worst: int = 5,
+              seed: int = 0, diagnose: bool = True, candidate_name: str | None = None,
+              parameter_names: dict | None = None) -> CheckReport:
+    """Check a Hessian- or Gauss-Newton-vector product against the derivation and finite differences.
+
+    Args:
+        network: The network whose loss the product is of.
+        params: Parameter dict (float64 or float32; the dtype picks the default tolerance).
+        X: Inputs ``(N, n_0)``.
+        T: Targets ``(N, n_L)``.
+        hvp_fn: ``hvp_fn(params, X, T, V) -> dict`` to check.
+        V: The direction, a dict shaped like ``params`` (default: a seeded random unit direction).
+        kind: ``"hessian"`` (H V) or ``"gauss_newton"`` (the generalized Gauss-Newton product G V).
+        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.check.tolerances`).
+        floor: Absolute floor as a fraction of each parameter's largest entry.
+        worst: Worst entries reported.
+        seed: Seed of the default direction.
+        diagnose: When the candidate is wrong, test the known second-order bug patterns.
+        candidate_name: How the report names the candidate.
+        parameter_names: Other names of the parameters, shown beside them.
+
+    Returns:
+        A :class:`~verify.check.report.CheckReport`; ``report.ok`` is the verdict.
+
+    Raises:
+        InputError: invalid network, parameters, data, direction or options; a
+            second derivative SymPy cannot give; or a product function that raises
+            or returns something that is not a params-shaped dict of finite arrays.
+    """
+    started = time.perf_counter()
+    params, X, T, dtype = _check_inputs(network, params, X, T)
+    if kind not in KINDS:
+        raise InputError("unknown kind %r; choose one of: %s" % (kind, ", ".join(KINDS)))
+    check_counts(worst=worst, seed=seed)
+    tolerance_for(dtype, rtol, floor)
+    function, what, method = KINDS[kind]
+    module = second_order_module(network)
+    p64 = {name: value.astype(np.float64) for name, value in params.items()}
+    X64, T64 = X.astype(np.float64), T.astype(np.float64)
+    given = V is not None
+    V = check_direction(network, V) if given else fd.random_directions(p64, 1, seed)[0]
+    reference = {k: np.asarray(v, np.float64) for k, v in getattr(module, function)(p64, X64, T64, V).items()}
+    name = candidate_name or function_name(hvp_fn)
+    returned = call_gradient_function(hvp_fn, network, params, X.astype(dtype), T.astype(dtype), name,
+                                      direction={k: v.astype(dtype) for k, v in V.items()}, what="%s function" % function)
+    narrowed = sorted(k for k, v in returned.gradients.items() if v.dtype == np.float32 and dtype == np.float64)
+    checked_dtype = np.dtype(np.float32) if narrowed else np.dtype(dtype)
+    tolerance = tolerance_for(checked_dtype, rtol, floor)
+    candidate = {key: np.asarray(value, dtype=np.float64) for key, value in returned.gradients.items()}
+
+    check = _Check(network, p64, X64, T64, module, "central", tolerance, seed)
+    check.candidate, check.reference, check.returned_shapes = candidate, reference, returned.shapes
+    check.rows, check.affected = check._compare_every_entry()
+    differences = (oracles.gradient_differences if kind == "hessian" else oracles.gauss_newton_differences)(
+        network, p64, X64, T64, V)
+    agreements = [Agreement("candidate", "reference", sum(r.entries for r in check.rows), 0,
+                            sum(r.over for r in check.rows), sum(r.excused for r in check.rows),
+                            max((r.max_rel_error for r in check.rows), default=0.0),
+                            max((r.max_ratio for r in check.rows), default=0.0))]
+    fd_tolerance = FD_TOLERANCES["central"]
+    agreements += [_against(check, differences, fd_tolerance, first, values)
+                   for first, values in (("candidate", candidate), ("reference", reference))]
+    evaluations = differences.evaluations
+    if kind == "hessian" and is_analytic(network):
+        opinion = oracles.complex_step_product(module.gradients, p64, X64, T64, V)
+        agreements.append(_against(check, opinion, FD_TOLERANCES["complex"], "reference", reference, "cs"))
+        evaluations += opinion.evaluations
+    culprit, summary = _verdict(agreements, method)
+    report = CheckReport(
+        network=network.describe(), dtype=checked_dtype.name, candidate_name=name, tolerance=tolerance.to_dict(),
+        fd_method=method, fd_tolerance=fd_tolerance.to_dict(), rows=check.rows, agreements=agreements,
+        worst=_worst(check, differences, fd_tolerance, worst), directions=[], culprit=culprit, summary=summary,
+        kinks=list(dict.fromkeys(check.kink_notes + [hit.explain(network) for hit in differences.kinks[:3]]))[:10],
+        evaluations=evaluations, seed=seed, title="%s%s check" % (what[0].upper(), what[1:]),
+        evaluated="gradient evaluations" if kind == "hessian" else "forward and gradient evaluations")
+    report.notes = ["direction V: %s" % ("given" if given else "seeded random unit direction (seed %d)" % seed)]
+    report.notes += second_order(derive(network)).notes
+    if kind == "gauss_newton":
+        report.notes.append("G V splits at %s; no complex-step opinion (G V is not the derivative of a gradient)"
+                            % ("Z%d" % network.depth if oracles.split_at_logits(network) else "A%d" % network.depth))
+    if narrowed:
+        report.warnings.append("%s returned float32 products (%s) for float64 parameters: checked at float32 "
+                               "tolerances" % (name, ", ".join(narrowed)))
+    report.warnings = engine_dependence(network) + report.warnings
+    if diagnose and culprit in ("candidate", "undetermined") and not agreements[0].agree:
+        report.diagnosis = diagnose_product(check, kind, V, returned)
+    report.parameter_names = dict(parameter_names or {})
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def assert_hvp_matches(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | None = None,
+                       **options) -> CheckReport:
+    """:func:`check_hvp`, raising ``AssertionError`` with the full report when it fails."""
+    __tracebackhide__ = True
+    report = check_hvp(network, params, X, T, hvp_fn, V, **options)
+    if not report.ok:
+        raise AssertionError("products do not match\n%s" % report)
+    return report
+
+
+def dense_hessian(network: Network, params: dict, X, T) -> np.ndarray:
+    """The generated dense Hessian (float64), refused up front when it is too large.
+
+    Rows and columns in the order of the parameters' keys, each flattened
+    row-major (the generated ``hessian``'s order).
+
+    Raises:
+        InputError: bad inputs; more than :data:`~derive.codegen.second_order.DENSE_LARGEST`
+            parameters, or a matrix above the memory limit (:func:`derive.limits.check_memory`),
+            with the estimate.
+    """
+    params, X, T, _ = _check_inputs(network, params, X, T)
+    count = network.n_params
+    what = "a dense %s x %s Hessian of %s" % (format(count, ","), format(count, ","), network.describe())
+    check_memory(8.0 * count * count, what, "check products H V instead (check_hvp, backprop check --hvp)")
+    if count > DENSE_LARGEST:
+        raise InputError("%s (%s) is refused above %s parameters, which take as many products; check products H V "
+                         "instead (check_hvp, backprop check --hvp)" % (what, human_bytes(8.0 * count * count),
+                                                                         format(DENSE_LARGEST, ",")))
+    return second_order_module(network).hessian({k: v.astype(np.float64) for k, v in params.items()},
+                                                 X.astype(np.float64), T.astype(np.float64))
+
+
+def _allowed(check, oracle, tolerance, name) -> np.ndarray:
+    return tolerance.allowed(check.reference[name], check.scales[name], check.loss_value) + 2 * oracle.errors[name]
+
+
+def _against(check, oracle, tolerance, first: str, values: dict, second: str = "fd") -> Agreement:
+    """``values`` (candidate or reference) against an oracle's product at every entry; kink-crossings flagged."""
+    entries = sum(v.size for v in values.values())
+    if oracle.kinks:
+        return Agreement(first, second, 0, 0, 0, entries, 0.0, 0.0)
+    disagreements, rel, ratio = 0, 0.0, 0.0
+    for name, value in values.items():
+        allowed = _allowed(check, oracle, tolerance, name) + (check.allowed[name] if first == "candidate" else 0)
+        error = np.abs(value - oracle.values[name])
+        keep = ~check.affected[name]
+        disagreements += int(((error > allowed) & keep).sum()) if name not in check.returned_shapes else value.size
+        size = tolerance.magnitude(check.reference[name], check.scales[name], check.loss_value)
+        rel = max(rel, float((error / size)[keep].max(initial=0.0)))
+        ratio = max(ratio, float((error / np.maximum(allowed, 1e-300))[keep].max(initial=0.0)))
+    return Agreement(first, second, entries, 0, disagreements, 0, rel, ratio)
+
+
+def _worst(check, oracle, tolerance, count: int) -> list[EntryFinding]:
+    findings = []
+    for name, index in _rank(check.errors, check.allowed, count):
+        c, s, f = (float(source[name][index]) for source in (check.candidate, check.reference, oracle.values))
+        allow, f_allow = float(check.allowed[name][index]), float(_allowed(check, oracle, tolerance, name)[index])
+        flagged = bool(oracle.kinks)
+        verdict, note = _entry_verdict(abs(c - s) <= allow, abs(f - s) <= f_allow, abs(f - c) <= f_allow + allow,
+                                       oracle.kinks if flagged else [], bool(check.affected[name][index]))
+        magnitude = check.tolerance.magnitude(s, check.scales[name], check.loss_value)
+        findings.append(EntryFinding(fd.format_entry((name, index)), describe_entry(check.network, (name, index)),
+                                     c, s, f, float(oracle.errors[name][index]), abs(c - s), float(abs(c - s) / magnitude),
+                                     allow, verdict, note))
+    return findings
+
+
+__all__ = ["KINDS", "assert_hvp_matches", "check_direction", "check_hvp", "dense_hessian", "second_order_module"]
