@@ -212,14 +212,16 @@ def test_a_kink_away_from_zero_is_located_from_the_expression_and_flagged_not_fa
     assert any("kink at 1" in note for note in report.kinks)
 
 
-def test_module_for_compiles_once_per_network_and_each_width_gets_its_own_shapes():
+def test_module_for_compiles_once_per_structure_and_serves_each_width():
     from verify.check.modules import module_for
 
     small = Network((2, 3, 1), activation="tanh")
     wide = small.replace(sizes=(4, 5, 2))
-    assert module_for(small) is module_for(Network((2, 3, 1), activation="tanh"))
-    assert module_for(wide) is not module_for(small)
-    for network in (small, wide):
+    other = small.replace(bias=False)
+    assert module_for(wide) is module_for(small) is module_for(Network((2, 3, 1), activation="tanh"))
+    assert module_for(other) is not module_for(small)
+    assert module_for(small, order=2) is not module_for(small) and hasattr(module_for(small, order=2), "hvp")
+    for network in (small, wide, other):
         params = init_params(network, seed=0, scale=1.0)
         X, T = batch(network)
         gradients = module_for(network).gradients(params, X, T)

@@ -29,9 +29,9 @@ inherit:
 
 The architectures come from a fixed pool of a few hundred networks, each
 structure at several widths, split by structure into :data:`SHARDS` test items
-that xdist spreads over cores; each structure is derived once per process and
-each network's module printed once (:func:`verify.check.modules.module_for`
-caches it), then checked on many parameter and data draws.  The shards share the examples
+that xdist spreads over cores; each structure is derived and its width-generic
+module printed once per process (:func:`verify.check.modules.module_for`
+caches it), then checked at each width on many parameter and data draws.  The shards share the examples
 exactly (:func:`shard_examples`), each from its own seed.  A failure shows the
 minimal network, parameters and data, what kind of bug fits them
 (:mod:`verify.check.diagnosis`, run once, on the minimal case), and commands
@@ -89,9 +89,11 @@ def shard_pool(config: dict, shard: int) -> list[Network]:
     """The networks shard ``shard`` draws from: the fixed network, or its slice of the pool.
 
     The pool is sliced by structure: every width of a structure goes to the
-    same shard, so the worker running it derives that structure once, and no
-    two workers ever print the same module (there is nothing to share between
-    them).  Each slice keeps the pool's order, smallest first.
+    same shard, so the worker running it derives and prints that structure
+    once, and no two workers ever need the same module (there is nothing to
+    share between them; printing in the parent and shipping the source would
+    only move the same work to one process).  Each slice keeps the pool's
+    order, smallest first.
     """
     if config["network"] is not None:
         return [Network.from_dict(config["network"])]
