@@ -267,44 +267,40 @@ def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]
     random from the space of :func:`networks`, which takes the same keyword
     ``options``.
 
-    The networks come in groups of up to :data:`WIDTHS_PER_STRUCTURE` that
-    differ only in their widths: the same structure (depth, activations, loss,
-    reduction, bias, penalties; :attr:`derive.Network.structure`) at other
-    widths.  A derivation depends on the structure only, so a property run
-    derives each structure once and checks it at several widths, which is
-    where shape bugs (a transposed or misaligned gradient) show.
+    The networks come in groups of up to :data:`WIDTHS_PER_STRUCTURE` that share
+    a structure (:attr:`derive.Network.structure`) and differ in their widths:
+    a property run derives each structure once and checks it at several widths.
     """
     count = _check_int("count", count, 1)
     space = NetworkSpace(**options)
     rng = np.random.default_rng(_check_int("seed", seed, 0))
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     groups: dict[Network, dict[Network, None]] = {}  # structure -> its networks
+    total = lambda: sum(len(group) for group in groups.values())  # noqa: E731
 
     def add(network: Network) -> None:
         groups.setdefault(network.structure, {}).setdefault(network)
+
+    def grow(enough) -> None:  # random networks, each of its own structure unless drawn twice
+        for _ in range(50 * count):
+            if enough():
+                return
+            add(space.build(pick))
 
     for pair in space.pairs:
         add(space.build(pick, pair=pair, shallowest=True))
         for hidden in space.hidden if space.max_depth > 1 else ():
             add(space.build(pick, pair=pair, hidden=hidden))
-    attempts = 0
-    while len(groups) < -(-count // WIDTHS_PER_STRUCTURE) and attempts < 50 * count:
-        add(space.build(pick))
-        attempts += 1
-    total = lambda: sum(len(group) for group in groups.values())  # noqa: E731
+    grow(lambda: len(groups) >= -(-count // WIDTHS_PER_STRUCTURE))
     for _ in range(WIDTHS_PER_STRUCTURE - 1):
         for structure, group in groups.items():
-            if total() >= count:
-                break
-            for attempt in range(10):  # a structure may have few width vectors (depth 1, narrow widths)
-                sizes = [pick(range(space.min_width, space.max_width + 1)) for _ in structure.sizes]
-                if structure.replace(sizes=sizes) not in group:
-                    group.setdefault(structure.replace(sizes=sizes))
+            for _ in range(10) if total() < count else ():  # a structure may have few width vectors
+                network = structure.replace(sizes=[pick(range(space.min_width, space.max_width + 1))
+                                                   for _ in structure.sizes])
+                if network not in group:
+                    group[network] = None
                     break
-    attempts = 0
-    while total() < count and attempts < 50 * count:  # few width vectors per structure: more structures
-        add(space.build(pick))
-        attempts += 1
+    grow(lambda: total() >= count)  # structures with few width vectors: more structures
     pool = [network for group in groups.values() for network in group]
     return sorted(pool, key=lambda n: (n.depth, sum(n.sizes), n.sizes, repr(n)))
 
