@@ -7,8 +7,12 @@ number of examples, each a three-way check of a random network (generated
 code, engine, finite differences at every entry), so the ratio of the two
 wall times is what the toolkit's work costs on top of the test machinery.
 Both run here, one after the other, in fresh processes (the machine is shared
-and noisy: compare the ratio, not the seconds).  Then the same run with one
-worker per core gives the examples per second across cores.
+and noisy: compare the ratio, not the seconds).  ``proptest`` runs twice with
+a module cache of its own (``BACKPROP_CACHE_DIR``, see
+:mod:`derive.codegen.cache`): first empty, so every structure is derived and
+printed, then again with the modules the first run stored, as every later run
+on a machine does.  Then the same run with one worker per core gives the
+examples per second across cores.
 
 Run: ``python bench/proptest.py [--examples 1000]``.
 """
@@ -64,17 +68,21 @@ def main() -> None:
         trivial = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
                          "test_trivial.py"], work, env)
         proptest = [sys.executable, "-m", "verify", "proptest", "--examples", str(args.examples), "--seed", "0"]
-        single = timed(proptest + ["-n", "0"], work, env)
+        env["BACKPROP_CACHE_DIR"] = str(Path(work, "modules"))  # empty: the first run derives every structure
+        cold = timed(proptest + ["-n", "0"], work, env)
+        single = timed(proptest + ["-n", "0"], work, env)  # the same structures, read from the module cache
         parallel = timed(proptest + ["-n", "auto"], work, env)
     cores = os.cpu_count() or 1
     print("property runs of %d examples (wall time, fresh processes, BLAS threads 1)" % args.examples)
     print("  trivial hypothesis test (pytest + hypothesis + a numpy central difference)  %6.1f s" % trivial)
-    print("  backprop proptest, one process                                               %6.1f s   ratio %.1fx"
+    print("  backprop proptest, one process, module cache empty                           %6.1f s   ratio %.1fx"
+          % (cold, cold / trivial))
+    print("  backprop proptest, one process, modules cached on disk                       %6.1f s   ratio %.1fx"
           % (single, single / trivial))
-    print("  backprop proptest, -n auto (%d cores)                                         %6.1f s   %.1fx faster"
+    print("  backprop proptest, -n auto (%d cores), modules cached                         %6.1f s   %.1fx faster"
           % (cores, parallel, single / parallel))
-    print("  examples per second: trivial %.0f, proptest one process %.0f, proptest -n auto %.0f"
-          % (args.examples / trivial, args.examples / single, args.examples / parallel))
+    print("  examples per second: trivial %.0f, proptest one process %.0f (cache empty %.0f), -n auto %.0f"
+          % (args.examples / trivial, args.examples / single, args.examples / cold, args.examples / parallel))
 
 
 if __name__ == "__main__":

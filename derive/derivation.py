@@ -43,6 +43,8 @@ from pathlib import Path
 import sympy
 
 from derive import codegen
+from derive.codegen import cache
+from derive.codegen.source import compile_module
 from derive.concrete.scalar import ScalarPartials, check_concrete
 from derive.errors import InputError
 from derive.model.network import Network
@@ -269,15 +271,17 @@ def structure_module(network: Network | str | Path, order: int = 1) -> types.Mod
     return _structure_module(network.structure, _definitions(network), order)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
 def _structure_source(structure: Network, definitions: tuple, order: int) -> str:
-    return codegen.numpy_source(_derive(structure, definitions), order, any_width=True)
+    # Kept on disk too (derive.codegen.cache): a hit there skips deriving and printing altogether.
+    return cache.cached_source(cache.structure_key(structure, order),
+                               lambda: codegen.numpy_source(_derive(structure, definitions), order, any_width=True))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
 def _structure_module(structure: Network, definitions: tuple, order: int) -> types.ModuleType:
-    return codegen.numpy_module(_derive(structure, definitions), name="backprop_any_width", any_width=True,
-                                source=_structure_source(structure, definitions, order))
+    return compile_module(_structure_source(structure, definitions, order), "backprop_any_width",
+                          structure.describe(any_width=True))
 
 
 def _check_order(order) -> None:
@@ -303,10 +307,15 @@ def _derived(structure: Network, definitions: tuple) -> Derived:
 
 
 def clear_caches() -> None:
-    """Forget every derivation done in this process (after changing how SymPy differentiates a function)."""
+    """Forget every derivation done in this process (after changing how SymPy differentiates a function).
+
+    Modules printed by other processes and kept on disk (:mod:`derive.codegen.cache`) are not used again in
+    this process either: their key cannot see a rule changed at run time.
+    """
     _derive.cache_clear()
     _derived.cache_clear()
     _structure_source.cache_clear()
     _structure_module.cache_clear()
+    cache.distrust()  # the rules may have changed at run time, which the disk cache's key cannot see
     chain_rule.clear_pieces()
     sympy.core.cache.clear_cache()

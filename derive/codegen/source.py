@@ -56,7 +56,12 @@ def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated
         order, any_width: See :func:`numpy_source`.
     """
     source = numpy_source(derivation, order, any_width) if source is None else source
-    filename = "<%s: %s>" % (name, derivation.network.describe(any_width=any_width))
+    return compile_module(source, name, derivation.network.describe(any_width=any_width))
+
+
+def compile_module(source: str, name: str, description: str) -> types.ModuleType:
+    """Printed ``source`` compiled as a module named ``name`` (tracebacks show ``<name: description>`` and its lines)."""
+    filename = "<%s: %s>" % (name, description)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType(name)
     module.__file__ = filename
