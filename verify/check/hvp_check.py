@@ -40,8 +40,8 @@ from derive.symbolic.second_order import second_order
 from . import finite_differences as fd
 from . import product_oracles as oracles
 from .diagnostics import describe_entry
-from .gradient_check import _Check, _check_inputs, _entry_verdict, _rank, _verdict, check_counts, engine_dependence
-from .gradient_check import is_analytic
+from .comparison import Check, entry_verdict, rank, verdict
+from .gradient_check import check_counts, check_inputs, engine_dependence, is_analytic
 from .hvp_diagnosis import diagnose_product
 from .modules import module_for
 from .report import Agreement, CheckReport, EntryFinding
@@ -118,7 +118,7 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
             or returns something that is not a params-shaped dict of finite arrays.
     """
     started = time.perf_counter()
-    params, X, T, dtype = _check_inputs(network, params, X, T)
+    params, X, T, dtype = check_inputs(network, params, X, T)
     if kind not in KINDS:
         raise InputError("unknown kind %r; choose one of: %s" % (kind, ", ".join(KINDS)))
     check_counts(worst=worst, seed=seed)
@@ -138,7 +138,7 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
     tolerance = tolerance_for(checked_dtype, rtol, floor)
     candidate = {key: np.asarray(value, dtype=np.float64) for key, value in returned.gradients.items()}
 
-    check = _Check(network, p64, X64, T64, module, "central", tolerance, seed)
+    check = Check(network, p64, X64, T64, module, "central", tolerance, seed)
     check.candidate, check.reference, check.returned_shapes = candidate, reference, returned.shapes
     check.rows, check.affected = check._compare_every_entry()
     differences = (oracles.gradient_differences if kind == "hessian" else oracles.gauss_newton_differences)(
@@ -155,7 +155,7 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
         opinion = oracles.complex_step_product(module.gradients, p64, X64, T64, V)
         agreements.append(_against(check, opinion, FD_TOLERANCES["complex"], "reference", reference, "cs"))
         evaluations += opinion.evaluations
-    culprit, summary = _verdict(agreements, method)
+    culprit, summary = verdict(agreements, method)
     report = CheckReport(
         network=network.describe(), dtype=checked_dtype.name, candidate_name=name, tolerance=tolerance.to_dict(),
         fd_method=method, fd_tolerance=fd_tolerance.to_dict(), rows=check.rows, agreements=agreements,
@@ -200,7 +200,7 @@ def dense_hessian(network: Network, params: dict, X, T) -> np.ndarray:
             parameters, or a matrix above the memory limit (:func:`derive.limits.check_memory`),
             with the estimate.
     """
-    params, X, T, _ = _check_inputs(network, params, X, T)
+    params, X, T, _ = check_inputs(network, params, X, T)
     count = network.n_params
     what = "a dense %s x %s Hessian of %s" % (format(count, ","), format(count, ","), network.describe())
     check_memory(8.0 * count * count, what, "check products H V instead (check_hvp, backprop check --hvp)")
@@ -235,11 +235,11 @@ def _against(check, oracle, tolerance, first: str, values: dict, second: str = "
 
 def _worst(check, oracle, tolerance, count: int) -> list[EntryFinding]:
     findings = []
-    for name, index in _rank(check.errors, check.allowed, count):
+    for name, index in rank(check.errors, check.allowed, count):
         c, s, f = (float(source[name][index]) for source in (check.candidate, check.reference, oracle.values))
         allow, f_allow = float(check.allowed[name][index]), float(_allowed(check, oracle, tolerance, name)[index])
         flagged = bool(oracle.kinks)
-        verdict, note = _entry_verdict(abs(c - s) <= allow, abs(f - s) <= f_allow, abs(f - c) <= f_allow + allow,
+        verdict, note = entry_verdict(abs(c - s) <= allow, abs(f - s) <= f_allow, abs(f - c) <= f_allow + allow,
                                        oracle.kinks if flagged else [], bool(check.affected[name][index]))
         magnitude = check.tolerance.magnitude(s, check.scales[name], check.loss_value)
         findings.append(EntryFinding(fd.format_entry((name, index)), describe_entry(check.network, (name, index)),

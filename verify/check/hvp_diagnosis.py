@@ -48,7 +48,7 @@ def _flat_module(network, layer):
 
 
 def diagnose_product(check, kind: str, V: dict, returned) -> list[Diagnosis]:
-    """Explain the parameters of a product check (a ``gradient_check._Check`` at the point) that disagree."""
+    """Explain the parameters of a product check (a ``comparison.Check`` at the point) that disagree."""
     from .hvp_check import second_order_module  # the check imports this module
 
     network = check.network
