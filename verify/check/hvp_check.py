@@ -162,7 +162,8 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
         worst=_worst(check, differences, fd_tolerance, worst), directions=[], culprit=culprit, summary=summary,
         kinks=list(dict.fromkeys(check.kink_notes + [hit.explain(network) for hit in differences.kinks[:3]]))[:10],
         evaluations=evaluations, seed=seed, title="%s%s check" % (what[0].upper(), what[1:]),
-        evaluated="gradient evaluations" if kind == "hessian" else "forward and gradient evaluations")
+        evaluated="gradient evaluations" if kind == "hessian" else "forward and gradient evaluations",
+        quantity="HV" if kind == "hessian" else "GV")
     report.notes = ["direction V: %s" % ("given" if given else "seeded random unit direction (seed %d)" % seed)]
     report.notes += second_order(derive(network)).notes
     if kind == "gauss_newton":

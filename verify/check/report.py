@@ -169,6 +169,7 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
     title: str = "Gradient check"
     evaluated: str = "loss evaluations"
+    quantity: str = "g"  # what the entries are, in the table's "max |g|" column: g, HV or GV
 
     @property
     def ok(self) -> bool:
@@ -219,7 +220,7 @@ class CheckReport:
         if self.diagnosis:
             lines += ["Diagnosis:"] + ["  - %s: %s" % (self._names(d.parameters), d.text) for d in self.diagnosis] + [""]
         lines += _agreement_table(self.agreements)
-        lines += [""] + _parameter_table(self.rows, self.parameter_names)
+        lines += [""] + _parameter_table(self.rows, self.parameter_names, self.quantity)
         if self.worst:
             lines += ["", "Worst entries (candidate / reference / %s):" % METHOD_NAMES.get(self.fd_method, self.fd_method)]
             lines += ["  " + _entry_line(finding) for finding in self.worst]
@@ -267,11 +268,11 @@ def _agreement_table(agreements: list[Agreement]) -> list[str]:
     return lines
 
 
-def _parameter_table(rows: list[ParameterRow], names: dict[str, str] | None = None) -> list[str]:
+def _parameter_table(rows: list[ParameterRow], names: dict[str, str] | None = None, quantity: str = "g") -> list[str]:
     names = names or {}
     width = max([6] + [len(row.name) + len(names[row.name]) + 3 for row in rows if row.name in names])
     lines = ["%-*s %-12s %9s %11s %12s %12s %9s %6s" % (
-        width, "param", "shape", "entries", "max |g|", "max abs err", "max rel err", "over tol", "kinks")]
+        width, "param", "shape", "entries", "max |%s|" % quantity, "max abs err", "max rel err", "over tol", "kinks")]
     for row in rows:
         label = "%s (%s)" % (row.name, names[row.name]) if row.name in names else row.name
         lines.append("%-*s %-12s %9s %11s %12s %12s %9d %6d" % (
