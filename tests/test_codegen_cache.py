@@ -65,6 +65,11 @@ def test_the_cache_is_off_when_the_variable_is_empty_and_silent_when_it_cannot_b
     blocker.write_text("")
     monkeypatch.setenv(cache.CACHE_VARIABLE, str(blocker / "below-a-file"))
     assert cache.cached_source(key, lambda: "printed") == "printed"  # no error: the cache is an optimisation
+    monkeypatch.delenv(cache.CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/folder")  # as ~ is when there is no home: no cache in the cwd
+    assert cache.cache_directory() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.cache_directory() == tmp_path / "backprop" / "modules"
 
 
 def test_the_key_tells_structures_orders_and_custom_definitions_apart_but_not_widths():

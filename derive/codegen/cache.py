@@ -62,7 +62,8 @@ def cache_directory() -> Path | None:
         value = value.strip()
         return None if value.lower() in ("", "0", "off", "no", "false") else Path(value).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "backprop" / "modules"
+    # No home directory to expand: no cache, rather than a "~" folder in the working directory.
+    return Path(base) / "backprop" / "modules" if os.path.isabs(base) else None
 
 
 def distrust() -> None:
