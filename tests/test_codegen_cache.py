@@ -100,3 +100,11 @@ def test_after_clear_caches_the_process_no_longer_reads_the_disk(tmp_path, monke
     clear_caches()
     assert cache.cached_source(key, lambda: "third") == "third"
     assert numpy_source(derive(Network([2, 2, 1], activation="elu")), 1, any_width=True).startswith('"""')
+
+
+def test_a_record_is_described_the_same_in_every_process_and_each_setting_counts():
+    record = Network([2, 2, 1], activation="tanh").activations[0]
+    text = cache._describe(record)
+    assert "0x" not in text and "backward=derive.model.activations." in text  # no memory addresses
+    assert cache._describe(dataclasses.replace(record, output_range=(0.0, 1.0))) != text
+    assert cache._describe(dataclasses.replace(record, kinks=(0.0,))) != text

@@ -5,8 +5,10 @@ of a second; a property run meets about a hundred structures, in every run
 and in every worker.  The source printed for a structure depends only on
 
 * the structure (:attr:`derive.Network.structure`: depth, activations, loss,
-  reduction, bias, penalties) and each activation's and the loss's SymPy
-  definition (``sympy.srepr``, so two custom activations with one name differ),
+  reduction, bias, penalties), each activation's and the loss's SymPy
+  definition (``sympy.srepr``, so two custom activations with one name differ)
+  and every setting of their registry records (kinks, ranges, log forms; the
+  functions by qualified name),
 * the ``order`` (gradients, or also the second-order products),
 * the code that derives and prints it (every ``.py`` file of the ``derive``
   package, hashed), the SymPy version and the Python version,
@@ -88,7 +90,9 @@ def structure_key(network, order: int) -> str | None:
         return None
     definitions = [sympy.srepr(a.expression) if a.elementwise else a.name for a in network.activations]
     definitions.append(sympy.srepr(network.loss.expression))
-    return "%r\n%s\norder=%d\nany_width" % (network.structure, "\n".join(definitions), order)
+    records_text = [_describe(record) for record in records]  # a record registered again with other settings
+    return "%r\n%s\n%s\norder=%d\nany_width" % (network.structure, "\n".join(definitions), "\n".join(records_text),
+                                                 order)
 
 
 def cached_source(key: str | None, produce: Callable[[], str]) -> str:
@@ -124,3 +128,13 @@ def _defined_in_package(record) -> bool:
         elif callable(value) and (getattr(value, "__module__", None) or "").split(".")[0] not in _KNOWN_CODE:
             return False
     return True
+
+
+def _describe(value) -> str:
+    """A registry record as text that is the same in every process: functions by their qualified names."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return "%s(%s)" % (type(value).__name__, ", ".join(
+            "%s=%s" % (field.name, _describe(getattr(value, field.name))) for field in dataclasses.fields(value)))
+    if callable(value):
+        return "%s.%s" % (getattr(value, "__module__", None), getattr(value, "__qualname__", type(value).__name__))
+    return repr(value)
