@@ -85,14 +85,13 @@ def code_fingerprint() -> str:
 
 def structure_key(network, order: int) -> str | None:
     """The text that decides a structure's printed module, or None if it cannot be told from the network alone."""
-    records = list(network.activations) + [network.loss]
-    if not all(_defined_in_package(record) for record in records):
+    records = [_describe(record) for record in list(network.activations) + [network.loss]]
+    if None in records:
         return None
     definitions = [sympy.srepr(a.expression) if a.elementwise else a.name for a in network.activations]
     definitions.append(sympy.srepr(network.loss.expression))
-    records_text = [_describe(record) for record in records]  # a record registered again with other settings
-    return "%r\n%s\n%s\norder=%d\nany_width" % (network.structure, "\n".join(definitions), "\n".join(records_text),
-                                                 order)
+    # The records' settings too: a record registered again with other settings is another module.
+    return "%r\n%s\n%s\norder=%d\nany_width" % (network.structure, "\n".join(definitions), "\n".join(records), order)
 
 
 def cached_source(key: str | None, produce: Callable[[], str]) -> str:
@@ -118,23 +117,17 @@ def cached_source(key: str | None, produce: Callable[[], str]) -> str:
     return source
 
 
-def _defined_in_package(record) -> bool:
-    """Whether every function a registry record carries (and its log forms') is the toolkit's, SymPy's or numpy's."""
-    for field in dataclasses.fields(record):
-        value = getattr(record, field.name)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            if not _defined_in_package(value):
-                return False
-        elif callable(value) and (getattr(value, "__module__", None) or "").split(".")[0] not in _KNOWN_CODE:
-            return False
-    return True
-
-
-def _describe(value) -> str:
-    """A registry record as text that is the same in every process: functions by their qualified names."""
+def _describe(value) -> str | None:
+    """A registry record as text that is the same in every process (functions by their qualified names), or None
+    if it carries a function from outside ``derive``, SymPy and numpy, whose code the key cannot see."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return "%s(%s)" % (type(value).__name__, ", ".join(
-            "%s=%s" % (field.name, _describe(getattr(value, field.name))) for field in dataclasses.fields(value)))
+        fields = [(field.name, _describe(getattr(value, field.name))) for field in dataclasses.fields(value)]
+        if any(text is None for _, text in fields):
+            return None
+        return "%s(%s)" % (type(value).__name__, ", ".join("%s=%s" % field for field in fields))
     if callable(value):
-        return "%s.%s" % (getattr(value, "__module__", None), getattr(value, "__qualname__", type(value).__name__))
+        module = getattr(value, "__module__", None) or ""
+        if module.split(".")[0] not in _KNOWN_CODE:
+            return None
+        return "%s.%s" % (module, getattr(value, "__qualname__", type(value).__name__))
     return repr(value)
