@@ -8,7 +8,6 @@ exit 2; and everything but ``--torch`` works with PyTorch made unimportable.
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verify.cli import main
+from cli_helpers import folder_with, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,15 +25,7 @@ SPEC = ["3-4-2", "--activation", "tanh,sigmoid"]
 
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "tests" / "buggy" / "mlp.py", tmp_path)
-    return tmp_path
-
-
-def run(capsys, *argv):
-    code = main(["check", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return folder_with(tmp_path, monkeypatch, "mlp.py")
 
 
 def test_a_correct_function_passes_with_exit_0(folder, capsys):

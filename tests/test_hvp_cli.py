@@ -1,29 +1,18 @@
 """``backprop check SPEC --hvp FN``: exit 0 when every entry of H V agrees, 1 with the diagnosis, 2 for bad input."""
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from verify.cli import main
+from cli_helpers import folder_with, run
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEC = ["3-4-2", "--activation", "tanh,sigmoid"]
 
 
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "tests" / "buggy" / "numpy_hvp.py", tmp_path)
-    return tmp_path
-
-
-def run(capsys, *argv):
-    code = main(["check", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return folder_with(tmp_path, monkeypatch, "numpy_hvp.py")
 
 
 def test_a_right_product_passes_with_exit_0(folder, capsys):

@@ -1,24 +1,21 @@
 """``backprop proptest --hvp FN`` / ``--order 2``: Hessian-vector products on random parameters, data and networks."""
 
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from verify.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from cli_helpers import folder_with
+
 SPEC = ["3-4-3-2", "--activation", "tanh,sigmoid,sigmoid"]
 
 
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(ROOT / "tests" / "buggy" / "numpy_hvp.py", tmp_path)
-    return tmp_path
+    return folder_with(tmp_path, monkeypatch, "numpy_hvp.py")
 
 
 def test_a_right_hvp_passes_on_a_fixed_network(folder, capsys):
