@@ -228,7 +228,7 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     statements = list(_shared(tuple(needed))) if nodes.EQUAL_PRINTS_ALIKE else _share(needed)
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
-    used = {str(symbol) for value in (v for _, v in statements) for symbol in value.atoms(IndexedBase)}
+    used = {base.name for value in (v for _, v in statements) for base in value.atoms(IndexedBase)}
     read = {"X"} | used
     prologue = nodes.Prologue(tuple(a for a in arguments if a in read), tuple(p for p in parameters if p in read),
                               tuple(d for d in directions if "V_" + d in read),
@@ -246,7 +246,7 @@ def _needed_statements(statements: list, returns) -> list:
     for target, value in reversed(statements):
         if target_name(target) in wanted:
             kept.append((target, value))
-            wanted |= {str(base) for base in value.atoms(IndexedBase)}
+            wanted |= {base.name for base in value.atoms(IndexedBase)}
     return kept[::-1]
 
 
@@ -262,15 +262,16 @@ def _share(statements: list) -> list:
     values = [_opaque_ranges(value, lasts) for _, value in statements]
     targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
     bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
-    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}))
+    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}), order="none")
     back = {last: value for value, last in lasts.items()}
     replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
     reduced = [value.xreplace(back) for value in reduced]
     replacements, reduced = _inline_conditions(replacements, reduced)
     temps = dict(replacements)
     first_use: dict = {}
+    known: dict = {}
     for position, value in enumerate(reduced):
-        for temp in _needed(value, temps):
+        for temp in _needed(value, temps, known):
             first_use.setdefault(temp, position)
     renames: dict = {}
     taken = {target_name(target) for target, _ in statements}
@@ -284,7 +285,7 @@ def _share(statements: list) -> list:
     shared = []
     emitted = set()
     for (target, _), value in zip(statements, reduced):
-        for temp in _needed(value, temps):
+        for temp in _needed(value, temps, known):
             if temp not in emitted and renames[temp] is not target:
                 shared.append((renames[temp], temps[temp].xreplace(renames)))
                 emitted.add(temp)
@@ -319,11 +320,19 @@ def _inline_conditions(replacements: list, reduced: list) -> tuple[list, list]:
     return kept, [value.xreplace(conditions) for value in reduced]
 
 
-def _needed(expr: sympy.Expr, temps: dict) -> list:
-    """The cse symbols ``expr`` needs, transitively, dependencies first."""
+def _needed(expr: sympy.Expr, temps: dict, known: dict | None = None) -> list:
+    """The cse symbols ``expr`` needs, transitively, dependencies first.
+
+    ``known`` keeps each symbol's own answer between calls on one list of
+    statements (the cse symbols are never summation indices, so the symbols of
+    ``expr`` are its free ones).
+    """
+    known = {} if known is None else known
     order: list = []
-    for symbol in sorted(expr.free_symbols & set(temps), key=lambda s: int(s.name[4:])):
-        for dependency in _needed(temps[symbol], temps) + [symbol]:
+    for symbol in sorted(expr.atoms(sympy.Symbol) & temps.keys(), key=lambda s: int(s.name[4:])):
+        if symbol not in known:
+            known[symbol] = _needed(temps[symbol], temps, known) + [symbol]
+        for dependency in known[symbol]:
             if dependency not in order:
                 order.append(dependency)
     return order

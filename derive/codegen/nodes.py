@@ -58,7 +58,7 @@ Target = sympy.Indexed | sympy.Symbol
 
 def target_name(target: Target) -> str:
     """The name a statement assigns: ``A1`` for ``A1[n, j]``, ``E`` for ``E``."""
-    return str(target.base) if isinstance(target, sympy.Indexed) else str(target)
+    return target.base.name if isinstance(target, sympy.Indexed) else target.name
 
 
 @dataclass(frozen=True)
@@ -208,9 +208,29 @@ class ModulePrinter(ArrayPrinter):
     every :mod:`derive.model.numeric` helper its code called (``helpers_used``).
     """
 
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._arrays: dict = {}
+
     def print_module(self, module: Module) -> str:
         """The source of ``module``."""
         return self._print(module).rstrip("\n") + "\n"
+
+    def array(self, expr: sympy.Expr, layout: tuple, out: str | None = None) -> str:
+        """:meth:`ArrayPrinter.array`, printed once per module for each value, layout and ``out``.
+
+        The same statements recur: every function starts with the forward
+        pass, and a small array's plain statement is also the first half of
+        the in-place one (``A1 = ... if workspace is None else ...``).  The
+        helpers and imports a value needs were recorded when it was first
+        printed by this printer.
+        """
+        if not EQUAL_PRINTS_ALIKE:
+            return super().array(expr, layout, out)
+        key = (expr, tuple(layout), out)
+        if key not in self._arrays:
+            self._arrays[key] = super().array(expr, layout, out)
+        return self._arrays[key]
 
     def _target(self, target: Target) -> tuple[str, tuple]:
         if isinstance(target, sympy.Indexed):

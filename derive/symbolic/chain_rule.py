@@ -84,55 +84,163 @@ class ChainRule:
     :attr:`pieces` (per layer, what its delta was built from), :attr:`data_terms`
     and :attr:`penalty_terms` (per parameter, the two parts of its gradient).
 
+    Each piece of the chain rule (the output delta, a hidden delta, a layer's
+    gradients) is derived once per process for what it depends on, at the
+    layer numbers of a small stand-in network, and renumbered to its layer
+    here (:func:`_piece`): the output delta of a tanh/sse network is the same
+    derivation at depth 1, 2 or 3.
+
     Args:
         network: The network to derive.
     """
 
     def __init__(self, network: Network):
         self.network = network
-        self.steps: list[Step] = []
+        self._taken: list[tuple[_Derived, Relabeling]] = []
         self.deltas: dict[int, sympy.Expr] = {}
         self.gradients: dict[str, sympy.Expr] = {}
         self.pieces: dict[int, Pieces] = {}
         self.data_terms: dict[str, sympy.Expr] = {}
         self.penalty_terms: dict[str, sympy.Expr] = {}
-        depth, loss = network.depth, network.loss
-        self.deltas[depth], self.pieces[depth] = self._piece(
-            ("output delta", depth, _definition(network.activations[-1]), (loss.name, loss.expression),
-             network.reduction), self._output_delta)
+        depth = network.depth
+        self.deltas[depth], self.pieces[depth] = self._take(_output_delta_piece(network), {1: depth})
         for layer in range(depth, 0, -1):
-            gradients, data_terms, penalty_terms = self._piece(
-                ("gradients", layer, network.bias, network.weight_decay, network.l1),
-                lambda: self._parameter_gradients(layer))
+            gradients, data_terms, penalty_terms = self._take(_gradients_piece(network), {0: layer - 1, 1: layer})
             self.gradients.update(gradients)
             self.data_terms.update(data_terms)
             self.penalty_terms.update(penalty_terms)
             if layer > 1:
-                self.deltas[layer - 1], self.pieces[layer - 1] = self._piece(
-                    ("hidden delta", layer - 1, _definition(network.activations[layer - 2])),
-                    lambda: self._hidden_delta(layer - 1))
+                self.deltas[layer - 1], self.pieces[layer - 1] = self._take(
+                    _hidden_delta_piece(network.activations[layer - 2]), {1: layer - 1, 2: layer})
 
-    def _piece(self, key: tuple, build: Callable):
-        """``build()`` (which records its steps and returns its results), done once per ``key`` in this process.
+    def _take(self, piece: "_Derived", layers: dict[int, int]):
+        """A piece's value renumbered to ``layers`` (stand-in layer -> this network's); its steps kept for :attr:`steps`."""
+        relabel = Relabeling(layers)
+        self._taken.append((piece, relabel))
+        return relabel.value(piece.value)
 
-        Each piece of the chain rule depends on a few facts of the network
-        only (the key): the output delta on the depth, the output activation,
-        the loss and the reduction; a hidden delta on its layer and
-        activation; a layer's gradients on its index, the bias and the
-        penalties.  Networks that share a piece share its SymPy work; its
-        recorded steps are replayed in order.
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """The labelled steps, in order, renumbered when first read (generated code needs only the results)."""
+        return tuple(Step(label.format(*relabel.numbers), relabel(equation), relabel.numbers[layer])
+                     for piece, relabel in self._taken for label, equation, layer in piece.steps)
+
+    def combine(self, layer: int, upstream: sympy.Expr, jacobian: sympy.Expr, example: Dummy,
+                unit: Dummy) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
+        """delta_l from its two factors: ``(chain, collapsed, delta)``, the chain-rule sum, summed out, simplified.
+
+        Args:
+            layer: l.
+            upstream: dE/dA_l[n, j].
+            jacobian: dA_l[example, unit]/dZ_l[n, j].
+            example, unit: The Jacobian's summation indices.
         """
-        found = _PIECES.get(key)
-        if found is None:
-            first = len(self.steps)
-            value = build()
-            found = _PIECES[key] = (tuple(self.steps[first:]), value)
-            while len(_PIECES) > PIECES_KEPT:
-                _PIECES.popitem(last=False)
-        else:
-            _PIECES.move_to_end(key)
-            self.steps.extend(found[0])
-        return found[1]
+        return combine(self.network, layer, upstream, jacobian, example, unit)
+
+
+def combine(network: Network, layer: int, upstream: sympy.Expr, jacobian: sympy.Expr, example: Dummy,
+            unit: Dummy) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
+    """:meth:`ChainRule.combine` for layer ``layer`` of ``network``."""
+    chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian, (unit, 0, size(layer) - 1),
+                (example, 0, N - 1))
+    collapsed = collapse_deltas(chain)
+    if layer == network.depth:
+        delta = rename_bound(shortest(back_substitute(collapsed, network, layer)), readable_index(m, k, i))
+    else:
+        delta = rename_bound(back_substitute(collapsed, network, layer), readable_index(k, m, i))
+    return chain, collapsed, delta
+
+
+class _Derived(NamedTuple):
+    """A piece as derived on its stand-in network: ``steps`` as ``(label, equation, layer)`` with the labels'
+    layer numbers as format fields (``"dE/dA{1}"``), and its ``value``."""
+
+    steps: tuple
+    value: object
+
+
+class Relabeling:
+    """Renumbers the layers of a piece: every array and width of layer c becomes that of layer ``layers[c]``.
+
+    A renaming of symbols (``A1`` -> ``A3``, ``n_1`` -> ``n_3``), done by one
+    ``xreplace``; the derivation itself is SymPy's, on the stand-in.
+    """
+
+    def __init__(self, layers: dict[int, int]):
+        self.numbers = [layers.get(c, c) for c in range(max(layers) + 1)]
+        self.symbols = {}
+        for old, new in layers.items():
+            if old != new:
+                self.symbols.update({of(old): of(new) for of in (activations, preactivations, weights, biases,
+                                                                  deltas, size)})
+
+    def __call__(self, expr):
+        return expr.xreplace(self.symbols) if self.symbols else expr
+
+    def value(self, value):
+        """A piece's value renumbered: expressions, and the keys of dicts by parameter name (``W1`` -> ``W3``)."""
+        if isinstance(value, sympy.Basic):
+            return self(value)
+        if isinstance(value, dict):
+            return {self.name(key): self.value(item) for key, item in value.items()}
+        if isinstance(value, Pieces):
+            return value._replace(upstream=self(value.upstream), jacobian=self(value.jacobian), raw=self(value.raw))
+        return type(value)(self.value(item) for item in value)
+
+    def name(self, parameter: str) -> str:
+        return "%s%d" % (parameter[0], self.numbers[int(parameter[1:])])
+
+
+def _output_delta_piece(network: Network) -> _Derived:
+    """delta_L depends on the output activation, the loss and the reduction: derived at depth 1."""
+    output, loss = network.activations[-1], network.loss
+    return _piece(("output delta", _definition(output), (loss.name, loss.expression), network.reduction),
+                  lambda: Network((1, 1), activation=[output], loss=loss, reduction=network.reduction, bias=False),
+                  lambda recorder: recorder.output_delta())
+
+
+def _hidden_delta_piece(activation) -> _Derived:
+    """A hidden delta depends on its layer's activation only: derived for layer 1 of a depth-2 network."""
+    return _piece(("hidden delta", _definition(activation)),
+                  lambda: Network((1, 1, 1), activation=[activation, "linear"], bias=False),
+                  lambda recorder: recorder.hidden_delta(1))
+
+
+def _gradients_piece(network: Network) -> _Derived:
+    """A layer's gradients depend on the bias and the penalties only: derived for layer 1."""
+    return _piece(("gradients", network.bias, network.weight_decay, network.l1),
+                  lambda: Network((1, 1), activation="linear", bias=network.bias,
+                                  weight_decay=network.weight_decay, l1=network.l1),
+                  lambda recorder: recorder.parameter_gradients(1))
+
+
+def _piece(key: tuple, stand_in: Callable[[], Network], build: Callable) -> _Derived:
+    """``build(recorder)`` on the stand-in network, done once per ``key`` in this process.
+
+    Each piece of the chain rule depends on a few facts of the network only
+    (the key): the output delta on the output activation, the loss and the
+    reduction; a hidden delta on its activation; a layer's gradients on the
+    bias and the penalties.  Networks that share a piece, at any depth and
+    layer, share its SymPy work; its recorded steps are replayed in order.
+    """
+    found = _PIECES.get(key)
+    if found is None:
+        recorder = _Recorder(stand_in())
+        value = build(recorder)
+        found = _PIECES[key] = _Derived(tuple(recorder.records), value)
+        while len(_PIECES) > PIECES_KEPT:
+            _PIECES.popitem(last=False)
+    else:
+        _PIECES.move_to_end(key)
+    return found
+
+
+class _Recorder:
+    """The chain rule's steps on one (stand-in) network, each recorded with its label's layers as format fields."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.records: list[tuple[str, sympy.Eq, int]] = []
 
     @cached_property
     def _data_loss(self) -> sympy.Expr:
@@ -145,85 +253,68 @@ class ChainRule:
         return rename_bound(penalty(self.network), fresh_index)
 
     def _record(self, layer: int, label: str, lhs: sympy.Expr, rhs: sympy.Expr) -> None:
-        self.steps.append(Step(label, Eq(lhs, rename_bound(rhs, readable_index()), evaluate=False), layer))
+        self.records.append((label, Eq(lhs, rename_bound(rhs, readable_index()), evaluate=False), layer))
 
-    def combine(self, layer: int, upstream: sympy.Expr, jacobian: sympy.Expr, example: Dummy,
-                unit: Dummy) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
-        """delta_l from its two factors: ``(chain, collapsed, delta)``, the chain-rule sum, summed out, simplified.
-
-        Args:
-            layer: l.
-            upstream: dE/dA_l[n, j].
-            jacobian: dA_l[example, unit]/dZ_l[n, j].
-            example, unit: The Jacobian's summation indices.
-        """
-        chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian, (unit, 0, size(layer) - 1),
-                    (example, 0, N - 1))
-        collapsed = collapse_deltas(chain)
-        if layer == self.network.depth:
-            delta = rename_bound(shortest(back_substitute(collapsed, self.network, layer)), readable_index(m, k, i))
-        else:
-            delta = rename_bound(back_substitute(collapsed, self.network, layer), readable_index(k, m, i))
-        return chain, collapsed, delta
-
-    def _output_delta(self) -> tuple[sympy.Expr, Pieces]:
+    def output_delta(self) -> tuple[sympy.Expr, Pieces]:
         """delta_L = dE/dZ_L: the loss derivative through the output activation."""
         L = self.network.depth
         A, Z = activations(L), preactivations(L)
         example, unit = _dummies("n k")
         dE_dA = collapse_deltas(sympy.diff(self._data_loss, A[n, j]))
-        self._record(L, "dE/dA%d: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
+        self._record(L, "dE/dA{%d}: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
         raw, dA_dZ = jacobian_factors(self.network, L, example, unit)
-        self._record(L, "dA%d/dZ%d: derivative of the activation (do/dnet)" % (L, L),
+        self._record(L, "dA{%d}/dZ{%d}: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
-        chain, collapsed, simplified = self.combine(L, dE_dA, dA_dZ, example, unit)
-        self._record(L, "delta%d = dE/dZ%d by the chain rule" % (L, L), deltas(L)[n, j], chain)
-        self._record(L, "delta%d with the deltas summed out" % L, deltas(L)[n, j], collapsed)
+        chain, collapsed, simplified = combine(self.network, L, dE_dA, dA_dZ, example, unit)
+        self._record(L, "delta{%d} = dE/dZ{%d} by the chain rule" % (L, L), deltas(L)[n, j], chain)
+        self._record(L, "delta{%d} with the deltas summed out" % L, deltas(L)[n, j], collapsed)
         if simplified != rename_bound(collapsed, readable_index()):
-            self._record(L, "delta%d simplified" % L, deltas(L)[n, j], simplified)
+            self._record(L, "delta{%d} simplified" % L, deltas(L)[n, j], simplified)
         return simplified, Pieces(dE_dA, dA_dZ, raw, example, unit)
 
-    def _parameter_gradients(self, layer: int) -> tuple[dict, dict, dict]:
+    def parameter_gradients(self, layer: int) -> tuple[dict, dict, dict]:
         """dE/dW_l[j, i] and dE/db_l[j] from delta_l and the net input's derivatives; with their two terms each."""
         gradients, data_terms, penalty_terms = {}, {}, {}
-        parameters = [("W%d" % layer, weights(layer)[j, i])]
+        parameters = [("W", weights(layer)[j, i])]
         if self.network.bias:
-            parameters.append(("b%d" % layer, biases(layer)[j]))
+            parameters.append(("b", biases(layer)[j]))
         example, unit = _dummies("n k")
         net = rename_bound(net_input(self.network, layer, example, unit), fresh_index)
-        for name, entry in parameters:
+        for letter, entry in parameters:
+            name, label = "%s%d" % (letter, layer), "%s{%d}" % (letter, layer)
             dZ = collapse_deltas(sympy.diff(net, entry))
-            self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
+            self._record(layer, "dZ{%d}/d%s: derivative of the net input (dnet/dw)" % (layer, label),
                          Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
             direct = collapse_deltas(sympy.diff(self._penalty, entry))
             through_delta = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1))
             chain = through_delta + direct
-            self._record(layer, "dE/d%s by the chain rule" % name, Derivative(E, entry), chain)
+            self._record(layer, "dE/d%s by the chain rule" % label, Derivative(E, entry), chain)
             gradient = rename_bound(collapse_deltas(chain), readable_index(n, k, m))
-            self._record(layer, "dE/d%s" % name, Derivative(E, entry), gradient)
+            self._record(layer, "dE/d%s" % label, Derivative(E, entry), gradient)
             gradients[name] = gradient
             data_terms[name] = rename_bound(collapse_deltas(through_delta), readable_index(n, k, m))
             penalty_terms[name] = direct
         return gradients, data_terms, penalty_terms
 
-    def _hidden_delta(self, layer: int) -> tuple[sympy.Expr, Pieces]:
+    def hidden_delta(self, layer: int) -> tuple[sympy.Expr, Pieces]:
         """delta_l from delta_{l+1}: back through the next layer's weights, then through g_l."""
         above = layer + 1
         A = activations(layer)
         example, unit, inner = _dummies("n k j")
         net = rename_bound(net_input(self.network, above, example, unit), fresh_index)
         dZ_dA = collapse_deltas(sympy.diff(net, A[n, j]))
-        self._record(above, "dZ%d/dA%d: how the next layer's net input depends on this output" % (above, layer),
+        self._record(above, "dZ{%d}/dA{%d}: how the next layer's net input depends on this output" % (above, layer),
                      Derivative(preactivations(above)[n, k], A[n, j]), dZ_dA.xreplace({example: n, unit: k}))
         dE_dA = collapse_deltas(Sum(deltas(above)[example, unit] * dZ_dA,
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
-        self._record(layer, "dE/dA%d: error arriving from layer %d" % (layer, above), Derivative(E, A[n, j]), dE_dA)
+        self._record(layer, "dE/dA{%d}: error arriving from layer {%d}" % (layer, above), Derivative(E, A[n, j]),
+                     dE_dA)
         raw, dA_dZ = jacobian_factors(self.network, layer, example, inner)
-        self._record(layer, "dA%d/dZ%d: derivative of the activation" % (layer, layer),
+        self._record(layer, "dA{%d}/dZ{%d}: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
-        chain, _, delta = self.combine(layer, dE_dA, dA_dZ, example, inner)
-        self._record(layer, "delta%d = dE/dZ%d by the chain rule" % (layer, layer), deltas(layer)[n, j], chain)
-        self._record(layer, "delta%d" % layer, deltas(layer)[n, j], delta)
+        chain, _, delta = combine(self.network, layer, dE_dA, dA_dZ, example, inner)
+        self._record(layer, "delta{%d} = dE/dZ{%d} by the chain rule" % (layer, layer), deltas(layer)[n, j], chain)
+        self._record(layer, "delta{%d}" % layer, deltas(layer)[n, j], delta)
         return delta, Pieces(dE_dA, dA_dZ, raw, example, inner)
 
 

@@ -43,7 +43,6 @@ class Derived(NamedTuple):
 
     forward_equations: tuple
     loss: sympy.Expr
-    steps: tuple
     deltas: dict
     gradients: dict
     chain_rule: ChainRule
@@ -52,8 +51,7 @@ class Derived(NamedTuple):
 def derive_structure(network: Network) -> Derived:
     """Run the chain rule for ``network``'s structure (its widths are not used)."""
     rule = ChainRule(network)
-    return Derived(tuple(forward_equations(network)), loss_expression(network), tuple(rule.steps), rule.deltas,
-                   rule.gradients, rule)
+    return Derived(tuple(forward_equations(network)), loss_expression(network), rule.deltas, rule.gradients, rule)
 
 
 class SymbolicDerivation:
@@ -79,10 +77,14 @@ class SymbolicDerivation:
         derived = derive_structure(network) if derived is None else derived
         self.forward_equations: tuple[sympy.Eq, ...] = derived.forward_equations
         self.loss: sympy.Expr = derived.loss
-        self.steps: tuple[Step, ...] = derived.steps
         self.chain_rule = derived.chain_rule
         self._deltas = derived.deltas
         self._gradients = derived.gradients
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The chain-rule steps, in order (see :class:`~derive.symbolic.chain_rule.ChainRule`)."""
+        return self.chain_rule.steps
 
     @property
     def depth(self) -> int:
