@@ -152,8 +152,8 @@ def test_profiles_are_registered_under_prefixed_names_and_never_overwrite_existi
     assert out == ["7", "3", str(strategies.PROFILES["ci"].max_examples), "True"]
 
 
-def test_the_pool_checks_each_structure_at_several_widths_and_a_shard_holds_all_of_a_structures_widths():
-    from verify.testing import property_suite
+def test_the_pool_checks_each_structure_at_several_widths_and_a_part_holds_all_of_a_structures_widths():
+    from verify.testing.runs import PropertyRun
 
     pool = strategies.network_pool(300)
     groups = {}
@@ -163,9 +163,10 @@ def test_the_pool_checks_each_structure_at_several_widths_and_a_shard_holds_all_
     assert all(len(group) <= strategies.WIDTHS_PER_STRUCTURE for group in groups.values())
     assert all(len({n.sizes for n in group}) == len(group) for group in groups.values())
     assert sum(n.depth == 1 for n in pool) >= len({(n.activation_names[-1], n.loss.name) for n in pool})
-    config = {"network": None, "networks": {}}
-    shards = [property_suite.shard_pool(config, shard) for shard in range(property_suite.SHARDS)]
-    assert sorted(map(pool.index, sum(shards, []))) == list(range(len(pool)))  # every network, once
-    owner = {n.structure: k for k, shard in enumerate(shards) for n in shard}
-    assert all(owner[n.structure] == k for k, shard in enumerate(shards) for n in shard)
-    assert all(shard == sorted(shard, key=pool.index) for shard in shards)  # smallest first, as in the pool
+    for examples in (1000, 1_000_000):  # fewer parts than structures, and more
+        run = PropertyRun(examples)
+        groups = list(dict.fromkeys(tuple(run.part_networks(part)) for part in range(run.parts)))
+        assert sorted(map(pool.index, sum(groups, ()))) == list(range(len(pool)))  # every network, once
+        owner = {n.structure: k for k, group in enumerate(groups) for n in group}
+        assert all(owner[n.structure] == k for k, group in enumerate(groups) for n in group)
+        assert all(list(group) == sorted(group, key=pool.index) for group in groups)  # smallest first, as in the pool

@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shlex
 import sys
 from pathlib import Path
 
 from derive import ACTIVATIONS, LOSSES, InputError, Network
 from derive.files import atomic_write
-from derive.model.network import split_activation_list
+from derive.model.network import network_options, split_activation_list
 
 #: Subcommand name -> (module, one line of help).  A module is imported only when its subcommand runs.
 COMMANDS = {
@@ -110,23 +109,6 @@ def network_from_args(args: argparse.Namespace) -> Network:
     activation = split_activation_list(args.activation) if args.activation is not None else None
     return Network.from_spec(args.spec, activation=activation, loss=args.loss, bias=args.bias,
                              weight_decay=args.weight_decay, l1=args.l1, reduction=args.reduction)
-
-
-def network_options(network: Network) -> list[str]:
-    """The command-line options that describe ``network`` beyond its sizes (defaults left out), shell-quoted."""
-    names = network.activation_names
-    options = []
-    if names != ("sigmoid",) * network.depth:
-        options += ["--activation", shlex.quote(names[0] if len(set(names)) == 1 else ",".join(names))]
-    for flag, value, default in (("--loss", network.loss.name, "sse"), ("--reduction", network.reduction, "sum")):
-        if value != default:
-            options += [flag, value]
-    if not network.bias:
-        options.append("--no-bias")
-    for flag, value in (("--weight-decay", network.weight_decay), ("--l1", network.l1)):
-        if value:
-            options += [flag, repr(value)]
-    return options
 
 
 def network_command(command: str, network: Network) -> str:

@@ -15,11 +15,21 @@ what it supports with ``--activations``, ``--losses``, ``--reduction``,
 ``--max-depth``, ``--max-width``, ``--bias`` and ``--decay``.
 
 The run checks exactly ``--examples`` examples and is deterministic (the same
-examples every time) unless ``--seed`` picks another sequence.  Exit status: 0
-when every example agrees; 1 with the minimal counterexample (network,
-parameters, data, what kind of bug fits it, and commands that reproduce it)
-when one does not; 2 for bad input, including a gradient function that cannot
-be imported, raises, or returns the wrong keys, shapes, dtype or NaN.
+examples every time, for the seed the summary shows) unless ``--seed`` picks
+another sequence.  Exit status: 0 when every example agrees; 1 with the minimal
+counterexample (network, parameters, data, what kind of bug fits it, and
+commands that reproduce it) when one does not; 2 for bad input, including a
+gradient function that cannot be imported, raises, or returns the wrong keys,
+shapes, dtype or NaN (on some example: that example is saved, with the
+``backprop check`` command that reproduces it).
+
+At scale (docs/property-testing-at-scale.md): ``--shard K/N`` runs the K-th of
+N disjoint parts of the same run and ``--json`` prints its result as JSON;
+``--merge RESULT.json ...`` merges the shards into one verdict (exit 1 if any
+disagreed, 2 if they are not the shards of one run); ``--dask ADDRESS`` runs the
+parts as tasks on a Dask scheduler, ``--dask local:W`` on a local cluster of W
+workers; ``--database DIR`` keeps Hypothesis' failing examples there, replayed
+first next time.
 
 Examples::
 
@@ -27,6 +37,9 @@ Examples::
     backprop proptest 3-4-2 --activation tanh,sigmoid --grad mlp.py:gradients
     backprop proptest --grad mybackprop.py:gradients --activations sigmoid,tanh --losses sse
     backprop proptest 3-4-2 --activation tanh,sigmoid --hvp mlp.py:hvp
+    backprop proptest --examples 1000000 --shard 3/16 --json > shard-3.json
+    backprop proptest --merge shard-*.json
+    backprop proptest --examples 100000 --dask tcp://scheduler:8786
 
 With ``--hvp MODULE:FN`` (or ``--order 2`` for the derivation's own ``hvp``)
 Hessian-vector products are checked instead, ``FN(params, X, T, V)``, each
@@ -39,9 +52,9 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
+import random
+import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,9 +62,11 @@ from derive import InputError
 
 from . import add_network_arguments, given_network_options, network_from_args
 
-ENV = "BACKPROP_PROPTEST_"
-#: The options that restrict random networks, and their defaults.
-POOL_OPTIONS = {"activations": None, "losses": None, "max_depth": 3, "max_width": 4, "bias": "any", "decay": "any"}
+#: The options that restrict random networks: flag -> (attribute, default).
+POOL_FLAGS = {"--activations": ("activations", None), "--losses": ("losses", None), "--max-depth": ("max_depth", 3),
+              "--max-width": ("max_width", 4), "--bias": ("pool_bias", "any"), "--decay": ("decay", "any")}
+#: The options of a run, refused with --merge (which takes only result files).
+RUN_OPTIONS = ("spec", "examples", "grad", "hvp", "order", "workers", "seed", "profile", "shard", "dask", "database")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,28 +81,131 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "dict, checked instead of gradients (implies --order 2)")
     parser.add_argument("--order", type=int, choices=(1, 2), help="2: check Hessian-vector products (yours with "
                         "--hvp, else the generated hvp) against the derivation and differences of the engine")
-    parser.add_argument("-n", "--workers", default="auto", metavar="WORKERS",
-                        help="parallel worker processes (pytest-xdist): a number, or 'auto' for one per core "
-                             "(default); 0 for none (one process)")
-    parser.add_argument("--seed", type=int, metavar="S", help="search another random sequence (default: derandomized)")
+    parser.add_argument("-n", "--workers", metavar="WORKERS",
+                        help="parallel worker processes on this machine (pytest-xdist): a number, or 'auto' for one "
+                             "per core (default); 0 for none (one process)")
+    parser.add_argument("--seed", type=int, metavar="S", help="search another random sequence (default: 0 under "
+                        "the ci profile, a new one each run under dev and thorough; the summary shows it)")
     parser.add_argument("--profile", choices=("dev", "ci", "thorough"), help="hypothesis settings profile "
                         "(default: $BACKPROP_HYPOTHESIS_PROFILE, else ci)")
     parser.add_argument("--activations", metavar="LIST", help="comma-separated activations to draw from (default: all)")
     parser.add_argument("--losses", metavar="LIST", help="comma-separated losses to draw from (default: all compatible)")
     parser.add_argument("--max-depth", type=int, metavar="L", help="deepest network drawn (default 3)")
     parser.add_argument("--max-width", type=int, metavar="W", help="widest layer drawn (default 4)")
-    parser.add_argument("--bias", choices=("yes", "no", "any"), help="layers with biases (default any)")
+    parser.add_argument("--bias", dest="pool_bias", choices=("yes", "no", "any"),
+                        help="random networks with biases, without, or either (default any)")
     parser.add_argument("--decay", choices=("yes", "no", "any"), help="weight decay (default any)")
+    scale = parser.add_argument_group("at scale (docs/property-testing-at-scale.md)")
+    scale.add_argument("--shard", metavar="K/N", help="run the K-th of N disjoint parts of the run; the N shards "
+                       "together run exactly the examples of the whole run")
+    scale.add_argument("--json", action="store_true", help="print the result as JSON (for --merge)")
+    scale.add_argument("--merge", nargs="+", metavar="RESULT.json", help="merge the --json results of the shards of "
+                       "one run into one verdict")
+    scale.add_argument("--dask", metavar="ADDRESS", help="run the parts as tasks on the Dask scheduler at ADDRESS "
+                       "(tcp://host:8786), or on a local cluster of W workers (local:W); needs "
+                       "pip install 'backprop[dask]'")
+    scale.add_argument("--database", metavar="DIR", help="keep Hypothesis' failing examples in DIR (shared by the "
+                       "shards), replayed first next time; default: none")
 
 
 def run(args: argparse.Namespace) -> int:
-    for module in ("pytest", "xdist"):
-        if importlib.util.find_spec(module) is None:
-            raise InputError("backprop proptest needs pytest and pytest-xdist; install them with "
-                             "pip install 'backprop[test]'")
+    if args.merge:
+        return _merge(args)
+    from verify.testing.runs import Execution
+
+    if args.dask is None:
+        for module in ("pytest", "xdist"):
+            if importlib.util.find_spec(module) is None:
+                raise InputError("backprop proptest needs pytest and pytest-xdist; install them with "
+                                 "pip install 'backprop[test]'")
+    elif args.workers is not None:
+        raise InputError("-n sets the workers on this machine; with --dask the cluster's workers run the parts")
+    shard = _shard(args.shard)
+    run_ = property_run(args, sharded=shard[1] > 1)
+    run_.shard(*shard)  # more shards than parts: one line now, not after the work
+    execution = Execution(shard, _database(args.database), os.getcwd())
+    started = time.perf_counter()
+    if args.dask is not None:
+        from verify.testing.distributed import run_on_dask
+
+        parts, workers = run_on_dask(run_, execution, args.dask), "dask %s" % args.dask
+    else:
+        from verify.testing.local import run_with_pytest
+
+        workers = _workers(args.workers)
+        local = run_with_pytest(run_, execution, workers)
+        parts = local.parts
+        if local.status != 0 and not any(p["counterexample"] or p["input_error"] for p in parts):
+            print(local.log, file=sys.stderr)  # not a counterexample: a crash, an interruption, a collection error
+            print("backprop proptest: pytest stopped with exit status %d (see its output above)" % local.status,
+                  file=sys.stderr)
+            return local.status if local.status > 1 else 1
+    from verify.testing.results import shard_result
+
+    return _report(shard_result(run_, shard, parts, time.perf_counter() - started, workers), args.json)
+
+
+def _report(document: dict, as_json: bool) -> int:
+    """Print a result (a shard's or merged) as JSON or as the summary and verdict; its exit status."""
+    from verify.testing.results import EXIT_STATUS, summary, verdict_line
+
+    if as_json:
+        print(json.dumps(document, indent=1))
+    if document["input_errors"]:  # bad input: one line on stderr (after the JSON, which has it too), exit 2
+        raise InputError(document["input_errors"][0])
+    if not as_json:
+        print(summary(document))
+        print(("\n" if document["counterexamples"] else "") + verdict_line(document))
+    return EXIT_STATUS[document["verdict"]]
+
+
+def _merge(args) -> int:
+    from verify.testing.results import merge, read_results
+
+    given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]
+    given += [flag for flag, (attribute, _) in POOL_FLAGS.items() if getattr(args, attribute) is not None]
+    given += given_network_options(args)
+    if given:
+        flag = given[0] if given[0].startswith("--") else "--" + given[0].replace("_", "-")
+        raise InputError("--merge takes only result files (and --json), not %s" % ("SPEC" if flag == "--spec"
+                                                                                   else flag))
+    return _report(merge(read_results(args.merge)), args.json)
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return (1, 1)
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise InputError("--shard takes K/N with 1 <= K <= N (the K-th of N shards), got %r" % text)
+    return int(match.group(1)), int(match.group(2))
+
+
+def _database(text: str | None) -> str | None:
+    if text is None:
+        return None
+    folder = Path(text).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("--database %s: cannot create the directory: %s" % (text, exc.strerror or exc)) from None
+    if not os.access(folder, os.W_OK):
+        raise InputError("--database %s: the directory is not writable" % text)
+    return str(folder)
+
+
+def property_run(args: argparse.Namespace, sharded: bool = False):
+    """The :class:`~verify.testing.runs.PropertyRun` the options describe, its candidate tried first.
+
+    Raises:
+        InputError: options that contradict each other, a bad network option or candidate, or a shard of a run
+            whose examples would differ between shards.
+    """
+    from verify.testing.runs import TOTAL_EXAMPLES, PropertyRun
+    from verify.testing.strategies import PROFILE_VARIABLE, profile_settings
+
     if args.examples is not None and args.examples < 1:
         raise InputError("--examples must be at least 1, got %d" % args.examples)
-    workers = _workers(args.workers)
     fixed = _fixed_network(args)
     networks = {} if fixed is not None else _network_options(args)
     if args.hvp and args.grad:
@@ -97,24 +215,30 @@ def run(args: argparse.Namespace) -> int:
     order = 2 if args.hvp else args.order or 1
     if order == 2 and args.grad:
         raise InputError("--order 2 checks Hessian-vector products: give yours as --hvp FN, not --grad")
-    spec = args.hvp or args.grad
-    grad = _check_grad(spec, fixed, networks, order) if spec else None
-    with tempfile.TemporaryDirectory(prefix="backprop-proptest-") as results:
-        env = _environment(args, grad, fixed, networks, results)
-        env[ENV + "ORDER"] = str(order)
-        from verify.testing.property_suite import TOTAL_EXAMPLES
+    profile = args.profile or os.environ.get(PROFILE_VARIABLE, "").strip() or "ci"
+    if profile not in TOTAL_EXAMPLES:
+        raise InputError("%s=%s is not a profile; choose one of: %s" % (PROFILE_VARIABLE, profile,
+                                                                       ", ".join(TOTAL_EXAMPLES)))
+    seed = args.seed
+    if seed is None and profile_settings(profile).derandomize:
+        seed = 0
+    elif seed is None and sharded:
+        raise InputError("--shard needs the same examples in every shard: give --seed S (the %s profile draws new "
+                         "examples every run)" % profile)
+    elif seed is None:
+        seed = random.randrange(2 ** 31)
+    candidate = args.hvp or args.grad
+    if candidate:
+        _check_grad(candidate, fixed, networks, order)
+    return PropertyRun(examples=args.examples or TOTAL_EXAMPLES[profile], profile=profile, seed=seed,
+                       network=fixed.to_dict() if fixed is not None else None, networks=networks,
+                       candidate=candidate, order=order)
 
-        total = args.examples or TOTAL_EXAMPLES[env["BACKPROP_HYPOTHESIS_PROFILE"]]
-        started = time.perf_counter()
-        code, log = _run_pytest(workers, env, Path(results), total)
-        shards = [json.loads(p.read_text()) for p in sorted(Path(results).glob("shard-*.json"))]
-    return _conclude(code, log, shards, args, time.perf_counter() - started, workers, fixed)
 
-
-def _workers(text: str) -> str:
+def _workers(text: str | None) -> str:
     """``-n``, capped at the number of cores this process may use (more would only compete for them)."""
-    if text == "auto" or text == "0":
-        return text
+    if text is None or text == "auto" or text == "0":
+        return text or "auto"
     if not text.isdigit():
         raise InputError("-n/--workers must be a number >= 0 or 'auto', got %r" % text)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -127,7 +251,7 @@ def _workers(text: str) -> str:
 
 def _fixed_network(args):
     """The network SPEC fixes, or None; refuses options that belong to the other mode."""
-    pool_given = ["--" + key.replace("_", "-") for key in POOL_OPTIONS if getattr(args, key) is not None]
+    pool_given = [flag for flag, (attribute, _) in POOL_FLAGS.items() if getattr(args, attribute) is not None]
     if args.spec is not None:
         if pool_given:
             raise InputError("%s restricts random networks, but SPEC fixes the architecture; drop one of them"
@@ -156,9 +280,10 @@ def _network_options(args) -> dict:
     from verify.testing.strategies import network_pool
 
     flags = {"yes": True, "no": False, "any": None}
-    chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in POOL_OPTIONS.items()}
+    chosen = {attribute: default if getattr(args, attribute) is None else getattr(args, attribute)
+              for attribute, default in POOL_FLAGS.values()}
     options = {"activations": _split(chosen["activations"]), "losses": _split(chosen["losses"]),
-               "max_depth": chosen["max_depth"], "max_width": chosen["max_width"], "bias": flags[chosen["bias"]],
+               "max_depth": chosen["max_depth"], "max_width": chosen["max_width"], "bias": flags[chosen["pool_bias"]],
                "decay": flags[chosen["decay"]], "reduction": args.reduction}
     options = {key: value for key, value in options.items() if value is not None}
     try:
@@ -192,117 +317,3 @@ def _check_grad(spec: str, fixed, networks: dict, order: int = 1) -> str:
         call_gradient_function(function, network, params, *random_data(network, 2, 0), name=spec, direction=direction,
                                what="hvp function" if order == 2 else "gradient function")
     return spec
-
-
-def _environment(args, grad, fixed, networks, results) -> dict:
-    from verify.testing.strategies import PROFILE_VARIABLE
-
-    env = dict(os.environ)
-    env[PROFILE_VARIABLE] = args.profile or os.environ.get(PROFILE_VARIABLE) or "ci"
-    env[ENV + "NETWORKS"] = json.dumps(networks)
-    if fixed is not None:
-        env[ENV + "NETWORK"] = json.dumps(fixed.to_dict())
-    else:
-        env.pop(ENV + "NETWORK", None)
-    env[ENV + "RESULTS"] = results
-    for key, value in (("EXAMPLES", args.examples), ("GRAD", grad), ("SEED", args.seed)):
-        if value is None:
-            env.pop(ENV + key, None)
-        else:
-            env[ENV + key] = str(value)
-    env["PYTHONPATH"] = os.pathsep.join([os.getcwd()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
-
-
-def _run_pytest(workers: str, env: dict, results: Path, expected: int) -> tuple[int, str]:
-    """Run the suite in a child pytest (isolated from the user's pytest configuration), with a progress bar."""
-    from tqdm import tqdm
-
-    (results / "pytest.ini").write_text("[pytest]\n")
-    command = [sys.executable, "-m", "pytest", "--pyargs", "verify.testing.property_suite", "-c", str(results / "pytest.ini"),
-               "--rootdir", str(results), "-p", "no:cacheprovider", "--noconftest", "-q", "-x", "--tb=short", "-rN",
-               "--no-header"]
-    if workers != "0":
-        command += ["-n", workers]
-    log_path = results / "pytest.log"
-    with open(log_path, "w") as log, tqdm(total=expected, unit="example", desc="proptest", file=sys.stderr,
-                                          disable=None, mininterval=0.5) as bar:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-        try:
-            while child.poll() is None:
-                time.sleep(0.2)
-                if _progress(results) > bar.n:
-                    bar.update(_progress(results) - bar.n)
-            bar.update(max(0, _progress(results) - bar.n))
-        except KeyboardInterrupt:
-            child.terminate()
-            child.wait()
-            raise
-    return child.returncode, log_path.read_text(errors="replace")
-
-
-def _progress(results: Path) -> int:
-    return sum(path.stat().st_size for path in results.glob("progress-*"))
-
-
-def _conclude(code: int, log: str, shards: list[dict], args, seconds: float, workers: str, fixed) -> int:
-    errors = [s["input_error"] for s in shards if "input_error" in s]
-    if errors:
-        raise InputError(errors[0])
-    failures = [s["counterexample"] for s in shards if "counterexample" in s]
-    if code != 0 and not failures:  # not a counterexample: a crash, an interruption, a collection error
-        print(log, file=sys.stderr)
-        print("backprop proptest: pytest stopped with exit status %d (see its output above)" % code, file=sys.stderr)
-        return code if code > 1 else 1
-    print(_summary(shards, seconds, workers, fixed))
-    if failures:  # -x stops the other shards at the first counterexample (pytest then reports "interrupted")
-        print("\nFAILED: minimal counterexample\n" + min(failures, key=len))
-        return 1
-    if sum(s["examples"] for s in shards) == 0:  # nothing ran (e.g. the user's function ended the process)
-        print("backprop proptest: no example was checked, so nothing is proven; pytest output:\n" + log, file=sys.stderr)
-        return 1
-    if args.hvp or args.order == 2:
-        print("OK: %s, the generated hvp and differences of the engine's gradients agree on every example."
-              % ("your hvp function %s" % args.hvp if args.hvp else "the derivation's H V:"))
-        return 0
-    candidate = "your gradient function %s" % args.grad if args.grad else "the engine"
-    print("OK: %s, the generated code and finite differences agree on every example." % candidate)
-    return 0
-
-
-def _summary(shards: list[dict], seconds: float, workers: str, fixed) -> str:
-    from derive import ACTIVATIONS, LOSSES
-    from verify.check.report import SOURCES
-
-    examples = sum(s["examples"] for s in shards)
-    shrinks = sum(s["shrinks"] for s in shards)
-    networks = set().union(*(s["networks"] for s in shards)) if shards else set()
-    activations = sorted(set().union(*(s["activations"] for s in shards))) if shards else []
-    losses = sorted(set().union(*(s["losses"] for s in shards))) if shards else []
-    errors: dict[str, float] = {}
-    ratios: dict[str, float] = {}
-    for shard in shards:
-        for pair, value in shard["max_errors"].items():
-            errors[pair] = max(errors.get(pair, 0.0), value)
-        for pair, value in shard["max_ratios"].items():
-            ratios[pair] = max(ratios.get(pair, 0.0), value)
-    where = fixed.describe() if fixed else "%d architectures" % len(networks)
-    lines = ["proptest: %s examples on %s in %.1f s (workers: %s)" % (format(examples, ","), where, seconds, workers)]
-    if any(s["failed"] for s in shards):
-        lines.append("  the last example failed; %s smaller variants of it were checked while shrinking it"
-                     % format(shrinks, ","))
-    if fixed is None:
-        lines += ["  %-34s %s (%d of %d registered)" % ("activations covered", ", ".join(activations) or "-",
-                                                        len(activations), len(ACTIVATIONS)),
-                  "  %-34s %s (%d of %d registered)" % ("losses covered", ", ".join(losses) or "-", len(losses),
-                                                        len(LOSSES))]
-    lines += ["  %-34s %d" % ("finite differences flagged at kinks", sum(s["flagged"] for s in shards)),
-              "  %-42s %10s %12s" % ("largest error over every example checked:", "relative", "of allowed")]
-    for pair, value in sorted(errors.items()):
-        first, second = pair.split("-")
-        lines.append("    %-40s %10.2e %12.2g" % ("%s vs %s" % (SOURCES[first], SOURCES[second]), value,
-                                                  ratios.get(pair, 0.0)))
-    lines += ["  (relative: to the size of the entry; of allowed: as a fraction of the error the pair's tolerance",
-              "  allows, so 1 or less agrees. Finite differences approximate: they are allowed their method's",
-              "  tolerance plus twice their own error estimate, hence their larger relative errors.)"]
-    return "\n".join(lines)

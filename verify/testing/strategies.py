@@ -82,6 +82,8 @@ WEIGHT_DECAYS = (0.01, 0.1)
 L1_COEFFICIENTS = (0.0, 0.01)
 #: Drawn values smaller than this fraction of their bound in magnitude become 0.
 TINY = 1e-6
+#: Arrays with at most this many entries draw every entry (fewer choices than a fill value and some entries).
+DENSE_ENTRIES = 32
 
 
 def profile_name() -> str:
@@ -305,23 +307,28 @@ def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]
     return sorted(pool, key=lambda n: (n.depth, sum(n.sizes), n.sizes, repr(n)))
 
 
-def _floats(low: float, high: float, dtype: np.dtype) -> st.SearchStrategy[float]:
-    """Floats in [low, high] whose magnitude is 0 or at least :data:`TINY` of the range.
+def _bounded(shape, dtype: np.dtype, low: float, high: float) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of ``shape`` with entries in [low, high] whose magnitude is 0 or at least :data:`TINY` of the range.
 
-    Values like 1e-279 only exercise underflow (their squares vanish), not gradients.
+    Values like 1e-279 only exercise underflow (their squares vanish), not
+    gradients; they become 0, by one numpy call per array.  Arrays of up to
+    :data:`DENSE_ENTRIES` entries draw every entry; larger ones draw a fill
+    value and some entries, so that a 784-100-10 network's arrays stay within
+    what Hypothesis draws for one example.
     """
     bound = TINY * max(abs(low), abs(high))
-    return st.floats(low, high, width=32 if dtype == np.float32 else 64, allow_subnormal=False).map(
-        lambda x: x if abs(x) >= bound else 0.0)
-
-
-def _array(shape, dtype: np.dtype, scale: float, elements) -> st.SearchStrategy[np.ndarray]:
-    return hnp.arrays(dtype, shape, elements=elements if elements is not None else _floats(-scale, scale, dtype))
+    floats = st.floats(low, high, width=32 if dtype == np.float32 else 64, allow_subnormal=False)
+    dense = math.prod(shape if isinstance(shape, tuple) else (shape,)) <= DENSE_ENTRIES
+    return hnp.arrays(dtype, shape, elements=floats, fill=st.nothing() if dense else None).map(
+        lambda a: np.where(np.abs(a) < bound, dtype.type(0), a))
 
 
 def params(network: Network, *, scale: float = 1.0, dtype=np.float64,
            elements: st.SearchStrategy[float] | None = None) -> st.SearchStrategy[dict]:
     """Parameter dicts for ``network``: every entry in [-scale, scale].
+
+    The entries are drawn as one array and split into the parameters (one
+    draw per example, however many parameters the network has).
 
     Args:
         network: Gives the keys and shapes.
@@ -335,7 +342,8 @@ def params(network: Network, *, scale: float = 1.0, dtype=np.float64,
     if not isinstance(network, Network):
         raise InvalidArgument("network=%r must be a derive.Network" % (network,))
     scale, dtype = _check_scale("scale", scale), _check_dtype(dtype)
-    return st.fixed_dictionaries({name: _array(shape, dtype, scale, elements)
+    return st.fixed_dictionaries({name: hnp.arrays(dtype, shape, elements=elements) if elements is not None
+                                  else _bounded(shape, dtype, -scale, scale)
                                   for name, shape in network.param_shapes().items()})
 
 
@@ -362,25 +370,38 @@ def data(network: Network, *, batch: int | tuple[int, int] = (1, 4), scale: floa
         raise InvalidArgument("batch=%r must be an integer or a (min, max) pair" % (batch,))
     low, high = batch if isinstance(batch, tuple) else (batch, batch)
     low, high = _check_range("batch (min)", low, "batch (max)", high, 1)
-    return _data(network, low, high, _check_scale("scale", scale), _check_dtype(dtype))
+    return _data(_DataShapes(network, _check_scale("scale", scale), _check_dtype(dtype)), st.integers(low, high))
+
+
+class _DataShapes:
+    """The strategies of :func:`data` for each batch size N, built when N is first drawn and kept."""
+
+    def __init__(self, network: Network, scale: float, dtype: np.dtype):
+        self.network, self.scale, self.dtype = network, scale, dtype
+        self._built: dict[int, tuple] = {}
+
+    def __call__(self, n: int) -> tuple:
+        """``(X, T)`` strategies for N = ``n``: T as one-hot rows and soft rows for softmax, else one."""
+        if n not in self._built:
+            width, dtype, output = self.network.sizes[-1], self.dtype, self.network.activations[-1]
+            inputs = _bounded((n, self.network.sizes[0]), dtype, -self.scale, self.scale)
+            if not output.elementwise:  # softmax: a probability row per example
+                classes = hnp.arrays(np.int64, n, elements=st.integers(0, width - 1)).map(
+                    lambda labels: np.eye(width, dtype=dtype)[labels])
+                soft = _bounded((n, width), dtype, 0.01, 1.0).map(
+                    lambda raw: (raw / raw.sum(axis=1, keepdims=True)).astype(dtype))
+                targets = (classes, soft)
+            else:  # values the output can take, within [-1, 1]
+                targets = (_bounded((n, width), dtype, *target_range(output)),)
+            self._built[n] = (inputs, targets)
+        return self._built[n]
 
 
 @st.composite
-def _data(draw: st.DrawFn, network: Network, low: int, high: int, scale: float, dtype: np.dtype):
-    n = draw(st.integers(low, high))
-    X = draw(_array((n, network.sizes[0]), dtype, scale, None))
-    output = network.activations[-1]
-    if not output.elementwise:  # softmax: a probability row per example
-        if draw(st.booleans()):
-            T = np.eye(network.sizes[-1], dtype=dtype)[draw(hnp.arrays(np.int64, n, elements=st.integers(
-                0, network.sizes[-1] - 1)))]
-        else:
-            raw = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(0.01, 1.0, dtype)))
-            T = (raw / raw.sum(axis=1, keepdims=True)).astype(dtype)
-    else:  # values the output can take, within [-1, 1]
-        low_t, high_t = target_range(output)
-        T = draw(_array((n, network.sizes[-1]), dtype, 1.0, _floats(low_t, high_t, dtype)))
-    return X, T
+def _data(draw: st.DrawFn, shapes: _DataShapes, batch: st.SearchStrategy[int]):
+    inputs, targets = shapes(draw(batch))
+    X = draw(inputs)
+    return X, draw(targets[0] if len(targets) == 1 or draw(st.booleans()) else targets[1])
 
 
 def cases(networks_strategy: st.SearchStrategy[Network] | None = None, *, scale: float = 1.0,

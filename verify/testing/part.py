@@ -1,0 +1,275 @@
+"""One part of a property run, run in this process: a Hypothesis test over the part's networks, its result as plain data.
+
+:func:`run_part` is what every way of running a property check calls, once
+per part: the pytest module :mod:`verify.testing.property_suite` (so pytest
+and pytest-xdist run it), and the Dask tasks of
+:mod:`verify.testing.distributed`.  For each example Hypothesis draws a
+network of the part, parameters and data; :func:`run_check` checks the
+candidate against the generated code and finite differences (every entry
+against the symbolic reference; every entry against finite differences too,
+up to :data:`EVERY_ENTRY` parameters, else :data:`SAMPLED_ENTRIES` per
+parameter and a random direction).
+
+The result (:class:`Tally`, :meth:`Tally.to_dict`) counts the examples up to
+and including the first failing one, the shrinks after it, what was covered
+and the largest errors, and carries
+
+* ``counterexample``: the minimal failing case Hypothesis shrank to, checked
+  again with the diagnosis of its bug, and the commands that reproduce it;
+* ``input_error``: the user's function raised or returned something that is
+  not a gradient on some example (one line, like ``backprop check``'s), with
+  that example (shrunk to the smallest that does it) saved as ``params.npz``
+  and ``data.npz`` and the ``backprop check`` command that reproduces it;
+* ``digest``: a hash of every example checked, in order, so that tests can
+  tell that two runs of a part checked the same examples.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky
+
+from derive import InputError, Network
+from derive.files import atomic_write
+from derive.model.network import network_options
+from verify.check.gradient_check import check_gradients
+from verify.check.hvp_check import check_hvp, second_order_module
+from verify.check.sources import load_function
+from verify.testing import strategies
+from verify.testing.runs import Execution, PropertyRun, storage_directory
+
+#: Networks with at most this many parameters are checked against finite differences at every entry.
+EVERY_ENTRY = 2000
+#: Entries per parameter checked against finite differences on larger networks (plus a random direction).
+SAMPLED_ENTRIES = 64
+_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+
+
+class _Disagreement(AssertionError):
+    """The check failed on the example being run."""
+
+
+class _UserCodeFailed(Exception):
+    """The user's function raised, or returned no gradient, on the example being run."""
+
+
+class Tally:
+    """What one part covered, as plain data: see the module docstring.
+
+    ``examples`` counts the examples checked up to and including the first
+    failing one; ``shrinks`` the smaller variants of it checked afterwards
+    while Hypothesis shrank it.  The largest errors cover them all.
+    """
+
+    def __init__(self, part: int, expected: int, on_example: Callable[[], None] | None = None):
+        self.part, self.expected, self.on_example = part, expected, on_example
+        self.examples = self.shrinks = self.flagged = 0
+        self.networks, self.structures, self.activations, self.losses = set(), set(), set(), set()
+        self.max_errors: dict[str, float] = {}
+        self.max_ratios: dict[str, float] = {}
+        self.failure: tuple | None = None
+        self.user_error: tuple | None = None
+        self._digest = hashlib.sha256()
+
+    def add(self, case: tuple, report) -> None:
+        """Count one checked example ``(network, params, (X, T))`` and its report."""
+        network, params, (X, T) = case
+        if self.failure is None:
+            self.examples += 1
+            self.networks.add(network.describe())
+            self.structures.add(network.describe(any_width=True))
+            self.activations.update(network.activation_names)
+            self.losses.add(network.loss.name)
+            self.flagged += report.agreements[2].flagged
+            self._digest.update(repr(network).encode())
+            for array in (*params.values(), X, T):
+                self._digest.update(repr(array.shape).encode() + array.tobytes())
+        else:
+            self.shrinks += 1
+        for pair, value in report.max_errors().items():
+            self.max_errors[pair] = max(self.max_errors.get(pair, 0.0), float(value))
+        for agreement in report.agreements:
+            pair = "%s-%s" % (agreement.first, agreement.second)
+            self.max_ratios[pair] = max(self.max_ratios.get(pair, 0.0), float(agreement.max_ratio))
+        if self.on_example is not None and self.failure is None:
+            self.on_example()
+
+    def to_dict(self, **outcome) -> dict:
+        """The part's result: counts, coverage, largest errors, and ``counterexample``/``input_error`` (or None)."""
+        return {"part": self.part, "expected": self.expected, "examples": self.examples, "shrinks": self.shrinks,
+                "networks": sorted(self.networks), "structures": sorted(self.structures),
+                "activations": sorted(self.activations), "losses": sorted(self.losses),
+                "max_errors": self.max_errors, "max_ratios": self.max_ratios, "flagged": self.flagged,
+                "digest": self._digest.hexdigest(), "counterexample": None, "input_error": None, **outcome}
+
+
+def run_part(run: PropertyRun, part: int, execution: Execution = Execution(),
+             on_example: Callable[[], None] | None = None) -> dict:
+    """Run part ``part`` of ``run`` here and return its result (:meth:`Tally.to_dict`, plus ``seconds``).
+
+    Args:
+        run: The run.
+        part: Which part (0 .. ``run.parts - 1``).
+        execution: The shard (for the reproducing command), the example database and the directory the
+            candidate is found from.
+        on_example: Called after each example checked (a progress bar).
+    """
+    started = time.perf_counter()
+    tally = Tally(part, run.part_examples(part), on_example)
+    outcome = {}
+    try:
+        _property(run, part, execution, tally)()
+    except _Disagreement:
+        outcome["counterexample"] = counterexample(tally.failure, run, execution)
+        outcome["command"] = run.command(execution.shard)
+    except _UserCodeFailed:
+        outcome["input_error"] = user_error(tally.user_error, run)
+    except Flaky:
+        if tally.failure is None:
+            raise
+        outcome["counterexample"] = counterexample(tally.failure, run, execution)
+        outcome["command"] = run.command(execution.shard)
+    except InputError as exc:  # loading the candidate
+        outcome["input_error"] = str(exc)
+    return tally.to_dict(seconds=time.perf_counter() - started, **outcome)
+
+
+@functools.lru_cache(maxsize=1024)
+def _case(network: Network) -> st.SearchStrategy:
+    """``(network, params, (X, T))``: the strategies of one network, built (and validated) once."""
+    return st.tuples(st.just(network), strategies.params(network), strategies.data(network))
+
+
+def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
+    """The Hypothesis test of one part: its networks, its share of the examples, its seed, the database."""
+    networks = run.part_networks(part)
+    profile = strategies.profile_settings(run.profile)
+    candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
+    database = DirectoryBasedExampleDatabase(execution.database) if execution.database else None
+    options = dict(max_examples=max(1, tally.expected), database=database, derandomize=False,
+                   report_multiple_bugs=False, suppress_health_check=_HEALTH,
+                   phases=[phase for phase in profile.phases if phase != Phase.explain])  # the report explains
+
+    @settings(profile, **options)
+    @given(case=st.sampled_from(networks).flatmap(_case))
+    def the_candidate_agrees(case):
+        network, params, (X, T) = case
+        try:
+            report = run_check(network, params, X, T, run, candidate, diagnose=False)  # diagnosed on the minimal one
+        except InputError as exc:
+            tally.user_error = (str(exc), case)
+            raise _UserCodeFailed(str(exc)) from None
+        tally.add(case, report)
+        if not report.ok:
+            tally.failure = case  # the last one is the minimal case Hypothesis replays
+            raise _Disagreement("disagree on %s" % network.describe())
+
+    if run.part_seed(part) is not None:
+        the_candidate_agrees = hypothesis_seed(run.part_seed(part))(the_candidate_agrees)
+    # Failing examples are saved under a key of what the part searches: a rerun replays them first.
+    key = "%s|%s|%s" % (run.candidate, run.order, [repr(network) for network in networks])
+    the_candidate_agrees._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()
+    return the_candidate_agrees
+
+
+@functools.lru_cache(maxsize=8)
+def _candidate(spec: str, order: int, directory: str | None) -> Callable:
+    """The user's function, found from ``directory`` (a relative path, or a module there) when given."""
+    target, colon, name = spec.rpartition(":")
+    if directory and colon:
+        if target.endswith(".py") and not os.path.isabs(target):
+            spec = "%s:%s" % (os.path.join(directory, target), name)
+        elif directory not in sys.path:
+            sys.path.insert(0, directory)
+    return load_function(spec, "--hvp" if order == 2 else "--grad")
+
+
+def run_check(network: Network, params: dict, X, T, run: PropertyRun, candidate: Callable | None = None,
+              diagnose: bool = True):
+    """The check of one case: the candidate against the generated code and finite differences."""
+    if run.order == 2:  # the generated hvp as candidate by default: derivation against the differences
+        hvp = candidate or functools.partial(_generated_hvp, network)
+        return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose,
+                         candidate_name=None if candidate else "the generated hvp")
+    samples = network.n_params if network.n_params <= EVERY_ENTRY else SAMPLED_ENTRIES
+    return check_gradients(network, params, X, T, candidate, samples=samples, worst=3, directions=1,
+                           diagnose=diagnose)
+
+
+def _generated_hvp(network: Network, params: dict, X, T, V) -> dict:
+    return second_order_module(network).hvp(params, X, T, V)
+
+
+def _literal(array) -> str:
+    return "np.array(%r)" % (np.asarray(array).tolist(),)
+
+
+def counterexample(case: tuple, run: PropertyRun, execution: Execution = Execution()) -> str:
+    """The failure message of the minimal failing ``case``: the case, its report (diagnosed), commands that reproduce it."""
+    network, params, (X, T) = case
+    candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
+    report = run_check(network, params, X, T, run, candidate)
+    if report.ok:
+        return "the minimal case %s passed when checked again: the candidate is not deterministic" % (
+            network.describe())
+    params_text = "{%s}" % ", ".join("%r: %s" % (name, _literal(value)) for name, value in params.items())
+    if run.order == 2:
+        call = "check_hvp(network, params, X, T, %s)" % ("load_function(%r)" % run.candidate if run.candidate else
+                                                          "derive(network).numpy_module(order=2).hvp")
+    else:
+        call = "check_gradients(network, params, X, T%s)" % (", load_function(%r)" % run.candidate
+                                                            if run.candidate else "")
+    return "\n".join([
+        "%s disagree on %s" % ("products H V" if run.order == 2 else "gradients", network.describe()),
+        "  network = Network.from_dict(%r)" % network.to_dict(),
+        "  params = %s" % params_text, "  X = %s" % _literal(X), "  T = %s" % _literal(T),
+        "", str(report), "",
+        "Reproduce the search:  %s" % run.command(execution.shard),
+        "Reproduce this case:   python - <<'EOF'",
+        "import numpy as np",
+        "from derive import Network, derive",
+        "from verify import check_gradients, check_hvp",
+        "from verify.check.sources import load_function",
+        "network = Network.from_dict(%r)" % network.to_dict(),
+        "params = %s" % params_text, "X = %s" % _literal(X), "T = %s" % _literal(T),
+        "print(%s)" % call, "EOF"])
+
+
+def user_error(found: tuple, run: PropertyRun) -> str:
+    """The one line for a user's function that failed on a drawn example: what happened, where the example
+    (the smallest Hypothesis found) is saved, and the ``backprop check`` command that reproduces it."""
+    message, (network, params, (X, T)) = found
+    folder = save_example(params, X, T)
+    option = "--hvp" if run.order == 2 else "--grad"
+    command = " ".join(["backprop check", "-".join(map(str, network.sizes))] + network_options(network)
+                       + [option, run.candidate, "--params", str(folder / "params.npz"),
+                          "--data", str(folder / "data.npz")])
+    return "%s; on an example drawn by the property run (the smallest that does it), saved in %s; reproduce " \
+           "it: %s" % (message, folder, command)
+
+
+def save_example(params: dict, X, T) -> Path:
+    """Write ``params.npz`` and ``data.npz`` (``X``, ``T``) into a folder of :func:`storage_directory` named by
+    their content, and return the folder."""
+    files = {}
+    for name, arrays in (("params.npz", params), ("data.npz", {"X": X, "T": T})):
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        files[name] = buffer.getvalue()
+    folder = storage_directory() / "examples" / hashlib.sha256(b"".join(files.values())).hexdigest()[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        atomic_write(folder / name, content)
+    return folder
