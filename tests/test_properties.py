@@ -3,7 +3,8 @@ loss, the generated code, the engine and finite differences (complex step, or ce
 has kinks) agree at every entry.
 
 The suite lives in :mod:`verify.testing.property_suite` so that ``backprop proptest`` can run it on an installed toolkit;
-importing its test here collects it (as 8 shards that pytest-xdist spreads over cores).  The number of examples
+importing its test here collects it (one test per part of the run, :mod:`verify.testing.runs`, which pytest-xdist
+spreads over cores).  The number of examples
 follows the Hypothesis profile: 200 in ``dev``, 2,000 in ``ci`` (chosen when ``CI=true``, derandomized), 20,000 in
 ``thorough``; ``BACKPROP_HYPOTHESIS_PROFILE`` picks one.
 """

@@ -2,16 +2,23 @@
 
 Exactly ``--examples`` examples run; with SPEC the architecture is fixed; the
 summary covers every example (the failing one too) and explains its figures;
-more workers than cores are capped with a note.
+more workers than cores are capped with a note.  ``--no-bias`` (a fixed
+network) and ``--bias`` (random ones) both work; a network as large as
+784-100-10 runs; a user's function that fails on some drawn data is bad
+input, one line with the saved example and the command that reproduces it;
+nothing is left in the working directory.
 """
 
+import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from verify.cli import main
@@ -70,6 +77,7 @@ def test_a_wrong_derivative_yields_the_minimal_counterexample_and_a_command_that
     rerun = subprocess.run([sys.executable, "-"], input=snippet, capture_output=True, text=True, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert "FAILED" in rerun.stdout and "the CANDIDATE is wrong" in rerun.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["buggy.py"]  # no .hypothesis/, nothing of pytest's
 
 
 def test_proptest_runs_in_parallel_through_pytest_xdist(capsys):
@@ -122,3 +130,57 @@ def test_more_workers_than_cores_are_capped_with_a_note(tmp_path, capsys, monkey
     out, err = capsys.readouterr()
     assert "note: -n %d is more workers than the %d core" % (cores + 62, cores) in err
     assert "(workers: %d)" % cores in out
+
+
+@pytest.mark.parametrize("argv, described", [
+    (["3-4-2", "--no-bias"], "on 3-4-2, sigmoid, sse (sum), no bias"),
+    (["3-4-2", "--activation", "tanh", "--no-bias", "--weight-decay", "0.1"], "on 3-4-2, tanh, sse (sum), no bias, L2 0.1"),
+    (["--bias", "no", "--activations", "tanh", "--losses", "sse"], "architectures"),
+    (["--bias", "yes", "--activations", "tanh", "--losses", "sse"], "architectures"),
+], ids=["no-bias", "no-bias-with-decay", "random-without-bias", "random-with-bias"])
+def test_the_bias_options_of_a_fixed_and_of_random_networks_both_work(capsys, argv, described):
+    assert main(["proptest", *argv, "--examples", "20", "-n", "0", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    networks = set().union(*(part["networks"] for part in document["parts"]))
+    assert document["examples"] == 20
+    if "architectures" in described:
+        assert all((", no bias" in n) == ("no" in argv) for n in networks) and len(networks) > 1
+    else:
+        assert networks == {described[len("on "):]}
+
+
+def test_a_network_as_large_as_784_100_10_runs(capsys):
+    assert main(["proptest", "784-100-10", "--activation", "relu,softmax", "--loss", "cross_entropy",
+                 "--examples", "1", "-n", "0"]) == 0
+    assert capsys.readouterr().out.startswith("proptest: 1 example on 784-100-10, relu/softmax, cross_entropy (sum)")
+
+
+SOMETIMES = textwrap.dedent('''
+    from mlp import gradients as right
+
+    def sometimes(params, X, T):
+        """Right, except that it raises on inputs near 1 (which the trial call never draws)."""
+        if abs(X).max() > 0.99:
+            raise ValueError("boom on large inputs")
+        return right(params, X, T)
+''')
+
+
+def test_a_function_that_fails_on_some_data_is_bad_input_with_the_example_and_how_to_reproduce_it(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shutil.copy(FIXED, tmp_path)
+    (tmp_path / "flaky.py").write_text(SOMETIMES)
+    assert main(["proptest", "3-4-2", "--activation", "tanh,sigmoid", "--grad", "flaky.py:sometimes",
+                 "--examples", "200", "-n", "0"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("backprop proptest: error: gradient function flaky.py:sometimes raised ValueError: "
+                               "boom on large inputs, at flaky.py line 7 in sometimes")
+    saved = re.search(r"saved in (\S+); reproduce it: (backprop check .*)$", lines[0])
+    assert saved and saved.group(1).startswith(str(tmp_path / "cache" / "backprop" / "proptest"))
+    assert np.abs(np.load(Path(saved.group(1)) / "data.npz")["X"]).max() > 0.99  # the example that raised
+    assert main(shlex.split(saved.group(2))[1:]) == 2  # backprop check on that example: the same error
+    assert "raised ValueError: boom on large inputs" in capsys.readouterr().err

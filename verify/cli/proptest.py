@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     shard = _shard(args.shard)
     run_ = property_run(args, sharded=shard[1] > 1)
     run_.shard(*shard)  # more shards than parts: one line now, not after the work
-    execution = Execution(shard, _database(args.database), os.getcwd())
+    execution = Execution(shard, database=_database(args.database), directory=os.getcwd())
     started = time.perf_counter()
     if args.dask is not None:
         from verify.testing.distributed import run_on_dask
@@ -202,7 +202,7 @@ def property_run(args: argparse.Namespace, sharded: bool = False):
             whose examples would differ between shards.
     """
     from verify.testing.runs import TOTAL_EXAMPLES, PropertyRun
-    from verify.testing.strategies import PROFILE_VARIABLE, profile_settings
+    from verify.testing.profiles import PROFILE_VARIABLE, profile_settings
 
     if args.examples is not None and args.examples < 1:
         raise InputError("--examples must be at least 1, got %d" % args.examples)

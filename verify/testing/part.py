@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
+from hypothesis import Phase, given, seed as hypothesis_seed, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -48,13 +48,13 @@ from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp, second_order_module
 from verify.check.sources import load_function
 from verify.testing import strategies
+from verify.testing.profiles import SUPPRESSED
 from verify.testing.runs import Execution, PropertyRun, storage_directory
 
 #: Networks with at most this many parameters are checked against finite differences at every entry.
 EVERY_ENTRY = 2000
 #: Entries per parameter checked against finite differences on larger networks (plus a random direction).
 SAMPLED_ENTRIES = 64
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 
 
 class _Disagreement(AssertionError):
@@ -159,7 +159,7 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
     candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
     database = DirectoryBasedExampleDatabase(execution.database) if execution.database else None
     options = dict(max_examples=max(1, tally.expected), database=database, derandomize=False,
-                   report_multiple_bugs=False, suppress_health_check=_HEALTH,
+                   report_multiple_bugs=False, suppress_health_check=list(SUPPRESSED),
                    phases=[phase for phase in profile.phases if phase != Phase.explain])  # the report explains
 
     @settings(profile, **options)
@@ -178,10 +178,24 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
 
     if run.part_seed(part) is not None:
         the_candidate_agrees = hypothesis_seed(run.part_seed(part))(the_candidate_agrees)
-    # Failing examples are saved under a key of what the part searches: a rerun replays them first.
-    key = "%s|%s|%s" % (run.candidate, run.order, [repr(network) for network in networks])
-    the_candidate_agrees._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()
+    if database is not None:
+        _keep_database(the_candidate_agrees, database, "%s|%s|%s" % (run.candidate, run.order,
+                                                                     [repr(network) for network in networks]))
     return the_candidate_agrees
+
+
+def _keep_database(test, database: DirectoryBasedExampleDatabase, key: str) -> None:
+    """Save the failing examples of ``test`` in ``database`` under ``key``, replayed first by the next run.
+
+    Hypothesis turns the database off for a seeded test (a seed is for
+    reproducing a run); a property run is seeded *and* wants its
+    counterexamples kept for the next run (perhaps with another seed), so the
+    database goes back on.  The key names what the part searches (candidate,
+    order, networks), the same in every shard and run that searches it.  Both
+    are Hypothesis' attributes of a decorated test, read when the test runs.
+    """
+    test._hypothesis_internal_use_settings = settings(test._hypothesis_internal_use_settings, database=database)
+    test._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()
 
 
 @functools.lru_cache(maxsize=8)

@@ -26,7 +26,7 @@ pytest-xdist for ``-n``): one environment variable, :data:`ENVIRONMENT`,
 holding JSON ``{"run": {...}, "shard": [K, N], "results": DIR, "database":
 DIR}`` (:meth:`Execution.to_environment`).  Without it the suite runs the
 default run of the Hypothesis profile that ``BACKPROP_HYPOTHESIS_PROFILE``
-picks (:func:`verify.testing.strategies.profile_name`).
+picks (:func:`verify.testing.profiles.profile_name`).
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def from_environment() -> tuple[PropertyRun, Execution]:
     """
     text = os.environ.get(ENVIRONMENT)
     if not text:
-        from verify.testing.strategies import profile_name, profile_settings
+        from verify.testing.profiles import profile_name, profile_settings
 
         profile = profile_name()
         return (PropertyRun(TOTAL_EXAMPLES[profile], profile, 0 if profile_settings(profile).derandomize else None),

@@ -27,26 +27,20 @@ Values are drawn by Hypothesis, bounded by ``scale``, so they shrink to simple
 numbers (0, 1, 0.5) in a counterexample; a value below ``1e-6 * scale`` in
 magnitude becomes 0 (such values exercise underflow, not gradients).  Simple numbers put ReLU units exactly
 on their kink (``z = 0``) more often than random floats would: the gradient
-check handles that through its kink logic (:mod:`verify.diagnostics`), flagging
+check handles that through its kink logic (:mod:`verify.check.diagnostics`), flagging
 the finite differences that straddle a kink instead of failing them.
 
-Settings profiles ``dev``, ``ci`` and ``thorough`` (:data:`PROFILES`) are
-registered with Hypothesis as ``backprop-dev``, ``backprop-ci`` and
-``backprop-thorough`` (a profile of that name that already exists, say one of
-your own, is left as it is); :func:`profile_name` picks one from the
-environment variable ``BACKPROP_HYPOTHESIS_PROFILE`` (default ``ci`` when
-``CI=true``, else ``dev``) and :func:`profile_settings` gives its settings.
-``ci`` is derandomized: every run draws the same examples.
+The settings profiles (:mod:`verify.testing.profiles`) are importable from
+here too: ``strategies.settings_from_environment()``, :func:`profile_name`,
+:func:`profile_settings`, :data:`PROFILES`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
@@ -54,28 +48,8 @@ from hypothesis.extra import numpy as hnp
 from derive import ACTIVATIONS, LOSSES, InputError, Network, get_activation, get_loss
 from derive.model.activations import Activation, target_range
 
-PROFILE_VARIABLE = "BACKPROP_HYPOTHESIS_PROFILE"
-_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-#: Settings profiles by name; ``max_examples`` is per test.
-PROFILES = {
-    "dev": settings(max_examples=50, **_COMMON),
-    "ci": settings(max_examples=200, derandomize=True, **_COMMON),
-    "thorough": settings(max_examples=2000, **_COMMON),
-}
-#: Prefix of the names the profiles are registered under with Hypothesis.
-PROFILE_PREFIX = "backprop-"
-
-
-def _register_profiles() -> None:
-    """Register every profile under its prefixed name, unless a profile of that name exists already."""
-    for short, profile in PROFILES.items():
-        try:
-            settings.get_profile(PROFILE_PREFIX + short)
-        except InvalidArgument:
-            settings.register_profile(PROFILE_PREFIX + short, profile)
-
-
-_register_profiles()
+from .profiles import PROFILE_PREFIX, PROFILE_VARIABLE, PROFILES, profile_name, profile_settings  # noqa: F401
+from .profiles import settings_from_environment  # noqa: F401
 
 #: L2 coefficients drawn for networks with decay; L1 coefficients (0: none) drawn with them.
 WEIGHT_DECAYS = (0.01, 0.1)
@@ -84,29 +58,6 @@ L1_COEFFICIENTS = (0.0, 0.01)
 TINY = 1e-6
 #: Arrays with at most this many entries draw every entry (fewer choices than a fill value and some entries).
 DENSE_ENTRIES = 32
-
-
-def profile_name() -> str:
-    """The profile chosen by ``BACKPROP_HYPOTHESIS_PROFILE`` (``ci`` under ``CI=true``, else ``dev``).
-
-    Raises:
-        InputError: the variable names no profile.
-    """
-    default = "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
-    name = os.environ.get(PROFILE_VARIABLE, "").strip() or default
-    if name not in PROFILES:
-        raise InputError("%s=%s is not a profile; choose one of: %s" % (PROFILE_VARIABLE, name, ", ".join(PROFILES)))
-    return name
-
-
-def profile_settings(name: str) -> settings:
-    """The registered settings of profile ``name`` (``"dev"``, ``"ci"``, ``"thorough"``)."""
-    return settings.get_profile(PROFILE_PREFIX + name)
-
-
-def settings_from_environment() -> settings:
-    """The settings of the profile :func:`profile_name` picks, usable as a decorator."""
-    return settings(profile_settings(profile_name()))
 
 
 class Case(NamedTuple):
