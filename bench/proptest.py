@@ -1,4 +1,4 @@
-"""Benchmark: a property run of ``backprop proptest`` against a trivial hypothesis test of as many examples.
+"""Benchmark: property runs of ``backprop proptest``, from cold and cached, on more cores, on a Dask cluster, in shards.
 
 The baseline is the cheapest honest property test there is: pytest starts,
 hypothesis draws a small float array per example, and a numpy central
@@ -6,20 +6,29 @@ difference checks a one-line gradient.  ``backprop proptest`` does the same
 number of examples, each a three-way check of a random network (generated
 code, engine, finite differences at every entry), so the ratio of the two
 wall times is what the toolkit's work costs on top of the test machinery.
-Both run here, one after the other, in fresh processes (the machine is shared
-and noisy: compare the ratio, not the seconds).  ``proptest`` runs twice with
-a module cache of its own (``BACKPROP_CACHE_DIR``, see
-:mod:`derive.codegen.cache`): first empty, so every structure is derived and
-printed, then again with the modules the first run stored, as every later run
-on a machine does.  Then the same run with one worker per core gives the
-examples per second across cores.
+Everything runs here, in fresh processes (the machine is shared and noisy:
+compare the ratios, not the seconds; the trivial, cold and cached runs
+alternate for ``--rounds`` rounds and each figure is the fastest of its rounds).
 
-Run: ``python bench/proptest.py [--examples 1000]``.
+* **cold**: one process (``-n 0``) with an empty module cache
+  (``BACKPROP_CACHE_DIR``, see :mod:`derive.codegen.cache`): every structure
+  is derived and printed, as on a fresh CI machine or a new cluster worker;
+* **cached**: the same run again, reading the modules the cold run stored;
+* **xdist**: 1 and 2 pytest-xdist workers (``-n 1``, ``-n 2``), modules cached;
+* **Dask**: a ``LocalCluster`` of 1 and 2 workers (``--dask local:W``,
+  started and stopped by the run, so its start-up counts), modules cached;
+* **N machines**: an estimate, from the measured time of each part and the
+  measured fixed cost of a shard (start-up, imports), of the wall time of the
+  run split into N shards on N machines of this speed.
+
+Run: ``python bench/proptest.py [--examples 1000] [--rounds 2]`` (needs ``dask[distributed]`` for the Dask rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -45,44 +54,78 @@ TRIVIAL = textwrap.dedent('''
 ''')
 
 
-def timed(command: list[str], cwd: str, env: dict) -> float:
+def timed(command: list[str], cwd: str, env: dict) -> tuple[float, str]:
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit("failed: %s\n%s\n%s" % (" ".join(command), result.stdout[-2000:], result.stderr[-2000:]))
-    return seconds
+    return seconds, result.stdout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("CI", None)
+    proptest = [sys.executable, "-m", "verify", "proptest", "--examples", str(args.examples), "--seed", "0"]
     with tempfile.TemporaryDirectory() as work:
         Path(work, "test_trivial.py").write_text(TRIVIAL.format(examples=args.examples))
         (Path(work) / "pytest.ini").write_text("[pytest]\n")
-        trivial = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
-                         "test_trivial.py"], work, env)
-        proptest = [sys.executable, "-m", "verify", "proptest", "--examples", str(args.examples), "--seed", "0"]
-        env["BACKPROP_CACHE_DIR"] = str(Path(work, "modules"))  # empty: the first run derives every structure
-        cold = timed(proptest + ["-n", "0"], work, env)
-        single = timed(proptest + ["-n", "0"], work, env)  # the same structures, read from the module cache
-        parallel = timed(proptest + ["-n", "auto"], work, env)
-    cores = os.cpu_count() or 1
-    print("property runs of %d examples (wall time, fresh processes, BLAS threads 1)" % args.examples)
+        trivial_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
+                           "test_trivial.py"]
+        trivial, cold, cached = [], [], []
+        for round_ in range(args.rounds):  # alternating, so that a noisy minute hurts every figure alike
+            trivial.append(timed(trivial_command, work, env)[0])
+            env["BACKPROP_CACHE_DIR"] = str(Path(work, "modules-%d" % round_))  # empty: derives every structure
+            cold.append(timed(proptest + ["-n", "0"], work, env)[0])
+            cached.append(timed(proptest + ["-n", "0"], work, env)[0])  # the same structures, read from disk
+        scaling = {("xdist", n): timed(proptest + ["-n", str(n)], work, env)[0] for n in (1, 2)}
+        if importlib.util.find_spec("distributed") is not None:
+            scaling.update({("dask", n): timed(proptest + ["--dask", "local:%d" % n], work, env)[0] for n in (1, 2)})
+        shard_seconds, shard_output = timed(proptest + ["-n", "0", "--shard", "1/4", "--json"], work, env)
+    report(args.examples, min(trivial), min(cold), min(cached), scaling, shard_seconds, json.loads(shard_output))
+
+
+def report(examples: int, trivial: float, cold: float, cached: float, scaling: dict, shard_seconds: float,
+           shard: dict) -> None:
+    print("property runs of %d examples (wall time, fresh processes, BLAS threads 1, fastest of the rounds)" % examples)
     print("  trivial hypothesis test (pytest + hypothesis + a numpy central difference)  %6.1f s" % trivial)
-    print("  backprop proptest, one process, module cache empty                           %6.1f s   ratio %.1fx"
+    print("  backprop proptest, one process, module cache empty (cold)                   %6.1f s   ratio %.1fx"
           % (cold, cold / trivial))
-    print("  backprop proptest, one process, modules cached on disk                       %6.1f s   ratio %.1fx"
-          % (single, single / trivial))
-    print("  backprop proptest, -n auto (%d cores), modules cached                         %6.1f s   %.1fx faster"
-          % (cores, parallel, single / parallel))
-    print("  examples per second: trivial %.0f, proptest one process %.0f (cache empty %.0f), -n auto %.0f"
-          % (args.examples / trivial, args.examples / single, args.examples / cold, args.examples / parallel))
+    print("  backprop proptest, one process, modules cached on disk                      %6.1f s   ratio %.1fx"
+          % (cached, cached / trivial))
+    print("  examples per second: trivial %.0f, proptest cold %.0f, cached %.0f"
+          % (examples / trivial, examples / cold, examples / cached))
+    for (kind, workers), seconds in scaling.items():
+        label = "-n %d (pytest-xdist)" % workers if kind == "xdist" else "--dask local:%d (LocalCluster)" % workers
+        print("  %-32s modules cached                               %6.1f s   %4.0f examples/s"
+              % (label, seconds, examples / seconds))
+    for kind in ("xdist", "dask"):
+        if (kind, 1) in scaling and (kind, 2) in scaling:
+            print("  %s: 2 workers are %.2fx as fast as 1" % (kind, scaling[kind, 1] / scaling[kind, 2]))
+    work = sum(part["seconds"] for part in shard["parts"])
+    fixed = shard_seconds - work
+    total = work * shard["shard"]["count"]  # the 4 shards have a quarter of the parts each
+    print("ESTIMATE (not measured): N machines like this one, each running one of N shards with -n 0")
+    print("  measured: shard 1/4 of this run took %.1f s: %.1f s checking its parts, %.1f s fixed (start-up, imports)"
+          % (shard_seconds, work, fixed))
+    for size in (examples, 1_000_000):
+        cells = []
+        for machines in (1, 4, 16, 64):
+            cells.append("N=%d %s" % (machines, _duration(fixed + total * size / examples / machines)))
+        print("  %9s examples: %s" % (format(size, ","), ", ".join(cells)))
+    print("  (each shard derives only its own structures; the parts are balanced to within one part, so the")
+    print("  estimate holds while N is well below the number of parts, one per 250 examples)")
+
+
+def _duration(seconds: float) -> str:
+    return "%.0f s" % seconds if seconds < 120 else "%.0f min" % (seconds / 60) if seconds < 7200 else \
+        "%.1f h" % (seconds / 3600)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from derive.symbolic.indices import free_indices
 
 from . import nodes
 from .array_printer import contraction, ufunc_name
-from .nodes import target_name
+from .nodes import entries, target_name
 from .printing import function_helpers, takes_out
 from .stable_forms import log_softmax, softmax
 
@@ -64,7 +64,7 @@ class Lowering:
 
     def statements(self) -> list:
         """The lowered statements, in order."""
-        references = [{target_name(e) for e in value.atoms(Indexed)} for _, value in self.assignments]
+        references = [{target_name(e) for e in entries(value)} for _, value in self.assignments]
         body: list = []
         for position, (target, value) in enumerate(self.assignments):
             self.later = self.outputs.union(*references[position + 1:])
@@ -106,7 +106,7 @@ class Lowering:
     def _shape(self, target: Indexed, value: sympy.Expr) -> tuple:
         """The shape of ``target``: each index's extent in an array ``value`` reads."""
         extents = {}
-        for entry in sorted(value.atoms(Indexed), key=sympy.default_sort_key):
+        for entry in sorted(entries(value), key=sympy.default_sort_key):
             for position, index in enumerate(entry.indices):
                 shape = self.shapes.get(target_name(entry))
                 if shape is not None:
@@ -136,7 +136,7 @@ class Lowering:
     def reads(self, expr: sympy.Expr, entry: Indexed) -> int:
         """How many times ``expr`` reads ``entry``'s memory (any entry of it, under any name sharing it)."""
         owner = self.buffer.get(target_name(entry))
-        return sum(expr.count(other) for other in expr.atoms(Indexed) if self.buffer.get(target_name(other)) == owner)
+        return sum(expr.count(other) for other in entries(expr) if self.buffer.get(target_name(other)) == owner)
 
     def lower(self, target, value: sympy.Expr) -> list | None:
         """Steps that leave ``value`` in ``target`` in place; None if it is best computed as one new array."""
@@ -213,7 +213,7 @@ class Lowering:
         """Arrays whose memory can hold ``arg`` (full-size, read here for the last time)."""
         if arg.is_number or isinstance(arg, Indexed) or self._is_fresh(arg) or free_indices(arg) != frozenset(target.indices):
             return []
-        return [entry for entry in sorted(arg.atoms(Indexed), key=sympy.default_sort_key)
+        return [entry for entry in sorted(entries(arg), key=sympy.default_sort_key)
                 if entry.indices == target.indices and self.dead(entry) and self.reads(arg, entry) == 1]
 
     def _in_scratch(self, target, additive: bool, arg: sympy.Expr, entry: Indexed) -> list:

@@ -51,7 +51,7 @@ from derive.symbolic.symbols import E, N, activations, deltas, i, j, n, size
 
 from . import nodes
 from .inplace import Lowering
-from .nodes import target_name
+from .nodes import entries, target_name
 from .stable_forms import stabilize
 
 Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
@@ -95,17 +95,17 @@ class Program:
         array: the result of pattern matching with a ``Wild`` per index, without
         trying a match at every node.
         """
-        entries = {}
-        for entry in expr.atoms(Indexed):
-            entries.setdefault(entry.base, []).append(entry.indices)
-        anywhere = {index for seen in entries.values() for indices in seen for index in indices
+        seen_at = {}
+        for entry in entries(expr):
+            seen_at.setdefault(entry.base, []).append(entry.indices)
+        anywhere = {index for seen in seen_at.values() for indices in seen for index in indices
                     if isinstance(index, sympy.Symbol)}
         for target, value in self.forward_statements:
             choices = []
             for own in target.indices:
                 found = None
                 for base, position in _positions(value, own):
-                    here = {indices[position] for indices in entries.get(base, ())
+                    here = {indices[position] for indices in seen_at.get(base, ())
                             if isinstance(indices[position], sympy.Symbol)}
                     found = here if found is None else found & here
                 choices.append(sorted(anywhere if found is None else found, key=str))
@@ -190,7 +190,7 @@ def _gradient_name(target) -> str:
 
 def _positions(value: sympy.Expr, index: sympy.Symbol) -> set:
     """Where ``index`` occurs in ``value``'s arrays: ``(base, position)`` pairs (``(Z1, 1)`` for ``j`` in ``Z1[n, j]``)."""
-    return {(entry.base, position) for entry in value.atoms(Indexed)
+    return {(entry.base, position) for entry in entries(value)
             for position, own in enumerate(entry.indices) if own == index}
 
 
@@ -228,7 +228,7 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
     statements = list(_shared(tuple(needed))) if nodes.EQUAL_PRINTS_ALIKE else _share(needed)
     outputs = {target_name(target) for target in (returns.values() if isinstance(returns, dict) else [returns])}
     body = Lowering(statements, outputs, shapes).statements()
-    used = {base.name for value in (v for _, v in statements) for base in value.atoms(IndexedBase)}
+    used = {entry.base.name for _, value in statements for entry in entries(value)}
     read = {"X"} | used
     prologue = nodes.Prologue(tuple(a for a in arguments if a in read), tuple(p for p in parameters if p in read),
                               tuple(d for d in directions if "V_" + d in read),
@@ -246,7 +246,7 @@ def _needed_statements(statements: list, returns) -> list:
     for target, value in reversed(statements):
         if target_name(target) in wanted:
             kept.append((target, value))
-            wanted |= {base.name for base in value.atoms(IndexedBase)}
+            wanted |= {entry.base.name for entry in entries(value)}
     return kept[::-1]
 
 
@@ -270,8 +270,9 @@ def _share(statements: list) -> list:
     temps = dict(replacements)
     first_use: dict = {}
     known: dict = {}
-    for position, value in enumerate(reduced):
-        for temp in _needed(value, temps, known):
+    needs = [_needed(value, temps, known) for value in reduced]
+    for position, needed in enumerate(needs):
+        for temp in needed:
             first_use.setdefault(temp, position)
     renames: dict = {}
     taken = {target_name(target) for target, _ in statements}
@@ -284,8 +285,8 @@ def _share(statements: list) -> list:
             taken.add(target_name(renames[temp]))
     shared = []
     emitted = set()
-    for (target, _), value in zip(statements, reduced):
-        for temp in _needed(value, temps, known):
+    for (target, _), value, needed in zip(statements, reduced, needs):
+        for temp in needed:
             if temp not in emitted and renames[temp] is not target:
                 shared.append((renames[temp], temps[temp].xreplace(renames)))
                 emitted.add(temp)

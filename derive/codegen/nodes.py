@@ -47,6 +47,13 @@ def _text(expr: sympy.Basic) -> str:
     return sympy.sstr(expr)
 
 
+@lru_cache(maxsize=8192)
+def entries(expr: sympy.Basic) -> frozenset:
+    """The array entries (``Indexed``) of ``expr``, found once per expression: the planner asks for them again
+    and again, and the same values recur in every function of a module."""
+    return frozenset(expr.atoms(sympy.Indexed))
+
+
 def module_helpers() -> dict:
     """Functions a generated module may carry, by the name its code calls them."""
     return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products,

@@ -84,8 +84,8 @@ class Tally:
         self._digest = hashlib.sha256()
 
     def add(self, case: tuple, report) -> None:
-        """Count one checked example ``(network, params, (X, T))`` and its report."""
-        network, params, (X, T) = case
+        """Count one checked example (a :class:`~verify.testing.strategies.Case`) and its report."""
+        network, params, X, T = case
         if self.failure is None:
             self.examples += 1
             self.networks.add(network.describe())
@@ -146,12 +146,6 @@ def run_part(run: PropertyRun, part: int, execution: Execution = Execution(),
     return tally.to_dict(seconds=time.perf_counter() - started, **outcome)
 
 
-@functools.lru_cache(maxsize=1024)
-def _case(network: Network) -> st.SearchStrategy:
-    """``(network, params, (X, T))``: the strategies of one network, built (and validated) once."""
-    return st.tuples(st.just(network), strategies.params(network), strategies.data(network))
-
-
 def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
     """The Hypothesis test of one part: its networks, its share of the examples, its seed, the database."""
     networks = run.part_networks(part)
@@ -163,9 +157,9 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
                    phases=[phase for phase in profile.phases if phase != Phase.explain])  # the report explains
 
     @settings(profile, **options)
-    @given(case=st.sampled_from(networks).flatmap(_case))
+    @given(case=strategies.cases(st.sampled_from(networks)))
     def the_candidate_agrees(case):
-        network, params, (X, T) = case
+        network, params, X, T = case
         try:
             report = run_check(network, params, X, T, run, candidate, diagnose=False)  # diagnosed on the minimal one
         except InputError as exc:
@@ -232,7 +226,7 @@ def _literal(array) -> str:
 
 def counterexample(case: tuple, run: PropertyRun, execution: Execution = Execution()) -> str:
     """The failure message of the minimal failing ``case``: the case, its report (diagnosed), commands that reproduce it."""
-    network, params, (X, T) = case
+    network, params, X, T = case
     candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
     report = run_check(network, params, X, T, run, candidate)
     if report.ok:
@@ -264,7 +258,7 @@ def counterexample(case: tuple, run: PropertyRun, execution: Execution = Executi
 def user_error(found: tuple, run: PropertyRun) -> str:
     """The one line for a user's function that failed on a drawn example: what happened, where the example
     (the smallest Hypothesis found) is saved, and the ``backprop check`` command that reproduces it."""
-    message, (network, params, (X, T)) = found
+    message, (network, params, X, T) = found
     folder = save_example(params, X, T)
     option = "--hvp" if run.order == 2 else "--grad"
     command = " ".join(["backprop check", "-".join(map(str, network.sizes))] + network_options(network)

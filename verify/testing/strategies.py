@@ -37,6 +37,7 @@ here too: ``strategies.settings_from_environment()``, :func:`profile_name`,
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple, Sequence
 
@@ -278,9 +279,6 @@ def params(network: Network, *, scale: float = 1.0, dtype=np.float64,
            elements: st.SearchStrategy[float] | None = None) -> st.SearchStrategy[dict]:
     """Parameter dicts for ``network``: every entry in [-scale, scale].
 
-    The entries are drawn as one array and split into the parameters (one
-    draw per example, however many parameters the network has).
-
     Args:
         network: Gives the keys and shapes.
         scale: Bound on every entry.
@@ -317,61 +315,86 @@ def data(network: Network, *, batch: int | tuple[int, int] = (1, 4), scale: floa
     """
     if not isinstance(network, Network):
         raise InvalidArgument("network=%r must be a derive.Network" % (network,))
+    arrays = _Arrays(network, _check_scale("scale", scale), _check_dtype(dtype))
+    return st.integers(*_check_batch(batch)).flatmap(arrays.data)
+
+
+def _check_batch(batch) -> tuple[int, int]:
     if isinstance(batch, tuple) and len(batch) != 2:
         raise InvalidArgument("batch=%r must be an integer or a (min, max) pair" % (batch,))
     low, high = batch if isinstance(batch, tuple) else (batch, batch)
-    low, high = _check_range("batch (min)", low, "batch (max)", high, 1)
-    return _data(_DataShapes(network, _check_scale("scale", scale), _check_dtype(dtype)), st.integers(low, high))
+    return _check_range("batch (min)", low, "batch (max)", high, 1)
 
 
-class _DataShapes:
-    """The strategies of :func:`data` for each batch size N, built when N is first drawn and kept."""
+class _Arrays:
+    """The strategies of one network's arrays for each batch size N, built when N is first drawn and kept."""
 
     def __init__(self, network: Network, scale: float, dtype: np.dtype):
         self.network, self.scale, self.dtype = network, scale, dtype
-        self._built: dict[int, tuple] = {}
+        self._built: dict[tuple, st.SearchStrategy] = {}
 
-    def __call__(self, n: int) -> tuple:
-        """``(X, T)`` strategies for N = ``n``: T as one-hot rows and soft rows for softmax, else one."""
-        if n not in self._built:
-            width, dtype, output = self.network.sizes[-1], self.dtype, self.network.activations[-1]
-            inputs = _bounded((n, self.network.sizes[0]), dtype, -self.scale, self.scale)
-            if not output.elementwise:  # softmax: a probability row per example
-                classes = hnp.arrays(np.int64, n, elements=st.integers(0, width - 1)).map(
-                    lambda labels: np.eye(width, dtype=dtype)[labels])
-                soft = _bounded((n, width), dtype, 0.01, 1.0).map(
-                    lambda raw: (raw / raw.sum(axis=1, keepdims=True)).astype(dtype))
-                targets = (classes, soft)
-            else:  # values the output can take, within [-1, 1]
-                targets = (_bounded((n, width), dtype, *target_range(output)),)
-            self._built[n] = (inputs, targets)
-        return self._built[n]
+    def _kept(self, key: tuple, build) -> st.SearchStrategy:
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
 
+    def targets(self, n: int) -> st.SearchStrategy[np.ndarray]:
+        """T for N = ``n``: probability rows (one-hot or soft) for softmax, else values the output can take."""
+        width, dtype, output = self.network.sizes[-1], self.dtype, self.network.activations[-1]
+        if output.elementwise:  # values the output can take, within [-1, 1]
+            return _bounded((n, width), dtype, *target_range(output))
+        classes = hnp.arrays(np.int64, n, elements=st.integers(0, width - 1)).map(
+            lambda labels: np.eye(width, dtype=dtype)[labels])
+        soft = _bounded((n, width), dtype, 0.01, 1.0).map(lambda raw: (raw / raw.sum(axis=1, keepdims=True)).astype(dtype))
+        return st.one_of(classes, soft)
 
-@st.composite
-def _data(draw: st.DrawFn, shapes: _DataShapes, batch: st.SearchStrategy[int]):
-    inputs, targets = shapes(draw(batch))
-    X = draw(inputs)
-    return X, draw(targets[0] if len(targets) == 1 or draw(st.booleans()) else targets[1])
+    def data(self, n: int) -> st.SearchStrategy[tuple]:
+        """``(X, T)`` for N = ``n``."""
+        inputs = lambda: _bounded((n, self.network.sizes[0]), self.dtype, -self.scale, self.scale)  # noqa: E731
+        return self._kept(("data", n), lambda: st.tuples(inputs(), self.targets(n)))
+
+    def case(self, n: int) -> st.SearchStrategy[tuple]:
+        """``(params, X, T)`` for N = ``n``: the parameters and X as one array (one draw), then T."""
+        shapes = self.network.param_shapes()
+        ends = np.cumsum([math.prod(shape) for shape in shapes.values()])
+
+        def split(flat: np.ndarray) -> tuple[dict, np.ndarray]:
+            parts = np.split(flat, ends)
+            params = {name: part.reshape(shape) for (name, shape), part in zip(shapes.items(), parts)}
+            return params, parts[-1].reshape(n, self.network.sizes[0])
+
+        def build():
+            entries = self.network.n_params + n * self.network.sizes[0]
+            together = _bounded(entries, self.dtype, -self.scale, self.scale).map(split)
+            return st.tuples(together, self.targets(n)).map(lambda drawn: (*drawn[0], drawn[1]))
+
+        return self._kept(("case", n), build)
 
 
 def cases(networks_strategy: st.SearchStrategy[Network] | None = None, *, scale: float = 1.0,
           batch: int | tuple[int, int] = (1, 4), dtype=np.float64) -> st.SearchStrategy[Case]:
     """A network (from ``networks_strategy``, default :func:`networks`) with parameters and data.
 
+    Parameters and inputs are in [-scale, scale]; targets as :func:`data`
+    draws them.  The parameters and inputs of an example are drawn as one
+    array (one draw, however many parameters the network has).
+
     Raises:
         InvalidArgument: a bad option, named.
     """
     if networks_strategy is not None and not isinstance(networks_strategy, st.SearchStrategy):
         raise InvalidArgument("networks_strategy=%r must be a hypothesis strategy of networks" % (networks_strategy,))
-    _check_scale("scale", scale)
-    _check_dtype(dtype)
-    data(Network((1, 1)), batch=batch)  # validates batch up front
-    return _cases(networks_strategy if networks_strategy is not None else networks(), scale, batch, dtype)
+    return _cases(networks_strategy if networks_strategy is not None else networks(), _check_scale("scale", scale),
+                  _check_batch(batch), _check_dtype(dtype))
 
 
 @st.composite
-def _cases(draw: st.DrawFn, networks_strategy, scale, batch, dtype) -> Case:
+def _cases(draw: st.DrawFn, networks_strategy, scale: float, batch: tuple[int, int], dtype: np.dtype) -> Case:
     network = draw(networks_strategy)
-    X, T = draw(data(network, batch=batch, dtype=dtype))
-    return Case(network, draw(params(network, scale=scale, dtype=dtype)), X, T)
+    return Case(network, *draw(_case_arrays(network, scale, batch, dtype)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _case_arrays(network: Network, scale: float, batch: tuple[int, int], dtype: np.dtype) -> st.SearchStrategy:
+    """``(params, X, T)`` of ``network``: N first, then the arrays of that N (:meth:`_Arrays.case`)."""
+    return st.integers(*batch).flatmap(_Arrays(network, scale, dtype).case)
