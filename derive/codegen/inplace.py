@@ -35,7 +35,7 @@ from derive.symbolic.indices import free_indices
 
 from . import nodes
 from .array_printer import contraction, ufunc_name
-from .nodes import entries, target_name
+from .nodes import entries, entry_counts, target_name
 from .printing import function_helpers, takes_out
 from .stable_forms import log_softmax, softmax
 
@@ -136,7 +136,7 @@ class Lowering:
     def reads(self, expr: sympy.Expr, entry: Indexed) -> int:
         """How many times ``expr`` reads ``entry``'s memory (any entry of it, under any name sharing it)."""
         owner = self.buffer.get(target_name(entry))
-        return sum(expr.count(other) for other in entries(expr) if self.buffer.get(target_name(other)) == owner)
+        return sum(count for other, count in entry_counts(expr).items() if self.buffer.get(target_name(other)) == owner)
 
     def lower(self, target, value: sympy.Expr) -> list | None:
         """Steps that leave ``value`` in ``target`` in place; None if it is best computed as one new array."""

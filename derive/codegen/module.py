@@ -258,12 +258,11 @@ def _shared(statements: tuple) -> tuple:
 
 def _share(statements: list) -> list:
     """The statements with their common subexpressions computed once, as named arrays, before first use."""
-    lasts: dict = {}
-    values = [_opaque_ranges(value, lasts) for _, value in statements]
+    values = [_opaque_ranges(value) for _, value in statements]
     targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
     bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
     replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}), order="none")
-    back = {last: value for value, last in lasts.items()}
+    back = {last: high for high, last in _LASTS.items()}
     replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
     reduced = [value.xreplace(back) for value in reduced]
     replacements, reduced = _inline_conditions(replacements, reduced)
@@ -295,13 +294,19 @@ def _share(statements: list) -> list:
     return shared
 
 
-def _opaque_ranges(expr: sympy.Expr, lasts: dict) -> sympy.Expr:
+#: The symbol standing for each last index of a sum (``n_1 - 1``) while cse runs (see :func:`_opaque_ranges`).
+_LASTS: dict = {}
+
+
+@lru_cache(maxsize=4096)
+def _opaque_ranges(expr: sympy.Expr) -> sympy.Expr:
     """``expr`` with each sum's last index (``n_1 - 1``) as one symbol, so that cse can share a whole sum
     (``Sum(W2[k, j]*delta2[n, k])``, needed by delta1 and Rdelta1) but never an axis length.  A summand is
-    never shared on its own (the bound indices are ignored): it would be an array with the summed axis too."""
+    never shared on its own (the bound indices are ignored): it would be an array with the summed axis too.
+    Done once per value: the same values recur in every function of a module."""
     def opaque(total: Sum) -> Sum:
-        limits = [(index, low, lasts.setdefault(high, sympy.Symbol("_last%d" % len(lasts))))
-                  for index, low, high in total.limits]
+        limits = [(index, low, _LASTS.setdefault(high, sympy.Symbol("_last(%s)" % high))) for index, low, high in
+                  total.limits]  # named by what it stands for: the same in every process
         return Sum(total.function, *limits)
     return expr.replace(lambda e: isinstance(e, Sum), opaque)
 

@@ -21,6 +21,7 @@ ufunc an ``Apply`` calls); the printer only prints it.
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -47,11 +48,16 @@ def _text(expr: sympy.Basic) -> str:
     return sympy.sstr(expr)
 
 
-@lru_cache(maxsize=8192)
 def entries(expr: sympy.Basic) -> frozenset:
-    """The array entries (``Indexed``) of ``expr``, found once per expression: the planner asks for them again
-    and again, and the same values recur in every function of a module."""
-    return frozenset(expr.atoms(sympy.Indexed))
+    """The array entries (``Indexed``) of ``expr``: the keys of :func:`entry_counts`."""
+    return frozenset(entry_counts(expr))
+
+
+@lru_cache(maxsize=8192)
+def entry_counts(expr: sympy.Basic) -> Counter:
+    """How many times ``expr`` holds each array entry (``Indexed``), found once per expression: the planner
+    asks again and again, and the same values recur in every function of a module."""
+    return Counter(node for node in sympy.preorder_traversal(expr) if isinstance(node, sympy.Indexed))
 
 
 def module_helpers() -> dict:

@@ -285,7 +285,8 @@ def _network_options(args) -> dict:
     options = {"activations": _split(chosen["activations"]), "losses": _split(chosen["losses"]),
                "max_depth": chosen["max_depth"], "max_width": chosen["max_width"], "bias": flags[chosen["pool_bias"]],
                "decay": flags[chosen["decay"]], "reduction": args.reduction}
-    options = {key: value for key, value in options.items() if value is not None}
+    defaults = {"max_depth": POOL_FLAGS["--max-depth"][1], "max_width": POOL_FLAGS["--max-width"][1]}
+    options = {key: value for key, value in options.items() if value is not None and value != defaults.get(key)}
     try:
         network_pool(1, **options)
     except InvalidArgument as exc:
