@@ -51,7 +51,7 @@ def run_command(line, capsys, folder, extra=()):
 
 def masked(text):
     """The text with its figures (timings, errors, counts that depend on the machine) as #."""
-    return re.sub(r"\d+(\.\d+)?(e[-+]\d+)?", "#", text)
+    return re.sub(r" +", " ", re.sub(r"\d+(\.\d+)?(e[-+]\d+)?", "#", text))
 
 
 def json_keys_of_the_table():

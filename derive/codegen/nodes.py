@@ -214,6 +214,11 @@ class Module:
     functions: tuple[FunctionDef, ...]
 
 
+#: Values already printed in this process (see :meth:`ModulePrinter.array`), oldest first, and how many are kept.
+_PRINTED: dict = {}
+PRINTED_KEPT = 16384
+
+
 class ModulePrinter(ArrayPrinter):
     """The array printer, extended to statements, functions and modules.
 
@@ -223,27 +228,37 @@ class ModulePrinter(ArrayPrinter):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self._arrays: dict = {}
+        self._helpers_key = frozenset((function, id(helper)) for function, helper in self._function_helpers.items())
 
     def print_module(self, module: Module) -> str:
         """The source of ``module``."""
         return self._print(module).rstrip("\n") + "\n"
 
     def array(self, expr: sympy.Expr, layout: tuple, out: str | None = None) -> str:
-        """:meth:`ArrayPrinter.array`, printed once per module for each value, layout and ``out``.
+        """:meth:`ArrayPrinter.array`, printed once per process for each value, layout and ``out``.
 
-        The same statements recur: every function starts with the forward
-        pass, and a small array's plain statement is also the first half of
-        the in-place one (``A1 = ... if workspace is None else ...``).  The
-        helpers and imports a value needs were recorded when it was first
-        printed by this printer.
+        The same statements recur: every function of a module starts with the
+        forward pass, a small array's plain statement is also the first half of
+        the in-place one (``A1 = ... if workspace is None else ...``), and
+        structures that share a layer share its statements.  The text and the
+        helpers it calls are kept (:data:`_PRINTED`); a printer that meets the
+        value again takes both.
         """
         if not EQUAL_PRINTS_ALIKE:
             return super().array(expr, layout, out)
-        key = (expr, tuple(layout), out)
-        if key not in self._arrays:
-            self._arrays[key] = super().array(expr, layout, out)
-        return self._arrays[key]
+        key = (expr, tuple(layout), out, self._helpers_key)
+        found = _PRINTED.get(key)
+        if found is None:
+            kept, self.helpers_used = self.helpers_used, set()  # the helpers this value calls, all of them
+            try:
+                found = (super().array(expr, layout, out), frozenset(self.helpers_used))
+            finally:
+                self.helpers_used |= kept
+            _PRINTED[key] = found
+            if len(_PRINTED) > PRINTED_KEPT:
+                _PRINTED.pop(next(iter(_PRINTED)))
+        self.helpers_used |= found[1]
+        return found[0]
 
     def _target(self, target: Target) -> tuple[str, tuple]:
         if isinstance(target, sympy.Indexed):

@@ -114,10 +114,19 @@ class ChainRule:
                     _hidden_delta_piece(network.activations[layer - 2]), {1: layer - 1, 2: layer})
 
     def _take(self, piece: "_Derived", layers: dict[int, int]):
-        """A piece's value renumbered to ``layers`` (stand-in layer -> this network's); its steps kept for :attr:`steps`."""
+        """A piece's value renumbered to ``layers`` (stand-in layer -> this network's); its steps kept for :attr:`steps`.
+
+        Renumbered once per piece and layers in this process: many networks
+        have the same piece at the same layer.
+        """
         relabel = Relabeling(layers)
         self._taken.append((piece, relabel))
-        return relabel.value(piece.value)
+        key = (piece.key, tuple(sorted(layers.items())))
+        if key not in _RENUMBERED:
+            _RENUMBERED[key] = relabel.value(piece.value)
+            while len(_RENUMBERED) > PIECES_KEPT:
+                _RENUMBERED.pop(next(iter(_RENUMBERED)))
+        return _RENUMBERED[key]
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -153,10 +162,11 @@ def combine(network: Network, layer: int, upstream: sympy.Expr, jacobian: sympy.
 
 class _Derived(NamedTuple):
     """A piece as derived on its stand-in network: ``steps`` as ``(label, equation, layer)`` with the labels'
-    layer numbers as format fields (``"dE/dA{1}"``), and its ``value``."""
+    layer numbers as format fields (``"dE/dA{1}"``), its ``value``, and the ``key`` it is kept under."""
 
     steps: tuple
     value: object
+    key: tuple
 
 
 class Relabeling:
@@ -227,7 +237,7 @@ def _piece(key: tuple, stand_in: Callable[[], Network], build: Callable) -> _Der
     if found is None:
         recorder = _Recorder(stand_in())
         value = build(recorder)
-        found = _PIECES[key] = _Derived(tuple(recorder.records), value)
+        found = _PIECES[key] = _Derived(tuple(recorder.records), value, key)
         while len(_PIECES) > PIECES_KEPT:
             _PIECES.popitem(last=False)
     else:
@@ -344,14 +354,17 @@ def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
     return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), readable_index(m, k, i))
 
 
-#: Pieces already derived in this process (see :meth:`ChainRule._piece`), least recently used first.
+#: Pieces already derived in this process (see :func:`_piece`), least recently used first, and their values
+#: renumbered to other layers (see :meth:`ChainRule._take`).
 _PIECES: OrderedDict = OrderedDict()
+_RENUMBERED: dict = {}
 PIECES_KEPT = 4096
 
 
 def clear_pieces() -> None:
-    """Forget the pieces derived so far (see :meth:`ChainRule._piece`)."""
+    """Forget the pieces derived so far (see :func:`_piece`)."""
     _PIECES.clear()
+    _RENUMBERED.clear()
 
 
 def _definition(activation) -> tuple:

@@ -23,6 +23,8 @@ never be confused with a free index of the same name.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy
 from sympy import Sum
 
@@ -30,6 +32,7 @@ from derive.model.network import Network
 from .symbols import N, T, activations, biases, i, j, k, m, n, preactivations, size, weights
 
 
+@lru_cache(maxsize=256)
 def coefficient(value: float) -> sympy.Rational:
     """A float coefficient as the exact rational it was written as (``0.01 -> 1/100``)."""
     return sympy.nsimplify(value, rational=True)

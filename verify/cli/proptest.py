@@ -1,7 +1,8 @@
 """Property-test gradients: on random parameters and data, the generated code, a candidate and finite differences must agree.
 
 Runs the property suite (:mod:`verify.testing.property_suite`) through pytest, spread
-over cores with pytest-xdist.  The candidate is the toolkit's own engine, or
+over cores with pytest-xdist (with ``-n 0`` and the toolkit's own candidate, in
+this process).  The candidate is the toolkit's own engine, or
 your gradient function given as ``--grad MODULE:FUNCTION`` or
 ``--grad path/to/file.py:FUNCTION``, called as ``FUNCTION(params, X, T)`` and
 returning ``{"W1": dW1, "b1": db1, ...}``.
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--hvp, else the generated hvp) against the derivation and differences of the engine")
     parser.add_argument("-n", "--workers", metavar="WORKERS",
                         help="parallel worker processes on this machine (pytest-xdist): a number, or 'auto' for one "
-                             "per core (default); 0 for none (one process)")
+                             "per core (default); 0 for none (one process; your function runs in a child process)")
     parser.add_argument("--seed", type=int, metavar="S", help="search another random sequence (default: 0 under "
                         "the ci profile, a new one each run under dev and thorough; the summary shows it)")
     parser.add_argument("--profile", choices=("dev", "ci", "thorough"), help="hypothesis settings profile "
@@ -111,38 +112,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(args)
+    from verify.testing.results import shard_result
     from verify.testing.runs import Execution
 
-    if args.dask is None:
-        for module in ("pytest", "xdist"):
-            if importlib.util.find_spec(module) is None:
-                raise InputError("backprop proptest needs pytest and pytest-xdist; install them with "
-                                 "pip install 'backprop[test]'")
-    elif args.workers is not None:
+    if args.dask is not None and args.workers is not None:
         raise InputError("-n sets the workers on this machine; with --dask the cluster's workers run the parts")
     shard = _shard(args.shard)
     run_ = property_run(args, sharded=shard[1] > 1)
     run_.shard(*shard)  # more shards than parts: one line now, not after the work
     execution = Execution(shard, database=_database(args.database), directory=os.getcwd())
     started = time.perf_counter()
+    try:
+        parts, workers = _execute(run_, execution, args)
+    except _PytestStopped as stopped:
+        return stopped.status
+    return _report(shard_result(run_, shard, parts, time.perf_counter() - started, workers), args.json)
+
+
+class _PytestStopped(Exception):
+    """The child pytest stopped without a verdict (a crash, an interruption); its output has been printed."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def _execute(run_, execution, args) -> tuple[list[dict], str]:
+    """Run the shard: on Dask, in this process (one worker, the toolkit's own candidate), or in a child pytest
+    (with pytest-xdist workers); the parts' results and how they ran."""
     if args.dask is not None:
         from verify.testing.distributed import run_on_dask
 
-        parts, workers = run_on_dask(run_, execution, args.dask), "dask %s" % args.dask
-    else:
-        from verify.testing.local import run_with_pytest
+        return run_on_dask(run_, execution, args.dask), "dask %s" % args.dask
+    from verify.testing.local import run_here, run_with_pytest
 
-        workers = _workers(args.workers)
-        local = run_with_pytest(run_, execution, workers)
-        parts = local.parts
-        if local.status != 0 and not any(p["counterexample"] or p["input_error"] for p in parts):
-            print(local.log, file=sys.stderr)  # not a counterexample: a crash, an interruption, a collection error
-            print("backprop proptest: pytest stopped with exit status %d (see its output above)" % local.status,
-                  file=sys.stderr)
-            return local.status if local.status > 1 else 1
-    from verify.testing.results import shard_result
-
-    return _report(shard_result(run_, shard, parts, time.perf_counter() - started, workers), args.json)
+    workers = _workers(args.workers)
+    if workers == "0" and run_.candidate is None:  # nothing of the user's runs: no child process needed
+        return run_here(run_, execution), workers
+    for module in ("pytest", "xdist"):
+        if importlib.util.find_spec(module) is None:
+            raise InputError("backprop proptest needs pytest and pytest-xdist to run your function in worker "
+                             "processes; install them with pip install 'backprop[test]'")
+    local = run_with_pytest(run_, execution, workers)
+    if local.status != 0 and not any(p["counterexample"] or p["input_error"] for p in local.parts):
+        print(local.log, file=sys.stderr)  # not a counterexample: a crash, an interruption, a collection error
+        print("backprop proptest: pytest stopped with exit status %d (see its output above)" % local.status,
+              file=sys.stderr)
+        raise _PytestStopped(local.status if local.status > 1 else 1)
+    return local.parts, workers
 
 
 def _report(document: dict, as_json: bool) -> int:

@@ -1,4 +1,4 @@
-"""Running (a shard of) a property run on this machine: pytest, with pytest-xdist workers for ``-n``.
+"""Running (a shard of) a property run on this machine: pytest, with pytest-xdist workers for ``-n``, or in this process.
 
 :func:`run_with_pytest` runs the property suite (:mod:`verify.testing.property_suite`)
 in a child pytest, isolated from the user's pytest configuration (no
@@ -9,7 +9,10 @@ result and its progress (one byte per example) into a temporary directory,
 which gives the progress bar and, at the end, the parts' results.
 
 User code (``--grad``/``--hvp``) runs only in the child, never in the
-calling process.  Hypothesis keeps its files in
+calling process.  A run of the toolkit's own candidates (the engine, the
+generated ``hvp``) on one worker needs no child: :func:`run_here` runs its
+parts in this process, one after the other, sparing a second start of
+Python, pytest and the toolkit.  Hypothesis keeps its files in
 :func:`verify.testing.runs.storage_directory`, not in the working directory.
 """
 
@@ -72,6 +75,34 @@ def run_with_pytest(run: PropertyRun, execution: Execution, workers: str = "0", 
                 raise
         parts = [json.loads(path.read_text()) for path in sorted(results.glob("part-*.json"))]
         return LocalRun(parts, child.returncode, log_path.read_text(errors="replace"))
+
+
+def run_here(run: PropertyRun, execution: Execution, progress: bool = True) -> list[dict]:
+    """Run ``execution.shard`` of ``run`` in this process, part after part, stopping at the first failing part.
+
+    For the toolkit's own candidates only: a user's function could end this
+    process (:func:`run_with_pytest` keeps it in a child).
+    """
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from tqdm import tqdm
+
+    from verify.testing.part import run_part
+
+    if run.candidate is not None:
+        raise ValueError("a user's function runs in a child process: use run_with_pytest")
+    parts = run.shard(*execution.shard)
+    results = []
+    set_hypothesis_home_dir(storage_directory() / "hypothesis")  # not the working directory's .hypothesis/
+    try:
+        with tqdm(total=sum(run.part_examples(part) for part in parts), unit="example", desc="proptest",
+                  file=sys.stderr, disable=None if progress else True, mininterval=0.5) as bar:
+            for part in parts:
+                results.append(run_part(run, part, execution, on_example=lambda: bar.update(1)))
+                if results[-1]["counterexample"] or results[-1]["input_error"]:
+                    break
+    finally:
+        set_hypothesis_home_dir(None)  # Hypothesis' own default again, for whatever else runs in this process
+    return results
 
 
 def _progress(results: Path) -> int:

@@ -55,7 +55,7 @@ POOL_SIZE = 300
 #: MIN_EXAMPLES_PER_PART examples.
 MIN_PARTS = 24
 EXAMPLES_PER_PART = 250
-MIN_EXAMPLES_PER_PART = 20
+MIN_EXAMPLES_PER_PART = 3
 #: The options that restrict random networks (keyword arguments of :func:`verify.strategies.network_pool`).
 POOL_OPTIONS = ("activations", "losses", "max_depth", "max_width", "bias", "decay", "reduction")
 
