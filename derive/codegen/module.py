@@ -262,6 +262,8 @@ def _share(statements: list) -> list:
     targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
     bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
     replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}), order="none")
+    if not replacements:  # nothing shared (most lists): the statements as they are
+        return list(statements)
     back = {last: high for high, last in _LASTS.items()}
     replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
     reduced = [value.xreplace(back) for value in reduced]

@@ -28,13 +28,11 @@ from functools import lru_cache
 import sympy
 
 from .array_printer import ArrayPrinter
-from .printing import helpers
+from .printing import EQUAL_PRINTS_ALIKE, helpers  # noqa: F401 (nodes.EQUAL_PRINTS_ALIKE is read elsewhere)
 from .shapes import shape_error
 from .workspace import dense_from_products, workspace_buffer
 
 
-#: Whether equal expressions always print alike: before SymPy 1.13, ``Float(0.5) == Rational(1, 2)``.
-EQUAL_PRINTS_ALIKE = sympy.Float(0.5) != sympy.Rational(1, 2)
 
 
 def text(expr: sympy.Basic) -> str:

@@ -35,6 +35,10 @@ from derive.model.activations import Activation
 from derive.model.expression import VARIABLE
 from derive.model.registry import ACTIVATIONS
 
+#: Whether equal expressions always print alike (before SymPy 1.13, ``Float(0.5) == Rational(1, 2)``): only then
+#: may printed text and rewrites be kept per expression.
+EQUAL_PRINTS_ALIKE = sympy.Float(0.5) != sympy.Rational(1, 2)
+
 #: numpy helpers of printing nodes that are not activations (made by the printers themselves).
 STRUCTURAL_HELPERS: dict[str, Callable] = {name: getattr(numeric, name) for name in ("heaviside", "softmax", "log_softmax")}
 

@@ -18,11 +18,15 @@ print as calls to their stable helpers in :mod:`derive.model.numeric`.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy
 from sympy import Mul, Sum
 
 from derive.model.registry import ACTIVATIONS
 from derive.symbolic.indices import free_indices
+
+from .printing import EQUAL_PRINTS_ALIKE
 
 
 class softmax(sympy.Function):
@@ -45,9 +49,20 @@ def stabilize(expr: sympy.Expr) -> sympy.Expr:
     * ``log(g(u))`` and ``log(1 - g(u))`` become the stable log forms of g's
       activation record (sigmoid: ``-softplus(-u)`` and ``-softplus(u)``):
       identities, finite where g rounds to 0 or 1.
+
+    Done once per expression in this process where SymPy's equality allows
+    (structures share their layers' equations).
     """
-    expr = sympy.sympify(expr, strict=True).replace(lambda e: e.is_Mul and _softmax_parts(e) is not None, _to_softmax)
+    expr = sympy.sympify(expr, strict=True)
+    return _stabilized(expr) if EQUAL_PRINTS_ALIKE else _stabilize(expr)
+
+
+def _stabilize(expr: sympy.Expr) -> sympy.Expr:
+    expr = expr.replace(lambda e: e.is_Mul and _softmax_parts(e) is not None, _to_softmax)
     return expr.replace(lambda e: isinstance(e, sympy.log), _stable_log)
+
+
+_stabilized = lru_cache(maxsize=4096)(_stabilize)
 
 
 def _softmax_parts(expr: sympy.Mul):
