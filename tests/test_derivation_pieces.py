@@ -48,4 +48,5 @@ def test_pieces_shared_at_other_layers_carry_their_own_layer_numbers(fresh):
                                                            "dA3/dZ3: derivative of the activation (do/dnet)"]
     assert "dZ3/dA2: how the next layer's net input depends on this output" in [s.label for s in steps]
     # lambda = 0.01 -> W3/100, mu = 0.02 -> sign(W3)/50, by hand
-    assert str(derive(DEEP).gradient("W3")) == "sign(W3[j, i])/50 + W3[j, i]/100 + Sum(A2[n, i]*delta3[n, j], (n, 0, N - 1))"
+    assert str(derive(DEEP).gradient("W3")) == ("sign(W3[j, i])/50 + W3[j, i]/100 + "
+                                                "Sum(A2[n, i]*delta3[n, j], (n, 0, N - 1))")

@@ -60,8 +60,8 @@ def test_the_engine_passes_and_the_summary_covers_every_activation_and_loss(caps
 def test_a_wrong_derivative_yields_the_minimal_counterexample_and_a_command_that_reproduces_it(tmp_path, capsys,
                                                                                                monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "buggy.py").write_text(BUGGY)
-    code = main(["proptest", "--grad", "buggy.py:gradients", "--activations", "tanh,linear", "--losses", "sse",
+    (tmp_path / "tanh_slope_bug.py").write_text(BUGGY)
+    code = main(["proptest", "--grad", "tanh_slope_bug.py:gradients", "--activations", "tanh,linear", "--losses", "sse",
                  "--decay", "no", "--examples", "40", "-n", "0"])
     out = capsys.readouterr().out
     assert code == 1
@@ -72,12 +72,12 @@ def test_a_wrong_derivative_yields_the_minimal_counterexample_and_a_command_that
     assert largest > 1e-3  # the failing examples are in the summary's figures
     assert "Diagnosis:\n  - " in out
     assert re.search(r"network = Network.from_dict\(.*'tanh'", out)
-    assert "backprop proptest --examples 40 --grad buggy.py:gradients --activations tanh,linear" in out
+    assert "backprop proptest --examples 40 --grad tanh_slope_bug.py:gradients --activations tanh,linear" in out
     snippet = out.split("python - <<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
     rerun = subprocess.run([sys.executable, "-"], input=snippet, capture_output=True, text=True, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert "FAILED" in rerun.stdout and "the CANDIDATE is wrong" in rerun.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["buggy.py"]  # no .hypothesis/, nothing of pytest's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tanh_slope_bug.py"]  # no .hypothesis/, nothing of pytest's
 
 
 def test_proptest_runs_in_parallel_through_pytest_xdist(capsys):
@@ -134,7 +134,8 @@ def test_more_workers_than_cores_are_capped_with_a_note(tmp_path, capsys, monkey
 
 @pytest.mark.parametrize("argv, described", [
     (["3-4-2", "--no-bias"], "on 3-4-2, sigmoid, sse (sum), no bias"),
-    (["3-4-2", "--activation", "tanh", "--no-bias", "--weight-decay", "0.1"], "on 3-4-2, tanh, sse (sum), no bias, L2 0.1"),
+    (["3-4-2", "--activation", "tanh", "--no-bias", "--weight-decay", "0.1"],
+     "on 3-4-2, tanh, sse (sum), no bias, L2 0.1"),
     (["--bias", "no", "--activations", "tanh", "--losses", "sse"], "architectures"),
     (["--bias", "yes", "--activations", "tanh", "--losses", "sse"], "architectures"),
 ], ids=["no-bias", "no-bias-with-decay", "random-without-bias", "random-with-bias"])

@@ -261,7 +261,9 @@ def _share(statements: list) -> list:
     values = [_opaque_ranges(value) for _, value in statements]
     targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
     bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
-    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}), order="none")
+    # order="none": arguments in their own (canonical) order, not sorted again; the same in every process
+    replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}),
+                                      order="none")
     if not replacements:  # nothing shared (most lists): the statements as they are
         return list(statements)
     back = {last: high for high, last in _LASTS.items()}

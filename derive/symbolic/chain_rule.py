@@ -114,7 +114,8 @@ class ChainRule:
                     _hidden_delta_piece(network.activations[layer - 2]), {1: layer - 1, 2: layer})
 
     def _take(self, piece: "_Derived", layers: dict[int, int]):
-        """A piece's value renumbered to ``layers`` (stand-in layer -> this network's); its steps kept for :attr:`steps`.
+        """A piece's value renumbered to ``layers`` (stand-in layer -> this network's); its steps kept for
+        :attr:`steps`.
 
         Renumbered once per piece and layers in this process: many networks
         have the same piece at the same layer.

@@ -1,4 +1,4 @@
-"""Running (a shard of) a property run on this machine: pytest, with pytest-xdist workers for ``-n``, or in this process.
+"""Running (a shard of) a property run on this machine: in a child pytest (pytest-xdist for ``-n``), or in this process.
 
 :func:`run_with_pytest` runs the property suite (:mod:`verify.testing.property_suite`)
 in a child pytest, isolated from the user's pytest configuration (no

@@ -1,4 +1,4 @@
-"""One part of a property run, run in this process: a Hypothesis test over the part's networks, its result as plain data.
+"""One part of a property run, run in this process: a Hypothesis test over its networks, its result as plain data.
 
 :func:`run_part` is what every way of running a property check calls, once
 per part: the pytest module :mod:`verify.testing.property_suite` (so pytest
@@ -225,7 +225,8 @@ def _literal(array) -> str:
 
 
 def counterexample(case: tuple, run: PropertyRun, execution: Execution = Execution()) -> str:
-    """The failure message of the minimal failing ``case``: the case, its report (diagnosed), commands that reproduce it."""
+    """The failure message of the minimal failing ``case``: the case, its report (diagnosed), and the commands that
+    reproduce it."""
     network, params, X, T = case
     candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
     report = run_check(network, params, X, T, run, candidate)

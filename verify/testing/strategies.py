@@ -331,12 +331,6 @@ class _Arrays:
 
     def __init__(self, network: Network, scale: float, dtype: np.dtype):
         self.network, self.scale, self.dtype = network, scale, dtype
-        self._built: dict[tuple, st.SearchStrategy] = {}
-
-    def _kept(self, key: tuple, build) -> st.SearchStrategy:
-        if key not in self._built:
-            self._built[key] = build()
-        return self._built[key]
 
     def targets(self, n: int) -> st.SearchStrategy[np.ndarray]:
         """T for N = ``n``: probability rows (one-hot or soft) for softmax, else values the output can take."""
@@ -345,14 +339,16 @@ class _Arrays:
             return _bounded((n, width), dtype, *target_range(output))
         classes = hnp.arrays(np.int64, n, elements=st.integers(0, width - 1)).map(
             lambda labels: np.eye(width, dtype=dtype)[labels])
-        soft = _bounded((n, width), dtype, 0.01, 1.0).map(lambda raw: (raw / raw.sum(axis=1, keepdims=True)).astype(dtype))
+        soft = _bounded((n, width), dtype, 0.01, 1.0).map(
+            lambda raw: (raw / raw.sum(axis=1, keepdims=True)).astype(dtype))
         return st.one_of(classes, soft)
 
+    @functools.lru_cache(maxsize=None)
     def data(self, n: int) -> st.SearchStrategy[tuple]:
         """``(X, T)`` for N = ``n``."""
-        inputs = lambda: _bounded((n, self.network.sizes[0]), self.dtype, -self.scale, self.scale)  # noqa: E731
-        return self._kept(("data", n), lambda: st.tuples(inputs(), self.targets(n)))
+        return st.tuples(_bounded((n, self.network.sizes[0]), self.dtype, -self.scale, self.scale), self.targets(n))
 
+    @functools.lru_cache(maxsize=None)
     def case(self, n: int) -> st.SearchStrategy[tuple]:
         """``(params, X, T)`` for N = ``n``: the parameters and X as one array (one draw), then T."""
         shapes = self.network.param_shapes()
@@ -363,12 +359,8 @@ class _Arrays:
             params = {name: part.reshape(shape) for (name, shape), part in zip(shapes.items(), parts)}
             return params, parts[-1].reshape(n, self.network.sizes[0])
 
-        def build():
-            entries = self.network.n_params + n * self.network.sizes[0]
-            together = _bounded(entries, self.dtype, -self.scale, self.scale).map(split)
-            return st.tuples(together, self.targets(n)).map(lambda drawn: (*drawn[0], drawn[1]))
-
-        return self._kept(("case", n), build)
+        together = _bounded(self.network.n_params + n * self.network.sizes[0], self.dtype, -self.scale, self.scale)
+        return st.tuples(together.map(split), self.targets(n)).map(lambda drawn: (*drawn[0], drawn[1]))
 
 
 def cases(networks_strategy: st.SearchStrategy[Network] | None = None, *, scale: float = 1.0,
