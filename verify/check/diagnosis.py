@@ -31,6 +31,8 @@ on a kink are left out, as the check leaves them out.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from .hypotheses import TRIED, Hypothesis, Point, agrees, allowed, differs, fits, hypotheses, layer_words
@@ -100,7 +102,9 @@ def _each(point: Point, candidate: dict, left: list[str], tried_hypotheses: list
     for name in left:
         ratio = _ratio(point, name, candidate[name])
         if ratio is not None:
-            by_ratio.setdefault(round(ratio, 9), []).append(name)
+            group = next((g for g in by_ratio if fits(point, name, candidate[name], g * point.reference[name])),
+                         None)
+            by_ratio.setdefault(ratio if group is None else group, []).append(name)
             continue
         alone = [h for h in tried_hypotheses if h.kind not in ("scale", "data_scale") and name in h.gradients
                  and fits(point, name, candidate[name], h.gradients[name])]
@@ -130,7 +134,13 @@ def _ratio(point: Point, name: str, values: np.ndarray) -> float | None:
     c = float(np.vdot(values[keep], right[keep])) / denominator
     if not fits(point, name, values, c * right):
         return None
-    return c
+    simple = _simple(c)
+    return simple if fits(point, name, values, simple * right) else c
+
+
+def _simple(value: float) -> float:
+    """The nearest p/q with q <= 8 (``-1``, ``4``, ``1/8``), or ``value`` to 4 significant figures."""
+    return float(Fraction(value).limit_denominator(8)) if abs(value) < 1e6 else float("%.4g" % value)
 
 
 def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
@@ -144,7 +154,15 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
     elif batch > 1 and np.isclose(ratio, 1 / batch):
         meaning = "1/N, N = %d: averaged over the examples where the others are %s" % (
             batch, "summed" if point.network.reduction == "sum" else "right")
-    return "%s %.4g x the reference%s" % (subject, ratio, " (%s)" % meaning if meaning else "")
+    text = "%s %.4g x the reference%s" % (subject, ratio, " (%s)" % meaning if meaning else "")
+    layers = {int(name[1:]) for name in names}
+    below = [name for name in point.reference if int(name[1:]) <= max(layers)]
+    if sorted(names) == sorted(below) and max(layers) < point.network.depth:
+        layer = max(layers)
+        text += (": the error term delta%d is %.4g x the right one and the layers above are right, so the slip is "
+                 "where delta%d is computed (layer %d's activation derivative, or what it multiplies)%s"
+                 % (layer, ratio, layer, layer, ", and it is passed down to the layers below" if layer > 1 else ""))
+    return text
 
 
 def _located(point: Point, candidate: dict, names: list[str], tried: str) -> list[Diagnosis]:
