@@ -130,8 +130,11 @@ class Variant:
 
     @property
     def key(self) -> str:
-        """``missing_derivative@2``: kind and layer."""
-        return self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer)
+        """``missing_derivative@2``: kind and layer (and what else it uses: ``derivative_at_other_layer@2:3``)."""
+        key = self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer)
+        if isinstance(self.other, tuple):
+            return "%s:all%+d" % (key, self.other[1])
+        return key if self.other is None else "%s:%s" % (key, self.other)
 
 
 def variants(derivation) -> tuple[Variant, ...]:
@@ -164,6 +167,7 @@ def variants(derivation) -> tuple[Variant, ...]:
             found += _matched_output_delta(derivation, pieces)
         if layer < network.depth:
             found += _propagation_variants(derivation, layer)
+    found += _loop_variants(rule, derivation)
     found = _distinct(found)
     penalised = {name: term for name, term in rule.penalty_terms.items() if term != 0}
     if penalised:
@@ -207,6 +211,32 @@ def _other_layer_variants(rule, derivation, layer: int, pieces: Pieces, elementw
             variant = _recombined(rule, derivation, "derivative_at_other_layer", layer, pieces, moved, elementwise)
             found.append(Variant(variant.kind, layer, derivation, variant.deltas, derived=variant.derived,
                                  used=variant.used, equal_sizes=(layer, other), other=other))
+    return found
+
+
+def _loop_variants(rule, derivation) -> list[Variant]:
+    """Every hidden layer's derivative at the layer above's (or below's) values: one slip in a loop over layers."""
+    network, found = derivation.network, []
+    for shift in (1, -1):
+        deltas, equal, derived, used = {}, set(), None, None
+        for layer in range(network.depth - 1, 0, -1):
+            pieces = rule.pieces[layer]
+            elementwise = network.activations[layer - 1].elementwise
+            other = layer + shift
+            if not elementwise or other == 0 and pieces.jacobian.has(preactivations(layer)):
+                continue
+            moved = _rebased(pieces.jacobian, activations(layer), activations(other))
+            if other > 0:
+                moved = _rebased(moved, preactivations(layer), preactivations(other))
+            if moved == pieces.jacobian:
+                continue
+            deltas[layer] = rule.combine(layer, pieces.upstream, moved, pieces.example, pieces.unit)[2]
+            equal |= {layer, other}
+            if derived is None:
+                derived, used = _factor(pieces.jacobian, pieces, True), _factor(moved, pieces, True)
+        if len(deltas) >= 2:
+            found.append(Variant("derivative_at_other_layer", max(deltas), derivation, deltas, derived=derived,
+                                 used=used, equal_sizes=tuple(sorted(equal)), other=("every hidden layer", shift)))
     return found
 
 

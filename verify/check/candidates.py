@@ -49,6 +49,7 @@ class Returned(NamedTuple):
         uncertainty: Extra absolute error each entry may carry from the way it was read (an update's rounding).
         output: What the function printed while it ran.
         read: What was read, when it is not the toolkit's own layout (``read: weights (in, out), ...``).
+        loss: The loss the function returned beside its gradient, if it did.
     """
 
     gradients: dict[str, np.ndarray]
@@ -57,11 +58,12 @@ class Returned(NamedTuple):
     uncertainty: dict[str, np.ndarray] = {}
     output: str = ""
     read: str = ""
+    loss: float | None = None
 
 
 def call_candidate(function: Callable, network: Network, params: dict, X: np.ndarray, T: np.ndarray, *,
                    layout: Layout | None = None, name: str | None = None, direction: dict | None = None,
-                   what: str = "gradient function") -> Returned:
+                   what: str = "gradient function", expected: dict | None = None) -> Returned:
     """Call ``function`` in its layout and calling form; return its result read back and checked.
 
     Args:
@@ -74,6 +76,8 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
         name: How messages name the function.
         direction: For a product function ``fn(params, X, T, V)``: V, keyed like ``params``.
         what: How messages name the function's kind (``"hvp function"``).
+        expected: The right result, when known: of the two readings of a returned update (new parameters, or
+            the step), the one nearer to it is taken (and said).
 
     Raises:
         InputError: the function raised or exited (the message shows the user's frame), or its result cannot be
@@ -81,37 +85,39 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
     """
     layout = layout or Layout()
     name = name or function_name(function)
-    context = Call(function, network, layout, name, what, len(X))
+    context = Call(function, network, layout, name, what, len(X), expected)
     with context.running():
-        if layout.per_example:
-            results = [context.call(params, *layouts.one_example(layout, X, T, n), direction) for n in range(len(X))]
-            total = {key: sum(result[key] for result in results) for key in results[0]}
-            if network.reduction == "mean":
-                total = {key: value / len(X) for key, value in total.items()}
-            gradients, uncertainty = total, {key: sum(r.uncertainty.get(key, 0) for r in results)
-                                             for key in total if results[0].uncertainty}
-        else:
-            result = context.call(params, *layouts.user_data(layout, X, T), direction)
-            gradients, uncertainty = dict(result), result.uncertainty
+        examples = [layouts.one_example(layout, X, T, n) for n in range(len(X))] if layout.per_example else [
+            layouts.user_data(layout, X, T)]
+        results = [context.call(params, x, t, direction) for x, t in examples]
+    gradients, uncertainty = context.combine(results, expected)
     checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what)
     read = layout.describe(context.keys, context.returned, network.reduction) if not (
         layout.default and not context.keys and not context.returned) else ""
-    return checked._replace(uncertainty=uncertainty, output=context.output.getvalue()[:OUTPUT_KEPT], read=read)
+    loss = None
+    if context.losses:
+        loss = sum(context.losses) / (len(X) if layout.per_example and network.reduction == "mean" else 1)
+    return checked._replace(uncertainty=uncertainty, output=context.output.getvalue()[:OUTPUT_KEPT], read=read,
+                            loss=loss)
 
 
 class Gradient(dict):
-    """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry."""
+    """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry, and, for a
+    returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters)."""
 
     uncertainty: dict = {}
+    step: dict | None = None
 
 
 class Call:
     """Calls of one user function during one check: the calling form, the captured output, what was read."""
 
-    def __init__(self, function, network: Network, layout: Layout, name: str, what: str, batch: int):
+    def __init__(self, function, network: Network, layout: Layout, name: str, what: str, batch: int,
+                 expected: dict | None = None):
         self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
+        self.expected = expected
         self.batch, self.form, self.output = batch, calling_form(function), io.StringIO()
-        self.keys, self.returned, self.signalled = "", "", False
+        self.keys, self.returned, self.signalled, self.losses = "", "", False, []
         self.order = list(network.param_shapes())
 
     @contextlib.contextmanager
@@ -157,9 +163,10 @@ class Call:
         return self._read(result)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:
-        return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s)"
+        layout = "" if self.layout.default else "; in the layout given: %s" % self.layout.describe()[len("read: "):]
+        return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s)"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
-                             np.shape(X), np.shape(T)))
+                             np.shape(X), np.shape(T), layout))
 
     def _with_network(self, arguments: list):
         """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
@@ -176,7 +183,8 @@ class Call:
         return self.function(*positional, *rest, **({"network": self.network} if by_keyword else {}))
 
     def _read(self, result) -> Gradient:
-        """A dict, a list in layer order, or Nielsen's pair, by parameter, in the toolkit's layout."""
+        """A dict, a list in layer order, or Nielsen's pair (alone or beside the loss), in the toolkit's layout."""
+        result = self._without_loss(result)
         if isinstance(result, dict):
             mapping, self.keys = layouts.read_keys(self.network, self.layout, list(result), "%s %s" % (
                 self.what, self.name))
@@ -201,6 +209,18 @@ class Call:
             self.returned = self.returned or "biases as columns (n, 1)"
         return gradient
 
+    def _without_loss(self, result):
+        """The gradient of a ``(loss, grads)`` (or ``(grads, loss)``) pair, the loss kept in :attr:`losses`."""
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return result
+        scalar = [_is_number(part) for part in result]
+        if scalar[0] == scalar[1]:
+            return result
+        loss, gradient = result if scalar[0] else result[::-1]
+        self.losses.append(float(np.asarray(loss)))
+        self.returned = self.returned or ("(loss, gradients)" if scalar[0] else "(gradients, loss)")
+        return gradient
+
     def _layer_order(self, result) -> dict:
         if len(result) != len(self.order) or not all(hasattr(value, "__array__") or isinstance(value, (list, float))
                                                      for value in result):
@@ -210,6 +230,32 @@ class Call:
         if not self.form.lists:
             self.returned = "a list in layer order"
         return dict(zip(self.order, result))
+
+    def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:
+        """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
+        for a returned update, read as new parameters or as the step, whichever is nearer ``expected`` (or, without
+        it, whichever is smaller: new parameters lie near the old ones, a step near zero)."""
+        def total(parts: list[dict]) -> dict:
+            summed = {key: sum(part[key] for part in parts) for key in parts[0]}
+            if self.layout.per_example and self.network.reduction == "mean":
+                summed = {key: value / len(parts) for key, value in summed.items()}
+            return summed
+
+        gradients = total(results)
+        if results[0].step is not None:
+            steps = total([result.step for result in results])
+            if expected is not None:
+                miss = lambda g: sum(float(np.sum((np.asarray(g[k]) - expected[k]) ** 2))  # noqa: E731
+                                     for k in expected if k in g)
+                as_step = miss(steps) < miss(gradients)
+            else:
+                as_step = sum(float(np.sum(np.square(v))) for v in steps.values()) < sum(
+                    float(np.sum(np.square(v))) for v in gradients.values())
+            if as_step:
+                gradients = steps
+            self.returned = self.returned or ("the step -lr * g" if as_step else "the parameters after one step")
+        uncertainty = total([result.uncertainty for result in results]) if results[0].uncertainty else {}
+        return gradients, uncertainty
 
     def _from_update(self, given, params: dict, result) -> Gradient:
         """``(p - p') / lr`` from the updated parameters (returned, or the arrays given, changed in place), or
@@ -225,15 +271,20 @@ class Call:
         if any(after[key].shape != before[key].shape for key in before):
             return Gradient(after)  # a shape error: check_gradient_result names it
         eps = np.finfo(np.float64).eps
-        as_update = {key: (before[key] - after[key]) / rate for key in before}
-        as_step = {key: -after[key] / rate for key in before}
-        # A step is small next to the parameters; new parameters are close to the old ones.
-        distance = lambda a: sum(float(np.sum((a[k] * rate) ** 2)) for k in a)  # noqa: E731
-        step = distance({k: after[k] - before[k] for k in before}) > distance(after)
-        self.returned = self.returned or ("the step -lr * g" if step else "the parameters after one step")
-        gradient = Gradient(as_step if step else as_update)
+        gradient = Gradient({key: (before[key] - after[key]) / rate for key in before})
+        if self.returned != "parameters updated in place":
+            gradient.step = {key: -after[key] / rate for key in before}  # the other reading: a step, not parameters
         gradient.uncertainty = {key: 4 * eps * (np.abs(before[key]) + np.abs(after[key])) / rate for key in before}
         return gradient
+
+
+def _is_number(value) -> bool:
+    """A real number: a Python or numpy scalar, or an array or tensor with no axes."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return getattr(value, "ndim", None) == 0 and hasattr(value, "item")
 
 
 def check_gradient_result(network: Network, result, name: str, batch: int | None = None,

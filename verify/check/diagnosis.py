@@ -149,11 +149,9 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
     batch = len(point.X)
     meaning = NAMED_RATIOS.get(ratio)
     if batch > 1 and np.isclose(ratio, batch):
-        meaning = "N = %d: summed over the examples where the others are %s" % (
-            batch, "averaged" if point.network.reduction == "mean" else "right")
+        meaning = "= N, the number of examples: summed over them where the mean was meant?"
     elif batch > 1 and np.isclose(ratio, 1 / batch):
-        meaning = "1/N, N = %d: averaged over the examples where the others are %s" % (
-            batch, "summed" if point.network.reduction == "sum" else "right")
+        meaning = "= 1/N, N the number of examples: averaged over them where the sum was meant?"
     text = "%s %.4g x the reference%s" % (subject, ratio, " (%s)" % meaning if meaning else "")
     layers = {int(name[1:]) for name in names}
     below = [name for name in point.reference if int(name[1:]) <= max(layers)]

@@ -98,7 +98,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
     module = reference_module(network)
     run.require_finite_loss(module)
     reference = run.reference(module.gradients)
-    name, returned = run.candidate(gradient_fn)
+    name, returned = run.candidate(gradient_fn, expected=reference)
     check, dtype, narrowed = run.compare(module, method, returned, reference)
     report = check.run(samples, worst, directions, name, dtype.name)
     return run.finish(report, returned, narrowed, engine=gradient_fn is None,

@@ -130,7 +130,7 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
     V = check_direction(network, V) if given else fd.random_directions(run.p64, 1, seed)[0]
     reference = run.reference(getattr(module, function), V, what="the reference %s" % what)
     _require_moving(network, V, reference, what)
-    name, returned = run.candidate(hvp_fn, direction=V, what="%s function" % function)
+    name, returned = run.candidate(hvp_fn, direction=V, what="%s function" % function, expected=reference)
     check, checked_dtype, narrowed = run.compare(module, "central", returned, reference)
     differences = (oracles.gradient_differences if kind == "hessian" else oracles.gauss_newton_differences)(
         network, run.p64, run.X64, run.T64, V)

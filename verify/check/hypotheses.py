@@ -235,6 +235,12 @@ def _explain_variant(network: Network, variant, parameters: tuple[str, ...]) -> 
                 "of %s (each %s output depends on every net input of its layer, so dA%d[n, k]/dZ%d[n, j] is not "
                 "zero for k != j)%s" % (verb, activation, where, plain(variant.used), plain(variant.derived),
                                         activation, layer, layer, passed))
+    if variant.kind == "derivative_at_other_layer" and isinstance(variant.other, tuple):
+        above = variant.other[1] > 0
+        return ("%s with every hidden layer's activation derivative evaluated at the values of the layer %s it "
+                "(%s instead of %s for layer %d): an index off by one in the loop over the layers, such as "
+                "zs[-l + 1] for zs[-l]" % (verb, "above" if above else "below", plain(variant.used),
+                                           plain(variant.derived), layer))
     if variant.kind == "derivative_at_other_layer":
         values = "the inputs X" if variant.other == 0 else "layer %d's values" % variant.other
         return ("%s with the %s derivative of %s evaluated at %s: %s instead of %s (an index off by one in a loop "

@@ -37,6 +37,7 @@ from verify.engine import Engine, check_data
 from .candidates import Returned, call_candidate
 from .comparison import Check
 from .layouts import Layout
+from .modules import module_for
 from .report import CheckReport
 from .sources import function_name
 from .tolerances import tolerance_for
@@ -126,15 +127,15 @@ class Run:
             value = module.loss(self.p64, self.X64, self.T64)
         require_finite(value, self.network, self.p64, self.X64, self.T64, "the loss")
 
-    def candidate(self, function: Callable | None, direction: dict | None = None,
-                  what: str = "gradient function") -> tuple[str, Returned]:
+    def candidate(self, function: Callable | None, direction: dict | None = None, what: str = "gradient function",
+                  expected: dict | None = None) -> tuple[str, Returned]:
         """(its name, what it returned): the user's function called in its layout, or the engine (no function)."""
         if function is None:
             return "the engine", Returned(engine_for(self.network).gradients(self.params, self.X, self.T), {}, {})
         name = self.options.candidate_name or function_name(function)
         cast = lambda value: value.astype(self.dtype) if value.dtype.kind == "f" else value  # noqa: E731
         returned = call_candidate(function, self.network, self.params, cast(self.X), cast(self.given_T),
-                                  layout=self.options.layout, name=name, what=what,
+                                  layout=self.options.layout, name=name, what=what, expected=expected,
                                   direction=None if direction is None else {k: v.astype(self.dtype)
                                                                             for k, v in direction.items()})
         return name, returned
@@ -149,6 +150,17 @@ class Run:
         check = Check(self.network, self.p64, self.X64, self.T64, module, method, tolerance, self.options.seed)
         check.compare(candidate, reference, returned)
         return check, checked_dtype, narrowed
+
+    def _loss_note(self, given: float) -> str:
+        """Whether the loss the function returned beside its gradient is the network's loss here."""
+        with np.errstate(all="ignore"):
+            expected = float(module_for(self.network).loss(self.p64, self.X64, self.T64))
+        if np.isclose(given, expected, rtol=1e-6, atol=1e-12):
+            return "the loss it returned, %.6g, is the network's loss here" % given
+        ratio = " (%.4g x)" % (given / expected) if expected else ""
+        return ("the loss it returned, %.6g, is not the network's loss here, %.6g%s: its gradient is of the loss it "
+                "computes, so check that loss's options (--loss, --reduction, --weight-decay)" % (given, expected,
+                                                                                                ratio))
 
     def finish(self, report: CheckReport, returned: Returned, narrowed: list, engine: bool,
                diagnose: Callable[[], list], convention: Callable[[], object] | None = None,
@@ -167,6 +179,8 @@ class Run:
                                     "of rounding, (|p| + |p'|) x 4 eps / lr, added to its tolerance"
                                     % (self.options.layout.update, largest))
         report.output = returned.output
+        if returned.loss is not None:
+            report.notes.append(self._loss_note(returned.loss))
         wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
         if self.options.diagnose and wrong:
             try:

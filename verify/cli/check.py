@@ -92,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: --batch random examples)")
     parser.add_argument("--batch", type=positive_int, metavar="N",
                         help="number of random examples (default %d)" % DEFAULT_BATCH)
+    parser.add_argument("--labels", action="store_true", help="random targets as integer class labels (N,), for "
+                        "code that indexes with y (cs231n) or takes nn.CrossEntropyLoss's targets")
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                         help="seed of the random parameters, data and finite-difference samples (default 0)")
     parser.add_argument("--dtype", choices=("float64", "float32"),
@@ -173,6 +175,9 @@ def _check_options(args) -> None:
     if args.hvp and args.spec is None:
         raise InputError("--hvp needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--hvp %s)" % args.hvp)
+    if args.data and args.labels:
+        raise InputError("--labels draws random integer class labels; with --data the file's targets (T) or labels "
+                         "(y) are used")
     if args.data and args.batch:
         raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
     layout = [flag for flag, value in (("--weights", args.weights), ("--examples", args.examples),
@@ -254,7 +259,8 @@ def _direction(args, network) -> tuple:
 def _data(args, network, dtype) -> tuple:
     if args.data:
         X, T = read_data(args.data, network)
-        return X.astype(dtype), T.astype(dtype), "from %s (%d examples)" % (args.data, len(X))
+        T = T.astype(dtype) if T.dtype.kind == "f" else T
+        return X.astype(dtype), T, "from %s (%d examples)" % (args.data, len(X))
     batch = args.batch or DEFAULT_BATCH
-    X, T = random_data(network, batch, args.seed, dtype)
-    return X, T, "%d random examples (seed %d)" % (batch, args.seed)
+    X, T = random_data(network, batch, args.seed, dtype, labels=args.labels)
+    return X, T, "%d random examples%s (seed %d)" % (batch, ", integer class labels" if args.labels else "", args.seed)
