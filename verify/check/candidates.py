@@ -89,6 +89,7 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
     with context.running():
         examples = [layouts.one_example(layout, X, T, n) for n in range(len(X))] if layout.per_example else [
             layouts.user_data(layout, X, T)]
+        context.params = params
         results = [context.call(params, x, t, direction) for x, t in examples]
     gradients, uncertainty = context.combine(results, expected)
     checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what)
@@ -235,10 +236,12 @@ class Call:
         """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
         for a returned update, read as new parameters or as the step, whichever is nearer ``expected`` (or, without
         it, whichever is smaller: new parameters lie near the old ones, a step near zero)."""
-        def total(parts: list[dict]) -> dict:
+        def total(parts: list[dict], penalty: bool = True) -> dict:
             summed = {key: sum(part[key] for part in parts) for key in parts[0]}
             if self.layout.per_example and self.network.reduction == "mean":
                 summed = {key: value / len(parts) for key, value in summed.items()}
+            elif penalty and len(parts) > 1:  # each example's loss carried the penalty: count it once
+                summed = {key: value - (len(parts) - 1) * self._penalty(key) for key, value in summed.items()}
             return summed
 
         gradients = total(results)
@@ -254,8 +257,16 @@ class Call:
             if as_step:
                 gradients = steps
             self.returned = self.returned or ("the step -lr * g" if as_step else "the parameters after one step")
-        uncertainty = total([result.uncertainty for result in results]) if results[0].uncertainty else {}
+        uncertainty = total([r.uncertainty for r in results], penalty=False) if results[0].uncertainty else {}
         return gradients, uncertainty
+
+    def _penalty(self, key: str):
+        """The penalty's gradient for parameter ``key``: lambda W + mu sign(W) for a weight, 0 for a bias."""
+        network = self.network
+        if not key.startswith("W") or not (network.weight_decay or network.l1):
+            return 0.0
+        W = np.asarray(self.params[key], np.float64)
+        return network.weight_decay * W + network.l1 * np.sign(W)
 
     def _from_update(self, given, params: dict, result) -> Gradient:
         """``(p - p') / lr`` from the updated parameters (returned, or the arrays given, changed in place), or

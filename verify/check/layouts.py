@@ -22,8 +22,10 @@ written, with no adapter:
 ``per_example=True``
     the function is called once per example, with one example's ``x`` and
     ``t`` (columns (n_0, 1) with ``examples="columns"``, as in Nielsen's
-    ``backprop(x, y)``; vectors (n_0,) otherwise), and its results are summed
-    (averaged for reduction ``"mean"``).
+    ``backprop(x, y)``; vectors (n_0,) otherwise); each call returns the gradient
+    of that example's loss (with the penalty, if the network has one, as a batch
+    of one example), and the results are averaged (reduction ``"mean"``) or
+    summed (``"sum"``, the penalty counted once).
 ``update=lr``
     the function returns the parameters after one gradient-descent step of
     learning rate ``lr`` (or the step ``-lr * g`` itself, or nothing, having
