@@ -124,7 +124,7 @@ def _convention(check, network: Network, alternative: Network) -> Convention:
         changes["loss"] = alternative.loss.name
     ratio = _ratio(check)
     said = ("your gradients are exactly %.4g x the reference at every entry" % ratio if ratio is not None else
-            "your gradients match, at every entry, the gradients of")
+            "your gradients are right at every entry under another convention")
     if "weight_decay" in changes:
         reason = ("your weight decay adds %.6g w to each weight's gradient: the penalty %.6g/2 sum w^2 (a penalty "
                   "reg * sum w^2 is weight_decay = 2 reg)" % (alternative.weight_decay, alternative.weight_decay))
@@ -136,10 +136,7 @@ def _convention(check, network: Network, alternative: Network) -> Convention:
         reason = ("your loss is %s over the examples, where this network's is their %s (reduction %r)"
                   % ("averaged" if alternative.reduction == "mean" else "summed", network.reduction,
                      network.reduction))
-    if ratio is None:
-        text = "%s %s: %s" % (said, alternative.describe(), reason)
-    else:
-        text = "%s: %s" % (said, reason)
+    text = "%s: %s" % (said, reason)
     return Convention(alternative, changes, _options(network, alternative), ratio, text)
 
 
