@@ -87,8 +87,11 @@ def _child(work, capture, write_end) -> None:
     os.dup2(capture.fileno(), 1)
     os.dup2(capture.fileno(), 2)
     def printed() -> str:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):  # the user's code closed it
+                pass
         return _printed(capture)
 
     try:
