@@ -25,6 +25,30 @@ from typing import BinaryIO, Callable
 from derive.errors import InputError
 
 
+def check_readable(path: str | Path, kind: str) -> Path:
+    """Refuse, before opening it, a path that is not a regular file one can read (reading a named pipe with no
+    writer would wait forever; a directory or a device is not a file of ``kind``).
+
+    Raises:
+        InputError: ``cannot read <kind> file PATH: no such file`` (or: it is a directory, a named pipe, ...).
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("cannot read %s file %s: no such file" % (kind, path)) from None
+    except OSError as exc:
+        raise InputError("cannot read %s file %s: %s" % (kind, path, exc.strerror or exc)) from None
+    if not stat.S_ISREG(mode):
+        what = ("a directory" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise InputError("cannot read %s file %s: it is %s, not a file; save it to a file and give its name"
+                         % (kind, path, what))
+    if not os.access(path, os.R_OK):
+        raise InputError("cannot read %s file %s: permission denied" % (kind, path))
+    return path
+
+
 def check_writable(path: str | Path) -> Path:
     """Refuse, before any work is done, a path that cannot be written as a file.
 
