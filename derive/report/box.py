@@ -61,7 +61,7 @@ def four_equations(derivation: SymbolicDerivation) -> list[EquationRow]:
         bp2 = sympy.HadamardProduct(layer_matrix("delta", up, N, n_up) * layer_matrix("W", up, n_up, n_l),
                                     _applied("g'", l, layer_matrix("Z", l, N, n_l)))
         rows.append(EquationRow(layer_matrix("delta", l, N, n_l), (bp2,), "BP2: a hidden layer's error term from "
-                                "the layer above, for l = %s" % ("1" if depth == 2 else "%d, …, 1" % (depth - 1)),
+                                "the layer above, for layer %s" % ("1" if depth == 2 else "l = %d, …, 1" % (depth - 1)),
                                 tag=Shape(N, n_l)))
     weights = layer_matrix("W", l, n_l, n_down)
     bp3 = layer_matrix("delta", l, N, n_l).T * layer_matrix("A", down, N, n_down)
@@ -69,13 +69,13 @@ def four_equations(derivation: SymbolicDerivation) -> list[EquationRow]:
         bp3 = bp3 + LAMBDA * weights
     penalty = " plus the L2 penalty's λW^(l)" if network.weight_decay else ""
     rows.append(EquationRow(sympy.Derivative(sympy.Symbol("E"), weights), (bp3,),
-                            "BP3: the weights' gradients, for l = 1, …, %d (A^(0) = X)%s%s" % (
+                            "BP3: the weights' gradients, for layers l = 1, …, %d%s%s" % (
                                 depth, penalty, ", plus μ sign(W^(l)) for the L1 penalty" if network.l1 else ""),
                             tag=Shape(n_l, n_down)))
     if network.bias:
         bp4 = sympy.OneMatrix(N, 1).T * layer_matrix("delta", l, N, n_l)
         rows.append(EquationRow(sympy.Derivative(sympy.Symbol("E"), layer_matrix("b", l, 1, n_l)), (bp4,),
-                                "BP4: the biases' gradients, the column sums of δ^(l)", tag=Shape(1, n_l)))
+                                "BP4: the biases' gradients, the column sums of the error terms", tag=Shape(1, n_l)))
     return rows
 
 
@@ -117,11 +117,13 @@ def this_network(derivation: SymbolicDerivation, notation: Notation) -> list:
 
 def four_equations_box(derivation: SymbolicDerivation, notation: Notation) -> Box:
     """The box: the four equations with their shapes, and what they are in this network."""
+    Z = layer_matrix("Z", "l", N, layer_size("l"))
     intro = paragraph(
         "For a batch of N examples as matrices whose rows are the examples (", sympy.Eq(
             layer_matrix("A", 0, N, layer_size(0)), sympy.MatrixSymbol("X", N, layer_size(0)), evaluate=False),
-        "): ⊙ multiplies entry by entry, ", sympy.OneMatrix(N, 1), " is a column of N ones, g′^(l) is the "
-        "derivative of layer l's activation applied to every entry, and the shape of each result is at its right.")
+        "): ⊙ multiplies entry by entry, ", sympy.OneMatrix(N, 1), " is a column of N ones, ", _applied("g'", "l", Z),
+        " is the derivative of layer l's activation at every entry of ", Z, ", and the shape of each result is at its "
+        "right.")
     return Box("Backpropagation in four equations (BP1–BP4)", (intro, Equations(tuple(four_equations(
         derivation)))) + tuple(this_network(derivation, notation)))
 

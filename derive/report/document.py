@@ -56,7 +56,7 @@ class EquationRow:
 
     lhs: sympy.Basic
     rhs: tuple[sympy.Basic, ...]
-    caption: str = ""
+    caption: str | tuple = ""  # text, or paragraph parts (text and inline math)
     relation: str = "="
     tag: sympy.Basic | None = None
 

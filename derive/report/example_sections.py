@@ -236,7 +236,13 @@ class _Lines:
         one); only if that is not enough, when its true value sits on a rounding boundary, in its result.
         """
         digits: dict = {}
+        same = [line for lines in self.lines.values() for line in lines
+                if len(line.operands) == 1 and line.formula in line.operands]  # ∂E/∂b = δ: one number, one digits
         for _ in range(2 * (MOST_DIGITS - DIGITS)):
+            for line in same:
+                operand = next(iter(line.operands.values()))
+                digits[operand] = digits[line.result] = max(digits.get(operand, DIGITS),
+                                                            digits.get(line.result, DIGITS))
             failing = [line for lines in self.lines.values() for line in lines if not self._adds_up(line, digits)]
             if not failing:
                 break

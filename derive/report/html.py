@@ -115,7 +115,7 @@ class HtmlRenderer(Renderer):
         rows, tagged = [], any(row.tag is not None for row in block.rows)
         for row in block.rows:
             if row.caption:
-                rows.append('<tr class="caption"><td colspan="%d">%s</td></tr>' % (3 + tagged, self.text(row.caption)))
+                rows.append('<tr class="caption"><td colspan="%d">%s</td></tr>' % (3 + tagged, self.inline(row.caption)))
             tag = '<td class="tag">%s</td>' % (mathml(row.tag) if row.tag is not None else "") if tagged else ""
             rows.append('<tr><td class="lhs">%s</td><td><math><mo>%s</mo></math></td><td class="rhs">%s</td>%s</tr>'
                         % (mathml_chain([row.lhs], display_style=True), row.relation,

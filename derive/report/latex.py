@@ -27,11 +27,12 @@ import sympy
 from derive.errors import InputError
 
 from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, numeric_columns
-from .math import equation_lines, latex
+from .linebreak import equation_lines
+from .math import latex
 from .renderer import Renderer
 
 PACKAGES = ("amsmath", "amssymb", "geometry", "graphicx", "booktabs", "longtable", "array", "listings", "xcolor",
-            "hyperref")
+            "multicol", "hyperref")
 PREAMBLE = r"""\documentclass[11pt]{article}
 \ifdefined\pdftrailerid
   \pdftrailerid{}\pdfinfoomitdate=1\pdfsuppressptexinfo=-1
@@ -39,7 +40,7 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage[a4paper,margin=22mm]{geometry}
 \usepackage{graphicx,booktabs,longtable,array}
-\usepackage{xcolor,listings}
+\usepackage{xcolor,listings,multicol}
 \usepackage[hidelinks,pdfcreator={backprop},pdfproducer={}]{hyperref}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
@@ -66,6 +67,8 @@ _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": 
 #: Text columns with a cell longer than this wrap, sharing what the other columns leave of the line;
 #: a character of a ``\small`` table takes about CHARACTER_WIDTH of the line.
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115
+#: Tables with more columns than this are set smaller, with less space between columns (a Hessian of 9 parameters).
+WIDE_TABLE = 7
 PDFLATEX_MISSING = ("writing PDF needs pdflatex, which is not installed; install it (Debian/Ubuntu: apt-get install "
                     "texlive-latex-base texlive-latex-recommended) or write .tex and compile it yourself")
 
@@ -105,32 +108,40 @@ class LatexRenderer(Renderer):
         return r"{\small\color[gray]{0.3}%s\par}" % text if block.note else text
 
     def _render_Equations(self, block: Equations) -> str:
-        lines = []
-        for row in block.rows:
-            if row.caption:
-                lines.append(r"\intertext{\small\color[gray]{0.35}%s}" % escape(row.caption))
+        lines, before = [], ""
+        for position, row in enumerate(block.rows):
+            caption = r"{\small\color[gray]{0.35}%s}" % self.inline(row.caption) if row.caption else ""
+            if caption and position == 0:
+                before = caption + "\\par\\nobreak\n"  # not \intertext: no empty display line above it
+            elif caption:
+                lines.append(r"\intertext{%s}" % caption)
             written = equation_lines(row)
             if row.tag is not None:
                 written[-1] += r" \tag*{$%s$}" % latex(row.tag)
             lines += [line + r" \\" for line in written]
         if lines:
             lines[-1] = lines[-1][: -len(r" \\")]
-        return "\\begin{align*}\n%s\n\\end{align*}" % "\n".join(lines)
+        return "%s\\begin{align*}\n%s\n\\end{align*}" % (before, "\n".join(lines))
 
     def _render_Table(self, block: Table) -> str:
         rows = [" & ".join(self.render_cell(cell) for cell in block.header) + r" \\", r"\midrule"]
         rows += [" & ".join(self.render_cell(cell) for cell in row) + r" \\" for row in block.rows]
         caption = "\\caption*{\\small %s}\\\\\n" % escape(block.caption) if block.caption else ""
         stretch = any(isinstance(cell, sympy.Basic) for row in block.rows for cell in row)
-        return "{\\small%s\n\\begin{longtable}{%s}\n%s\\toprule\n%s\n\\bottomrule\n\\end{longtable}}" % (
-            "\\renewcommand{\\arraystretch}{1.6}" if stretch else "", _column_spec(block), caption, "\n".join(rows))
+        size = "\\scriptsize\\setlength{\\tabcolsep}{3pt}" if len(block.header) > WIDE_TABLE else "\\small"
+        return "{%s%s\n\\begin{longtable}{%s}\n%s\\toprule\n%s\n\\bottomrule\n\\end{longtable}}" % (
+            size, "\\renewcommand{\\arraystretch}{1.6}" if stretch else "", _column_spec(block), caption,
+            "\n".join(rows))
 
     def _render_Figure(self, block: Figure) -> str:
         return ("\\begin{figure}[htbp]\n\\centering\n\\includegraphics[width=\\linewidth,height=0.42\\textheight,"
                 "keepaspectratio]{%s}\n\\caption{%s}\n\\end{figure}" % (self.link(block), escape(block.caption)))
 
     def _render_Code(self, block: Code) -> str:
-        return "\\begin{lstlisting}[language=Python]\n%s\n\\end{lstlisting}" % _ascii(block.source.rstrip("\n"))
+        listing = "\\begin{lstlisting}[language=Python%s]\n%s\n\\end{lstlisting}" % (
+            ",basicstyle=\\ttfamily\\tiny" if block.folded else "", _ascii(block.source.rstrip("\n")))
+        # a long listing (an appendix) in two columns of small type
+        return "\\begin{multicols}{2}\n%s\n\\end{multicols}" % listing if block.folded else listing
 
     def _render_Box(self, block: Box) -> str:
         return "\\reportbox{%s}{%%\n%s}" % (escape(block.title), "\n\n".join(self.render_blocks(block.blocks)))
@@ -176,7 +187,7 @@ def _column_spec(block: Table) -> str:
     longest = [max((len(_plain(row[c])) for row in block.rows), default=0) for c in columns]
     wide = [c for c in columns if longest[c] > LONG_CELL and not numeric[c]]
     narrow = sum(max(longest[c], len(_plain(block.header[c]))) + 2 for c in columns if c not in wide)
-    room = max(0.25 * len(wide), 0.95 - CHARACTER_WIDTH * narrow)
+    room = max(0.25 * len(wide), 0.93 - CHARACTER_WIDTH * narrow)
     total = sum(min(longest[c], 80) for c in wide)
     spec = ""
     for c in columns:

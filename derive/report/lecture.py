@@ -121,8 +121,8 @@ def _softmax_delta(activation: Activation, loss: Loss, dE_do: sympy.Expr) -> Out
     result = assumed
     matched = sympy.simplify(result - (o.base[j] - t.base[j])) == 0
     rows = [EquationRow(D(E, o), (dE_do,), "the loss's derivative"),
-            EquationRow(D(o, net_j), (jacobian,), "the softmax's derivative: each o_k depends on every net_j "
-                        "([j = k] is 1 when j = k and 0 otherwise)"),
+            EquationRow(D(o, net_j), (jacobian,), ("the softmax's derivative: each ", o, " depends on every ", net_j,
+                                                   " (", sympy.KroneckerDelta(j, k), " is 1 when j = k and 0 otherwise)")),
             EquationRow(D(E, net_j), (sympy.Sum(sympy.Mul(D(E, o), D(o, net_j), evaluate=False), (k, 1, K)),
                                       chained, collapsed), "the chain rule sums over the outputs k; the bracket "
                                                            "keeps the term k = j")]
@@ -262,11 +262,11 @@ def _hidden_layers(network) -> list:
     rows = [EquationRow(D(E, net_j), (sympy.Sum(sympy.Mul(D(E, net_k), D(net_k, h), D(h, net_j), evaluate=False),
                                                 (k, 1, K)),),
                         "hidden unit j feeds every output k: the chain rule sums over them"),
-            EquationRow(D(net_k, h), (dnet_dh,), "the output's net input is linear in h_j"),
+            EquationRow(D(net_k, h), (dnet_dh,), ("the output's net input is linear in ", h)),
             EquationRow(D(h, net_j), (dh_dnet,), "the hidden activation's derivative (%s, layer %d)%s"
                         % (_named(activation), depth - 1, _written(dh_dnet, h))),
-            EquationRow(delta_j, (-D(E, net_j), sympy.factor_terms(-dE_dnet)), "with ∂E/∂net_k = −δ_k: the lecture's "
-                        "hidden error term"),
+            EquationRow(delta_j, (-D(E, net_j), sympy.factor_terms(-dE_dnet)), (
+                "with ", sympy.Eq(D(E, net_k), -delta_k, evaluate=False), ": the lecture's hidden error term")),
             EquationRow(change(w_ji), (ETA * delta_j * x,), "the lecture's change of an input-to-hidden weight")]
     blocks = [paragraph("One layer down, the hidden unit j (layer %d) reaches the loss through every output unit k:"
                         % (depth - 1)), Equations(tuple(rows))]
@@ -320,8 +320,8 @@ def output_delta_section(derivation) -> Section:
             "Nothing cancels: the output activation's derivative stays in the error term, so the error signal is "
             "the output's error scaled by that derivative%s. The lecture's error term is the negative, " % (
                 " (%s saturates, where its slope is near zero, so a saturated output learns slowly however wrong "
-                "it is; a loss matched to the output, such as binary cross-entropy for a sigmoid, removes the "
-                "slope)" % _named(output) if bounded else ""),
+                "it is; a loss matched to the output activation removes the slope)" % _named(output)
+                if bounded else ""),
             sympy.Eq(delta_k.base[unit], found.lecture, evaluate=False), "."))
     blocks.append(_confirmation(derivation, found))
     return Section("output-delta", "The output error term: %s with %s" % (_named(output), loss_name(loss)), blocks)
@@ -351,8 +351,10 @@ def _confirmation(derivation, found: OutputDelta):
     if found.assumption is not None:
         mapped = mapped.xreplace({found.assumption.lhs: 1})
     agrees = sympy.simplify(mapped - found.result) == 0
-    text = ("SymPy confirms it against the index-level derivation: δ^(%d) with A^(%d) read as o, T as t and one "
-            "example, %sis this section's result." % (depth, depth, "under the same assumption, "
-                                                      if found.assumption is not None else "")) if agrees else (
-        "SymPy could not confirm that the index-level δ^(%d) simplifies to this section's result." % depth)
-    return paragraph(text, note=True)
+    if not agrees:
+        return paragraph("SymPy could not confirm that the index-level ", sympy.IndexedBase("delta%d" % depth),
+                         " simplifies to this section's result.", note=True)
+    return paragraph("SymPy confirms it against the index-level derivation: ", sympy.IndexedBase("delta%d" % depth),
+                     " with ", sympy.IndexedBase("A%d" % depth), " read as o, T as t and one example%s is this "
+                     "section's result." % (", under the same assumption," if found.assumption is not None else ""),
+                     note=True)

@@ -16,7 +16,8 @@ import re
 from typing import Callable
 
 from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, numeric_columns
-from .math import equation_lines, latex
+from .linebreak import equation_lines
+from .math import latex
 from .renderer import Renderer
 
 #: How a figure is linked: ``link(figure) -> relative path`` (the writer decides where the file goes).
@@ -56,7 +57,7 @@ class MarkdownRenderer(Renderer):
 
     def _render_Equations(self, block: Equations) -> str:
         if any(row.caption for row in block.rows):
-            return "\n\n".join(("*%s*\n\n" % escape(row.caption) if row.caption else "") + self._display([row])
+            return "\n\n".join(("*%s*\n\n" % self.inline(row.caption) if row.caption else "") + self._display([row])
                                for row in block.rows)
         return self._display(block.rows)
 

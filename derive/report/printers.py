@@ -30,7 +30,6 @@ import sympy
 from sympy.core.function import UndefinedFunction
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.mathml import MathMLPresentationPrinter
-from sympy.printing.precedence import PRECEDENCE
 
 from derive.symbolic.text import DerivationLatexPrinter
 
@@ -39,6 +38,7 @@ from .quantities import Shown
 _GREEK = {"alpha", "beta", "gamma", "delta", "eta", "lambda", "mu", "sigma", "theta", "phi", "psi"}
 _ARRAY = re.compile(r"^(?P<op>R|G)?(?P<base>W|b|Z|A|delta|X|T)(?:(?P<digits>\d+)|\((?P<layer>[^()]+)\))?$")
 _PRODUCT = re.compile(r"^(?P<op>HV|GV|V)_(?P<base>W|b)(?P<digits>\d+)$")
+_SHIFTED = re.compile(r"^(?P<name>[a-zA-Z])(?P<sign>[+-])(?P<step>\d+)$")
 _GRADIENT = re.compile(r"^dE/d(?P<array>.+)$")
 _LAYER_FUNCTION = re.compile(r"^(?P<name>g'|g)(?:\((?P<layer>[^()]+)\))?$")
 
@@ -70,7 +70,9 @@ def _rank(factor: sympy.Basic) -> tuple:
         return (2, len(factor.atoms(sympy.Indexed, sympy.Symbol) - factor.atoms(Shown)))
     if factor.has(sympy.Sum, sympy.Derivative, sympy.Integral):
         return (3, 0)
-    return (1, 0)
+    if isinstance(factor, sympy.Function) and any(argument.is_Add for argument in factor.args):
+        return (2, 99)  # a function of a difference, after the differences: (1 − t) log(1 − o)
+    return (1, 0 if isinstance(factor, sympy.Symbol) and factor.name in _GREEK else 1)
 
 
 def lecture_factors(expr: sympy.Mul) -> tuple[bool, list] | None:
@@ -94,7 +96,18 @@ def lecture_terms(terms: list, written: bool = False) -> list:
     if written:
         return sorted(terms, key=lambda term: term.could_extract_minus_sign() and (isinstance(term, Shown) or (
             term.is_Mul and len(term.args) == 2 and term.args[0] == -1)))
-    return sorted(terms, key=lambda term: (term.could_extract_minus_sign(), not term.has(sympy.Sum)))
+    return sorted(terms, key=lambda term: (term.could_extract_minus_sign(), not isinstance(term, sympy.Sum),
+                                           not term.has(sympy.Sum)))
+
+
+def sum_last(expr: sympy.Mul) -> tuple[sympy.Expr, list] | None:
+    """``(coefficient part, sums)`` for a product with a fractional coefficient and sums, written λ/2 Σ …;
+    None for any other product."""
+    coefficient, factors = expr.as_coeff_mul()
+    sums = [f for f in factors if isinstance(f, sympy.Sum)]
+    if not sums or coefficient.is_Integer or len(sums) == len(factors) and coefficient == 1:
+        return None
+    return sympy.Mul(coefficient, *[f for f in factors if not isinstance(f, sympy.Sum)]), sums
 
 
 def _layered(expr: sympy.Basic) -> bool:
@@ -132,6 +145,8 @@ class ReportLatexPrinter(DerivationLatexPrinter):
             return self._array(name, indices)
         if label == "net":
             return r"\mathrm{net}_{%s}" % indices
+        if label == "w" and all(len(self._print(index)) == 1 for index in expr.indices):
+            indices = indices.replace(",", "")  # the lecture's w_ji
         return "%s_{%s}" % (self._print(expr.base.label), indices)
 
     def _print_IndexedBase(self, expr):
@@ -169,6 +184,9 @@ class ReportLatexPrinter(DerivationLatexPrinter):
             factors, sign = _numeric_factors(expr)
             return sign + "".join(r"\left(%s\right)" % self._print(f) if _wrapped(f, len(factors))
                                   else self._print(f) for f in factors)
+        split = sum_last(expr)
+        if split is not None:
+            return " ".join([self._print(split[0])] + [self._print(total) for total in split[1]])
         written = lecture_factors(expr)
         if written is None:
             return super()._print_Mul(expr)
@@ -234,10 +252,17 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
     def _parenthesized(self, expr):
         return self._row(self._operator("("), self._print(expr), self._operator(")"))
 
+    def _layer(self, text: str):
+        """A layer number or expression (``2``, ``l``, ``l+1``) as MathML, with a real minus sign."""
+        shifted = _SHIFTED.match(text)
+        if shifted:
+            return self._row(self._element("mi", text=shifted["name"]),
+                             self._operator("+" if shifted["sign"] == "+" else "−"), self._element("mn", text=shifted["step"]))
+        return self._element("mn" if text.isdigit() else "mi", text=text)
+
     def _array(self, name: ArrayName, indices=None, transposed: bool = False):
         head = self._print(sympy.Symbol(name.base)) if name.base in _GREEK else self._element("mi", text=name.base)
-        layer = self._row(self._operator("("), self._element("mn" if name.layer.isdigit() else "mi",
-                                                             text=name.layer), self._operator(")"))
+        layer = self._row(self._operator("("), self._layer(name.layer), self._operator(")"))
         if transposed:
             layer = self._row(*([layer] if name.layer else []), self._operator("⊤"))
         if (name.layer or transposed) and indices is not None:
@@ -257,8 +282,9 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
 
     def _indices(self, expr):
         indices = self._row()
+        joined = str(expr.base.label) == "w" and all(len(str(index)) == 1 for index in expr.indices)
         for position, index in enumerate(expr.indices):
-            if position:
+            if position and not joined:
                 indices.appendChild(self._operator(",", separator="true"))
             indices.appendChild(self._print(index))
         return indices
@@ -322,6 +348,9 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         """A primed index (``n'``, a second example in the chain rule) as n with a prime."""
         if expr.name.endswith("'") and len(expr.name) > 1:
             return self._element("msup", self._print(sympy.Symbol(expr.name[:-1])), self._operator("′"))
+        head, _, subscript = expr.name.partition("_")
+        if _SHIFTED.match(subscript):
+            return self._element("msub", self._element("mi", text=head), self._layer(subscript))
         return super()._print_Symbol(expr, style)
 
     def _print_Function(self, expr):
@@ -333,10 +362,12 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
     def _applied(self, name: str, args, named: bool = False):
         found = _LAYER_FUNCTION.match(name)
         if found:
-            head = self._element("mi", text=found["name"].replace("'", "′"))
+            head = self._element("mi", text="g")
+            if found["name"].endswith("'"):
+                head = self._row(head, self._operator("′", lspace="0", rspace="0"))
             if found["layer"]:
-                head = self._element("msup", head, self._row(self._operator("("), self._element(
-                    "mn" if found["layer"].isdigit() else "mi", text=found["layer"]), self._operator(")")))
+                head = self._element("msup", head, self._row(self._operator("("), self._layer(found["layer"]),
+                                                             self._operator(")")))
         elif named and ("_" in name or name in _GREEK):
             head = self._print(sympy.Symbol(name))
         else:
@@ -400,6 +431,9 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
             for factor in factors:
                 row.appendChild(self._parenthesized(factor) if _wrapped(factor, len(factors)) else self._print(factor))
             return row
+        split = sum_last(expr)
+        if split is not None:
+            return self._row(self._print(split[0]), *[self._print(total) for total in split[1]])
         written = lecture_factors(expr)
         if written is None:
             return super()._print_Mul(expr)
@@ -408,8 +442,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         for position, factor in enumerate(factors):
             if position:
                 row.appendChild(self._operator("\u2062"))  # invisible times
-            row.appendChild(self._parenthesized(factor) if factor.is_Add
-                            else self.parenthesize(factor, PRECEDENCE["Mul"]))
+            row.appendChild(self._parenthesized(factor) if factor.is_Add else self._print(factor))
         return row
 
     def _print_HadamardProduct(self, expr):
@@ -428,7 +461,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._element("msup", inner, self._operator("⊤"))
 
     def _print_OneMatrix(self, expr):
-        one = self._element("mn", text="1", mathvariant="bold")
+        one = self._element("mn", text="𝟏")  # MATHEMATICAL BOLD DIGIT ONE: browsers ignore mathvariant="bold"
         return self._element("msup", one, self._operator("⊤")) if expr.shape[0] == 1 and expr.shape[1] != 1 else one
 
     def _print_ElementwiseApplyFunction(self, expr):

@@ -130,5 +130,4 @@ def layer_matrix(name: str, layer, rows, columns) -> sympy.MatrixSymbol:
 
 def layer_size(layer) -> sympy.Symbol:
     """n_l for a layer number or expression: ``layer_size(2)`` is n_2, ``layer_size("l+1")`` is n_{l+1}."""
-    return sympy.Symbol("n_%s" % layer if isinstance(layer, int) or len(str(layer)) == 1 else "n_{%s}" % layer,
-                        integer=True, positive=True)
+    return sympy.Symbol("n_%s" % layer, integer=True, positive=True)

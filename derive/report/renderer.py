@@ -66,7 +66,9 @@ class Renderer:
         return self.text(number_text(cell) if is_number(cell) else str(cell))
 
     def inline(self, parts) -> str:
-        """Prose with inline math."""
+        """Prose with inline math (a plain string is prose)."""
+        if isinstance(parts, str):
+            return self.text(parts)
         return "".join(self.text(part) if isinstance(part, str) else self.math(part) for part in parts)
 
     def text(self, text: str) -> str:

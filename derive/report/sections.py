@@ -140,7 +140,7 @@ def forward_section(derivation: SymbolicDerivation, notation: Notation) -> Secti
                                     % where))
             continue
         written = _written_out(activation.expression)
-        blocks += [paragraph("The activation of %s and its derivative, as sympy.diff gives it:" % where),
+        blocks += [paragraph("The activation %s and its derivative, as sympy.diff gives it:" % where),
                    Equations((EquationRow(g, (activation.expression,) + (
                        (written,) if written != activation.expression else ())),
                               EquationRow(g_prime, (sympy.diff(activation.expression, X_ARGUMENT),))))]

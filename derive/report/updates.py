@@ -29,10 +29,11 @@ def update_section(derivation: SymbolicDerivation, notation: Notation) -> Sectio
     rows = [EquationRow(change(w, STEP), (-ETA * sympy.Derivative(notation.E, w) + ALPHA * change(w, STEP - 1),),
                         "the change of any weight or bias w at step t"),
             EquationRow(at_step(w, STEP + 1), (at_step(w, STEP) + change(w, STEP),), "the update")]
-    for name in derivation.parameters:
+    for position, name in enumerate(derivation.parameters):
         entry = notation.entry(name)
         step = -ETA * shown_gradient(derivation, name, entry) + ALPHA * change(entry, STEP - 1)
-        rows.append(EquationRow(change(entry, STEP), (step,), "%s, with its derived gradient" % name))
+        rows.append(EquationRow(change(entry, STEP), (step,), "" if position else "each parameter's change, with its "
+                                                                                "derived gradient"))
     network = derivation.network
     penalty = LAMBDA / 2 * w**2
     decay = Equations((EquationRow(sympy.Derivative(penalty, w), (sympy.diff(penalty, w),)),))
