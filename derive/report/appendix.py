@@ -67,7 +67,9 @@ def layer_section(derivation: SymbolicDerivation, notation: Notation, layer: int
         same = derivation.network.activations[layer - 1].name
         return Section("appendix-layer-%d" % layer, title, [paragraph(
             "Layer %d takes the same steps as the layer above with the same activation (%s); its results:"
-            % (layer, same)), _steps(_results(error) + _results(gradient))], level=3)
+            % (layer, same)), _steps(_results(error + gradient, lambda lhs: lhs == delta or (
+                isinstance(lhs, sympy.Derivative) and lhs.expr == notation.E and _wrt_parameter(lhs, parameters))))],
+            level=3)
     blocks = [intro, _steps(error)]
     if gradient:
         blocks += [paragraph("The gradients of the layer's parameters follow from ", delta, ": the net input ",
@@ -76,10 +78,11 @@ def layer_section(derivation: SymbolicDerivation, notation: Notation, layer: int
     return Section("appendix-layer-%d" % layer, title, blocks, level=3)
 
 
-def _results(steps) -> list:
-    """The last step of each quantity: its result."""
-    last = {step.equation.lhs: step for step in steps}
-    return [step for step in steps if last[step.equation.lhs] is step]
+def _results(steps, result) -> list:
+    """The last step of each quantity whose left-hand side is a ``result``: the layer's results."""
+    wanted = [step for step in steps if result(step.equation.lhs)]
+    last = {step.equation.lhs: step for step in wanted}
+    return [step for step in wanted if last[step.equation.lhs] is step]
 
 
 def _shown_with(step, notation: Notation) -> int:

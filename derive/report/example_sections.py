@@ -7,11 +7,13 @@ entry's definition at concrete sizes (:meth:`derive.Derivation.partials`:
 the forward pass, the error terms, each scalar partial) with the numbers
 substituted, then its value; then each parameter's change and new value.
 
-Every line adds up by hand from the numbers printed in it: a quantity is
-printed with four significant digits unless a line that uses it (or
-computes it) would not then give its printed result, in which case it gets
-more (:func:`line_digits`).  A quantity has the same digits wherever it
-appears, so the weights after step 1 read the same in step 2.
+Every line adds up by hand from the numbers printed in it: each result is
+printed with four significant digits, and the numbers a line uses with four
+too unless the line would not then give its printed result, in which case
+they get more, as many as that line needs (:meth:`_Lines.solve`).  So a
+number computed as 0.1004 may be used as 0.10043 further down: rounded
+operands would not add up (0.1004 + 0.0008383 is 0.1012, not the 0.1013 the
+full numbers give).
 
 **Large networks**: the forward values and error terms in full while there
 are at most :data:`FULL_VECTORS` of them; beyond that, and for the
@@ -29,6 +31,8 @@ from typing import NamedTuple
 import numpy as np
 import sympy
 
+from derive.codegen.printing import helpers
+
 from .document import EquationRow, Equations, Section, Table, paragraph
 from .example import WorkedExample
 from .math import ALPHA, ETA, change, number, shown, text_number
@@ -42,7 +46,7 @@ SUBSTITUTED_OPERATIONS = 40
 FULL_VECTORS = 400
 FIRST_ENTRIES = 4
 LARGEST_ENTRIES = 3
-#: The most significant digits a quantity is given to make its lines add up.
+#: The most significant digits a line's numbers are given to make it add up.
 MOST_DIGITS = 12
 
 
@@ -52,7 +56,8 @@ def example_sections(derivation, example: WorkedExample) -> list[Section]:
     start, network = example.start, example.network
     detailed = is_detailed(network, len(start.X))
     lines = _Lines(notation, derivation, example) if detailed else None
-    digits = lines.solve() if lines else {}
+    if lines:
+        lines.solve()
     intro = Section("worked-example", "Worked example", [
         paragraph("The derivation at numbers: %s. Each step is one step of gradient descent on E over %s, with "
                   % (start.description, "the example" if len(start.X) == 1 else "all %d examples" % len(start.X)),
@@ -60,12 +65,10 @@ def example_sections(derivation, example: WorkedExample) -> list[Section]:
                                                                                     evaluate=False),
                   "; two steps, so that the momentum term shows in the second. Every number is computed by "
                   "evaluating the equations above%s." % (
-                      ", shown to four significant digits, or more where a line would otherwise not add up by hand"
-                      if detailed else "")),
-        _array_table("Parameters at the start", {name: ("param", 1, name) for name in start.params},
-                     start.params, digits, detailed),
-        _array_table("Data", {"X": ("data", "X"), "T": ("data", "T")}, {"X": start.X, "T": start.T}, digits,
-                     detailed)],
+                      " and shown to four significant digits; where a line uses a number computed earlier, it shows "
+                      "as many digits of it as the line needs to add up by hand" if detailed else "")),
+        _array_table("Parameters at the start", start.params, detailed),
+        _array_table("Data", {"X": start.X, "T": start.T}, detailed)],
         code="%s\nexample = worked_example(derivation, start)\nprint(example)" % start.code)
     if not detailed:
         intro.blocks.append(paragraph(
@@ -76,7 +79,7 @@ def example_sections(derivation, example: WorkedExample) -> list[Section]:
                FIRST_ENTRIES, LARGEST_ENTRIES), note=True))
     sections = [intro]
     for step_number, step in enumerate(example.steps, start=1):
-        blocks = lines.blocks(step_number, digits) if detailed else _summarised_step(step, network, len(start.X))
+        blocks = lines.blocks(step_number) if detailed else _summarised_step(step, network, len(start.X))
         sections.append(Section("step-%d" % step_number, "Step %d" % step_number, blocks, level=3))
     if start.lecture:
         sections[-1].blocks += lecture_check(example)
@@ -92,16 +95,12 @@ def _full_vectors(network, examples: int) -> bool:
     return 2 * examples * sum(network.sizes[1:]) <= FULL_VECTORS
 
 
-def _array_table(caption: str, keys: dict, arrays: dict, digits: dict, detailed: bool) -> Table:
+def _array_table(caption: str, arrays: dict, detailed: bool) -> Table:
     if not detailed:
         return _summary_table(caption, arrays)
-    rows = []
-    for name, value in arrays.items():
-        key = keys[name]
-        entries = [text_number(v, digits.get(key + tuple(index), DIGITS))
-                   for index, v in np.ndenumerate(np.asarray(value))]
-        rows.append((name, "×".join(map(str, np.shape(value))) or "scalar", ", ".join(entries)))
-    return Table(("array", "shape", "entries (row by row)"), tuple(rows), caption)
+    rows = tuple((name, "×".join(map(str, np.shape(value))) or "scalar",
+                  ", ".join(text_number(v) for v in np.ravel(value))) for name, value in arrays.items())
+    return Table(("array", "shape", "entries (row by row)"), rows, caption)
 
 
 def _summary_table(caption: str, arrays: dict, label: str = "%s") -> Table:
@@ -212,60 +211,47 @@ class _Lines:
                                                               moved: ("change", step, name) + index},
                       ("param", step + 1, name) + index)]
 
-    def _substituted(self, line: _Line, digits: dict) -> sympy.Expr:
-        numbers = {entry: number(self.values[key], digits.get(key, DIGITS)) for entry, key in line.operands.items()}
+    def _substituted(self, line: _Line, digits: int) -> sympy.Expr:
+        numbers = {entry: number(self.values[key], digits) for entry, key in line.operands.items()}
         with sympy.evaluate(False):
             return _decimal_constants(line.formula).xreplace(numbers)
 
-    def _adds_up(self, line: _Line, digits: dict) -> bool:
-        if line.formula is None or len(line.operands) == 1 and line.formula in line.operands:
-            return True
-        try:
-            with sympy.evaluate(False):
-                written = self._substituted(line, digits)
-            value = recompute(written)
-        except (TypeError, ValueError, ZeroDivisionError, RecursionError):
-            return True  # shown with its value only (see blocks)
-        target = digits.get(line.result, DIGITS)
-        return text_number(value, target) == text_number(self.values[line.result], target)
+    def _adds_up(self, line: _Line, compute, digits: int, result: int) -> bool:
+        """Whether ``line`` with its numbers rounded to ``digits`` gives its result at ``result`` digits, by hand,
+        clear of a rounding tie (0.28365 could be read as 0.2836 or 0.2837)."""
+        numbers = [float(text_number(self.values[key], digits)) for key in line.operands.values()]
+        with np.errstate(all="ignore"):
+            value = float(np.real(compute(*numbers)))
+        expected = text_number(self.values[line.result], result)
+        return all(text_number(value * (1 + side * 1e-9), result) == expected for side in (-1, 0, 1))
 
-    def solve(self) -> dict:
-        """The digits of each quantity: four, or more for the operands of lines that would not add up.
+    def solve(self) -> None:
+        """The digits of each line: its numbers at four, or at as many as make it add up; its result at four
+        (more only where the result sits on a rounding boundary that its numbers cannot settle)."""
+        self.digits: dict[int, tuple[int, int]] = {}
+        for line in (line for lines in self.lines.values() for line in lines):
+            if line.formula is None or len(line.operands) == 1 and line.formula in line.operands:
+                continue
+            entries = list(line.operands)
+            compute = sympy.lambdify(entries, _decimal_constants(line.formula).xreplace(
+                {shown_number: sympy.Float(shown_number.name) for shown_number in line.formula.atoms(Shown)}),
+                modules=[helpers(), "numpy"])
+            self.digits[id(line)] = next(((digits, result) for result in range(DIGITS, MOST_DIGITS + 1)
+                                          for digits in range(result, MOST_DIGITS + 1)
+                                          if self._adds_up(line, compute, digits, result)), (MOST_DIGITS, MOST_DIGITS))
 
-        A failing line first gets more digits in its operands (the recomputed value then approaches the true
-        one); only if that is not enough, when its true value sits on a rounding boundary, in its result.
-        """
-        digits: dict = {}
-        same = [line for lines in self.lines.values() for line in lines
-                if len(line.operands) == 1 and line.formula in line.operands]  # ∂E/∂b = δ: one number, one digits
-        for _ in range(2 * (MOST_DIGITS - DIGITS)):
-            for line in same:
-                operand = next(iter(line.operands.values()))
-                digits[operand] = digits[line.result] = max(digits.get(operand, DIGITS),
-                                                            digits.get(line.result, DIGITS))
-            failing = [line for lines in self.lines.values() for line in lines if not self._adds_up(line, digits)]
-            if not failing:
-                break
-            for line in failing:
-                operands = [key for key in line.operands.values() if digits.get(key, DIGITS) < MOST_DIGITS]
-                for key in operands or [line.result]:
-                    digits[key] = min(digits.get(key, DIGITS) + 1, MOST_DIGITS)
-        return digits
-
-    def blocks(self, step_number: int, digits: dict) -> list:
+    def blocks(self, step_number: int) -> list:
         """The step's lines, grouped as the lecture does: forward, loss, backward, gradients, updates."""
         groups: dict[str, list] = {"forward": [], "backward": [], "gradient": [], "update": []}
         for line in self.lines[step_number]:
-            value = shown(self.values[line.result], digits.get(line.result, DIGITS))
+            digits, result = self.digits.get(id(line), (DIGITS, DIGITS))
+            value = shown(self.values[line.result], result)
             if line.formula is None:
                 rhs = (value,)
             elif len(line.operands) == 1 and line.formula in line.operands:
                 rhs = (line.formula, value)  # ∂E/∂b = δ: the entry it is, then its value
             else:
-                try:
-                    rhs = (self._substituted(line, digits), value)
-                except (RecursionError, TypeError, ValueError):
-                    rhs = (value,)
+                rhs = (self._substituted(line, digits), value)
             groups[line.part].append(EquationRow(line.lhs, rhs, relation=line.relation))
         step = self.example.steps[step_number - 1]
         momentum = ("there is no previous change, so the momentum term is 0" if step_number == 1 else
@@ -284,13 +270,6 @@ class _Lines:
 def _decimal_constants(expr: sympy.Expr) -> sympy.Expr:
     """Non-integer rational constants (a weight decay's 1/100) as the decimals a student multiplies by."""
     return expr.xreplace({q: Shown(repr(float(q))) for q in expr.atoms(sympy.Rational) if not q.is_Integer})
-
-
-def recompute(written: sympy.Expr) -> float:
-    """A line's value from the numbers printed in it (:class:`Shown`)."""
-    floats = {shown_number: sympy.Float(shown_number.name, 30) for shown_number in written.atoms(Shown)}
-    value = complex(sympy.N(written.xreplace(floats), 20))
-    return value.real
 
 
 def lecture_check(example: WorkedExample) -> list:

@@ -19,7 +19,7 @@ import re
 import sympy
 
 from .math import RELATIONS, equation_latex, latex
-from .printers import lecture_factors, lecture_terms
+from .printers import lecture_factors, lecture_terms, wrapped
 from .quantities import Shown
 
 
@@ -73,13 +73,21 @@ def broken_lines(expr: sympy.Basic, room: float) -> list[str]:
                 piece = r"\left(%s\right)" % piece
             pieces.append((("- " if negative else "+ ") if position else ("- " if negative else "")) + piece)
         return _filled(pieces, room)
-    written = lecture_factors(expr) if isinstance(expr, sympy.Mul) else None
+    numbers = bool(expr.atoms(Shown))
+    written = (_numbers_written(expr) if numbers else lecture_factors(expr)) if isinstance(expr, sympy.Mul) else None
     if written is not None and len(written[1]) > 1:
         negative, factors = written
-        pieces = [r"\left(%s\right)" % latex(f) if f.is_Add else latex(f) for f in factors]
+        pieces = [r"\left(%s\right)" % latex(f) if f.is_Add or numbers and wrapped(f, len(factors)) else latex(f)
+                  for f in factors]
         pieces = [("- " if negative else "") + pieces[0]] + [r"\cdot " + piece for piece in pieces[1:]]
         return _filled(pieces, room)
     return [text]
+
+
+def _numbers_written(expr: sympy.Mul) -> tuple[bool, list]:
+    """A product with numbers substituted, its factors in the order written (as the printer writes it)."""
+    factors = list(expr.args)
+    return (True, factors[1:]) if factors and factors[0] == -1 else (False, factors)
 
 
 def _filled(pieces: list[str], room: float) -> list[str]:

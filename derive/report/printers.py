@@ -117,6 +117,11 @@ def _layered(expr: sympy.Basic) -> bool:
     return name is not None and bool(name.layer or name.op)
 
 
+def _negative_number(expr: sympy.Basic) -> bool:
+    """Whether ``expr`` is a substituted negative number, which a power must put in parentheses: (−0.5)²."""
+    return isinstance(expr, Shown) and expr.could_extract_minus_sign()
+
+
 def _is_simple(expr: sympy.Basic) -> bool:
     """Whether ∂expr/∂x reads unambiguously as a fraction (else ∂/∂x is applied to expr in parentheses)."""
     return expr.is_Atom or isinstance(expr, (sympy.Indexed, sympy.MatrixSymbol)) or (
@@ -161,7 +166,7 @@ class ReportLatexPrinter(DerivationLatexPrinter):
         return self._array(name) if name is not None else self._print(sympy.Symbol(expr.name))
 
     def _print_Pow(self, expr):
-        if _layered(expr.base) and expr.exp.is_Integer and expr.exp > 0:
+        if (_layered(expr.base) or _negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:
             return r"\left(%s\right)^{%s}" % (self._print(expr.base), self._print(expr.exp))
         return super()._print_Pow(expr)
 
@@ -180,9 +185,15 @@ class ReportLatexPrinter(DerivationLatexPrinter):
         return lecture_terms(super()._as_ordered_terms(expr, order=order), self._settings["order"] == "none")
 
     def _print_Mul(self, expr):
+        if not isinstance(expr, sympy.Mul):  # SymPy prints some powers (1/x) through _print_Mul
+            return super()._print_Mul(expr)
         if self._settings["order"] == "none":
             factors, sign = _numeric_factors(expr)
-            return sign + "".join(r"\left(%s\right)" % self._print(f) if _wrapped(f, len(factors))
+            numerator, denominator = _fraction(factors)
+            if denominator:
+                return sign + r"\frac{%s}{%s}" % (self._print(sympy.Mul(*numerator, evaluate=False)) if numerator
+                                                  else "1", self._print(sympy.Mul(*denominator, evaluate=False)))
+            return sign + "".join(r"\left(%s\right)" % self._print(f) if wrapped(f, len(factors))
                                   else self._print(f) for f in factors)
         split = sum_last(expr)
         if split is not None:
@@ -309,7 +320,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._array(name) if name is not None else self._print(sympy.Symbol(expr.name))
 
     def _print_Pow(self, expr):
-        if _layered(expr.base) and expr.exp.is_Integer and expr.exp > 0:
+        if (_layered(expr.base) or _negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:
             return self._element("msup", self._parenthesized(expr.base), self._print(expr.exp))
         return super()._print_Pow(expr)
 
@@ -425,11 +436,18 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return lecture_terms(super()._as_ordered_terms(expr, order=order), self._settings["order"] == "none")
 
     def _print_Mul(self, expr):
+        if not isinstance(expr, sympy.Mul):
+            return super()._print_Mul(expr)
         if self._settings["order"] == "none":
             factors, sign = _numeric_factors(expr)
+            numerator, denominator = _fraction(factors)
+            if denominator:
+                top = self._print(sympy.Mul(*numerator, evaluate=False)) if numerator else self._element("mn", text="1")
+                return self._row(*([self._operator("−")] if sign else []), self._element(
+                    "mfrac", top, self._print(sympy.Mul(*denominator, evaluate=False))))
             row = self._row(*([self._operator("−")] if sign else []))
             for factor in factors:
-                row.appendChild(self._parenthesized(factor) if _wrapped(factor, len(factors)) else self._print(factor))
+                row.appendChild(self._parenthesized(factor) if wrapped(factor, len(factors)) else self._print(factor))
             return row
         split = sum_last(expr)
         if split is not None:
@@ -477,6 +495,12 @@ def _numeric_factors(expr: sympy.Mul) -> tuple[list, str]:
     return factors, ""
 
 
-def _wrapped(factor: sympy.Basic, count: int) -> bool:
+def _fraction(factors: list) -> tuple[list, list]:
+    """The factors of a product with numbers substituted, split into numerator and denominator (x⁻¹ as x)."""
+    denominator = [f.base for f in factors if f.is_Pow and f.exp == -1]
+    return [f for f in factors if not (f.is_Pow and f.exp == -1)], denominator
+
+
+def wrapped(factor: sympy.Basic, count: int) -> bool:
     """Whether a factor is written in parentheses: numbers when multiplied, as the lecture writes (.2)(.086)."""
     return count > 1 and (factor.is_Add or isinstance(factor, (Shown, sympy.Number)))
