@@ -19,6 +19,8 @@ the files it writes.  It needs chromium and Pillow.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shlex
@@ -120,7 +122,9 @@ def write_pictures(folder: Path, names=None) -> dict[str, Path]:
                 words[words.index("-o") + 1] = str(page)
             else:
                 words += ["-o", str(page)]
-            if main(words) != 0:
+            with contextlib.redirect_stdout(io.StringIO()):
+                status = main(words)
+            if status != 0:
                 raise RuntimeError("backprop %s failed" % " ".join(words))
             pages[key] = page
         written[name] = folder / name

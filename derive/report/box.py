@@ -24,7 +24,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from derive.symbolic.derivation import SymbolicDerivation
 
 from .document import Box, EquationRow, Equations, Section, paragraph
-from .lecture import in_output, output_delta
+from .lecture import in_output, kink_note, output_delta
 from .notation import Notation
 from .quantities import LAMBDA, Shape, layer_matrix, layer_size
 from .sections import activation_layers, layer_list
@@ -109,6 +109,9 @@ def this_network(derivation: SymbolicDerivation, notation: Notation) -> list:
                       for a, layers in activation_layers(network).items())
     parts.append("; the activations are %s, and entry by entry (n an example, j a unit):" % names)
     blocks = [paragraph(*parts), Equations(tuple(rows))]
+    for activation, layers in activation_layers(network).items():  # where a g′ above has a kink, say so here too
+        note = kink_note(activation, notation.Z(layers[0]))
+        blocks += [note] if note else []
     if found.assumption is not None:
         blocks.append(paragraph("BP1 reads A − T because the rows of T sum to one (one-hot labels or "
                                 "probabilities).", note=True))

@@ -19,7 +19,7 @@ import re
 import sympy
 
 from .math import RELATIONS, equation_latex, latex
-from .printers import lecture_factors, lecture_terms, wrapped
+from .conventions import lecture_factors, lecture_terms, wrapped
 from .quantities import Shown
 
 

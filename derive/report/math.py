@@ -2,7 +2,7 @@
 
 Every formula in a report is a SymPy object printed here, never a string
 written by hand: :func:`latex` and :func:`mathml` print with the report's
-printers (:mod:`derive.report.printers`: layer numbers as superscripts, the
+printers (:mod:`derive.report.latex_printer`, :mod:`derive.report.mathml_printer`: layer numbers as superscripts, the
 lecture's order of terms and factors, Iverson brackets, ⊙ for matrices).
 The SymPy objects the report adds (numbers as shown, Δw, shapes, the
 lecture's symbols) are in :mod:`derive.report.quantities`, re-exported here.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sympy
 
-from .printers import ReportLatexPrinter, ReportMathMLPrinter
+from .latex_printer import ReportLatexPrinter
+from .mathml_printer import ReportMathMLPrinter
 from .quantities import (ALPHA, DIGITS, ETA, LAMBDA, MU, STEP, Shape, Shown, at_step, change, lecture_notation,
                          number, shown, text_number)
 

@@ -1,6 +1,6 @@
 """The SymPy objects a report adds to the derivation's: numbers as shown, Δw, w^(t), shapes, the lecture's symbols.
 
-The printers (:mod:`derive.report.printers`) typeset each of them; nothing
+The printers (:mod:`derive.report.latex_printer`, :mod:`derive.report.mathml_printer`) typeset each of them; nothing
 here prints.
 
 * :class:`Shown` and :func:`number`: a number substituted into a formula, kept
