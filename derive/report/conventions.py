@@ -130,3 +130,20 @@ def numeric_fraction(factors: list) -> tuple[list, list]:
 def wrapped(factor: sympy.Basic, count: int) -> bool:
     """Whether a factor is written in parentheses: numbers when multiplied, as the lecture writes (.2)(.086)."""
     return count > 1 and (factor.is_Add or isinstance(factor, (Shown, sympy.Number)))
+
+
+class ArrayNames:
+    """The printers' methods for whole arrays, the same in LaTeX and MathML: an ``IndexedBase`` or a
+    ``MatrixSymbol`` named like an array of the derivation is written as :func:`array_name` reads it
+    (``self._array``), and a matrix named ``dE/dA(L)`` as the derivative ∂E/∂A^(L)."""
+
+    def _print_IndexedBase(self, expr):
+        name = array_name(str(expr.label))
+        return self._array(name) if name is not None else self._print(expr.label)
+
+    def _print_MatrixSymbol(self, expr):
+        gradient = GRADIENT.match(expr.name)
+        if gradient:
+            return self._print(sympy.Derivative(sympy.Symbol("E"), sympy.MatrixSymbol(gradient["array"], *expr.shape)))
+        name = array_name(expr.name)
+        return self._array(name) if name is not None else self._print(sympy.Symbol(expr.name))

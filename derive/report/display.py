@@ -83,8 +83,7 @@ class _JupyterLatex(Renderer):
 
     name = "Jupyter LaTeX"
 
-    def text(self, text: str) -> str:
-        return r"\text{%s}" % text
+    escape = staticmethod(lambda text: r"\text{%s}" % text)
 
     def math(self, expr) -> str:
         return latex(expr)

@@ -98,8 +98,7 @@ class HtmlRenderer(Renderer):
         return '<section id="%s">\n<%s>%s</%s>\n%s</section>\n' % (
             section.key, tag, self.text(section.title), tag, "".join(self.render_blocks(section.blocks)))
 
-    def text(self, text: str) -> str:
-        return html.escape(text, quote=True)
+    escape = staticmethod(lambda text: html.escape(text, quote=True))
 
     def math(self, expr) -> str:
         return mathml(expr)

@@ -29,7 +29,7 @@ from derive.errors import InputError
 from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, numeric_columns
 from .linebreak import equation_lines
 from .math import latex
-from .renderer import Renderer
+from .renderer import TexRenderer
 
 PACKAGES = ("amsmath", "amssymb", "geometry", "graphicx", "booktabs", "longtable", "array", "listings", "xcolor",
             "multicol", "hyperref")
@@ -73,10 +73,11 @@ PDFLATEX_MISSING = ("writing PDF needs pdflatex, which is not installed; install
                     "texlive-latex-base texlive-latex-recommended) or write .tex and compile it yourself")
 
 
-class LatexRenderer(Renderer):
+class LatexRenderer(TexRenderer):
     """Blocks as LaTeX for pdflatex (see the module docstring); ``link(figure)`` is each figure's PDF path."""
 
     name = "LaTeX"
+    escape = staticmethod(lambda text: escape(text))
 
     def __init__(self, link: Callable[[Figure], str]):
         self.link = link
@@ -93,12 +94,6 @@ class LatexRenderer(Renderer):
         command = "section" if section.level <= 2 else "subsection"
         parts = [r"\%s{%s}\label{%s}" % (command, escape(section.title, title=True), section.key)]
         return "\n\n".join(parts + self.render_blocks(section.blocks)) + "\n\n"
-
-    def text(self, text: str) -> str:
-        return escape(text)
-
-    def math(self, expr) -> str:
-        return "$%s$" % latex(expr)
 
     def code(self, source: str) -> str:
         return r"\texttt{%s}" % escape(source)

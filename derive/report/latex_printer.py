@@ -14,12 +14,12 @@ import sympy
 
 from derive.symbolic.text import DerivationLatexPrinter
 
-from .conventions import (GRADIENT, GREEK, LAYER_FUNCTION, ArrayName, array_name, is_simple, layered,
+from .conventions import (GREEK, LAYER_FUNCTION, ArrayName, ArrayNames, array_name, is_simple, layered,
                           lecture_factors, lecture_terms, negative_number, numeric_factors, numeric_fraction,
                           sum_last, wrapped)
 
 
-class ReportLatexPrinter(DerivationLatexPrinter):
+class ReportLatexPrinter(ArrayNames, DerivationLatexPrinter):
     """LaTeX with the report's conventions (see the module docstring)."""
 
     def _array(self, name: ArrayName, indices: str = "", transposed: bool = False) -> str:
@@ -44,17 +44,6 @@ class ReportLatexPrinter(DerivationLatexPrinter):
         if label == "w" and all(len(self._print(index)) == 1 for index in expr.indices):
             indices = indices.replace(",", "")  # the lecture's w_ji
         return "%s_{%s}" % (self._print(expr.base.label), indices)
-
-    def _print_IndexedBase(self, expr):
-        name = array_name(str(expr.label))
-        return self._array(name) if name is not None else self._print(expr.label)
-
-    def _print_MatrixSymbol(self, expr):
-        gradient = GRADIENT.match(expr.name)
-        if gradient:
-            return self._print(sympy.Derivative(sympy.Symbol("E"), sympy.MatrixSymbol(gradient["array"], *expr.shape)))
-        name = array_name(expr.name)
-        return self._array(name) if name is not None else self._print(sympy.Symbol(expr.name))
 
     def _print_Pow(self, expr):
         if (layered(expr.base) or negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:

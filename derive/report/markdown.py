@@ -18,16 +18,17 @@ from typing import Callable
 from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, numeric_columns
 from .linebreak import equation_lines
 from .math import latex
-from .renderer import Renderer
+from .renderer import TexRenderer
 
 #: How a figure is linked: ``link(figure) -> relative path`` (the writer decides where the file goes).
 FigureLink = Callable[[Figure], str]
 
 
-class MarkdownRenderer(Renderer):
+class MarkdownRenderer(TexRenderer):
     """Blocks as Markdown with ``$`` math (see the module docstring); ``link(figure)`` is each figure's path."""
 
     name = "Markdown"
+    escape = staticmethod(lambda text: escape(text))
 
     def __init__(self, link: FigureLink):
         self.link = link
@@ -41,12 +42,6 @@ class MarkdownRenderer(Renderer):
     def render_section(self, section: Section) -> str:
         parts = ["%s %s" % ("#" * section.level, escape(section.title))]
         return "\n\n".join(parts + self.render_blocks(section.blocks)) + "\n\n"
-
-    def text(self, text: str) -> str:
-        return escape(text)
-
-    def math(self, expr) -> str:
-        return "$%s$" % latex(expr)
 
     def code(self, source: str) -> str:
         return "`%s`" % source.replace("|", "\\|")

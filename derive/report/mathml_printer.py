@@ -14,12 +14,12 @@ import sympy
 from sympy.core.function import UndefinedFunction
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from .conventions import (GRADIENT, GREEK, LAYER_FUNCTION, SHIFTED, ArrayName, array_name, is_simple, layered,
+from .conventions import (GREEK, LAYER_FUNCTION, SHIFTED, ArrayName, ArrayNames, array_name, is_simple, layered,
                           lecture_factors, lecture_terms, negative_number, numeric_factors, numeric_fraction,
                           sum_last, wrapped)
 
 
-class ReportMathMLPrinter(MathMLPresentationPrinter):
+class ReportMathMLPrinter(ArrayNames, MathMLPresentationPrinter):
     """Presentation MathML with the conventions of :class:`ReportLatexPrinter` (see the module docstring)."""
 
     def _element(self, tag: str, *children, text: str | None = None, **attributes):
@@ -85,17 +85,6 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
             return self._array(name, self._indices(expr))
         head = self._element("mi", text="net") if label == "net" else self._print(expr.base.label)
         return self._element("msub", head, self._indices(expr))
-
-    def _print_IndexedBase(self, expr):
-        name = array_name(str(expr.label))
-        return self._array(name) if name is not None else self._print(expr.label)
-
-    def _print_MatrixSymbol(self, expr):
-        gradient = GRADIENT.match(expr.name)
-        if gradient:
-            return self._print(sympy.Derivative(sympy.Symbol("E"), sympy.MatrixSymbol(gradient["array"], *expr.shape)))
-        name = array_name(expr.name)
-        return self._array(name) if name is not None else self._print(sympy.Symbol(expr.name))
 
     def _print_Pow(self, expr):
         if (layered(expr.base) or negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sympy
 
 from .document import Block, Cell, Code, Section, is_number, number_text
+from .math import latex
 
 
 class Renderer:
@@ -72,7 +73,12 @@ class Renderer:
         return "".join(self.text(part) if isinstance(part, str) else self.math(part) for part in parts)
 
     def text(self, text: str) -> str:
-        """Prose, escaped for the format."""
+        """Prose, escaped for the format (by its ``escape``)."""
+        return self.escape(text)
+
+    @staticmethod
+    def escape(text: str) -> str:
+        """Text with what the format reads as markup escaped."""
         raise NotImplementedError
 
     def math(self, expr: sympy.Basic) -> str:
@@ -82,3 +88,10 @@ class Renderer:
     def code(self, source: str) -> str:
         """A short piece of code inside a table cell."""
         raise NotImplementedError
+
+
+class TexRenderer(Renderer):
+    """A format whose inline math is LaTeX between dollars (LaTeX documents, Markdown, notebooks)."""
+
+    def math(self, expr: sympy.Basic) -> str:
+        return "$%s$" % latex(expr)
