@@ -26,6 +26,7 @@ this report's, the slide's slip at w_{j=2,i=2} included.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -196,8 +197,7 @@ class _Lines:
     def _updates(self, step: int, name: str, entry: sympy.Indexed, index: tuple) -> list[_Line]:
         """Δw = (−η)(∂E/∂w) + (α)(Δw before), and w ← w + Δw, with the numbers as operands."""
         start = self.example.start
-        gradient, before = sympy.Dummy("g"), sympy.Dummy("d")
-        old, moved = sympy.Dummy("w"), sympy.Dummy("c")
+        gradient, before, old, moved = _UPDATE_OPERANDS
         operands = {gradient: ("gradient", step, name) + index}
         if step > 1:
             operands[before] = ("change", step - 1, name) + index
@@ -232,10 +232,7 @@ class _Lines:
         for line in (line for lines in self.lines.values() for line in lines):
             if line.formula is None or len(line.operands) == 1 and line.formula in line.operands:
                 continue
-            entries = list(line.operands)
-            compute = sympy.lambdify(entries, _decimal_constants(line.formula).xreplace(
-                {shown_number: sympy.Float(shown_number.name) for shown_number in line.formula.atoms(Shown)}),
-                modules=[helpers(), "numpy"])
+            compute = _compiled(line.formula, tuple(line.operands))
             self.digits[id(line)] = next(((digits, result) for result in range(DIGITS, MOST_DIGITS + 1)
                                           for digits in range(result, MOST_DIGITS + 1)
                                           if self._adds_up(line, compute, digits, result)), (MOST_DIGITS, MOST_DIGITS))
@@ -265,6 +262,17 @@ class _Lines:
                 Equations(tuple(groups["gradient"])),
                 paragraph("Updates (%s); ← gives each parameter its value for the next step:" % momentum),
                 Equations(tuple(groups["update"]))]
+
+
+#: The operands of an update's two lines: the gradient, the change before, the weight, its change.
+_UPDATE_OPERANDS = sympy.symbols("g d w c", cls=sympy.Dummy)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(formula: sympy.Expr, entries: tuple):
+    """``formula`` as a numpy function of ``entries`` (the same formula recurs in every step and report)."""
+    numbers = {shown_number: sympy.Float(shown_number.name) for shown_number in formula.atoms(Shown)}
+    return sympy.lambdify(entries, _decimal_constants(formula).xreplace(numbers), modules=[helpers(), "numpy"])
 
 
 def _decimal_constants(expr: sympy.Expr) -> sympy.Expr:
