@@ -55,8 +55,12 @@ def four_equations(derivation: SymbolicDerivation) -> list[EquationRow]:
         bp1 = sympy.HadamardProduct(_gradient(L), _applied("g'", L, layer_matrix("Z", L, N, n_L)))
         rows = [EquationRow(delta_L, (bp1,), "BP1: the output layer's error term", tag=Shape(N, n_L))]
     else:
-        rows = [EquationRow(delta_L, (_softmax_delta(network, L, n_L),), "BP1: the output layer's error term (%s "
-                            "is not elementwise: see the output error term)" % output.name, tag=Shape(N, n_L))]
+        value = _softmax_delta(network, L, n_L)
+        lhs = delta_L if isinstance(value, sympy.MatrixExpr) else sympy.IndexedBase("delta%d" % L)[
+            sympy.symbols("n j", integer=True)]
+        rows = [EquationRow(lhs, (value,), "BP1: the output layer's error term (%s is not elementwise: see the "
+                            "output error term)%s" % (output.name, "" if lhs is delta_L else ", entry by entry"),
+                            tag=Shape(N, n_L))]
     if depth > 1:
         bp2 = sympy.HadamardProduct(layer_matrix("delta", up, N, n_up) * layer_matrix("W", up, n_up, n_l),
                                     _applied("g'", l, layer_matrix("Z", l, N, n_l)))
@@ -66,7 +70,7 @@ def four_equations(derivation: SymbolicDerivation) -> list[EquationRow]:
     weights = layer_matrix("W", l, n_l, n_down)
     bp3 = layer_matrix("delta", l, N, n_l).T * layer_matrix("A", down, N, n_down)
     if network.weight_decay:
-        bp3 = bp3 + LAMBDA * weights
+        bp3 = sympy.MatAdd(bp3, LAMBDA * weights, evaluate=False)  # the data term first, as in the gradients
     penalty = " plus the L2 penalty's λW^(l)" if network.weight_decay else ""
     rows.append(EquationRow(sympy.Derivative(sympy.Symbol("E"), weights), (bp3,),
                             "BP3: the weights' gradients, for layers l = 1, …, %d%s%s" % (
@@ -79,14 +83,17 @@ def four_equations(derivation: SymbolicDerivation) -> list[EquationRow]:
     return rows
 
 
-def _softmax_delta(network, L: int, n_L: sympy.Symbol) -> sympy.MatrixExpr:
-    """δ^(L) for a softmax output: A − T where the output error term reduces to it, else the general form."""
+def _softmax_delta(network, L: int, n_L: sympy.Symbol) -> sympy.Expr:
+    """δ^(L) for a softmax output: A − T where the output error term reduces to it, else entry by entry
+    δ_{n,j} = A_{n,j} (∂E/∂A_{n,j} − Σ_k A_{n,k} ∂E/∂A_{n,k}) (each output depends on every net input)."""
     A, T = layer_matrix("A", L, N, n_L), sympy.MatrixSymbol("T", N, n_L)
     if output_delta(network.activations[-1], network.loss).matched:
         return A - T
-    G = _gradient(L)
-    ones = sympy.OneMatrix(n_L, 1)
-    return sympy.HadamardProduct(A, G - sympy.HadamardProduct(G, A) * ones * ones.T)
+    entries = sympy.IndexedBase("A%d" % L)
+    n, j, k = sympy.symbols("n j k", integer=True)
+    E = sympy.Symbol("E")
+    return entries[n, j] * (sympy.Derivative(E, entries[n, j]) - sympy.Sum(
+        entries[n, k] * sympy.Derivative(E, entries[n, k]), (k, 0, n_L - 1)))
 
 
 def this_network(derivation: SymbolicDerivation, notation: Notation) -> list:

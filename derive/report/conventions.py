@@ -132,10 +132,30 @@ def wrapped(factor: sympy.Basic, count: int) -> bool:
     return count > 1 and (factor.is_Add or isinstance(factor, (Shown, sympy.Number)))
 
 
+def negative_matrix_term(term: sympy.MatrixExpr) -> bool:
+    """Whether a term of a sum of matrices carries a minus sign (``−T``)."""
+    return isinstance(term, sympy.MatMul) and any(f.is_number and f.is_negative for f in term.args)
+
+
+def matrix_terms(expr: sympy.MatAdd) -> list:
+    """The terms of a sum of matrices, products of matrices first, then a penalty (λW), then terms with a minus
+    sign: ``A − T``, ``δᵀA + λW``, as the gradients are written."""
+    def key(term):
+        scalars = [f for f in (term.args if isinstance(term, sympy.MatMul) else ()) if not f.is_Matrix]
+        return any(f.free_symbols for f in scalars), negative_matrix_term(term)
+    return sorted(expr.args, key=key)
+
+
 class ArrayNames:
     """The printers' methods for whole arrays, the same in LaTeX and MathML: an ``IndexedBase`` or a
     ``MatrixSymbol`` named like an array of the derivation is written as :func:`array_name` reads it
-    (``self._array``), and a matrix named ``dE/dA(L)`` as the derivative ∂E/∂A^(L)."""
+    (``self._array``), a matrix named ``dE/dA(L)`` as the derivative ∂E/∂A^(L), and a sum of matrices in
+    the order of :func:`matrix_terms`."""
+
+    def _print_MatAdd(self, expr):
+        terms = matrix_terms(expr)
+        return self._joined([(negative_matrix_term(term), self._print(-term if negative_matrix_term(term) else term))
+                             for term in terms])
 
     def _print_IndexedBase(self, expr):
         name = array_name(str(expr.label))

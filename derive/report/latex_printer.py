@@ -45,6 +45,11 @@ class ReportLatexPrinter(ArrayNames, DerivationLatexPrinter):
             indices = indices.replace(",", "")  # the lecture's w_ji
         return "%s_{%s}" % (self._print(expr.base.label), indices)
 
+    def _joined(self, terms: list) -> str:
+        """``(negative, printed)`` terms joined by + and −."""
+        return "".join(("- " if negative else "") + text if not position else (" - " if negative else " + ") + text
+                       for position, (negative, text) in enumerate(terms))
+
     def _print_Pow(self, expr):
         if (layered(expr.base) or negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:
             return r"\left(%s\right)^{%s}" % (self._print(expr.base), self._print(expr.exp))

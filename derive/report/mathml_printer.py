@@ -86,6 +86,15 @@ class ReportMathMLPrinter(ArrayNames, MathMLPresentationPrinter):
         head = self._element("mi", text="net") if label == "net" else self._print(expr.base.label)
         return self._element("msub", head, self._indices(expr))
 
+    def _joined(self, terms: list):
+        """``(negative, printed)`` terms joined by + and −."""
+        row = self._row()
+        for position, (negative, term) in enumerate(terms):
+            if position or negative:
+                row.appendChild(self._operator("−" if negative else "+"))
+            row.appendChild(term)
+        return row
+
     def _print_Pow(self, expr):
         if (layered(expr.base) or negative_number(expr.base)) and expr.exp.is_Integer and expr.exp > 0:
             return self._element("msup", self._parenthesized(expr.base), self._print(expr.exp))
