@@ -191,6 +191,16 @@ def _engine_agrees(activation: Activation, point: float, value: float) -> str:
         "; the hand-written engine uses %.4g" % slope)
 
 
+def _divided(network) -> str:
+    """`` (with the mean over N examples, every derivative below is also divided by N)`` where E has such means."""
+    means = (["N examples"] if network.reduction == "mean" else []) + (
+        ["the n_L = %d output units" % network.sizes[-1]] if network.loss.averages_outputs else [])
+    if not means:
+        return ""
+    by = " x ".join("N" if m.startswith("N") else "n_L" for m in means)
+    return " (with the mean over %s, every derivative below is also divided by %s)" % (" and ".join(means), by)
+
+
 def chain_rule_section(derivation) -> Section:
     """The chain rule for the output layer and one hidden layer, as the lecture does it, for this network."""
     network = derivation.network
@@ -202,8 +212,7 @@ def chain_rule_section(derivation) -> Section:
         o, " output k, ", below, " the input it gets from unit j below, ", net_k, " its net input, and the "
         "lecture's error term is ", sympy.Eq(delta_k, -D(E, net_k), evaluate=False), ". Each factor of the chain "
         "rule is the derivative of one step of the forward pass, here for this network's %s output and %s loss%s."
-        % (_named(output), loss_name(network.loss), " (with the mean over N examples, every derivative below is also "
-                                                 "divided by N)" if network.reduction == "mean" else ""))]
+        % (_named(output), loss_name(network.loss), _divided(network)))]
     blocks += _output_layer(found, output, below)
     if depth > 1:
         blocks += _hidden_layers(network)
@@ -347,7 +356,7 @@ def _confirmation(derivation, found: OutputDelta):
     free = [e for e in mapped.free_symbols if e.name == "j"]
     mapped = mapped.xreplace({symbol: unit for symbol in free}).xreplace({sympy.Symbol("N", integer=True,
                                                                                        positive=True): 1})
-    mapped = mapped.xreplace({s: 1 for s in mapped.free_symbols if s.name == "N"})
+    mapped = mapped.xreplace({s: 1 for s in mapped.free_symbols if s.name in ("N", "n_%d" % depth)})
     if found.assumption is not None:
         mapped = mapped.xreplace({found.assumption.lhs: 1})
     result = found.result
