@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from hypothesis import Phase, given, seed as hypothesis_seed, settings
+from hypothesis import Phase, assume, given, seed as hypothesis_seed, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
@@ -45,7 +45,7 @@ from derive import InputError, Network
 from derive.files import atomic_write
 from derive.model.network import network_options
 from verify.check.gradient_check import check_gradients
-from verify.check.hvp_check import check_hvp, second_order_module
+from verify.check.hvp_check import ZeroProduct, check_hvp, second_order_module
 from verify.check.sources import load_function
 from verify.testing import strategies
 from verify.testing.profiles import SUPPRESSED
@@ -209,8 +209,11 @@ def run_check(network: Network, params: dict, X, T, run: PropertyRun, candidate:
     """The check of one case: the candidate against the generated code and finite differences."""
     if run.order == 2:  # the generated hvp as candidate by default: derivation against the differences
         hvp = candidate or functools.partial(_generated_hvp, network)
-        return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose,
-                         candidate_name=None if candidate else "the generated hvp")
+        try:
+            return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose,
+                             candidate_name=None if candidate else "the generated hvp")
+        except ZeroProduct:  # a draw where the product is zero along the direction says nothing: draw another
+            assume(False)
     samples = network.n_params if network.n_params <= EVERY_ENTRY else SAMPLED_ENTRIES
     return check_gradients(network, params, X, T, candidate, samples=samples, worst=3, directions=1,
                            diagnose=diagnose)
