@@ -300,25 +300,3 @@ def split_activation_list(text: str) -> list[str] | str:
             current += char
     parts.append(current.strip())
     return parts[0] if len(parts) == 1 else parts
-
-
-def network_options(network: Network) -> list[str]:
-    """The ``backprop`` options that describe ``network`` beyond its sizes (defaults left out), shell-quoted.
-
-    The inverse of how the command line reads a network (``--activation``
-    through :func:`split_activation_list`): ``backprop check 3-4-2`` plus these
-    options names exactly ``network``.
-    """
-    names = network.activation_names
-    options = []
-    if names != ("sigmoid",) * network.depth:
-        options += ["--activation", shlex.quote(names[0] if len(set(names)) == 1 else ",".join(names))]
-    for flag, value, default in (("--loss", network.loss.name, "sse"), ("--reduction", network.reduction, "sum")):
-        if value != default:
-            options += [flag, value]
-    if not network.bias:
-        options.append("--no-bias")
-    for flag, value in (("--weight-decay", network.weight_decay), ("--l1", network.l1)):
-        if value:
-            options += [flag, repr(value)]
-    return options

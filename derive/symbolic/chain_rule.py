@@ -294,11 +294,7 @@ class _Recorder:
         for letter, entry in parameters:
             name, label = "%s%d" % (letter, layer), "%s{%d}" % (letter, layer)
             dZ = collapse_deltas(sympy.diff(net, entry))
-<<<<<<< HEAD
-            self._record(layer, "dZ{%d}/d%s: derivative of the net input (dnet/dw)" % (layer, label),
-=======
-            self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/d%s)" % (layer, name, name[0].lower()),
->>>>>>> main
+            self._record(layer, "dZ{%d}/d%s: derivative of the net input (dnet/d%s)" % (layer, label, letter.lower()),
                          Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
             direct = collapse_deltas(sympy.diff(self._penalty, entry))
             through_delta = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from derive import ACTIVATIONS, LOSSES, InputError, Network
 from derive.files import atomic_write
-from derive.model.network import network_options, split_activation_list
+from derive.model.network import split_activation_list
 
 #: Subcommand name -> (module, one line of help).  A module is imported only when its subcommand runs.
 COMMANDS = {
@@ -111,14 +111,11 @@ def network_from_args(args: argparse.Namespace) -> Network:
                              weight_decay=args.weight_decay, l1=args.l1, reduction=args.reduction)
 
 
-<<<<<<< HEAD
-=======
 def network_options(network: Network) -> list[str]:
     """The command-line options that describe ``network`` beyond its sizes (:meth:`derive.Network.command_options`)."""
     return network.command_options()
 
 
->>>>>>> main
 def network_command(command: str, network: Network) -> str:
     """``backprop COMMAND SIZES OPTIONS``: the command line that names exactly ``network``."""
     return network.command(command)

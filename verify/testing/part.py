@@ -43,7 +43,6 @@ from hypothesis.errors import Flaky
 
 from derive import InputError, Network
 from derive.files import atomic_write
-from derive.model.network import network_options
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import ZeroProduct, check_hvp, second_order_module
 from verify.check.sources import load_function
@@ -265,9 +264,8 @@ def user_error(found: tuple, run: PropertyRun) -> str:
     message, (network, params, X, T) = found
     folder = save_example(params, X, T)
     option = "--hvp" if run.order == 2 else "--grad"
-    command = " ".join(["backprop check", "-".join(map(str, network.sizes))] + network_options(network)
-                       + [option, run.candidate, "--params", str(folder / "params.npz"),
-                          "--data", str(folder / "data.npz")])
+    command = " ".join([network.command("check"), option, run.candidate, "--params", str(folder / "params.npz"),
+                        "--data", str(folder / "data.npz")])
     return "%s; on an example drawn by the property run (the smallest that does it), saved in %s; reproduce " \
            "it: %s" % (message, folder, command)
 

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive import InputError, Network
-from derive.model.network import network_options
 
 #: The environment variable through which a run reaches the property suite (JSON; see the module docstring).
 ENVIRONMENT = "BACKPROP_PROPTEST"
@@ -175,7 +174,7 @@ class PropertyRun:
         words = ["backprop proptest"]
         if self.network is not None:
             network = Network.from_dict(self.network)
-            words += ["-".join(map(str, network.sizes))] + network_options(network)
+            words += ["-".join(map(str, network.sizes))] + network.command_options()
         words.append("--examples %d" % self.examples)
         if self.candidate:
             words.append("--%s %s" % ("hvp" if self.order == 2 else "grad", self.candidate))
