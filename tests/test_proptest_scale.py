@@ -277,3 +277,27 @@ def test_ctrl_c_cancels_a_dask_run(tmp_path):
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130 and "backprop proptest: interrupted" in err
     assert time.monotonic() - started < 75  # 10 parts of 20 examples at 30 s each would take minutes
+
+
+CONSTANTS = "WEIGHTS = (0.4242, -0.8125, 0.333, 0.0625, 17, 3)\n"
+DIGESTS = textwrap.dedent('''
+    import json, sys
+    if sys.argv[1] == "with":
+        import lots_of_constants  # a local module: Hypothesis would mine its constants into its draws
+    from verify.testing.part import run_part
+    from verify.testing.runs import PropertyRun
+    run = PropertyRun(60, seed=3)
+    print(json.dumps([run_part(run, part)["digest"] for part in (0, 5)]))
+''')
+
+
+def test_a_part_draws_the_same_examples_whatever_modules_its_process_has_loaded(tmp_path):
+    import os
+    import subprocess
+
+    (tmp_path / "lots_of_constants.py").write_text(CONSTANTS)
+    (tmp_path / "digests.py").write_text(DIGESTS)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path)] + sys.path)}
+    digests = [subprocess.run([sys.executable, "digests.py", which], cwd=tmp_path, capture_output=True, text=True,
+                              env=environment, check=True).stdout for which in ("with", "without")]
+    assert json.loads(digests[0]) == json.loads(digests[1])

@@ -47,6 +47,7 @@ from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import ZeroProduct, check_hvp, second_order_module
 from verify.check.sources import load_function
 from verify.testing import strategies
+from verify.testing.hypothesis_internals import keep_database, same_draws_everywhere
 from verify.testing.profiles import SUPPRESSED
 from verify.testing.runs import Execution, PropertyRun, storage_directory
 
@@ -129,7 +130,8 @@ def run_part(run: PropertyRun, part: int, execution: Execution = Execution(),
     tally = Tally(part, run.part_examples(part), on_example)
     outcome = {}
     try:
-        _property(run, part, execution, tally)()
+        with same_draws_everywhere():  # the part's seed decides its examples, whatever else this process loaded
+            _property(run, part, execution, tally)()
     except _Disagreement:
         outcome["counterexample"] = counterexample(tally.failure, run, execution)
         outcome["command"] = run.command(execution.shard)
@@ -171,24 +173,10 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
 
     if run.part_seed(part) is not None:
         the_candidate_agrees = hypothesis_seed(run.part_seed(part))(the_candidate_agrees)
-    if database is not None:
-        _keep_database(the_candidate_agrees, database, "%s|%s|%s" % (run.candidate, run.order,
-                                                                     [repr(network) for network in networks]))
+    if database is not None:  # failing examples kept under what the part searches, replayed first next time
+        keep_database(the_candidate_agrees, database, "%s|%s|%s" % (run.candidate, run.order,
+                                                                    [repr(network) for network in networks]))
     return the_candidate_agrees
-
-
-def _keep_database(test, database: DirectoryBasedExampleDatabase, key: str) -> None:
-    """Save the failing examples of ``test`` in ``database`` under ``key``, replayed first by the next run.
-
-    Hypothesis turns the database off for a seeded test (a seed is for
-    reproducing a run); a property run is seeded *and* wants its
-    counterexamples kept for the next run (perhaps with another seed), so the
-    database goes back on.  The key names what the part searches (candidate,
-    order, networks), the same in every shard and run that searches it.  Both
-    are Hypothesis' attributes of a decorated test, read when the test runs.
-    """
-    test._hypothesis_internal_use_settings = settings(test._hypothesis_internal_use_settings, database=database)
-    test._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()
 
 
 @functools.lru_cache(maxsize=8)
