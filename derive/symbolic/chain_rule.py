@@ -271,9 +271,10 @@ class _Recorder:
         L = self.network.depth
         A, Z = activations(L), preactivations(L)
         example, unit = _dummies("n k")
-        dE_dA = collapse_deltas(sympy.diff(self._data_loss, A[n, j]))
+        dE_dA = _factor(("loss derivative", self.network.loss.name, self.network.loss.expression, self.network.reduction,
+                         L), lambda: collapse_deltas(sympy.diff(self._data_loss, A[n, j])))
         self._record(L, "dE/dA{%d}: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
-        raw, dA_dZ = jacobian_factors(self.network, L, example, unit)
+        raw, dA_dZ = _jacobian(self.network, L, example, unit)
         self._record(L, "dA{%d}/dZ{%d}: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
         chain, collapsed, simplified = combine(self.network, L, dE_dA, dA_dZ, example, unit)
@@ -320,7 +321,7 @@ class _Recorder:
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
         self._record(layer, "dE/dA{%d}: error arriving from layer {%d}" % (layer, above), Derivative(E, A[n, j]),
                      dE_dA)
-        raw, dA_dZ = jacobian_factors(self.network, layer, example, inner)
+        raw, dA_dZ = _jacobian(self.network, layer, example, inner)
         self._record(layer, "dA{%d}/dZ{%d}: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
         chain, _, delta = combine(self.network, layer, dE_dA, dA_dZ, example, inner)
@@ -335,6 +336,27 @@ def jacobian_factors(network: Network, layer: int, example: Dummy, unit: Dummy) 
     output = layer_output(network, layer, example, unit)
     derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
     return derivative, back_substitute(derivative, network, layer)
+
+
+def _jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> tuple[sympy.Expr, sympy.Expr]:
+    """:func:`jacobian_factors`, derived once per activation and layer number in this process (the output layer
+    and the hidden layer of the stand-in networks are both layer 1), in the caller's summation indices."""
+    def derive_once():
+        indices = _dummies("n k")
+        return indices, jacobian_factors(network, layer, *indices)
+
+    (our_example, our_unit), factors = _factor(("jacobian", _definition(network.activations[layer - 1]), layer),
+                                               derive_once)
+    swap = {our_example: example, our_unit: unit}
+    return tuple(factor.xreplace(swap) for factor in factors)
+
+
+def _factor(key: tuple, build: Callable):
+    """``build()``, once per ``key`` in this process: a factor that several pieces share (the loss's derivative
+    serves every output activation, an activation's Jacobian every loss and layer)."""
+    if key not in _FACTORS:
+        _FACTORS[key] = build()
+    return _FACTORS[key]
 
 
 def jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
@@ -359,6 +381,7 @@ def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
 #: renumbered to other layers (see :meth:`ChainRule._take`).
 _PIECES: OrderedDict = OrderedDict()
 _RENUMBERED: dict = {}
+_FACTORS: dict = {}
 PIECES_KEPT = 4096
 
 
@@ -366,6 +389,7 @@ def clear_pieces() -> None:
     """Forget the pieces derived so far (see :func:`_piece`)."""
     _PIECES.clear()
     _RENUMBERED.clear()
+    _FACTORS.clear()
 
 
 def _definition(activation) -> tuple:
