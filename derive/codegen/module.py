@@ -187,6 +187,7 @@ def _tuple_text(shape: tuple) -> str:
     return "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
 
 
+@lru_cache(maxsize=None)
 def gradient_entry(name: str) -> Indexed:
     """The array a parameter's gradient is computed in: ``grad_W1[j, i]``, ``grad_b1[j]``."""
     base = IndexedBase("grad_" + name, real=True)

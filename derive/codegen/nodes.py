@@ -364,8 +364,14 @@ class ModulePrinter(ArrayPrinter):
 
     def _print_Module(self, module: Module):
         functions = [self._print(function) for function in module.functions]
-        helpers = [inspect.getsource(module_helpers()[name]).rstrip("\n") + "\n" for name in sorted(self.helpers_used)]
+        helpers = [_helper_source(module_helpers()[name]) for name in sorted(self.helpers_used)]
         return "\n\n".join([_docstring(module.docstring), "import numpy as np\n"] + helpers + functions)
+
+
+@lru_cache(maxsize=None)
+def _helper_source(helper) -> str:
+    """The source of a helper a module carries, read once per process."""
+    return inspect.getsource(helper).rstrip("\n") + "\n"
 
 
 def _wrap(items: list, separator: str, width: int = 88) -> str:
