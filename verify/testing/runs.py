@@ -141,11 +141,8 @@ class PropertyRun:
         """
         if self.network is not None:
             return [Network.from_dict(self.network)]
-        pool = _pool(json.dumps(self.networks, sort_keys=True))
-        structures = list(dict.fromkeys(network.structure for network in pool))
-        groups = min(self.parts, len(structures))
-        mine = set(structures[part % groups::groups])
-        return [network for network in pool if network.structure in mine]
+        groups = _groups(json.dumps(self.networks, sort_keys=True), self.parts)
+        return list(groups[part % len(groups)])
 
     def shard(self, index: int, count: int) -> list[int]:
         """The parts of shard ``index`` of ``count`` (1-based): every ``count``-th part from ``index - 1``.
@@ -198,10 +195,17 @@ class PropertyRun:
 
 
 @functools.lru_cache(maxsize=4)
-def _pool(options: str) -> list[Network]:
+def _groups(options: str, parts: int) -> tuple[tuple[Network, ...], ...]:
+    """The pool of random networks (:func:`verify.strategies.network_pool` of ``options``) dealt out by structure
+    into ``min(parts, structures)`` groups (see :meth:`PropertyRun.part_networks`)."""
     from verify.testing import strategies
 
-    return strategies.network_pool(POOL_SIZE, **json.loads(options))
+    pool = strategies.network_pool(POOL_SIZE, **json.loads(options))
+    structure = {network: network.structure for network in pool}
+    structures = list(dict.fromkeys(structure.values()))
+    count = min(parts, len(structures))
+    groups = [set(structures[group::count]) for group in range(count)]
+    return tuple(tuple(network for network in pool if structure[network] in mine) for mine in groups)
 
 
 def storage_directory() -> Path:
