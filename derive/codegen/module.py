@@ -44,6 +44,9 @@ from functools import lru_cache
 
 import sympy
 from sympy import Indexed, IndexedBase, Sum
+from sympy.simplify import cse_main
+from sympy.simplify.cse_main import opt_cse
+from sympy.utilities.iterables import iterable
 
 from derive.symbolic.derivation import SymbolicDerivation
 from derive.symbolic.indices import free_indices
@@ -55,6 +58,8 @@ from .nodes import entries, target_name
 from .stable_forms import stabilize
 
 Statement = tuple  # (target, value): target an Indexed entry or a Symbol, value a SymPy expression
+#: What ``tree_cse`` walks into: expressions, and the unevaluated rewrites of ``opt_cse`` (SymPy >= 1.12).
+_CSE_NODES = tuple(kind for kind in (sympy.Basic, getattr(cse_main, "Unevaluated", None)) if kind is not None)
 
 
 class Program:
@@ -272,11 +277,11 @@ def _share(statements: list) -> list:
     values = [_opaque_ranges(value) for _, value in statements]
     targets = set().union(*(free_indices(target) for target, _ in statements if isinstance(target, Indexed)))
     bound = {limit[0] for value in values for total in value.atoms(Sum) for limit in total.limits} - targets
+    if _nothing_to_share(values, bound | {N}):  # most lists: the statements as they are
+        return list(statements)
     # order="none": arguments in their own (canonical) order, not sorted again; the same in every process
     replacements, reduced = sympy.cse(values, symbols=sympy.numbered_symbols("_cse"), ignore=tuple(bound | {N}),
                                       order="none")
-    if not replacements:  # nothing shared (most lists): the statements as they are
-        return list(statements)
     back = {last: high for high, last in _LASTS.items()}
     replacements = [(temp, value.xreplace(back)) for temp, value in replacements]
     reduced = [value.xreplace(back) for value in reduced]
@@ -311,6 +316,33 @@ def _share(statements: list) -> list:
 
 #: The symbol standing for each last index of a sum (``n_1 - 1``) while cse runs (see :func:`_opaque_ranges`).
 _LASTS: dict = {}
+
+
+def _nothing_to_share(values: list, ignore: set) -> bool:
+    """Whether ``sympy.cse(values, ignore=ignore, order="none")`` would share nothing.
+
+    The first pass of SymPy's ``tree_cse`` (``sympy/simplify/cse_main.py``),
+    on the same rewrites (``opt_cse``): a subexpression met twice, without an
+    ignored symbol, is shared.  ``tree_cse`` then rebuilds every node of every
+    value, even when nothing is shared, which is most of its time; most
+    statement lists share nothing, and skip that.
+    """
+    rewrites = opt_cse(values, order="none")
+    seen: set = set()
+
+    def met_twice(expr) -> bool:
+        if not isinstance(expr, _CSE_NODES) or isinstance(expr, sympy.RootOf):
+            return False
+        if isinstance(expr, sympy.Basic) and (expr.is_Atom or expr.is_Order):
+            return False
+        if iterable(expr):
+            return any(met_twice(arg) for arg in expr)
+        if expr in seen and not ignore & expr.free_symbols:
+            return True
+        seen.add(expr)
+        return any(met_twice(arg) for arg in rewrites.get(expr, expr).args)
+
+    return not any(met_twice(value) for value in values)
 
 
 @lru_cache(maxsize=4096)
