@@ -17,11 +17,14 @@ alternate for ``--rounds`` rounds and each figure is the fastest of its rounds).
 * **xdist**: 1 and 2 pytest-xdist workers (``-n 1``, ``-n 2``), modules cached;
 * **Dask**: a ``LocalCluster`` of 1 and 2 workers (``--dask local:W``,
   started and stopped by the run, so its start-up counts), modules cached;
+  these four run ``--scale-examples`` examples (default 4 times ``--examples``),
+  so that the start-up of the workers weighs less;
 * **N machines**: an estimate, from the measured time of each part and the
   measured fixed cost of a shard (start-up, imports), of the wall time of the
   run split into N shards on N machines of this speed.
 
-Run: ``python bench/proptest.py [--examples 1000] [--rounds 2]`` (needs ``dask[distributed]`` for the Dask rows).
+Run: ``python bench/proptest.py [--examples 1000] [--rounds 2] [--scale-examples N]`` (needs ``dask[distributed]``
+for the Dask rows).
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--scale-examples", type=int, help="examples of the xdist and Dask runs (default 4x --examples)")
     args = parser.parse_args()
+    scale_examples = args.scale_examples or 4 * args.examples
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -84,14 +89,16 @@ def main() -> None:
             env["BACKPROP_CACHE_DIR"] = str(Path(work, "modules-%d" % round_))  # empty: derives every structure
             cold.append(timed(proptest + ["-n", "0"], work, env)[0])
             cached.append(timed(proptest + ["-n", "0"], work, env)[0])  # the same structures, read from disk
-        scaling = {("xdist", n): timed(proptest + ["-n", str(n)], work, env)[0] for n in (1, 2)}
+        larger = [word if word != str(args.examples) else str(scale_examples) for word in proptest]
+        scaling = {("xdist", n): timed(larger + ["-n", str(n)], work, env)[0] for n in (1, 2)}
         if importlib.util.find_spec("distributed") is not None:
-            scaling.update({("dask", n): timed(proptest + ["--dask", "local:%d" % n], work, env)[0] for n in (1, 2)})
+            scaling.update({("dask", n): timed(larger + ["--dask", "local:%d" % n], work, env)[0] for n in (1, 2)})
         shard_seconds, shard_output = timed(proptest + ["-n", "0", "--shard", "1/4", "--json"], work, env)
-    report(args.examples, min(trivial), min(cold), min(cached), scaling, shard_seconds, json.loads(shard_output))
+    report(args.examples, min(trivial), min(cold), min(cached), (scale_examples, scaling), shard_seconds,
+           json.loads(shard_output))
 
 
-def report(examples: int, trivial: float, cold: float, cached: float, scaling: dict, shard_seconds: float,
+def report(examples: int, trivial: float, cold: float, cached: float, scaling: tuple, shard_seconds: float,
            shard: dict) -> None:
     print("property runs of %d examples (wall time, fresh processes, BLAS threads 1, fastest of the rounds)" % examples)
     print("  trivial hypothesis test (pytest + hypothesis + a numpy central difference)  %6.1f s" % trivial)
@@ -101,10 +108,12 @@ def report(examples: int, trivial: float, cold: float, cached: float, scaling: d
           % (cached, cached / trivial))
     print("  examples per second: trivial %.0f, proptest cold %.0f, cached %.0f"
           % (examples / trivial, examples / cold, examples / cached))
+    scale_examples, scaling = scaling
+    print("runs of %d examples, modules cached, workers' start-up included:" % scale_examples)
     for (kind, workers), seconds in scaling.items():
         label = "-n %d (pytest-xdist)" % workers if kind == "xdist" else "--dask local:%d (LocalCluster)" % workers
-        print("  %-32s modules cached                               %6.1f s   %4.0f examples/s"
-              % (label, seconds, examples / seconds))
+        print("  %-32s                                             %6.1f s   %4.0f examples/s"
+              % (label, seconds, scale_examples / seconds))
     for kind in ("xdist", "dask"):
         if (kind, 1) in scaling and (kind, 2) in scaling:
             print("  %s: 2 workers are %.2fx as fast as 1" % (kind, scaling[kind, 1] / scaling[kind, 2]))
