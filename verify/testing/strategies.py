@@ -57,8 +57,10 @@ WEIGHT_DECAYS = (0.01, 0.1)
 L1_COEFFICIENTS = (0.0, 0.01)
 #: Drawn values smaller than this fraction of their bound in magnitude become 0.
 TINY = 1e-6
-#: Arrays with at most this many entries draw every entry (fewer choices than a fill value and some entries).
-DENSE_ENTRIES = 32
+#: Arrays with at most this many entries draw every entry independently.  A larger array draws a fill value and
+#: some entries (within what Hypothesis draws for one example); for small networks that makes every parameter
+#: and input equal too often (a saturated or vanishing network whose gradients are all tiny).
+DENSE_ENTRIES = 256
 
 
 class Case(NamedTuple):
