@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import sys
 import uuid
+import warnings
 
 from derive import InputError
 from verify.testing.part import run_part
@@ -120,9 +121,20 @@ def _submit(client, run: PropertyRun, execution: Execution, progress: bool) -> l
 
 
 def _task(run: dict, part: int, execution: dict) -> dict:
-    """What a worker runs: one part, its result, and which toolkit computed it."""
+    """What a worker runs: one part, its result, and which toolkit computed it.
+
+    A Dask worker's own threads use the ``random`` module while the part
+    draws its examples, which Hypothesis (watching that module's state around
+    each draw) takes for a strategy using it and warns about; the part's
+    draws come from its own seeded generator, so the warning is silenced here.
+    """
     from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.errors import HypothesisDeprecationWarning
 
     set_hypothesis_home_dir(storage_directory() / "hypothesis")  # not the worker's working directory
-    result = run_part(PropertyRun.from_dict(run), part, Execution(**{**execution, "shard": tuple(execution["shard"])}))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Do not use the `random` module inside strategies",
+                                HypothesisDeprecationWarning)
+        result = run_part(PropertyRun.from_dict(run), part, Execution(**{**execution,
+                                                                          "shard": tuple(execution["shard"])}))
     return {**result, "toolkit": toolkit()}
