@@ -45,6 +45,7 @@ from derive import InputError
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp
 from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
+from verify.check.pytorch.loss_names import parse_loss
 from verify.check.sources import load_function
 
 from . import add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int
@@ -116,11 +117,13 @@ def _check_options(args) -> None:
         raise InputError("--grad needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--grad %s)" % args.grad)
     if args.torch:
-        given = given_network_options(args, ("--activation", "--no-bias", "--weight-decay", "--l1"))
+        given = given_network_options(args, ("--no-bias", "--weight-decay", "--l1"))
         if args.spec is not None or given or args.dtype:
             what = "SPEC" if args.spec is not None else (given or ["--dtype"])[0]
-            raise InputError("--torch reads the architecture and dtype from the model: drop %s (give --loss and "
-                             "--reduction if needed)" % what)
+            raise InputError("--torch reads the architecture and dtype from the model: drop %s (give --loss, and "
+                             "--activation for activations the registry does not know)" % what)
+        if args.loss is not None:
+            parse_loss(args.loss, args.reduction)  # PyTorch's loss names are checked before torch is imported
 
 
 def _check_function(args) -> tuple:
@@ -152,21 +155,30 @@ def _check_torch(args) -> tuple:
     except ImportError:
         raise InputError("--torch needs PyTorch: pip install 'backprop[torch]'") from None
     model = torch_models.load_model(args.torch)
-    loss, reduction = args.loss or "sse", args.reduction or "sum"
-    read = torch_models.read_module(model, loss, reduction)
+    read = torch_models.read_module(model, args.loss, args.reduction, activation=args.activation)
     params, source = None, "the model's own"
     if args.params:
-        params, _ = params_from_arrays(read.network, read_param_file(args.params), "parameter file %s" % args.params,
-                                       names=read.names)
+        arrays = read_param_file(args.params)
+        if set(arrays) >= set(read.names.values()):  # the model's own names (a state_dict), its layout
+            arrays = read.network_arrays(arrays)
+        params, _ = params_from_arrays(read.network, arrays, "parameter file %s" % args.params)
         source = "from %s" % args.params
     dtype = next(iter(read.params.values())).dtype
-    X, T, data = _data(args, read.network, dtype)
-    options = dict(params=params, rtol=args.rtol, floor=args.floor, seed=args.seed)
+    if args.data:
+        X, T, data = _data(args, read.network, dtype)
+    else:
+        batch = args.batch or DEFAULT_BATCH
+        X, T = random_data(read.network, batch, args.seed, dtype)
+        labels = torch_models.random_targets(read.loss, read.network, batch, args.seed, dtype)
+        T = T if labels is None else labels
+        data = "%d random examples (seed %d)%s" % (batch, args.seed, "" if labels is None else ", class labels"
+                                                   if labels.ndim == 1 else ", 0/1 targets")
+    options = dict(params=params, activation=args.activation, rtol=args.rtol, floor=args.floor, seed=args.seed)
     if args.order == 1:
-        report = torch_models.check_torch_module(model, X, T, loss, reduction, **options)
+        report = torch_models.check_torch_module(model, X, T, args.loss, args.reduction, **options)
         return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
     V, direction = _direction(args, read.network)
-    report = torch_models.check_torch_hvp(model, X, T, loss, reduction, V=V, **options)
+    report = torch_models.check_torch_hvp(model, X, T, args.loss, args.reduction, V=V, **options)
     return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
 
 
