@@ -59,8 +59,7 @@ def load_model(spec: str) -> nn.Module:
         InputError: it cannot be imported, the factory raises (SystemExit too;
             the message shows where in the user's code), or it is none of these.
     """
-    found = load_function(spec, option="--torch") if not isinstance(spec, (nn.Module, tuple)) else spec
-    return as_model(found, "--torch %s" % spec)
+    return as_model(load_function(spec, option="--torch"), "--torch %s" % spec)
 
 
 def as_model(found, where: str) -> nn.Module:
@@ -126,7 +125,7 @@ def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *,
     read, X, T = _prepared(model, X, T, loss, reduction, params, activation)
     report = check_gradients(read.network, read.params, X, T, gradient_function(read),
                              candidate_name="torch model %s (autograd)" % model_name(read.model),
-                             parameter_names=read.shown, **options)
+                             parameter_names=_other_names(read), **options)
     report.notes = read.notes + report.notes
     report.warnings = _softplus_notes(read, X) + report.warnings
     return report
@@ -151,9 +150,14 @@ def check_torch_hvp(model, X, T, loss="sse", reduction: str | None = None, *, pa
     read, X, T = _prepared(model, X, T, loss, reduction, params, activation)
     report = check_hvp(read.network, read.params, X, T, hvp_function(read), V,
                        candidate_name="torch model %s (double backward)" % model_name(read.model),
-                       parameter_names=read.shown, **options)
+                       parameter_names=_other_names(read), **options)
     report.notes = read.notes + report.notes
     return report
+
+
+def _other_names(read: TorchNetwork) -> dict[str, str]:
+    """The model's names that differ from the network's (``W1 (fc1.weight)``; a model's own ``W1`` is just W1)."""
+    return {key: name for key, name in read.shown.items() if name != key}
 
 
 def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:

@@ -209,7 +209,7 @@ class _Walk:
                          % " and ".join(self._what(n) for n in sorted(data, key=lambda n: self.place[n])))
         number = numbers.pop()
         if reads:
-            self.place[node] = self._affine(node, number, places, reads)
+            self.place[node] = self._affine(node, number, places, reads, data)
         elif is_identity(self.model, node) and len(data) == 1 and _same(self.values[node], self.values[data[0]]):
             self.place[node] = self.place[data[0]]
         else:
@@ -228,7 +228,7 @@ class _Walk:
             reads.add(node.target)
         return reads
 
-    def _affine(self, node, number, places, reads) -> tuple[int, str]:
+    def _affine(self, node, number, places, reads, data) -> tuple[int, str]:
         weights = {name for name in reads if self.parameters[name].dim() >= 2}
         current = self.layers.get(number)
         continues = places == {(number, "affine")} and not (weights and any(
@@ -238,8 +238,9 @@ class _Walk:
                          % number)
         target = number if continues else number + 1
         if not continues and target in self.layers:
-            self._refuse(node, "is a second affine map of %s (a branch); an MLP passes each layer's output to one "
-                         "next layer" % self._what(next(iter(self.layers[target].affine_nodes))))
+            self._refuse(node, "reads %s, which %s reads too: two affine maps of one value (a branch, as in "
+                         "attention); an MLP passes each layer's output on to one next layer"
+                         % (self._what(data[0]), describe(self.model, self.layers[target].affine_nodes[0])))
         for name in reads:
             if self.owner.setdefault(name, target) != target:
                 self._refuse(node, "reads the parameter %s, which layer %d reads too; an MLP's layers each have "

@@ -100,10 +100,13 @@ def parse_loss(text: str, reduction: str | None = None, option: str = "--loss") 
         InputError: a PyTorch-looking name that is not supported, an argument
             other than ``reduction='sum'|'mean'``, or ``--reduction`` beside it.
     """
-    match = _TEXT.fullmatch(str(text))
-    if match is None or (match.group(2) is None and match.group(1) not in TORCH_LOSSES and "." not in text
-                         and not match.group(1).endswith("Loss")):
-        return None
+    text = str(text)
+    match = _TEXT.fullmatch(text)
+    if not re.search(r"[().]|Loss\b", text):
+        return None  # a loss record's name, for the registry to read
+    if match is None:
+        raise InputError("%s %r is not a PyTorch loss as code writes it: NAME or NAME(reduction='sum'|'mean'), "
+                         "e.g. \"MSELoss(reduction='sum')\"; backprop reads %s" % (option, text, ACCEPTED))
     name, arguments = match.groups()
     if name not in TORCH_LOSSES:
         suggestion = {n.lower(): n for n in TORCH_LOSSES}.get(name.lower())

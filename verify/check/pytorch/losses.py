@@ -14,6 +14,7 @@ as ``nn.CrossEntropyLoss`` is trained), the records by their definitions
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,9 +134,13 @@ def model_loss(loss, reduction: str | None = None) -> ModelLoss:
     named = parse_loss(loss, reduction)
     if named is not None:
         return ModelLoss(named.record, named.reduction, named)
-    if loss not in ("sse", "squared_error", "mse") + tuple(OUTPUT_ACTIVATION):
-        raise InputError("unknown loss %r for a PyTorch model; choose one of PyTorch's: %s, or a loss record: %s"
-                         % (loss, ", ".join(TORCH_LOSSES), ", ".join(LOSSES)))
+    records = ("sse", "squared_error", "mse") + tuple(OUTPUT_ACTIVATION)
+    if loss not in records:
+        names = {name.lower(): name for name in tuple(TORCH_LOSSES) + records}
+        close = difflib.get_close_matches(loss.lower(), names, n=1)
+        raise InputError("unknown loss %r for a PyTorch model;%s choose one of PyTorch's: %s, or a loss record: %s"
+                         % (loss, " did you mean %s?" % names[close[0]] if close else "", ", ".join(TORCH_LOSSES),
+                            ", ".join(records)))
     return ModelLoss(loss, check_reduction(reduction or LOSSES[loss].default_reduction, "reduction"))
 
 

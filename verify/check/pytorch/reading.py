@@ -152,12 +152,17 @@ def on_cpu(model: nn.Module) -> tuple[nn.Module, list[str]]:
     if len(dtypes) > 1 or not dtypes <= {torch.float32, torch.float64}:
         raise InputError("the model's parameters must all be float32 or all float64, got %s"
                          % ", ".join(sorted(str(d) for d in dtypes)))
-    devices = sorted({str(t.device) for t in list(tensors.values()) + list(model.buffers())} - {"cpu"})
+    devices = devices_of(model)
     if not devices:
         return model, []
     return copy.deepcopy(model).to(device="cpu", dtype=torch.float64), [
         "the model is on %s; it is checked on a CPU float64 copy (the model itself is left as it is)"
         % ", ".join(devices)]
+
+
+def devices_of(model: nn.Module) -> list[str]:
+    """The devices other than the CPU that hold the model's parameters or buffers (``["cuda:0"]``)."""
+    return sorted({str(t.device) for t in list(model.parameters()) + list(model.buffers())} - {"cpu"})
 
 
 def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | None = None) -> TorchNetwork:

@@ -129,7 +129,7 @@ def trace(model: nn.Module) -> fx.Graph:
         raise InputError(_untraceable(model, exc)) from None
 
 
-def _untraceable(model: nn.Module, exc: Exception) -> str:
+def _untraceable(model: nn.Module, exc: BaseException) -> str:
     where = user_frame(exc)
     text = one_line(exc)
     name = model_name(model)
@@ -137,10 +137,10 @@ def _untraceable(model: nn.Module, exc: Exception) -> str:
         return ("cannot read %s: its forward decides what to compute from a tensor's value (Python if/while/and "
                 "on data)%s, which torch.fx cannot trace; backprop reads a forward that applies the same operations "
                 "to every input" % (name, where))
-    if "iterate" in text or "len(" in text or "Proxy" in text:
+    if isinstance(exc, fx.proxy.TraceError) or "Proxy" in text:
         return ("cannot read %s: torch.fx cannot trace its forward (%s)%s; backprop reads a forward that passes the "
                 "input through tensor operations only" % (name, text, where))
-    return "cannot read %s: torch.fx cannot trace its forward: %s%s" % (name, text, where)
+    return "cannot read %s: its forward raised %s%s (while torch.fx traced it)" % (name, text, where)
 
 
 def locate(node: fx.Node) -> str:
