@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_docs_checking import BLOCK, matches
+from test_docs_checking import blocks, matches, write_files
 from verify.cli import main
 
 pytest.importorskip("torch")
@@ -25,21 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "checking-pytorch.md"
 
 
-def blocks(language: str) -> list[str]:
-    return [body for lang, body in BLOCK.findall(PAGE.read_text(encoding="utf-8")) if lang == language]
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checking_pytorch")
-    for body in blocks("python"):
-        first, _, rest = body.partition("\n")
-        if first.startswith("# file: "):
-            (folder / first[len("# file: "):].strip()).write_text(rest)
-    return folder
+    return write_files(tmp_path_factory.mktemp("checking_pytorch"), PAGE)
 
 
-COMMANDS = [body for body in blocks("text") if body.startswith("$ ")]
+COMMANDS = [body for body in blocks("text", PAGE) if body.startswith("$ ")]
 
 
 def test_the_page_shows_one_example_per_style():

@@ -11,10 +11,13 @@ The candidate is one of:
                  against the derivation's hvp/gnvp and differences of the engine's gradients,
                  along V from --direction FILE (keys and shapes of the parameters: .npz or .json)
                  or a seeded random unit direction
-  --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module or a
-                 function returning one): the gradients of its autograd; its architecture is
-                 read from it (Linear layers and activations), so give no SPEC; with --order 2,
-                 the Hessian-vector product of its double backward
+  --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module, a
+                 pair (forward, params) of a function forward(X, params) and raw tensors, or a
+                 function returning either): the gradients of its autograd; its architecture is
+                 read from what its forward computes (torch.fx), so give no SPEC; --loss takes
+                 PyTorch's names (CrossEntropyLoss, NLLLoss, "MSELoss(reduction='sum')", BCELoss,
+                 BCEWithLogitsLoss), --activation names activations the registry does not know;
+                 with --order 2, the Hessian-vector product of its double backward
 
 Parameters come from --params FILE (.npz, .json, or a PyTorch state_dict .pt, read with
 weights_only=True; pickles are refused), else are drawn at random from --seed (uniform in
@@ -30,7 +33,8 @@ Examples::
     backprop check 3-4-2 --activation tanh,sigmoid --grad mlp.py:gradients
     backprop check 784-100-10 --activation relu,softmax --loss cross_entropy --grad mlp:gradients \\
         --params weights.npz --data batch.npz
-    backprop check --torch model.py:make_model --loss cross_entropy --json
+    backprop check --torch model.py:make_model --loss CrossEntropyLoss --json
+    backprop check --torch net.py:two_layer_net --loss "MSELoss(reduction='sum')" --activation "relu,linear"
     backprop check 3-4-2 --activation tanh,sigmoid --hvp mlp.py:hvp --direction v.npz
 """
 
@@ -60,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     candidate.add_argument("--grad", metavar="FN", help="your gradient function: MODULE:FN or path/to/file.py:FN")
     candidate.add_argument("--hvp", metavar="FN", help="your Hessian-vector product FN(params, X, T, V): "
                            "MODULE:FN or path/to/file.py:FN")
-    candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY")
+    candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY "
+                           "(an nn.Module, or (forward, params) for raw tensors)")
     parser.add_argument("--gnvp", action="store_true", help="--hvp FN computes the generalized Gauss-Newton "
                         "product G V, not H V")
     parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp or --order 2: .npz or .json "
