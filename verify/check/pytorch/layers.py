@@ -35,6 +35,8 @@ from torch import nn
 from derive import ACTIVATIONS, Activation, InputError
 from derive.codegen.printing import activation_forward
 
+from ..sources import one_line, user_frame
+from .failures import users_failure
 from .graph import Evaluator, Layer, Split
 from .tracing import describe, position
 from .vocabulary import LOG_SOFTMAX, is_identity, named_activation
@@ -122,8 +124,11 @@ def read_affine(model: nn.Module, evaluator: Evaluator, split: Split, layer: Lay
     try:
         with torch.no_grad():
             value = evaluator.run(layer.affine, {split.input: split.values[split.input], layer.entry: H}, probes)
-    except Exception:
-        value = None
+    except BaseException as exc:
+        if not users_failure(exc):
+            raise
+        raise InputError("cannot read %s: with random values in its parameters it raised %s%s"
+                         % (where, one_line(exc), user_frame(exc, fallback=False))) from None
     tolerance = 1e-4 if dtype == torch.float32 else 1e-10
     for transposed in layouts:
         expected = H @ (R if transposed else R.T) + (r if bias else 0)
@@ -165,9 +170,12 @@ def read_activation(model: nn.Module, evaluator: Evaluator, split: Split, layer:
         with torch.no_grad():
             values = evaluator.run(layer.exit, {split.input: split.values[split.input], layer.affine: Z.to(dtype)})
         values = values.double().numpy() if isinstance(values, torch.Tensor) else None
-    except Exception as exc:
-        raise InputError("cannot read layer %d's activation (%s): it raised %s on net inputs of shape %s"
-                         % (layer.number, where, type(exc).__name__, tuple(Z.shape))) from None
+    except BaseException as exc:
+        if not users_failure(exc):
+            raise
+        raise InputError("cannot read layer %d's activation (%s): it raised %s%s on net inputs of shape %s"
+                         % (layer.number, where, one_line(exc), user_frame(exc, fallback=False),
+                            tuple(Z.shape))) from None
     Z = Z.numpy()
     if values is None or values.shape != Z.shape:
         raise InputError("cannot read layer %d's activation (%s): it maps net inputs of shape %s to %s; an MLP's "
