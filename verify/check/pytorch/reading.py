@@ -263,6 +263,8 @@ def _network(model, layers: list[ReadLayer], parameters: dict, loss: ModelLoss, 
     if loss.takes == "logits":
         lines[-1] += "; the model outputs logits and %s applies %s, so the network's output layer is %s" % (
             loss, output.name, output.name)
+    elif loss.takes == "log_probabilities":
+        lines[-1] += "; the model outputs log-probabilities for %s, so the network's output layer is softmax" % loss
     read = TorchNetwork(network, params, names, shown, frozenset(transposed), loss, model, layers, notes)
     read.notes = ["read from forward: " + lines[0]] + lines[1:] + notes
     return read
