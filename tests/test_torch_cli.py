@@ -55,7 +55,8 @@ MODELS = textwrap.dedent('''
 def test_a_custom_function_activation_is_named_with_activation_and_checked(folder, capsys):
     code, out, err = run(capsys, "--torch", "torch_styles.py:legendre_net", "--loss", "CrossEntropyLoss", *LEGENDRE)
     assert code == 0, err
-    assert out.startswith("parameters: the model's own, float64\ndata: 8 random examples (seed 0), class labels\n")
+    assert out.startswith("parameters: the model's own, float64\n"
+                          "data: 8 random examples, integer class labels (seed 0)\n")
     assert "Gradient check of torch model LegendreNet (autograd) (float64), 32 entries: OK" in out
     assert "network: 3-5-2, 0.5*(5*x**3-3*x)/softmax, cross_entropy (mean), bias" in out
     assert re.search(r"- read from forward: layer 1: self.hidden \(nn.Linear\) at torch_styles.py line \d+: "

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from derive import InputError, Network, check_params, init_params
+from derive.files import check_readable
 from derive.limits import check_memory
 from derive.model.activations import target_range
 from derive.model.params import read_json_params, read_npz
@@ -58,8 +59,7 @@ def read_param_file(path: str | Path) -> dict[str, np.ndarray]:
                          % path)
     if suffix not in (".npz", ".json") + TORCH_SUFFIXES:
         raise InputError("parameter file %s: unknown type %r; use %s" % (path, suffix or "(no suffix)", ACCEPTED))
-    if not path.is_file():
-        raise InputError("cannot read parameter file %s: no such file" % path)
+    check_readable(path, "parameter")
     if suffix == ".npz":
         return read_npz(path, "parameter", "an .npz file written by numpy.savez")
     if suffix == ".json":
@@ -153,8 +153,10 @@ def random_params(network: Network, seed: int, dtype=np.float64) -> dict[str, np
     return init_params(network, seed=seed, scale="fan_in", dtype=dtype)
 
 
-def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's range.
+def random_data(network: Network, batch: int, seed: int, dtype=np.float64,
+                labels: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's
+    range; with ``labels``, integer class labels (N,) instead (0..n_L-1, or 0 and 1 for one output unit).
 
     Raises:
         InputError: the data would not fit in memory.
@@ -164,6 +166,8 @@ def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tu
     rng = np.random.default_rng([seed, 1])
     X = rng.uniform(-1.0, 1.0, (batch, network.sizes[0]))
     output = network.activations[-1]
+    if labels:
+        return X.astype(dtype), rng.integers(0, max(2, network.sizes[-1]), batch)
     if output.elementwise:
         T = rng.uniform(*target_range(output), (batch, network.sizes[-1]))
     else:
@@ -172,6 +176,11 @@ def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tu
 
 
 def read_data(path: str, network: Network) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, T)`` from a data file (:func:`verify.load_data`: ``.npz`` or ``.csv``)."""
+    """``(X, T)`` from a data file (:func:`verify.load_data`: ``.npz`` or ``.csv``); an ``.npz`` with integer labels
+    ``y`` gives ``(X, y)``, the labels as they are (the check makes exact one-hot rows of them)."""
     dataset = load_data(path, network)
+    if str(path).lower().endswith(".npz"):
+        arrays = read_npz(Path(path), "data", "an .npz file from numpy.savez with arrays X and T, or X and y")
+        if "y" in arrays:
+            return dataset.X, dataset.labels
     return dataset.X, dataset.T

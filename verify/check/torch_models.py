@@ -39,14 +39,14 @@ from .gradient_check import check_gradients
 from .modules import module_for
 from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, model_tensors
 from .pytorch.failures import users_failure
-from .pytorch.losses import model_loss, random_targets
+from .pytorch.losses import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
 from .pytorch.tracing import model_name
 from .report import CheckReport
 from .sources import load_function, one_line, user_frame
 
 __all__ = ["TorchNetwork", "check_torch_hvp", "check_torch_module", "gradient_function", "hvp_function",
-           "load_model", "random_targets", "read_module"]
+           "binary_targets", "load_model", "read_module"]
 
 
 def load_model(spec: str) -> nn.Module:

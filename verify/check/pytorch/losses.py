@@ -52,6 +52,11 @@ class ModelLoss:
     def __str__(self) -> str:
         return str(self.torch) if self.torch else "%s (%s)" % (self.record, self.reduction)
 
+    @property
+    def takes_classes(self) -> bool:
+        """A PyTorch class loss (``CrossEntropyLoss``, ``NLLLoss``): trained on integer class labels."""
+        return self.torch is not None and self.torch.targets == "classes"
+
     def output_layer(self, final: Activation | str | None, where: str) -> Activation:
         """The network's output activation for a model whose last layer ends in ``final``; sets :attr:`takes`.
 
@@ -97,7 +102,7 @@ class ModelLoss:
         if self.torch is not None and self.torch.name == "NLLLoss" and not one_hot:
             raise InputError("nn.NLLLoss takes one class per example (integer labels, or one-hot rows); the targets "
                              "are class probabilities: use nn.CrossEntropyLoss")
-        self.indices = self.torch is not None and self.torch.targets == "classes" and (one_hot or given_labels)
+        self.indices = self.takes_classes and (one_hot or given_labels)
 
     def value(self, network: Network, output: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
         """The loss of the model's ``output`` for targets ``T`` (N, n_L), as PyTorch computes it in training."""
@@ -163,12 +168,8 @@ def _from_object(loss: nn.Module, reduction: str | None) -> ModelLoss:
     return ModelLoss(torch_loss.record, torch_loss.reduction, torch_loss)
 
 
-def random_targets(loss: ModelLoss, network: Network, batch: int, seed: int, dtype) -> np.ndarray | None:
-    """Targets as training uses them, for a check without data: integer class labels for a class loss,
-    0/1 for a binary one; None for the other losses (:func:`verify.check.inputs.random_data`'s targets)."""
-    rng = np.random.default_rng([seed, 2])
-    if loss.torch is not None and loss.torch.targets == "classes":
-        return rng.integers(0, network.sizes[-1], batch)
-    if loss.torch is not None and loss.torch.targets == "binary":
-        return rng.integers(0, 2, (batch, network.sizes[-1])).astype(dtype)
-    return None
+def binary_targets(loss: ModelLoss, network: Network, batch: int, seed: int, dtype) -> np.ndarray | None:
+    """0/1 targets (N, n_L), as a binary loss is trained on, for a check without data; None for other losses."""
+    if loss.torch is None or loss.torch.targets != "binary":
+        return None
+    return np.random.default_rng([seed, 2]).integers(0, 2, (batch, network.sizes[-1])).astype(dtype)
