@@ -244,6 +244,8 @@ class Call:
         for a returned update, read as new parameters or as the step, whichever is nearer ``expected`` (or, without
         it, whichever is smaller: new parameters lie near the old ones, a step near zero)."""
         def total(parts: list[dict], penalty: bool = True) -> dict:
+            if len(parts) == 1:  # one call for the whole batch: its result as it is
+                return dict(parts[0])
             summed = {key: sum(part[key] for part in parts) for key in parts[0]}
             if self.layout.per_example and self.network.reduction == "mean":
                 summed = {key: value / len(parts) for key, value in summed.items()}
