@@ -96,8 +96,6 @@ def oracle_loss(network: Network, batch: int):
         total = total / sizes[-1]
     if network.reduction == "mean":
         total = total / batch
-    if network.loss.averages_outputs:  # mse, mean_binary_cross_entropy: the mean over the output units too
-        total = total / sizes[-1]
     l2, l1 = Rational(repr(network.weight_decay)), Rational(repr(network.l1))
     for l in w:
         total += sum(l2 / 2 * v**2 + l1 * sympy.Abs(v) for row in w[l] for v in row)
