@@ -24,8 +24,10 @@ run this prints:
    parameters, the custom sigmoid, an ``nn.Linear`` head returning logits),
    checked with ``nn.CrossEntropyLoss()`` on integer labels: the whole check,
    the reading of the model (tracing with ``torch.fx`` and recognising its
-   layers, :func:`verify.check.torch_models.read_module`) as a share of it
-   (rounds alternated, medians), and gradcheck on it as in (2).
+   layers, :func:`verify.check.torch_models.read_module`) as a share of it,
+   traced afresh (a model's first check, whose check also derives the
+   reference) and with the graph kept for the model's structure (every later
+   check), rounds alternated, medians; and gradcheck on it as in (2).
 
 Times are CPU time of this thread with BLAS and PyTorch on one thread, as in
 ``bench/check.py``: on a shared machine that measures what the code costs.
@@ -168,19 +170,21 @@ def _not_sequential(X: np.ndarray, subset: int | None, rounds: int = 7) -> None:
     net, loss = Net().double(), nn.CrossEntropyLoss()
     labels = np.random.default_rng([0, 2]).integers(0, 10, len(X))
     first, _ = timed(lambda: check_torch_module(net, X, labels, loss=loss))
-    checks, readings, report, read = [], [], None, None
-    for _ in range(rounds):  # alternated, so that both see the same machine
+    checks, traced, kept, report, read = [], [], [], None, None
+    for _ in range(rounds):  # alternated, so that all three see the same machine
         seconds, report = timed(lambda: check_torch_module(net, X, labels, loss=loss))
         checks.append(seconds)
         seconds, read = timed(lambda: read_module(net, loss, width=X.shape[1]))
-        readings.append(seconds)
-    check, reading = float(np.median(checks)), float(np.median(readings))
+        traced.append(seconds)
+        kept.append(timed(lambda: read_module(net, loss, width=X.shape[1], reuse=True))[0])
+    check, reading, again = (float(np.median(times)) for times in (checks, traced, kept))
     print("Not a Sequential: %s (F.linear, custom sigmoid, Linear head), nn.CrossEntropyLoss() on integer labels"
           % type(net).__name__)
     print("  check_torch_module, every entry: %.4f s = 1.00 (first call %.2f); %s; read as %s"
           % (check, first / check, "OK" if report.ok else "FAILED", read.network.describe()))
-    print("  reading the model (torch.fx trace, layers recognised by their values): %.4f s = %.1f%% of the check "
-          "(median of %d alternated rounds)" % (reading, 100 * reading / check, rounds))
+    print("  reading the model, traced with torch.fx (a model's first check): %.4f s = %.1f%% of the check; with "
+          "the graph kept (later checks of a model of its structure): %.4f s = %.1f%% (medians of %d alternated "
+          "rounds)" % (reading, 100 * reading / check, again, 100 * again / check, rounds))
     summed = nn.CrossEntropyLoss(reduction="sum")  # gradcheck's loss: the check's own, summed (the mean is 1/N of it)
     seconds, passed, count = gradcheck(net, X, torch.as_tensor(labels).numpy(), subset, loss=summed)
     scope = "all %s entries" % format(count, ",") if subset is None else "%s entries (extrapolated: %.0f s)" % (

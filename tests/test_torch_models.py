@@ -384,3 +384,32 @@ def test_a_factory_that_exits_is_a_one_line_error_not_a_silent_pass(tmp_path, mo
     with pytest.raises(InputError, match=r"--torch factories.py:make: calling it raised SystemExit: 3, at "
                                          r"factories.py line 4 in make: sys.exit\(3\)"):
         load_model("factories.py:make")
+
+
+USE_TANH = True  # a global a forward reads: the graph's key cannot see it
+
+
+class Switched(nn.Module):
+    def __init__(self, squash=True):
+        super().__init__()
+        self.squash = squash
+        self.first, self.second = nn.Linear(3, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.first(x)
+        h = (torch.tanh(h) if USE_TANH else torch.sigmoid(h)) if self.squash else torch.relu(h)
+        return self.second(h)
+
+
+def test_a_graph_is_traced_once_per_structure_and_again_when_the_model_does_not_fit_it(monkeypatch):
+    torch.manual_seed(0)
+    X, T = np.random.default_rng(0).uniform(-1, 1, (4, 3)), np.random.default_rng(1).uniform(-1, 1, (4, 2))
+    model = Switched().double()
+    first = check_torch_module(model, X, T)
+    assert first.network == "3-4-2, tanh/linear, sse (sum), bias"
+    assert read_module(model, width=3, reuse=True).reused
+    assert not read_module(Switched(squash=False).double(), width=3, reuse=True).reused  # an attribute: a new key
+    assert check_torch_module(Switched(squash=False).double(), X, T).network == "3-4-2, relu/linear, sse (sum), bias"
+    monkeypatch.setattr(sys.modules[__name__], "USE_TANH", False)
+    again = check_torch_module(model, X, T)  # the kept graph says tanh; the model now computes sigmoid
+    assert again.ok and again.network == "3-4-2, sigmoid/linear, sse (sum), bias"

@@ -41,7 +41,7 @@ from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, mo
 from .pytorch.failures import users_failure
 from .pytorch.losses import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
-from .pytorch.tracing import model_name
+from .pytorch.tracing import model_name, was_traced
 from .report import CheckReport
 from .sources import load_function, one_line, user_frame
 
@@ -80,7 +80,7 @@ def as_model(found, where: str) -> nn.Module:
 
 
 def read_module(model, loss="sse", reduction: str | None = None, *, activation=None,
-                width: int | None = None) -> TorchNetwork:
+                width: int | None = None, reuse: bool = False) -> TorchNetwork:
     """Read ``model`` into a network and its parameters (:func:`verify.check.pytorch.reading.read_model`).
 
     Args:
@@ -90,12 +90,13 @@ def read_module(model, loss="sse", reduction: str | None = None, *, activation=N
         activation: The layers' activations (``"0.5*(5*x**3-3*x),linear"``), verified against the
             model's forward values; default: recognised.
         width: The input width, when the data gives it.
+        reuse: Take the graph traced before for a model of the same structure, if any.
 
     Raises:
         InputError: one line naming what cannot be read and where in ``forward``.
     """
     return read_model(as_model(model, "the model") if isinstance(model, tuple) else model,
-                      model_loss(loss, reduction), activation, width)
+                      model_loss(loss, reduction), activation, width, reuse)
 
 
 def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *, params: dict | None = None,
@@ -161,20 +162,30 @@ def _other_names(read: TorchNetwork) -> dict[str, str]:
 
 
 def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:
-    """The model read (at ``params`` if given), the data checked, its output and loss compared."""
+    """The model read (at ``params`` if given), the data checked, its output and loss compared.
+
+    The graph traced for a model of the same structure before is taken again; when
+    the model does not fit it (the reading or the comparison fails), it is traced afresh.
+    """
     X, T = (np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a) for a in (X, T))
-    read = read_module(model, loss, reduction, activation=activation,
-                       width=X.shape[1] if X.ndim == 2 and X.shape[1] else None)
     labels = T.ndim == 1 and T.dtype.kind in "biu"
-    X, T = check_data(read.network, X, T)
-    read.loss.targets_from(T, labels)
-    if params is not None:
-        dtype = next(iter(read.params.values())).dtype
-        read.params = {k: v.astype(dtype) for k, v in check_params(read.network, params).items()}
-    else:
-        _finite_weights(read)
-    compare_outputs(read, X, T)
-    return read, X, T
+    width = X.shape[1] if X.ndim == 2 and X.shape[1] else None
+    model = as_model(model, "the model") if isinstance(model, tuple) else model
+    for reuse in (True, False) if was_traced(model) else (False,):
+        try:
+            read = read_module(model, loss, reduction, activation=activation, width=width, reuse=reuse)
+            Xc, Tc = check_data(read.network, X, T)
+            read.loss.targets_from(Tc, labels)
+            if params is not None:
+                dtype = next(iter(read.params.values())).dtype
+                read.params = {k: v.astype(dtype) for k, v in check_params(read.network, params).items()}
+            else:
+                _finite_weights(read)
+            compare_outputs(read, Xc, Tc)
+            return read, Xc, Tc
+        except InputError:
+            if not reuse:
+                raise
 
 
 def _finite_weights(read: TorchNetwork) -> None:

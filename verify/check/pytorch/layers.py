@@ -25,6 +25,7 @@ backward is what the check tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -160,10 +161,7 @@ def read_activation(model: nn.Module, evaluator: Evaluator, split: Split, layer:
     steps = [node for node in layer.activation_nodes if not is_identity(model, node)]
     if not steps and given is None:
         return None, "no activation"
-    width = split.values[layer.affine].shape[1]
-    rows = split.values[split.input].shape[0]
-    grid = torch.linspace(-PROBE_RANGE, PROBE_RANGE, rows * width, dtype=torch.float64)
-    Z = grid[torch.randperm(rows * width, generator=torch.Generator().manual_seed(width))].reshape(rows, width)
+    Z = _grid(split.values[split.input].shape[0], split.values[layer.affine].shape[1]).clone()
     dtype = split.values[layer.affine].dtype
     where = steps_text(model, steps) or "no activation"
     try:
@@ -204,6 +202,13 @@ def read_activation(model: nn.Module, evaluator: Evaluator, split: Split, layer:
                          % (layer.number, where, ", ".join(ACTIVATIONS), found))
     return matches[0], "%s (%s, recognised by its forward values; its backward is what is checked)" % (
         _name(matches[0]), where)
+
+
+@lru_cache(maxsize=64)
+def _grid(rows: int, width: int) -> torch.Tensor:
+    """Net inputs (rows, width) spread over [-4, 4], shuffled so that every unit sees the whole range."""
+    grid = torch.linspace(-PROBE_RANGE, PROBE_RANGE, rows * width, dtype=torch.float64)
+    return grid[torch.randperm(rows * width, generator=torch.Generator().manual_seed(width))].reshape(rows, width)
 
 
 def _name(activation) -> str:

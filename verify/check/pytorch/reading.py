@@ -50,6 +50,7 @@ class TorchNetwork:
         model: The module to call: the model, its CPU copy, or a :class:`TensorModel`.
         layers: What was read of each layer.
         notes: What the reading decided that a user should know (layer by layer, a CPU copy, logits).
+        reused: The graph was one traced before for a model of the same structure.
     """
 
     network: Network
@@ -61,6 +62,7 @@ class TorchNetwork:
     model: nn.Module
     layers: list[ReadLayer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reused: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -165,7 +167,8 @@ def devices_of(model: nn.Module) -> list[str]:
     return sorted({str(t.device) for t in list(model.parameters()) + list(model.buffers())} - {"cpu"})
 
 
-def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | None = None) -> TorchNetwork:
+def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | None = None,
+               reuse: bool = False) -> TorchNetwork:
     """Read ``model`` (module docstring).
 
     Args:
@@ -174,6 +177,8 @@ def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | 
         activation: Each layer's activation, as ``--activation`` gives them (text or a list of
             names/expressions/records); None recognises them.
         width: The input width n_0 when known (from the data); else read from the first layer's weight.
+        reuse: Take the graph traced before for a model of the same structure (:func:`.tracing.trace`);
+            ``TorchNetwork.reused`` says when it was.
 
     Raises:
         InputError: one line: what cannot be read, and where in ``forward``.
@@ -181,7 +186,7 @@ def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | 
     if not isinstance(model, nn.Module):
         raise InputError("expected a torch.nn.Module or a pair (forward, params), got %s" % type(model).__name__)
     model, notes = on_cpu(model)
-    graph = trace(model)
+    graph, reused = trace(model, reuse)
     parameters = dict(model.named_parameters())
     dtype = next(iter(parameters.values())).dtype if parameters else torch.float64
     split = _split(model, graph, parameters, dtype, width)
@@ -189,7 +194,9 @@ def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | 
     evaluator = Evaluator(model, graph)
     layers = [read_layer(model, evaluator, split, layer, parameters, given[layer.number - 1] if given else None)
               for layer in split.layers]
-    return _network(model, layers, parameters, loss, notes)
+    read = _network(model, layers, parameters, loss, notes)
+    read.reused = reused
+    return read
 
 
 def _split(model, graph, parameters, dtype, width):

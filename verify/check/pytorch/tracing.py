@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import linecache
 import sys
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -113,12 +114,68 @@ def _leaves(value) -> list:
     return [value]
 
 
-def trace(model: nn.Module) -> fx.Graph:
-    """The graph of ``model.forward``.
+def trace(model: nn.Module, reuse: bool = False) -> tuple[fx.Graph, bool]:
+    """The graph of ``model.forward``, and whether it is one traced before for a model of the same structure.
+
+    Each graph traced is kept for the model's :func:`structure_key` (the last
+    :data:`GRAPHS_KEPT`); with ``reuse``, one kept is given again: tracing costs
+    far more than the rest of the reading.  A caller that finds the graph does not fit the model
+    (something the key cannot see changed, such as a global flag ``forward``
+    reads) traces again with ``reuse=False``.
 
     Raises:
         InputError: fx cannot trace it (one line: why, and where in the user's code).
     """
+    key = structure_key(model)
+    if reuse and key is not None and key in _GRAPHS:
+        _GRAPHS.move_to_end(key)
+        return _GRAPHS[key], True
+    graph = _traced(model)
+    if key is not None:
+        _GRAPHS[key] = graph
+        while len(_GRAPHS) > GRAPHS_KEPT:
+            _GRAPHS.popitem(last=False)
+    return graph, False
+
+
+def was_traced(model: nn.Module) -> bool:
+    """Whether :func:`trace` keeps a graph for a model of ``model``'s structure."""
+    key = structure_key(model) if isinstance(model, nn.Module) else None
+    return key is not None and key in _GRAPHS
+
+
+#: How many traced graphs :func:`trace` keeps.
+GRAPHS_KEPT = 64
+_GRAPHS: OrderedDict = OrderedDict()
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+
+def structure_key(model: nn.Module) -> tuple | None:
+    """What the graph of ``forward`` depends on: each module's class and ``forward`` code, its attributes other
+    than tensors (flags and sizes by value, functions and other objects by identity), the parameters' and
+    buffers' names, shapes and dtypes; None when an attribute cannot be keyed."""
+    parts = []
+    try:
+        for name, module in model.named_modules():
+            attributes = tuple((key, value if isinstance(value, _PLAIN) else _short_repr(value))
+                               for key, value in vars(module).items() if not key.startswith("_"))
+            parts.append((name, type(module), getattr(type(module).forward, "__code__", None), attributes))
+        parts.append(tuple((name, tuple(t.shape), t.dtype, str(t.device)) for name, t in model.named_parameters()))
+        parts.append(tuple((name, tuple(t.shape), t.dtype) for name, t in model.named_buffers()))
+        hash(tuple(parts))
+    except Exception:  # an attribute that cannot be read or hashed: trace every time
+        return None
+    return tuple(parts)
+
+
+def _short_repr(value) -> str | int:
+    """A small container of plain values by its text; anything else by its identity."""
+    if isinstance(value, (tuple, list)) and len(value) <= 16 and all(isinstance(item, _PLAIN) for item in value):
+        return repr(value)
+    return id(value)
+
+
+def _traced(model: nn.Module) -> fx.Graph:
     tracer = _Tracer(autowrap_modules=())  # fx's wrapping of math functions costs 2/3 of a trace; MLPs need none
     try:
         with _functions_kept_whole():
