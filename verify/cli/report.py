@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from derive import InputError, Network, load_params
+from derive import InputError, Network
+from verify.check.inputs import load_parameters
 from derive.report import FORMATS, ExampleInput, format_for, lecture_example, random_example
 from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
 from verify.cli import add_network_arguments, network_from_args
@@ -117,8 +118,9 @@ def _own_numbers(args: argparse.Namespace, network: Network, lr: float, momentum
     code = ["from derive.report import random_example", "drawn = random_example(network, %d)" % args.seed]
     params, X, T = random.params, random.X, random.T
     if args.params:
-        params = load_params(args.params, network)
-        code += ["from derive import load_params", "params = load_params(%r, network)" % args.params]
+        params, _ = load_parameters(args.params, network)
+        code += ["from verify.check.inputs import load_parameters",
+                 "params, _ = load_parameters(%r, network)" % args.params]
     if args.data:
         data = load_data(args.data, network)
         X, T = data.X, data.T
@@ -151,13 +153,13 @@ def write_training_report(path: str, args: argparse.Namespace, history, splits: 
     if test_set is not None:
         settings["test"] = "%d examples" % len(test_set)
     code = "\n".join([
-        "from derive import load_params" if args.init else "",
+        "from verify.check.inputs import load_parameters" if args.init else "",
         "from verify import load_data, split, train",
         "data = load_data(%r, network)" % args.data,
         "train_set, validation_set, test_set = split(data, %r, %r, %d)" % (args.validation, args.test, args.seed),
         "history = train(network, train_set, validation=validation_set, params=%s, lr=%r, momentum=%r, epochs=%d, "
         "batch_size=%d, patience=%r, seed=%d, init_scale=%r)" % (
-            "load_params(%r, network)" % args.init if args.init else "None", args.lr, args.momentum, args.epochs,
+            "load_parameters(%r, network)[0]" % args.init if args.init else "None", args.lr, args.momentum, args.epochs,
             args.batch_size, args.patience, args.seed, args.init_scale),
         "print(history.best)"]).lstrip("\n")
     data = training_data(history, {"train": train_set, "validation": validation_set, "test": test_set},

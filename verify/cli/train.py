@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from derive import InputError, load_params, save_params
+from derive import InputError, save_params
+from verify.check.inputs import load_parameters
 from derive.model.params import INIT_SCALE
 from derive.files import check_writable
 from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     check_training_memory(network, args.batch_size)
     dataset = load_data(args.data, network)
     train_set, validation_set, test_set = split(dataset, args.validation, args.test, args.seed)
-    params = load_params(args.init, network) if args.init else None
+    params = load_parameters(args.init, network)[0] if args.init else None
     print("training %s on %s (%s)" % (network.describe(), dataset.name, _sizes(train_set, validation_set, test_set)))
     print("%s, lr %g, momentum %g; loss = mean over examples%s"
           % (_method(args.batch_size, len(train_set)), args.lr, args.momentum,
