@@ -117,6 +117,10 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
     kind = format_for(path, fmt)
     check_tools(kind)
     files = render(report_document(network, start, verify=verify, training=training, order=order), kind, path)
+    if len(files) > 1 and path.exists() and not path.resolve().is_file():
+        raise InputError("cannot write a %s report to %s: it is not a file, and a %s report writes its %d figure "
+                         "files beside it (%s); give a file name, or use the HTML or PDF format, which hold their "
+                         "figures" % (kind, path, kind, len(files) - 1, list(files)[1].split("/")[0] + "/"))
     return write_files(path, files)
 
 
