@@ -341,7 +341,8 @@ def _temp_entry(value: sympy.Expr, taken: set):
         count += 1
         name = "%s%d" % (stem, count)
     layout = []
-    entries = [entry for entry in sympy.preorder_traversal(value) if isinstance(entry, Indexed)]
-    for entry in sorted(entries, key=lambda entry: DIRECTION not in entry.indices):  # the direction axis first
-        layout += [index for index in entry.indices if index in free_indices(value) and index not in layout]
+    for entry in sympy.preorder_traversal(value):
+        if isinstance(entry, Indexed):
+            layout += [index for index in entry.indices if index in free_indices(value) and index not in layout]
+    layout.sort(key=lambda index: (index != DIRECTION, index != n))  # as the arrays are: directions, examples, units
     return IndexedBase(name, real=True)[tuple(layout)] if layout else sympy.Symbol(name, real=True)
