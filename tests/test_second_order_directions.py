@@ -17,31 +17,21 @@ import numpy as np
 import pytest
 
 from derive import Network, derive, init_params
-from test_hvp_check import flat, torch_loss
+from test_hvp_check import NETWORKS as TORCH_NETWORKS, flat, torch_loss
+from test_hvp_check import problem as one_direction_problem
+from test_second_order_code import NETWORKS
 from verify.check.hvp_check import dense_hessian
 
 torch = pytest.importorskip("torch")
 
-NETWORKS = [
-    dict(sizes=(2, 2, 1), activation="sigmoid", loss="sse"),
-    dict(sizes=(3, 4, 3), activation=["tanh", "softmax"], loss="cross_entropy", weight_decay=0.1),
-    dict(sizes=(2, 3, 2, 1), activation=["gelu", "elu(0.5)", "sigmoid"], loss="binary_cross_entropy",
-         reduction="mean"),
-    dict(sizes=(2, 3, 2), activation=["relu", "linear"], loss="sse", weight_decay=0.1, l1=0.05),
-    dict(sizes=(2, 3, 2), activation=["x/(1+abs(x))", "softmax"], loss="cross_entropy", bias=False),
-    dict(sizes=(2, 3, 3, 2), activation=["silu", "leaky_relu(0.2)", "softmax"], loss="sse"),
-]
 IDS = ["%s-%s" % ("/".join(o["activation"]) if isinstance(o["activation"], list) else o["activation"], o["loss"])
        for o in NETWORKS]
 
 
 def problem(options, batch, directions, seed=0):
-    network = Network(**options)
-    params = init_params(network, seed=seed + 1, scale=0.8)
-    rng = np.random.default_rng(seed)
-    X, T = rng.normal(size=(batch, network.sizes[0])), rng.uniform(0.1, 0.9, size=(batch, network.sizes[-1]))
-    if network.loss.name == "cross_entropy":
-        T /= T.sum(axis=1, keepdims=True)
+    """Network, parameters, data and V with the leading axes ``directions``."""
+    network, params, X, T, _ = one_direction_problem(options, seed=seed, batch=batch)
+    rng = np.random.default_rng(seed + 1)
     V = {name: rng.normal(size=tuple(directions) + value.shape) for name, value in params.items()}
     return network, params, X, T, V
 
@@ -105,9 +95,8 @@ def test_directions_whose_leading_axes_differ_between_keys_are_one_value_error_n
 
 
 @pytest.mark.parametrize("options, batch", [
-    (NETWORKS[1], 5),
-    (dict(sizes=(2, 3, 2, 1), activation=["softplus", "tanh", "sigmoid"], loss="binary_cross_entropy",
-          reduction="mean"), 7),
+    (TORCH_NETWORKS[1], 5),
+    (TORCH_NETWORKS[2], 7),
     (dict(sizes=(10, 10, 10, 2), activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy"), 64),
     (dict(sizes=(30, 30, 5), activation=["tanh", "softmax"], loss="cross_entropy", weight_decay=0.01), 32),
 ], ids=["3-4-3", "2-3-2-1-mean", "10-10-10-2", "30-30-5"])
