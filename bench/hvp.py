@@ -21,8 +21,11 @@ sigmoid output with the sum-squared error:
 
 after checking that the generated and torch products agree.  Then the dense
 Hessian of 10-10-10-2 (242 parameters, batch 64) and 30-30-5 (1,085
-parameters, batch 32): the generated ``hessian`` against ``torch.func.hessian``
-of the loss of a flat parameter vector (target: no slower, agreeing to 1e-10).
+parameters, batch 32), and of the lecture's 2-2-1 (one example): the generated
+``hessian`` (``hvp`` on blocks of unit directions) against ``torch.func.hessian``
+of the loss of a flat parameter vector (target: no slower, agreeing to 1e-10),
+and against the Hessian printed directly from the derivation's Hessian blocks
+(``bench/hessian_blocks.py``), the alternative it was chosen over.
 
 Threads: OpenBLAS and PyTorch on one thread each, as in ``bench/codegen.py``
 and ``bench/check_torch.py`` (on a shared 2-core machine a second thread
@@ -61,6 +64,7 @@ DIRECTIONS = 16
 DENSE = {
     "10-10-10-2": (Network((10, 10, 10, 2), activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy"), 64),
     "30-30-5": (Network((30, 30, 5), activation=["sigmoid", "softmax"], loss="cross_entropy"), 32),
+    "2-2-1": (Network((2, 2, 1), activation="sigmoid", loss="sse"), 1),
 }
 
 
@@ -75,6 +79,7 @@ def _sibling(name: str):
 
 #: Median time per call of each function, timed in alternating rounds (after warm-up), as in bench/codegen.py.
 median_times = _sibling("codegen").median_times
+hessian_blocks = _sibling("hessian_blocks")
 
 
 def problem(network: Network, batch: int, seed: int = 0):
@@ -231,14 +236,23 @@ def dense(name: str, network: Network, batch: int, rounds: int) -> None:
     theta = torch.from_numpy(np.concatenate([params[key].ravel() for key in names]))
     hessian = torch.func.hessian(flat_loss)
     expected = hessian(theta).numpy()
+    start = time.perf_counter()
+    blocks = hessian_blocks.blocks_module(network)
+    printing = time.perf_counter() - start
     generated = module.hessian(params, X, T)
     difference = float(np.abs(generated - expected).max() / np.abs(expected).max())
     assert difference < 1e-10, "generated hessian and torch.func.hessian disagree: %g" % difference
-    times = median_times({"hessian": lambda: module.hessian(params, X, T), "torch": lambda: hessian(theta)},
-                         rounds, number=1, clock=time.thread_time)
-    print("  %-27s generated hessian %7.2f ms | torch.func.hessian %7.2f ms | ratio %.2f  (%s parameters, batch %d, "
+    from_blocks = hessian_blocks.blocks_hessian(blocks, network, params, X, T)
+    assert np.abs(from_blocks - expected).max() < 1e-10 * np.abs(expected).max(), "the printed blocks disagree"
+    number = max(1, 2000 // int(theta.numel()))
+    times = median_times({"hessian": lambda: module.hessian(params, X, T), "torch": lambda: hessian(theta),
+                          "blocks": lambda: hessian_blocks.blocks_hessian(blocks, network, params, X, T)},
+                         rounds, number=number, clock=time.thread_time)
+    print("  %-27s generated hessian %7.3f ms | torch.func.hessian %7.3f ms | ratio %.2f  (%s parameters, batch %d, "
           "agree to %.0e)" % (name + " dense", times["hessian"] * 1e3, times["torch"] * 1e3,
                               times["hessian"] / times["torch"], format(theta.numel(), ","), batch, difference))
+    print("  %-27s printed Hessian blocks %7.3f ms = %.2f x the generated hessian (derived and printed in %.1f s)"
+          % ("", times["blocks"] * 1e3, times["blocks"] / times["hessian"], printing))
 
 
 def main() -> None:
