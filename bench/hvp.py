@@ -27,6 +27,11 @@ of the loss of a flat parameter vector (target: no slower, agreeing to 1e-10),
 and against the Hessian printed directly from the derivation's Hessian blocks
 (``bench/hessian_blocks.py``), the alternative it was chosen over.
 
+Memory: as in ``bench/codegen.py``, one 24 MB block is freed first, so that
+glibc keeps freed blocks instead of returning them to the system (as in any
+long-running numpy process); otherwise the products' fresh result arrays
+(``HV_W1`` is 3.2 MB at 784-512-512-10) fault their pages in on every call.
+
 Threads: OpenBLAS and PyTorch on one thread each, as in ``bench/codegen.py``
 and ``bench/check_torch.py`` (on a shared 2-core machine a second thread
 mostly measures the neighbours), and times are the CPU time of this thread:
@@ -77,8 +82,9 @@ def _sibling(name: str):
     return module
 
 
+_codegen = _sibling("codegen")
 #: Median time per call of each function, timed in alternating rounds (after warm-up), as in bench/codegen.py.
-median_times = _sibling("codegen").median_times
+median_times = _codegen.median_times
 hessian_blocks = _sibling("hessian_blocks")
 
 
@@ -260,6 +266,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds (median over them)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    _codegen.warm_allocator()
     print("H·V and G·V, batch %d, float64, OPENBLAS_NUM_THREADS=%s, torch threads %d, median of %d rounds, thread "
           "CPU time" % (BATCH, os.environ["OPENBLAS_NUM_THREADS"], torch.get_num_threads(), args.rounds))
     print("  targets: hvp and gnvp <= 1.05 x their own matrix products; dense hessian <= 1 x torch.func.hessian")

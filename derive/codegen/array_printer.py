@@ -85,7 +85,9 @@ def contraction(expr: sympy.Expr) -> str | None:
     Returns:
         ``"matmul"`` for a sum of two factors over one label, each with at
         most one other label and not the same one (``delta2 @ W2``);
-        ``"einsum"`` for other sums of several factors whose labels differ;
+        ``"einsum"`` for other sums of several factors whose labels differ,
+        and every other sum along the direction axis (an ellipsis einsum
+        reduces over a middle axis several times faster than ``np.add.reduce``);
         None for anything else (a reduction ``.sum(axis=...)``, a sum with
         factors that do not depend on its labels, not a sum at all).
     """
@@ -97,7 +99,7 @@ def contraction(expr: sympy.Expr) -> str | None:
         return "matmul"
     if len(factors) >= 2 and len({free_indices(factor) - {DIRECTION} for factor in factors}) > 1:
         return "einsum"
-    return None
+    return "einsum" if DIRECTION in free_indices(expr) else None
 
 
 def _as_product(total: Sum) -> sympy.Expr | None:
@@ -251,7 +253,9 @@ class ArrayPrinter(BackpropNumPyPrinter):
                                           "axes" % (list(own),))
             suffix = ".swapaxes(-1, -2)"
         slots = [":" if label in order else "None" for label in self._frame[1:]]
-        return suffix if all(slot == ":" for slot in slots) else suffix + "[..., %s]" % ", ".join(slots)
+        while slots and slots[0] == ":":  # the ellipsis takes the leading axes
+            slots.pop(0)
+        return suffix + "[..., %s]" % ", ".join(slots) if slots else suffix
 
     def _print_Indexed(self, expr):
         free_indices(expr)
@@ -295,7 +299,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
         letters = {**_letters(extended), DIRECTION: "..."}  # the direction axes, there or not
         operands, subscripts = [], []
         for factor in factors:
-            layout = self._order(free_indices(factor), extended)
+            layout = _natural_layout(factor)  # einsum takes any axis order: no transposes
             operands.append(self.argument(factor, layout))
             subscripts.append("".join(letters[label] for label in layout))
         spec = "%s->%s" % (",".join(subscripts), "".join(letters[label] for label in result))

@@ -53,9 +53,9 @@ def second_order_functions(program) -> tuple[nodes.FunctionDef, ...]:
             product_function(program, passes.gauss_newton, "G", "gnvp", "generalized Gauss-Newton matrix")]
     made.append(nodes.FunctionDef(
         "hessian", ("params", "X", "T", "workspace=None"),
-        "The dense Hessian d2E/dp dq: rows and columns in the order %s, each parameter flattened row-major "
-        "(column e is hvp of the e-th unit direction, computed for blocks of unit directions at once)." % (
-            ", ".join(program.parameters)),
+        "The dense Hessian d2E/dp dq: rows and columns in the order %s,\neach parameter flattened "
+        "row-major.  Column e is hvp of the e-th unit direction,\ncomputed for blocks of unit directions at "
+        "once (V with a leading axis)." % ", ".join(program.parameters),
         (nodes.DenseFromProducts("hvp", program.parameters, BLOCK_BYTES),)))
     return tuple(made)
 
@@ -87,9 +87,9 @@ def product_function(program, product: Product, kind: str, name: str, what: str)
     statements = first_order + along_directions(prepared(passes.forward) + backward, program.parameters)
     return function(name, ("params", "X", "T", "V", "workspace=None"), shapes, statements, returns,
                     "The %s times a direction V (a dict shaped like params): a dict shaped like params.\n\n"
-                    "V may hold many directions along a leading axis (V[\"W1\"] of shape (D,) + params[\"W1\"]"
-                    ".shape, the same D for every key);\nthe result then has the same leading axis: its [d] is "
-                    "the product with direction d." % what)
+                    "V may also hold many directions along leading axes, the same for every key\n"
+                    "(V[\"W1\"] of shape (D,) + params[\"W1\"].shape): their products, all at once, with\n"
+                    "the same leading axes (result[\"W1\"][d] is the product with direction d)." % what)
 
 
 def along_directions(statements: list, keys) -> list:
