@@ -107,7 +107,7 @@ def test_the_dense_hessian_is_torchs_hessian(options, batch):
     for workspace in (None, {}):
         H = module.hessian(params, X, T, workspace)
         np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
-    assert H.flags.c_contiguous
+    assert H.flags.f_contiguous  # stored column by column, as the products come
 
 
 def test_a_hessian_above_two_thousand_parameters_is_computed_and_its_columns_are_products():

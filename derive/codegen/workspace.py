@@ -39,7 +39,9 @@ def dense_from_products(product, params, X, T, keys, block_bytes, workspace=None
     directions go to ``product`` a block at a time, as one ``V`` with a leading
     direction axis (rows of the identity), as many per block as keep its
     arrays near ``block_bytes``: about eight of ``(N, n_l)`` per layer and
-    direction, and the direction and the product themselves.
+    direction, and the direction and the product themselves.  The matrix is
+    stored column by column (Fortran order), so that each block of products
+    is copied in as it comes, without a transpose.
     """
     dtype = np.result_type(X, *(params[key] for key in keys), 1.0)
     shapes = [np.shape(params[key]) for key in keys]
@@ -49,7 +51,7 @@ def dense_from_products(product, params, X, T, keys, block_bytes, workspace=None
     units = sum(shape[0] for shape in shapes if len(shape) == 2)  # n_1 + ... + n_L
     per_direction = dtype.itemsize * (8 * len(X) * units + 2 * total)
     block = max(1, min(total, block_bytes // per_direction))
-    dense = np.empty((total, total), dtype)
+    columns = np.empty((total, total), dtype)  # row e holds column e of the matrix
     for start in range(0, total, block):
         count = min(block, total - start)
         identity = np.eye(count, total, start, dtype)
@@ -57,5 +59,5 @@ def dense_from_products(product, params, X, T, keys, block_bytes, workspace=None
              for e, (key, shape) in enumerate(zip(keys, shapes))}
         result = product(params, X, T, V, workspace)
         for e, key in enumerate(keys):
-            dense[offsets[e]:offsets[e + 1], start:start + count] = np.reshape(result[key], (count, -1)).T
-    return dense
+            columns[start:start + count, offsets[e]:offsets[e + 1]] = np.reshape(result[key], (count, -1))
+    return columns.T
