@@ -140,7 +140,7 @@ def test_proptest_rejects_bad_options_in_one_line(capsys, argv, message):
 
 
 def test_proptest_diagnoses_a_transposed_gradient_instead_of_refusing_its_shape(user_module, capsys):
-    code = main(["proptest", "--grad", "user_grads.py:transposed", "--examples", "8", "-n", "0"])
+    code = main(["proptest", "--grad", "user_grads.py:transposed", "--examples", "16", "-n", "0"])
     out = capsys.readouterr().out
     assert code == 1 and "FAILED: minimal counterexample" in out
     assert re.search(r"  - W\d: (returned with shape \(\d, \d\), the transpose of W\d's shape|equals the correct "

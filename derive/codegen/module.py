@@ -82,7 +82,7 @@ class Program:
             for name in ("W%d" % layer, "b%d" % layer):
                 if name in self.parameters:
                     self.backward_statements.append((gradient_entry(name), stabilize(derivation.gradient(name))))
-        self.loss_value = stabilize(_through_definition(derivation.loss, definitions[output]))
+        self.loss_value = self.widths(stabilize(_through_definition(derivation.loss, definitions[output])))
 
     def reuse(self, expr: sympy.Expr) -> sympy.Expr:
         """``expr`` with each forward definition replaced by the array it defines.
@@ -115,7 +115,17 @@ class Program:
                 replacements[value.xreplace(dict(zip(target.indices, chosen)))] = target.base[chosen]
             if replacements:
                 expr = expr.xreplace(replacements)
-        return expr
+        return self.widths(expr)
+
+    def widths(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with the widths that stand as factors (the 1/n_L of ``mse``) as numbers in a width-specific
+        module; a width-generic one reads them from the arrays.  Sum limits keep their symbols (the printer reads
+        an axis from them)."""
+        if self.any_width or not expr.has(*(size(layer) for layer in range(self.depth + 1))):
+            return expr
+        sums = {total: sympy.Dummy() for total in expr.atoms(Sum)}
+        numbers = {size(layer): sympy.Integer(width) for layer, width in enumerate(self.sizes)}
+        return expr.xreplace(sums).xreplace(numbers).xreplace({v: k for k, v in sums.items()})
 
     # --- the three functions -------------------------------------------------------------
 

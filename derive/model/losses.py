@@ -6,7 +6,11 @@ network's loss sums it over output units k and examples n,
     E = sum_n sum_k l(o_nk, t_nk)          (reduction "sum", the lecture's)
     E = (1/N) sum_n sum_k l(o_nk, t_nk)    (reduction "mean")
 
-plus the weight-decay penalty.  Its record holds the SymPy definition (which
+plus the weight-decay penalty.  A loss that *averages over the output units*
+(``averages_outputs``: ``mse``, as ``torch.nn.MSELoss`` and Keras compute it)
+has a further 1/n_L in front: with reduction "mean", E is the mean of l over
+all N * n_L entries.  The reduction a loss is used with by default is its
+``default_reduction`` (``mean`` for ``mse``, else the lecture's ``sum``).  Its record holds the SymPy definition (which
 the derivation differentiates with ``sympy.diff``), numpy values, and, for the
 engine only, the **hand-written derivative** dl/do as the lecture writes it
 (sse: o - t) and, for a loss made for one output activation, the derivative
@@ -16,7 +20,11 @@ output rounds to 0 or 1.
 
 Registered:
 
-* ``sse``: l = (t - o)^2 / 2, the lecture's sum-squared error;
+* ``sse``: l = (t - o)^2 / 2, the lecture's sum-squared error (whose derivative has no factor 2);
+* ``squared_error``: l = (o - t)^2, without the 1/2 (``((y_pred - y)**2).sum()`` of the PyTorch
+  tutorials, ``nn.MSELoss(reduction="sum")``);
+* ``mse``: l = (o - t)^2 averaged over the output units and, by default, the examples: the mean over
+  all N * n_L entries (``nn.MSELoss()``, Keras' ``"mse"``);
 * ``cross_entropy``: l = -t log o, for a softmax output layer;
 * ``binary_cross_entropy``: l = -(t log o + (1 - t) log(1 - o)), for sigmoid outputs.
 """
@@ -60,6 +68,11 @@ class Loss:
         output_backward: Hand-written dl/dz through the required output
             activation, as numpy ``(O, T)`` (the lecture's o - t); the engine uses
             it instead of multiplying dl/do by the activation's derivative.
+        averages_outputs: E carries 1/n_L: the per-unit terms are averaged over
+            the output units, not summed (``mse``).
+        default_reduction: The reduction over examples when none is given.
+        convention: How the loss is written in other people's code, for the
+            check's hint when gradients fit this loss instead of the one checked.
     """
 
     name: str
@@ -69,6 +82,9 @@ class Loss:
     requires_output: tuple[str, ...] | None = None
     from_logs: Callable | None = field(default=None, compare=False)
     output_backward: Callable | None = field(default=None, compare=False)
+    averages_outputs: bool = False
+    default_reduction: str = "sum"
+    convention: str = ""
 
     def sympy(self, o: sympy.Expr, t: sympy.Expr) -> sympy.Expr:
         """l(o, t) as a SymPy expression."""
@@ -96,14 +112,27 @@ def register_loss(loss: Loss) -> Loss:
 
 register_loss(Loss(
     "sse", lambda o, t: (t - o) ** 2 / 2, lambda O, T: (T - O) ** 2 / 2,
-    backward=lambda O, T: O - T))                                   # d/do (t - o)^2/2 = o - t
+    backward=lambda O, T: O - T,                                    # d/do (t - o)^2/2 = o - t
+    convention="1/2 sum (t - o)^2, the lecture's sum-squared error"))
+
+register_loss(Loss(
+    "squared_error", lambda o, t: (o - t) ** 2, lambda O, T: (O - T) ** 2,
+    backward=lambda O, T: 2 * (O - T),                              # d/do (o - t)^2 = 2(o - t)
+    convention="sum (o - t)^2 without the 1/2, as ((y_pred - y)**2).sum() or nn.MSELoss(reduction='sum')"))
+
+register_loss(Loss(
+    "mse", lambda o, t: (o - t) ** 2, lambda O, T: (O - T) ** 2,
+    backward=lambda O, T: 2 * (O - T),                              # d/do (o - t)^2; E carries 1/n_L (and 1/N)
+    averages_outputs=True, default_reduction="mean",
+    convention="the mean of (o - t)^2 over the output units (and the examples), as nn.MSELoss() or Keras' 'mse'"))
 
 register_loss(Loss(
     "cross_entropy", lambda o, t: -t * sympy.log(o), lambda O, T: -numeric.xlogy(T, O),
     backward=lambda O, T: -T / O,                                   # d/do (-t log o) = -t/o
     requires_output=("softmax",),
     from_logs=lambda log_o, log_1mo, T: -T * log_o,
-    output_backward=lambda O, T: O * T.sum(axis=-1, keepdims=True) - T))   # o - t when each row of t sums to 1
+    output_backward=lambda O, T: O * T.sum(axis=-1, keepdims=True) - T,   # o - t when each row of t sums to 1
+    convention="-sum t log o after a softmax output"))
 
 register_loss(Loss(
     "binary_cross_entropy", lambda o, t: -(t * sympy.log(o) + (1 - t) * sympy.log(1 - o)),
@@ -111,7 +140,8 @@ register_loss(Loss(
     backward=lambda O, T: (O - T) / (O * (1 - O)),                  # -t/o + (1 - t)/(1 - o)
     requires_output=("sigmoid",),
     from_logs=lambda log_o, log_1mo, T: -(T * log_o + (1 - T) * log_1mo),
-    output_backward=lambda O, T: O - T))                            # through o(1 - o): o - t
+    output_backward=lambda O, T: O - T,                             # through o(1 - o): o - t
+    convention="-sum (t log o + (1 - t) log(1 - o)) after sigmoid outputs"))
 
 
 def get_loss(name: str | Loss) -> Loss:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -52,7 +53,8 @@ class Network:
         bias: Whether each layer has a bias vector.
         weight_decay: L2 coefficient lambda >= 0 (penalty lambda/2 * sum w^2).
         l1: L1 coefficient mu >= 0 (penalty mu * sum |w|).
-        reduction: ``"sum"`` or ``"mean"`` over examples.
+        reduction: ``"sum"`` or ``"mean"`` over examples (default: the loss's
+            ``default_reduction``: ``"mean"`` for ``mse``, else ``"sum"``).
 
     Raises:
         InputError: any part is invalid; the message says which and what is accepted.
@@ -60,11 +62,11 @@ class Network:
 
     def __init__(self, sizes: Sequence[int], activation: str | Activation | Sequence = "sigmoid",
                  loss: str | Loss = "sse", bias: bool = True, weight_decay: float = 0.0,
-                 l1: float = 0.0, reduction: str = "sum"):
+                 l1: float = 0.0, reduction: str | None = None):
         self.sizes = _check_sizes(sizes)
         self.activations = _check_activations(activation, len(self.sizes) - 1)
         self.loss = get_loss(loss)
-        self.reduction = get_reduction(reduction)
+        self.reduction = get_reduction(self.loss.default_reduction if reduction is None else reduction)
         if not isinstance(bias, bool):
             raise InputError("bias must be true or false, got %r" % (bias,))
         self.bias = bias
@@ -162,6 +164,12 @@ class Network:
                 shapes["b%d" % layer] = (self.sizes[layer],)
         return shapes
 
+    def loss_scale(self, batch: int) -> float:
+        """The factor in front of the sum of per-unit losses: 1/N for reduction ``"mean"``, times 1/n_L
+        for a loss that averages over the output units (``mse``)."""
+        scale = 1.0 / batch if self.reduction == "mean" else 1.0
+        return scale / self.sizes[-1] if self.loss.averages_outputs else scale
+
     @property
     def n_params(self) -> int:
         """Total number of scalar parameters."""
@@ -179,6 +187,28 @@ class Network:
             "l1": self.l1,
             "reduction": self.reduction,
         }
+
+    def command_options(self) -> list[str]:
+        """The ``backprop`` options that describe this network beyond its sizes (defaults left out), shell-quoted:
+        ``["--activation", "tanh,sigmoid", "--loss", "cross_entropy"]``."""
+        names = self.activation_names
+        options = []
+        if names != ("sigmoid",) * self.depth:
+            options += ["--activation", shlex.quote(names[0] if len(set(names)) == 1 else ",".join(names))]
+        if self.loss.name != "sse":
+            options += ["--loss", self.loss.name]
+        if self.reduction != self.loss.default_reduction:
+            options += ["--reduction", self.reduction]
+        if not self.bias:
+            options.append("--no-bias")
+        for flag, value in (("--weight-decay", self.weight_decay), ("--l1", self.l1)):
+            if value:
+                options += [flag, repr(value)]
+        return options
+
+    def command(self, subcommand: str) -> str:
+        """``backprop SUBCOMMAND SIZES OPTIONS``: the command line that names exactly this network."""
+        return " ".join(["backprop", subcommand, "-".join(map(str, self.sizes))] + self.command_options())
 
     def describe(self, any_width: bool = False) -> str:
         """One line: ``2-2-1, sigmoid, sse (sum), bias``; with ``any_width`` the structure, ``n_0-n_1-n_2, ...``."""

@@ -9,7 +9,8 @@ same expressions.  For layer l (1..L), example n and unit j:
 * activation   ``A_l[n, j] = g_l(Z_l[n, j])``, or for softmax
   ``exp(Z_L[n, j]) / Sum(exp(Z_L[n, m]), (m, 0, n_L - 1))``;
 * loss         ``E = Sum(l(A_L[n, k], T[n, k]), (k, 0, n_L - 1), (n, 0, N - 1))``
-  (times ``1/N`` for reduction ``"mean"``), plus the penalty
+  (times ``1/N`` for reduction ``"mean"``, and ``1/n_L`` for a loss that averages over the
+  output units), plus the penalty
   ``lambda/2 * Sum(W_l[j, i]**2) + mu * Sum(Abs(W_l[j, i]))`` over layers.
 
 These are the layer-local expressions the chain rule differentiates
@@ -55,10 +56,12 @@ def layer_output(network: Network, layer: int, example: sympy.Expr, unit: sympy.
 
 
 def data_loss(network: Network) -> sympy.Expr:
-    """The loss summed over output units and examples (times 1/N for ``"mean"``)."""
+    """The loss summed over output units and examples (times 1/N for ``"mean"``, 1/n_L for ``mse``)."""
     output = activations(network.depth)
     per_unit = network.loss.sympy(output[n, k], T[n, k])
     total = Sum(per_unit, (k, 0, size(network.depth) - 1), (n, 0, N - 1))
+    if network.loss.averages_outputs:
+        total = total / size(network.depth)
     return total / N if network.reduction == "mean" else total
 
 

@@ -125,7 +125,7 @@ def gauss_newton_differences(network: Network, params: dict, X, T, V: dict) -> P
                            loss="sse", reduction="sum", weight_decay=0.0, l1=0.0)
     engine = Engine(head)
     output, loss = network.activations[-1], network.loss
-    scale = 1.0 if network.reduction == "sum" else 1.0 / len(X)
+    scale = network.loss_scale(len(X))
     if at_logits:
         forward = activation_forward(output)
         slope = lambda out: scale * loss.output_backward(forward(out), T)  # noqa: E731

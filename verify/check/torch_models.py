@@ -68,7 +68,7 @@ TORCH_ACTIVATIONS: dict[type, Callable[[nn.Module], Activation | None]] = {
 }
 SUPPORTED = ("Linear, " + ", ".join(t.__name__ for t in TORCH_ACTIVATIONS) + ", Flatten (first), Dropout (eval "
              "mode), and parameter-free modules of your own whose forward is one of: " + ", ".join(ACTIVATIONS))
-LOSSES = ("sse", "cross_entropy", "binary_cross_entropy")
+LOSSES = ("sse", "squared_error", "mse", "cross_entropy", "binary_cross_entropy")
 #: The loss that takes logits when the model's last layer is Linear, and the activation it applies.
 _LOGIT_LOSSES = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 #: Grid on which an unknown module's forward values are compared with the registered activations.
@@ -231,8 +231,10 @@ def _network(linears, activations, names, loss, reduction, logits, notes) -> Tor
 
 def torch_loss(name: str, output: torch.Tensor, T: torch.Tensor, logits: bool, reduction: str) -> torch.Tensor:
     """The loss PyTorch computes for ``output``, summed over examples (their mean for ``"mean"``)."""
-    if name == "sse":
-        total = F.mse_loss(output, T, reduction="sum") / 2
+    if name in ("sse", "squared_error", "mse"):
+        total = F.mse_loss(output, T, reduction="sum") / (2 if name == "sse" else 1)
+        if name == "mse":
+            total = total / output.shape[-1]
     elif name == "cross_entropy":
         total = F.cross_entropy(output, T, reduction="sum") if logits else -(T * torch.log(output)).sum()
     else:

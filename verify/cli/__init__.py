@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -85,7 +84,7 @@ def add_network_arguments(parser: argparse.ArgumentParser, spec_help: str | None
                         "(%s, %s, or an expression in x such as 'x/(1+abs(x))')"
                         % (", ".join(ACTIVATIONS), ", ".join(parameterized)))
     parser.add_argument("--loss", help="%s; default sse" % losses)
-    parser.add_argument("--reduction", choices=("sum", "mean"), help="sum (default, the lecture's) or mean over examples")
+    parser.add_argument("--reduction", choices=("sum", "mean"), help="sum or mean over examples (default: sum, the lecture's; mean for --loss mse)")
     parser.add_argument("--no-bias", dest="bias", action="store_false", default=None, help="layers without biases")
     parser.add_argument("--weight-decay", type=float, metavar="LAMBDA", help="L2 coefficient: penalty LAMBDA/2 * sum w^2")
     parser.add_argument("--l1", type=float, metavar="MU", help="L1 coefficient: penalty MU * sum |w|")
@@ -113,25 +112,13 @@ def network_from_args(args: argparse.Namespace) -> Network:
 
 
 def network_options(network: Network) -> list[str]:
-    """The command-line options that describe ``network`` beyond its sizes (defaults left out), shell-quoted."""
-    names = network.activation_names
-    options = []
-    if names != ("sigmoid",) * network.depth:
-        options += ["--activation", shlex.quote(names[0] if len(set(names)) == 1 else ",".join(names))]
-    for flag, value, default in (("--loss", network.loss.name, "sse"), ("--reduction", network.reduction, "sum")):
-        if value != default:
-            options += [flag, value]
-    if not network.bias:
-        options.append("--no-bias")
-    for flag, value in (("--weight-decay", network.weight_decay), ("--l1", network.l1)):
-        if value:
-            options += [flag, repr(value)]
-    return options
+    """The command-line options that describe ``network`` beyond its sizes (:meth:`derive.Network.command_options`)."""
+    return network.command_options()
 
 
 def network_command(command: str, network: Network) -> str:
     """``backprop COMMAND SIZES OPTIONS``: the command line that names exactly ``network``."""
-    return " ".join(["backprop", command, "-".join(map(str, network.sizes))] + network_options(network))
+    return network.command(command)
 
 
 def write_output(path: str | Path, content: str | bytes) -> None:

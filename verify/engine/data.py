@@ -300,7 +300,10 @@ def check_data(network: Network, X, T=None, where: str = "data") -> tuple[np.nda
     """Check inputs X (N, n_0) and targets T (N, n_L): numeric, finite, one row per example.
 
     Integer and boolean arrays are converted to float64; float and complex
-    arrays are kept as they are.
+    arrays are kept as they are.  Targets may also be one value per example,
+    shape (N,) (:func:`one_hot_targets`): integer class labels, which become
+    one-hot rows (``nn.CrossEntropyLoss``'s targets), or for one output unit
+    the target values themselves.
 
     Args:
         network: Gives the widths n_0 and n_L.
@@ -318,10 +321,37 @@ def check_data(network: Network, X, T=None, where: str = "data") -> tuple[np.nda
     X = _check_matrix(network, X, "X", network.sizes[0], "inputs", where)
     if T is None:
         return X, None
-    T = _check_matrix(network, T, "T", network.sizes[-1], "targets", where)
+    T = _check_matrix(network, one_hot_targets(network, T, where), "T", network.sizes[-1], "targets", where)
     if len(T) != len(X):
         raise InputError("%s: X has %d rows but T has %d; give one target row per example" % (where, len(X), len(T)))
     return X, T
+
+
+def one_hot_targets(network: Network, T, where: str = "data"):
+    """Targets of shape (N,) as (N, n_L): one-hot rows for integer labels 0..n_L-1, a column for one output unit.
+
+    One-hot rows hold exactly 1 and 0 (the targets of a cross-entropy loss,
+    ``np.eye(n_L)[y]``), not the training levels of :func:`encode_labels`.
+    Any other ``T`` is returned as it is.
+
+    Raises:
+        InputError: labels that are not integers 0..n_L-1, named with the first bad one.
+    """
+    if np.ndim(T) != 1:
+        return T
+    T = np.asarray(T)
+    if network.sizes[-1] == 1:
+        return T[:, None]
+    if T.dtype.kind not in "biu":
+        raise InputError("%s: T has shape %s and dtype %s; network %s expects targets (N, %d), or integer class "
+                         "labels (N,) in 0..%d" % (where, T.shape, T.dtype, "-".join(map(str, network.sizes)),
+                                                   network.sizes[-1], network.sizes[-1] - 1))
+    bad = (T < 0) | (T >= network.sizes[-1])
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise InputError("%s: label %d of example %d is not a class of the %d output units (labels 0..%d)"
+                         % (where, int(T[row]), row, network.sizes[-1], network.sizes[-1] - 1))
+    return np.eye(network.sizes[-1])[T]
 
 
 def _check_matrix(network: Network, array, name: str, width: int, what: str, where: str) -> np.ndarray:

@@ -177,7 +177,7 @@ class Engine:
         return Z, A
 
     def _scale(self, n_examples: int) -> float:
-        return 1.0 if self.network.reduction == "sum" else 1.0 / n_examples
+        return self.network.loss_scale(n_examples)
 
     def _loss(self, params: Params, Z_L: np.ndarray, O: np.ndarray, T: np.ndarray) -> float:
         output, loss = self.network.activations[-1], self.network.loss

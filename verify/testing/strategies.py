@@ -261,9 +261,10 @@ WIDTHS_PER_STRUCTURE = 3
 def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]:
     """``count`` distinct networks, deterministic for ``seed``, smallest first.
 
-    Every (output activation, loss) pair appears, alone (in the shallowest
-    network allowed) and under every hidden activation (so the pool may exceed
-    ``count`` when the space has more such combinations); the rest are drawn at
+    Every (output activation, loss) pair appears alone (in the shallowest
+    network allowed), and every hidden activation under every output
+    activation (a hidden delta does not depend on the loss), so the pool may
+    exceed ``count`` when the space has more such combinations; the rest are drawn at
     random from the space of :func:`networks`, which takes the same keyword
     ``options``.
 
@@ -287,10 +288,13 @@ def network_pool(count: int = 300, *, seed: int = 0, **options) -> list[Network]
                 return
             add(space.build(pick))
 
+    under = {}  # each hidden activation under each output activation once, with one of that output's losses
     for pair in space.pairs:
         add(space.build(pick, pair=pair, shallowest=True))
         for hidden in space.hidden if space.max_depth > 1 else ():
-            add(space.build(pick, pair=pair, hidden=hidden))
+            under.setdefault((pair[0].name, hidden.name), (pair, hidden))
+    for pair, hidden in under.values():
+        add(space.build(pick, pair=pair, hidden=hidden))
     grow(lambda: len(groups) >= -(-count // WIDTHS_PER_STRUCTURE))
     for _ in range(WIDTHS_PER_STRUCTURE - 1):
         for structure, group in groups.items():
