@@ -22,7 +22,7 @@ Many directions at once: the label ``v``
 Gauss-Newton-vector products (``RZ1[v, n, j]``) is always an array's first
 axis, and prints as leading axes that may be there or not: ``...`` in an
 ``einsum`` and an index (``V_b1[..., None, :]``), ``.swapaxes(-1, -2)`` for a
-transpose, negative axes for a reduction, and ``@`` broadcasting over it.  So
+transpose, and ``@`` broadcasting over it (a sum along it is an einsum).  So
 one printed statement serves one direction (``V_W1`` of shape ``(n_1, n_0)``)
 and a batch of them (``(D, n_1, n_0)``).
 
@@ -241,7 +241,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def _directed_alignment(self, layout: tuple) -> str:
         """:meth:`_alignment` of an array led by the direction axes: ``.swapaxes(-1, -2)``, ``[..., None, :]``."""
-        if layout[0] != DIRECTION or DIRECTION not in self._frame or self._frame[0] != DIRECTION:
+        if layout[0] != DIRECTION or self._frame[:1] != (DIRECTION,):
             raise NotImplementedError("the array printer cannot print an array indexed %s in a frame %s: the "
                                       "direction axis %s must come first" % (list(layout), list(self._frame), DIRECTION))
         own = layout[1:]
@@ -316,8 +316,6 @@ class ArrayPrinter(BackpropNumPyPrinter):
             return "%s.sum()" % self.operand(body, layout)
         code = self.argument(body, layout)
         axes = tuple(layout.index(label) for label in sorted(bound, key=layout.index))
-        if DIRECTION in layout:  # counted from the end: the direction axes may be there or not
-            axes = tuple(axis - len(layout) for axis in axes)
         axis = axes[0] if len(axes) == 1 else axes
         # The ufunc's reduce, not the method: ndarray.sum goes through a Python wrapper,
         # a microsecond that counts for a small network's gradients.
