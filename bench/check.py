@@ -12,7 +12,13 @@ Prints, in one run:
    two forward passes per entry) and fast mode (one random projection), with
    its own share of entries where a 1% error exceeds its tolerance;
 4. the accuracy of each finite-difference method on this network: median and
-   largest relative error against the symbolic reference over sampled entries.
+   largest relative error against the symbolic reference over sampled entries;
+5. the check of a wrong gradient with its diagnosis (hypotheses printed from
+   the derivation's variants, per-parameter findings, localisation), warm, in
+   seconds and as a ratio to the check of a right one (target: at most 1 s);
+6. what running the user's code in a forked child costs (``backprop check``
+   isolates it): the same check in a child process against in-process, wall
+   time, alternating rounds.
 
 Times are ratios to the check's own time, measured in this run, so the figures
 do not depend on the machine.  BLAS (and PyTorch) run on one thread, timed in
@@ -118,9 +124,61 @@ def main(use_torch: bool) -> None:
           % detectable_share(reference, lambda name, s: tolerance.allowed(s, scales[name], loss)))
     sample_caught = _random_plantings(params, X, T, reference, count=20)
     print("  20 random entries, 1%% error planted in each: %d caught" % sample_caught)
+    _diagnosed(params, X, T, base)
+    _isolation_cost(params, X, T)
     if use_torch:
         _torch_gradcheck(params, X, T, entries, base, reference)
     _fd_accuracy(params, X, T, reference, base)
+
+
+def dropped_slice(params, X, T):
+    """The engine's gradients with hidden units 40-59 dropped from the backward pass (a misapplied mask)."""
+    grads = Engine(NETWORK).gradients(params, X, T)
+    A1 = 1 / (1 + np.exp(-(X @ params["W1"].T + params["b1"])))
+    O = 1 / (1 + np.exp(-(A1 @ params["W2"].T + params["b2"])))
+    delta1 = (((O - T) * O * (1 - O)) @ params["W2"]) * A1 * (1 - A1)
+    delta1[:, 40:60] = 0
+    grads["W1"], grads["b1"] = delta1.T @ X, delta1.sum(axis=0)
+    return grads
+
+
+def missing_derivative(params, X, T):
+    """The output delta without the sigmoid's derivative, passed down to W1 and b1."""
+    A1 = 1 / (1 + np.exp(-(X @ params["W1"].T + params["b1"])))
+    O = 1 / (1 + np.exp(-(A1 @ params["W2"].T + params["b2"])))
+    delta2 = O - T
+    delta1 = (delta2 @ params["W2"]) * A1 * (1 - A1)
+    return {"W1": delta1.T @ X, "b1": delta1.sum(axis=0), "W2": delta2.T @ A1, "b2": delta2.sum(axis=0)}
+
+
+def _diagnosed(params, X, T, base) -> None:
+    for function in (missing_derivative, dropped_slice):
+        first, _ = timed(lambda: check_gradients(NETWORK, params, X, T, function))
+        seconds, report = timed(lambda: check_gradients(NETWORK, params, X, T, function), repeats=3)
+        kinds = ", ".join(sorted({d.kind for d in report.diagnosis}))
+        print("  wrong gradient (%s), full check with its diagnosis, warm: %.3f s = %.2f x check (first call, printing "
+              "the variants: %.2f s); found: %s" % (function.__name__.replace("_", " "), seconds, seconds / base, first,
+                                                    kinds))
+
+
+def _isolation_cost(params, X, T) -> None:
+    try:
+        from verify.cli.isolation import run_isolated
+    except ImportError:
+        print("  isolation: this version runs users' code in-process")
+        return
+    work = lambda printed: (0, str(check_gradients(NETWORK, params, X, T).ok))  # noqa: E731
+    inside, child = [], []
+    for _ in range(7):
+        start = time.perf_counter()
+        work(None)
+        inside.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        run_isolated(work, None, "the benchmark")
+        child.append(time.perf_counter() - start)
+    print("  isolation (the check in a forked child, as backprop check runs it): %.3f s against %.3f s in-process "
+          "(wall, median of 7 alternating rounds) = %.2f x" % (statistics.median(child), statistics.median(inside),
+                                                               statistics.median(child) / statistics.median(inside)))
 
 
 def _random_plantings(params, X, T, reference, count) -> int:

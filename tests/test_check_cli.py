@@ -122,7 +122,9 @@ def test_a_torch_model_passes_and_its_parameters_are_named_both_ways(model_folde
 def test_a_torch_model_with_a_wrong_backward_exits_1_with_the_diagnosis(model_folder, capsys):
     code, out, _ = run(capsys, "--torch", "model:make_buggy_model")
     assert code == 1
-    assert "  - W1 (0.weight), b1 (0.bias): equal -1 x the correct gradients: the sign is flipped" in out
+    assert ("  - W1 (0.weight), b1 (0.bias): every entry of W1 and b1 is -1 x the reference (the sign is flipped): "
+            "the error term delta1 is -1 x the right one and the layers above are right") in out
+    assert "  - W2 (2.weight), b2 (2.bias): right at every entry" in out
 
 
 def test_a_torch_state_dict_is_loaded_into_the_model(model_folder, capsys):

@@ -76,10 +76,12 @@ def test_a_one_percent_error_fits_no_pattern_and_the_report_says_where_it_is():
         return grads
 
     report = check_gradients(network, *point(network, 0), planted)
-    (diagnosis,) = report.diagnosis
+    diagnosis, right = report.diagnosis
     assert diagnosis.kind == "no_fit" and diagnosis.parameters == ("W1",)
     assert diagnosis.text.startswith("no known bug pattern fits (tried: ")
-    assert diagnosis.text.endswith("). The 3 wrong entries of W1 all lead into hidden unit 2")
+    assert diagnosis.text.endswith("). All 3 wrong entries of W1 lead into hidden unit 2 (every weight into it; "
+                                   "every other entry is right); each is 1.01 x the right value")
+    assert right.kind == "right" and right.parameters == ("b1", "W2", "b2")
 
 
 def test_two_bugs_at_once_get_one_diagnosis_each():
@@ -92,7 +94,8 @@ def test_two_bugs_at_once_get_one_diagnosis_each():
 
     report = check_gradients(network, *point(network, 1), two_bugs)
     kinds = {d.kind: d.parameters for d in report.diagnosis}
-    assert kinds == {"missing_derivative": ("W1", "b1"), "scale": ("b2",)}
+    assert kinds == {"missing_derivative": ("W1", "b1"), "scale": ("b2",), "right": ("W2",)}
+    assert "every entry of b2 is -1 x the reference (the sign is flipped)" in str(report)
 
 
 def test_gradients_of_the_mean_checked_against_the_sum_are_told_to_use_the_mean():

@@ -51,8 +51,8 @@ BAD_FUNCTIONS = [
     ("raises", raises, r"gradient function .*raises raised ZeroDivisionError: division by zero, at "
                        r"tests/test_gradient_sources.py line \d+ in raises: raise ZeroDivisionError\(\"division by zero\"\) "
                        r"\(called for 2-3-1"),
-    ("returns-a-list", lambda p, X, T: list(engine(p, X, T).values()),
-     "returned a list; expected a dict of arrays keyed W1, b1, W2, b2"),
+    ("returns-a-string", lambda p, X, T: "W1 b1 W2 b2",
+     "returned a str; expected a dict of arrays keyed W1, b1, W2, b2, a list in layer order"),
     ("missing-key", changed(b2=None), "returned no 'b2'; expected one array per parameter: W1, b1, W2, b2"),
     ("extra-key", changed(W3=lambda _: np.zeros(1)), "unexpected key 'W3'; expected exactly the keys W1, b1, W2, b2"),
     ("float16", changed(b1=lambda g: g.astype(np.float16)), "b1 has dtype float16; expected float64 or float32"),

@@ -158,8 +158,8 @@ def test_planted_bugs_fail_and_are_named(bug, options):
     report = check_hvp(network, params, X, T, getattr(numpy_hvp, bug), V)
     kind, spoiled = numpy_hvp.BUGS[bug]
     assert not report.ok and report.culprit == "candidate", report
-    assert [d.kind for d in report.diagnosis] == [kind], report
     wrong = {row.name for row in report.rows if row.over}
+    assert [d.kind for d in report.diagnosis] == [kind] + (["right"] if wrong != set(params) else []), report
     assert set(report.diagnosis[0].parameters) == wrong
     if spoiled is not None:
         assert wrong == set(spoiled)
@@ -171,7 +171,7 @@ def test_gauss_newton_checks_pass_a_right_product_and_name_the_hessian_passed_of
     network, params, X, T, V = problem(NETWORKS[2])
     assert check_hvp(network, params, X, T, numpy_hvp.gauss_newton, V, kind="gauss_newton").ok
     report = check_hvp(network, params, X, T, numpy_hvp.correct, V, kind="gauss_newton")
-    assert not report.ok and [d.kind for d in report.diagnosis] == ["hessian"]
+    assert not report.ok and [d.kind for d in report.diagnosis if d.kind != "right"] == ["hessian"]
     assert "Gauss-Newton-vector product check" in str(report)
 
 
@@ -183,7 +183,7 @@ def test_the_missing_curvature_variant_is_derived_per_hidden_layer():
     assert not flat2.deltas[2].has(sympy.Symbol("RZ2")) and "RA2" not in str(flat2.deltas[2])
 
     report = check_hvp(network, params, X, T, numpy_hvp.no_curvature_in_layer_2, V)
-    assert [(d.kind, d.layer) for d in report.diagnosis] == [("missing_curvature", 2)], report
+    assert [(d.kind, d.layer) for d in report.diagnosis if d.kind != "right"] == [("missing_curvature", 2)], report
     assert "hidden layer 2 (sigmoid)" in report.diagnosis[0].text
 
 
@@ -213,7 +213,7 @@ def test_a_bad_direction_is_one_line_naming_the_key(change, message):
 
 @pytest.mark.parametrize("function, message", [
     (numpy_hvp.returns_wrong_key, r"hvp function .*returns_wrong_key returned no 'W1'"),
-    (numpy_hvp.returns_wrong_shape, r"hvp function .*returns_wrong_shape: b1 has shape \(1, 3\); expected \(3,\)"),
+    (numpy_hvp.returns_wrong_shape, r"hvp function .*returns_wrong_shape: b1 has shape \(2,\); expected \(3,\)"),
 ], ids=["key", "shape"])
 def test_a_product_function_returning_the_wrong_keys_or_shapes_is_one_line(function, message):
     network, params, X, T, V = problem(NETWORKS[0])
@@ -248,11 +248,11 @@ def test_a_dense_hessian_is_refused_up_front_above_the_memory_limit(monkeypatch)
     (lambda hv: {k: -v for k, v in hv.items()}, "scale", ("W1", "b1", "W2", "b2", "W3", "b3"),
      "equal -1 x the correct products"),
     (lambda hv: {k: v / 2 if k.startswith("b") else v for k, v in hv.items()}, "scale", ("b1", "b2", "b3"),
-     "equal 1/2 x the correct products"),
+     "every entry of b1, b2 and b3 is 0.5 x the reference (a factor 1/2 too few)"),
     (lambda hv: dict(hv, W2=hv["W2"].T), "transposed", ("W2",), "equals the correct product transposed"),
 ], ids=["sign", "half-biases", "transposed"])
 def test_signs_factors_and_transposed_blocks_are_named(change, kind, parameters, words):
     network, params, X, T, V = problem(dict(sizes=(2, 3, 3, 1), activation="tanh", loss="sse", bias=True))
     report = check_hvp(network, params, X, T, lambda p, X, T, V: change(numpy_hvp.correct(p, X, T, V, network)), V)
-    assert [(d.kind, d.parameters) for d in report.diagnosis] == [(kind, parameters)], report
+    assert [(d.kind, d.parameters) for d in report.diagnosis if d.kind != "right"] == [(kind, parameters)], report
     assert words in report.diagnosis[0].text

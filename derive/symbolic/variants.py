@@ -35,6 +35,18 @@ Kinds, for layer l:
 ``penalty_missing``, ``penalty_doubled``
     every weight gradient without its penalty term (``lambda W``,
     ``mu sign(W)``), or with it twice.
+``jacobian_diagonal``
+    a vector activation's (softmax's) derivative taken elementwise: only the
+    diagonal ``dA_l[n, j]/dZ_l[n, j]`` of its Jacobian, the off-diagonal
+    terms (each output depends on every net input) left out.
+``derivative_at_other_layer``
+    ``dA_l/dZ_l`` evaluated at a neighbouring layer's values ``A_m``, ``Z_m``
+    (m = l - 1 or l + 1; the inputs X for m = 0): an index off by one in a loop
+    over layers (only where ``n_l = n_m``).
+``matched_output_delta``
+    the output delta of the loss made for the output activation (softmax with
+    cross-entropy, a sigmoid with binary cross-entropy: ``A - T``) used with
+    another loss, derived by the same chain rule for that loss.
 
 A variant of ``delta_l`` changes only that delta: the deltas below it are
 written in terms of ``delta_l``, so the printed code carries the change down to
@@ -49,12 +61,15 @@ from typing import Callable
 import sympy
 from sympy import Indexed, KroneckerDelta
 
-from .chain_rule import Pieces
+from .chain_rule import ChainRule, Pieces
 from .indices import readable_index, rename_bound
+from derive.model.registry import LOSSES
+
 from .symbols import activations, j, k, m, n, preactivations, weights
 
-KINDS = ("missing_derivative", "derivative_at_preactivation", "derivative_of_activation", "untransposed_weights",
-         "wrong_layer_weights", "penalty_missing", "penalty_doubled")
+KINDS = ("missing_derivative", "derivative_at_preactivation", "derivative_of_activation", "jacobian_diagonal",
+         "derivative_at_other_layer", "matched_output_delta", "untransposed_weights", "wrong_layer_weights",
+         "penalty_missing", "penalty_doubled")
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +86,8 @@ class Variant:
             sum, the penalty term), for explanations.
         used: What the variant uses instead (None when the piece is left out).
         equal_sizes: Layers whose widths must be equal for the variant to exist.
+        other: What the variant uses that belongs elsewhere: the layer whose values
+            ``derivative_at_other_layer`` reads, the loss whose delta ``matched_output_delta`` uses.
     """
 
     kind: str
@@ -81,6 +98,7 @@ class Variant:
     derived: sympy.Expr | None = None
     used: sympy.Expr | None = None
     equal_sizes: tuple[int, ...] = ()
+    other: object = None
 
     @property
     def network(self):
@@ -112,8 +130,11 @@ class Variant:
 
     @property
     def key(self) -> str:
-        """``missing_derivative@2``: kind and layer."""
-        return self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer)
+        """``missing_derivative@2``: kind and layer (and what else it uses: ``derivative_at_other_layer@2:3``)."""
+        key = self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer)
+        if isinstance(self.other, tuple):
+            return "%s:all%+d" % (key, self.other[1])
+        return key if self.other is None else "%s:%s" % (key, self.other)
 
 
 def variants(derivation) -> tuple[Variant, ...]:
@@ -138,8 +159,16 @@ def variants(derivation) -> tuple[Variant, ...]:
         if elementwise and of_a != pieces.raw:
             found.append(_recombined(rule, derivation, "derivative_of_activation", layer, pieces, of_a, elementwise,
                                      derived=_factor(pieces.raw, pieces, elementwise)))
+        if not elementwise:
+            diagonal = pieces.jacobian.xreplace({pieces.unit: j}) * KroneckerDelta(pieces.unit, j)
+            found.append(_recombined(rule, derivation, "jacobian_diagonal", layer, pieces, diagonal, elementwise))
+        found += _other_layer_variants(rule, derivation, layer, pieces, elementwise)
+        if layer == network.depth:
+            found += _matched_output_delta(derivation, pieces)
         if layer < network.depth:
             found += _propagation_variants(derivation, layer)
+    found += _loop_variants(rule, derivation)
+    found = _distinct(found)
     penalised = {name: term for name, term in rule.penalty_terms.items() if term != 0}
     if penalised:
         term = next(iter(penalised.values()))
@@ -149,11 +178,83 @@ def variants(derivation) -> tuple[Variant, ...]:
     return tuple(found)
 
 
+def _distinct(found: list[Variant]) -> list[Variant]:
+    """The variants whose changed deltas differ from every earlier one's (the first kind listed names them)."""
+    seen, kept = set(), []
+    for variant in found:
+        key = tuple(sorted((layer, sympy.srepr(delta)) for layer, delta in variant.deltas.items()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(variant)
+    return kept
+
+
 def _recombined(rule, derivation, kind: str, layer: int, pieces: Pieces, jacobian: sympy.Expr, elementwise: bool,
                 derived: sympy.Expr | None = None) -> Variant:
     _, _, delta = rule.combine(layer, pieces.upstream, jacobian, pieces.example, pieces.unit)
     derived = _factor(pieces.jacobian, pieces, elementwise) if derived is None else derived
     return Variant(kind, layer, derivation, {layer: delta}, derived=derived, used=_factor(jacobian, pieces, elementwise))
+
+
+def _other_layer_variants(rule, derivation, layer: int, pieces: Pieces, elementwise: bool) -> list[Variant]:
+    """dA_l/dZ_l evaluated at layer l - 1's or l + 1's values (the inputs X for layer 0) instead of layer l's."""
+    if not elementwise:
+        return []
+    found = []
+    for other in (layer - 1, layer + 1):
+        if other > derivation.network.depth or other == 0 and pieces.jacobian.has(preactivations(layer)):
+            continue
+        moved = _rebased(pieces.jacobian, activations(layer), activations(other))
+        if other > 0:
+            moved = _rebased(moved, preactivations(layer), preactivations(other))
+        if moved != pieces.jacobian:
+            variant = _recombined(rule, derivation, "derivative_at_other_layer", layer, pieces, moved, elementwise)
+            found.append(Variant(variant.kind, layer, derivation, variant.deltas, derived=variant.derived,
+                                 used=variant.used, equal_sizes=(layer, other), other=other))
+    return found
+
+
+def _loop_variants(rule, derivation) -> list[Variant]:
+    """Every hidden layer's derivative at the layer above's (or below's) values: one slip in a loop over layers."""
+    network, found = derivation.network, []
+    for shift in (1, -1):
+        deltas, equal, derived, used = {}, set(), None, None
+        for layer in range(network.depth - 1, 0, -1):
+            pieces = rule.pieces[layer]
+            elementwise = network.activations[layer - 1].elementwise
+            other = layer + shift
+            if not elementwise or other == 0 and pieces.jacobian.has(preactivations(layer)):
+                continue
+            moved = _rebased(pieces.jacobian, activations(layer), activations(other))
+            if other > 0:
+                moved = _rebased(moved, preactivations(layer), preactivations(other))
+            if moved == pieces.jacobian:
+                continue
+            deltas[layer] = rule.combine(layer, pieces.upstream, moved, pieces.example, pieces.unit)[2]
+            equal |= {layer, other}
+            if derived is None:
+                derived, used = _factor(pieces.jacobian, pieces, True), _factor(moved, pieces, True)
+        if len(deltas) >= 2:
+            found.append(Variant("derivative_at_other_layer", max(deltas), derivation, deltas, derived=derived,
+                                 used=used, equal_sizes=tuple(sorted(equal)), other=("every hidden layer", shift)))
+    return found
+
+
+def _matched_output_delta(derivation, pieces: Pieces) -> list[Variant]:
+    """The output delta of the loss made for this output activation, where the network has another loss."""
+    network = derivation.network
+    output = network.activations[-1]
+    matched = [loss for loss in LOSSES.values() if loss.requires_output and output.name in loss.requires_output]
+    found = []
+    for loss in matched:
+        if loss.name == network.loss.name:
+            continue
+        other = network.replace(loss=loss, reduction=network.reduction)
+        delta = ChainRule(other).deltas[network.depth]
+        if delta != derivation.delta(network.depth):
+            found.append(Variant("matched_output_delta", network.depth, derivation, {network.depth: delta},
+                                 derived=derivation.delta(network.depth), used=delta, other=loss.name))
+    return found
 
 
 def _propagation_variants(derivation, layer: int) -> list[Variant]:

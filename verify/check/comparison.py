@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from derive import InputError
+
 from . import finite_differences as fd
-from .diagnosis import Point, diagnose
+from .diagnosis import diagnose
+from .hypotheses import Point
 from .diagnostics import (describe_entry, kink_affected, preactivations, saturation_warnings, straddled_kinks,
                           units_at_kinks)
 from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
-from .sources import Returned
+from .candidates import Returned
 from .tolerances import FD_TOLERANCES, Tolerance
 
 class Check:
@@ -33,25 +36,39 @@ class Check:
         self.pairs = {"SF": [], "CF": [], "flagged": 0}  # (agrees, relative error, error / allowed) per entry or direction
         self.kink_notes: list[str] = []
 
-    def run(self, candidate, reference, samples, worst, n_directions, name, dtype, returned_shapes) -> CheckReport:
-        self.candidate, self.reference, self.returned_shapes = candidate, reference, returned_shapes
-        rows, affected = self._compare_every_entry()
-        self.affected = affected
+    def compare(self, candidate: dict, reference: dict, returned: Returned) -> None:
+        """Candidate against reference at every entry (:attr:`rows`); the first step of every check."""
+        self.candidate, self.reference, self.returned_shapes = candidate, reference, returned.shapes
+        self.uncertainty = returned.uncertainty
+        self.rows, self.affected = self._compare_every_entry()
+
+    def run(self, samples, worst, n_directions, name, dtype) -> CheckReport:
+        """Finite differences as referee of a gradient check (after :meth:`compare`), and the report."""
         ranked = rank(self.errors, self.allowed, worst)
-        sampled = _sample(reference, samples, self.seed, exclude=set(ranked))
-        findings = self._referee(ranked + sampled, affected, len(ranked))
+        sampled = _sample(self.reference, samples, self.seed, exclude=set(ranked))
+        findings = self._referee(ranked + sampled, self.affected, len(ranked))
         directions = [self._direction(i, v) for i, v in enumerate(fd.random_directions(self.params, n_directions,
                                                                                           self.seed))]
-        self.rows = rows
-        agreements = _agreements(rows, self.pairs, directions)
-        culprit, summary = verdict(agreements, self.method)
+        agreements = _agreements(self.agreement(), self.pairs, directions)
+        return self.report(name, dtype, agreements, findings, directions, self.evaluations)
+
+    def report(self, name, dtype, agreements, worst, directions, evaluations, **fields) -> CheckReport:
+        """The :class:`CheckReport` of this check, from the agreements its referee found."""
+        culprit, summary = verdict(agreements, fields.pop("method", self.method))
         Zs = preactivations(self.network, self.params, self.X)
         return CheckReport(
             network=self.network.describe(), dtype=dtype, candidate_name=name,
-            tolerance=self.tolerance.to_dict(), fd_method=self.method, fd_tolerance=self.fd_tolerance.to_dict(),
-            rows=rows, agreements=agreements, worst=findings, directions=directions, culprit=culprit,
-            summary=summary, kinks=_unique(self.kink_notes)[:10], warnings=saturation_warnings(self.network, Zs),
-            evaluations=self.evaluations, seed=self.seed)
+            tolerance=self.tolerance.to_dict(), fd_method=fields.pop("fd_method", self.method),
+            fd_tolerance=self.fd_tolerance.to_dict(), rows=self.rows, agreements=agreements, worst=worst,
+            directions=directions, culprit=culprit, summary=summary, kinks=_unique(self.kink_notes)[:10],
+            warnings=saturation_warnings(self.network, Zs), evaluations=evaluations, seed=self.seed, **fields)
+
+    def agreement(self) -> Agreement:
+        """Candidate against reference, over every entry (the first row of every check's table)."""
+        rows = self.rows
+        return Agreement("candidate", "reference", sum(r.entries for r in rows), 0, sum(r.over for r in rows),
+                         sum(r.excused for r in rows), max((r.max_rel_error for r in rows), default=0.0),
+                         max((r.max_ratio for r in rows), default=0.0))
 
     def _compare_every_entry(self) -> tuple[list[ParameterRow], dict]:
         """Candidate against reference at every entry; entries that depend on a unit on a kink are excused."""
@@ -60,7 +77,8 @@ class Check:
         fallback = max(scales.values(), default=0.0) or 1.0
         self.scales = {k: s or fallback for k, s in scales.items()}
         self.errors = {k: np.abs(self.candidate[k] - reference[k]) for k in reference}
-        self.allowed = {k: self.tolerance.allowed(reference[k], self.scales[k], self.loss_value) for k in reference}
+        self.allowed = {k: self.tolerance.allowed(reference[k], self.scales[k], self.loss_value)
+                        + self.uncertainty.get(k, 0.0) for k in reference}
         at_kinks = units_at_kinks(self.network, self.params, self.X)
         self.kink_notes += [hit.explain(self.network) for hit in at_kinks[:5]]
         affected = kink_affected(self.network, at_kinks)
@@ -86,8 +104,14 @@ class Check:
 
     def _referee(self, entries, affected, n_worst) -> list[EntryFinding]:
         """Finite differences at ``entries``; the first ``n_worst`` become the report's worst entries."""
-        estimates = fd.estimate(self.method, self.loss, self.params, entries)
+        with np.errstate(all="ignore"):
+            estimates = fd.estimate(self.method, self.loss, self.params, entries)
         self.evaluations += estimates.evaluations
+        if not np.isfinite(estimates.values).all():
+            raise InputError("no verdict: %s of the loss are not finite at %s: the loss is not defined within a "
+                             "step of these parameters (a domain edge, such as sqrt(x) at 0, is that close); give "
+                             "other parameters or data" % (METHOD_NAMES[self.method], fd.format_entry(
+                                 entries[int(np.argmax(~np.isfinite(estimates.values)))])))
         findings = []
         for position, entry in enumerate(entries):
             name, index = entry
@@ -113,7 +137,12 @@ class Check:
 
     def _direction(self, position: int, v: dict) -> DirectionFinding:
         """Finite differences along one random direction, against both projections of the gradient."""
-        result = fd.directional_derivative(self.loss, self.params, v, self.method)
+        with np.errstate(all="ignore"):
+            result = fd.directional_derivative(self.loss, self.params, v, self.method)
+        if not np.isfinite(result.value):
+            raise InputError("no verdict: %s of the loss along random direction %d are not finite: the loss is not "
+                             "defined within a step of these parameters; give other parameters or data"
+                             % (METHOD_NAMES[self.method], position))
         self.evaluations += result.evaluations
         project = lambda per_entry: sum(float(np.vdot(per_entry[k], np.abs(v[k]))) for k in v)  # noqa: E731
         fd_allow = project({k: self.fd_tolerance.allowed(r, self.scales[k], self.loss_value)
@@ -156,12 +185,10 @@ def _unit(array: np.ndarray, index, size: float) -> np.ndarray:
     return step
 
 
-def _agreements(rows, pairs, directions) -> list[Agreement]:
+def _agreements(first: Agreement, pairs, directions) -> list[Agreement]:
     n_dirs = sum(not d.flagged for d in directions)
     flagged_dirs = len(directions) - n_dirs
-    agreements = [Agreement("candidate", "reference", sum(r.entries for r in rows), 0, sum(r.over for r in rows),
-                            sum(r.excused for r in rows), max((r.max_rel_error for r in rows), default=0.0),
-                            max((r.max_ratio for r in rows), default=0.0))]
+    agreements = [first]
     for first, key in (("candidate", "CF"), ("reference", "SF")):
         results = pairs[key]
         agreements.append(Agreement(first, "fd", len(results) - n_dirs, n_dirs, sum(not ok for ok, _, _ in results),

@@ -27,7 +27,6 @@ gradients; differences that cross a kink are flagged, not failed.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
@@ -40,13 +39,14 @@ from derive.symbolic.second_order import second_order
 from . import finite_differences as fd
 from . import product_oracles as oracles
 from .diagnostics import describe_entry
-from .comparison import Check, entry_verdict, rank, verdict
-from .gradient_check import check_counts, check_inputs, engine_dependence, is_analytic
+from .comparison import entry_verdict, rank
+from .gradient_check import check_inputs, is_analytic
 from .hvp_diagnosis import diagnose_product
+from .layouts import Layout
 from .modules import module_for
+from .pipeline import CheckOptions, Run
 from .report import Agreement, CheckReport, EntryFinding
-from .sources import call_gradient_function, function_name
-from .tolerances import FD_TOLERANCES, tolerance_for
+from .tolerances import FD_TOLERANCES
 
 #: kind -> (generated function, what it is called, the finite-difference method's name).
 KINDS = {"hessian": ("hvp", "Hessian-vector product", "gradient_differences"),
@@ -90,7 +90,7 @@ def check_direction(network: Network, V, dtype=np.float64, what: str = "V") -> d
 def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | None = None,
               kind: str = "hessian", *, rtol: float | None = None, floor: float | None = None, worst: int = 5,
               seed: int = 0, diagnose: bool = True, candidate_name: str | None = None,
-              parameter_names: dict | None = None) -> CheckReport:
+              parameter_names: dict | None = None, layout: Layout | None = None) -> CheckReport:
     """Check a Hessian- or Gauss-Newton-vector product against the derivation and finite differences.
 
     Args:
@@ -108,76 +108,66 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
         diagnose: When the candidate is wrong, test the known second-order bug patterns.
         candidate_name: How the report names the candidate.
         parameter_names: Other names of the parameters, shown beside them.
+        layout: How ``hvp_fn`` takes and returns its arrays (V in the parameters' layout), when it is not the
+            toolkit's way (:class:`~verify.check.layouts.Layout`).
 
     Returns:
         A :class:`~verify.check.report.CheckReport`; ``report.ok`` is the verdict.
 
     Raises:
         InputError: invalid network, parameters, data, direction or options; a
-            second derivative SymPy cannot give; or a product function that raises
-            or returns something that is not a params-shaped dict of finite arrays.
+            direction along which the product is zero; a point where it is not
+            finite; a second derivative SymPy cannot give; or a product function
+            that raises, exits, or returns something that cannot be read.
     """
-    started = time.perf_counter()
-    params, X, T, dtype = check_inputs(network, params, X, T)
     if kind not in KINDS:
         raise InputError("unknown kind %r; choose one of: %s" % (kind, ", ".join(KINDS)))
-    check_counts(worst=worst, seed=seed)
-    tolerance_for(dtype, rtol, floor)
+    run = Run(network, params, X, T, CheckOptions(rtol, floor, seed, worst, diagnose, candidate_name,
+                                                   parameter_names, layout))
     function, what, method = KINDS[kind]
     module = second_order_module(network)
-    p64 = {name: value.astype(np.float64) for name, value in params.items()}
-    X64, T64 = X.astype(np.float64), T.astype(np.float64)
     given = V is not None
-    V = check_direction(network, V) if given else fd.random_directions(p64, 1, seed)[0]
-    reference = {k: np.asarray(v, np.float64) for k, v in getattr(module, function)(p64, X64, T64, V).items()}
-    name = candidate_name or function_name(hvp_fn)
-    returned = call_gradient_function(hvp_fn, network, params, X.astype(dtype), T.astype(dtype), name,
-                                      direction={k: v.astype(dtype) for k, v in V.items()}, what="%s function" % function)
-    narrowed = sorted(k for k, v in returned.gradients.items() if v.dtype == np.float32 and dtype == np.float64)
-    checked_dtype = np.dtype(np.float32) if narrowed else np.dtype(dtype)
-    tolerance = tolerance_for(checked_dtype, rtol, floor)
-    candidate = {key: np.asarray(value, dtype=np.float64) for key, value in returned.gradients.items()}
-
-    check = Check(network, p64, X64, T64, module, "central", tolerance, seed)
-    check.candidate, check.reference, check.returned_shapes = candidate, reference, returned.shapes
-    check.rows, check.affected = check._compare_every_entry()
+    V = check_direction(network, V) if given else fd.random_directions(run.p64, 1, seed)[0]
+    reference = run.reference(getattr(module, function), V, what="the reference %s" % what)
+    _require_moving(network, V, reference, what)
+    name, returned = run.candidate(hvp_fn, direction=V, what="%s function" % function, expected=reference)
+    check, checked_dtype, narrowed = run.compare(module, "central", returned, reference)
     differences = (oracles.gradient_differences if kind == "hessian" else oracles.gauss_newton_differences)(
-        network, p64, X64, T64, V)
-    agreements = [Agreement("candidate", "reference", sum(r.entries for r in check.rows), 0,
-                            sum(r.over for r in check.rows), sum(r.excused for r in check.rows),
-                            max((r.max_rel_error for r in check.rows), default=0.0),
-                            max((r.max_ratio for r in check.rows), default=0.0))]
+        network, run.p64, run.X64, run.T64, V)
     fd_tolerance = FD_TOLERANCES["central"]
-    agreements += [_against(check, differences, fd_tolerance, first, values)
-                   for first, values in (("candidate", candidate), ("reference", reference))]
+    agreements = [check.agreement()] + [_against(check, differences, fd_tolerance, first, values)
+                                        for first, values in (("candidate", check.candidate), ("reference", reference))]
     evaluations = differences.evaluations
     if kind == "hessian" and is_analytic(network):
-        opinion = oracles.complex_step_product(module.gradients, p64, X64, T64, V)
+        opinion = oracles.complex_step_product(module.gradients, run.p64, run.X64, run.T64, V)
         agreements.append(_against(check, opinion, FD_TOLERANCES["complex"], "reference", reference, "cs"))
         evaluations += opinion.evaluations
-    culprit, summary = verdict(agreements, method)
-    report = CheckReport(
-        network=network.describe(), dtype=checked_dtype.name, candidate_name=name, tolerance=tolerance.to_dict(),
-        fd_method=method, fd_tolerance=fd_tolerance.to_dict(), rows=check.rows, agreements=agreements,
-        worst=_worst(check, differences, fd_tolerance, worst), directions=[], culprit=culprit, summary=summary,
-        kinks=list(dict.fromkeys(check.kink_notes + [hit.explain(network) for hit in differences.kinks[:3]]))[:10],
-        evaluations=evaluations, seed=seed, title="%s%s check" % (what[0].upper(), what[1:]),
-        evaluated="gradient evaluations" if kind == "hessian" else "forward and gradient evaluations",
-        quantity="HV" if kind == "hessian" else "GV")
+    report = check.report(name, checked_dtype.name, agreements, _worst(check, differences, fd_tolerance, worst), [],
+                          evaluations, method=method, fd_method=method, title="%s%s check" % (what[0].upper(), what[1:]),
+                          evaluated="gradient evaluations" if kind == "hessian" else "forward and gradient evaluations",
+                          quantity="HV" if kind == "hessian" else "GV")
+    report.kinks = list(dict.fromkeys(report.kinks + [hit.explain(network) for hit in differences.kinks[:3]]))[:10]
     report.notes = ["direction V: %s" % ("given" if given else "seeded random unit direction (seed %d)" % seed)]
     report.notes += second_order(derive(network)).notes
     if kind == "gauss_newton":
         report.notes.append("G V splits at %s; no complex-step opinion (G V is not the derivative of a gradient)"
                             % ("Z%d" % network.depth if oracles.split_at_logits(network) else "A%d" % network.depth))
-    if narrowed:
-        report.warnings.append("%s returned float32 products (%s) for float64 parameters: checked at float32 "
-                               "tolerances" % (name, ", ".join(narrowed)))
-    report.warnings = engine_dependence(network) + report.warnings
-    if diagnose and culprit in ("candidate", "undetermined") and not agreements[0].agree:
-        report.diagnosis = diagnose_product(check, kind, V, returned)
-    report.parameter_names = dict(parameter_names or {})
-    report.seconds = time.perf_counter() - started
-    return report
+    return run.finish(report, returned, narrowed, engine=True, quantity="products",
+                      diagnose=lambda: diagnose_product(check, kind, V, returned))
+
+
+def _require_moving(network: Network, V: dict, reference: dict, what: str) -> None:
+    """Refuse a direction along which the product is zero: a function returning zeros would pass.
+
+    Raises:
+        InputError: V is zero, or zero on every parameter the product depends on.
+    """
+    if not any(np.any(v) for v in V.values()):
+        raise InputError("the direction V is zero everywhere: the %s is then zero whatever the code computes; give "
+                         "a direction with nonzero entries (or none: a random one)" % what)
+    if not any(np.any(r) for r in reference.values()):
+        raise InputError("the %s is exactly zero along this direction V (it is zero on every parameter the product "
+                         "depends on at this point): zeros would pass; give another direction" % what)
 
 
 def assert_hvp_matches(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | None = None,

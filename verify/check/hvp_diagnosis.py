@@ -3,7 +3,7 @@
 The second-order analogue of :mod:`verify.check.diagnosis`, with the same
 rules (a hypothesis *fits* a parameter when every entry of the candidate lies
 within its tolerance of the hypothesis, and the hypothesis is wrong there; the
-wrong parameters are covered greedily, :func:`~verify.check.diagnosis.cover`).
+findings are composed as :func:`~verify.check.diagnosis.compose` does).
 Each hypothesis is a complete product at the same point and direction:
 
 * **Gauss-Newton passed off as the Hessian**: the generated ``gnvp`` (and,
@@ -28,7 +28,9 @@ from derive import derive
 from derive.codegen.second_order import without_curvature_source
 from derive.codegen.source import numpy_module
 
-from .diagnosis import Hypothesis, Point, _agrees, _shape_finding, cover
+from .diagnosis import compose, shape_finding
+from .hypotheses import Hypothesis, Point, agrees
+from .modules import module_for
 from .report import Diagnosis
 
 TRIED = {"hessian": "the Gauss-Newton product passed off as the Hessian, a hidden activation's second-derivative "
@@ -49,16 +51,14 @@ def _flat_module(network, layer):
 
 def diagnose_product(check, kind: str, V: dict, returned) -> list[Diagnosis]:
     """Explain the parameters of a product check (a ``comparison.Check`` at the point) that disagree."""
-    from .hvp_check import second_order_module  # the check imports this module
-
     network = check.network
     point = Point(network, check.params, check.X, check.T, check.reference, check.tolerance, check.loss_value,
                   check.affected)
     wrong = [row.name for row in check.rows if row.over]
-    found = [Diagnosis((name,), *_shape_finding(point, name, returned.shapes[name], returned.raw[name]))
+    found = [Diagnosis((name,), *shape_finding(point, name, returned.shapes[name], returned.raw[name]))
              for name in wrong if name in returned.shapes]
-    disagree = [name for name in wrong if not _agrees(point, name, check.candidate[name])]
-    module = second_order_module(network)
+    disagree = [name for name in wrong if not agrees(point, name, check.candidate[name])]
+    module = module_for(network, order=2)
     run = lambda function: {k: np.asarray(v, np.float64) for k, v in function(  # noqa: E731
         check.params, check.X, check.T, V).items()}
     hypotheses = []
@@ -79,7 +79,7 @@ def diagnose_product(check, kind: str, V: dict, returned) -> list[Diagnosis]:
         if check.reference[name].shape[0] == check.reference[name].shape[1] > 1:
             hypotheses.append(Hypothesis("transposed", layer, {name: check.reference[name].T},
                                          functools.partial(_explain_transposed, layer)))
-    found += cover(point, check.candidate, disagree, hypotheses, TRIED[kind])
+    found += compose(point, check.candidate, disagree, hypotheses, TRIED[kind])
     return [_one_layer(network, d, len(check.rows)) if d.kind == "no_fit" else d for d in found]
 
 

@@ -122,8 +122,10 @@ def random_params(network: Network, seed: int, dtype=np.float64) -> dict[str, np
     return init_params(network, seed=seed, scale="fan_in", dtype=dtype)
 
 
-def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's range.
+def random_data(network: Network, batch: int, seed: int, dtype=np.float64,
+                labels: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's
+    range; with ``labels``, integer class labels (N,) instead (0..n_L-1, or 0 and 1 for one output unit).
 
     Raises:
         InputError: the data would not fit in memory.
@@ -133,6 +135,8 @@ def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tu
     rng = np.random.default_rng([seed, 1])
     X = rng.uniform(-1.0, 1.0, (batch, network.sizes[0]))
     output = network.activations[-1]
+    if labels:
+        return X.astype(dtype), rng.integers(0, max(2, network.sizes[-1]), batch)
     if output.elementwise:
         T = rng.uniform(*target_range(output), (batch, network.sizes[-1]))
     else:
@@ -141,6 +145,11 @@ def random_data(network: Network, batch: int, seed: int, dtype=np.float64) -> tu
 
 
 def read_data(path: str, network: Network) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, T)`` from a data file (:func:`verify.load_data`: ``.npz`` or ``.csv``)."""
+    """``(X, T)`` from a data file (:func:`verify.load_data`: ``.npz`` or ``.csv``); an ``.npz`` with integer labels
+    ``y`` gives ``(X, y)``, the labels as they are (the check makes exact one-hot rows of them)."""
     dataset = load_data(path, network)
+    if str(path).lower().endswith(".npz"):
+        arrays = read_npz(Path(path), "data", "an .npz file from numpy.savez with arrays X and T, or X and y")
+        if "y" in arrays:
+            return dataset.X, dataset.labels
     return dataset.X, dataset.T

@@ -26,12 +26,15 @@ readable ``str()``.  It answers, in order:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 from derive.report import display
 
 from .tolerances import Tolerance
 
+#: A terminal escape sequence (colours, cursor moves), removed from text that came from elsewhere.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 #: The three sources of a gradient, by their short name.
 SOURCES = {"candidate": "candidate", "reference": "symbolic reference", "fd": "finite differences",
            "cs": "complex step"}
@@ -170,6 +173,10 @@ class CheckReport:
     title: str = "Gradient check"
     evaluated: str = "loss evaluations"
     quantity: str = "g"  # what the entries are, in the table's "max |g|" column: g, HV or GV
+    read: str = ""  # how the candidate's arrays were read, when not in the toolkit's layout
+    output: str = ""  # what the candidate printed while it ran
+    convention: object = None  # a verify.check.conventions.Convention under which the candidate is right
+    rerun: str = ""  # the command line that passes under that convention (the CLI fills it in)
 
     @property
     def ok(self) -> bool:
@@ -192,6 +199,7 @@ class CheckReport:
             data[key] = [_plain(asdict(item)) for item in getattr(self, key)]
         for item, agreement in zip(data["agreements"], self.agreements):
             item["agree"] = agreement.agree
+        data["convention"] = None if self.convention is None else self.convention.to_dict()
         data["ok"] = self.ok
         data["entries"] = self.entries
         return _plain(data)
@@ -215,8 +223,13 @@ class CheckReport:
     def __str__(self) -> str:
         lines = ["%s of %s (%s), %s: %s" % (
             self.title, self.candidate_name, self.dtype, plural(self.entries, "entry", "entries"),
-            "OK" if self.ok else "FAILED"),
-                 "  network: %s" % self.network, "  " + self.summary, ""]
+            "OK" if self.ok else "FAILED"), "  network: %s" % self.network]
+        lines += ["  " + self.read] if self.read else []
+        lines += ["  " + self.summary, ""]
+        if self.convention is not None:
+            lines += ["Convention: %s; they pass for %s" % (self.convention.text, self.convention.network.describe())]
+            lines += ["  rerun: %s" % self.rerun if self.rerun else "  options: %s" % " ".join(self.convention.options)]
+            lines += [""]
         if self.diagnosis:
             lines += ["Diagnosis:"] + ["  - %s: %s" % (self._names(d.parameters), d.text) for d in self.diagnosis] + [""]
         lines += _agreement_table(self.agreements)
@@ -238,6 +251,7 @@ class CheckReport:
             lines += ["Warnings:"] + ["  - " + text for text in self.warnings]
         if self.notes:
             lines += ["Notes:"] + ["  - " + text for text in self.notes]
+        lines += printed_lines(self.candidate_name, self.output)
         return "\n".join(lines)
 
 
@@ -245,6 +259,22 @@ class CheckReport:
         """``W1, b1``, or ``W1 (0.weight), b1 (0.bias)`` where the parameters have other names too."""
         return ", ".join("%s (%s)" % (p, self.parameter_names[p]) if p in self.parameter_names else p
                          for p in parameters)
+
+
+def printed_lines(name: str, output: str, most: int = 12) -> list[str]:
+    """``What NAME printed (first 12 of 240 lines):`` and the lines, indented; nothing when it printed nothing."""
+    lines = [_clean(line) for line in output.splitlines()]
+    if not any(line.strip() for line in lines):
+        return []
+    shown = "first %d of %s" % (most, plural(len(lines), "line")) if len(lines) > most else plural(len(lines), "line")
+    return ["What %s printed (%s):" % (name, shown)] + ["  | " + line for line in lines[:most]]
+
+
+def _clean(text: str) -> str:
+    """A line without control characters (terminal escapes, carriage returns), tabs as spaces."""
+    text = text.expandtabs(4)
+    text = ANSI_ESCAPE.sub("", text)
+    return "".join(char for char in text if char.isprintable())
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -299,11 +329,14 @@ def _number(value: float) -> str:
 
 
 def _plain(value):
-    """Convert tuples, numpy scalars and nested containers to JSON-ready data."""
+    """Convert tuples, numpy scalars and nested containers to JSON-ready data; non-finite numbers become None
+    (JSON has no NaN or infinity: ``json.dumps(report.to_dict(), allow_nan=False)`` always works)."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value

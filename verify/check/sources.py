@@ -1,4 +1,4 @@
-"""Gradient sources a user hands in: loading them, calling them, checking what they return.
+"""Gradient sources a user hands in: loading them, naming them, reading their calling form.
 
 A *gradient function* maps ``(params, X, T)`` to a dict with one array per
 parameter, shaped like the parameters, everywhere the toolkit takes one
@@ -22,16 +22,13 @@ Two variations, detected from the function itself:
 On the command line a function is named ``MODULE:FUNCTION`` (an importable
 module, found from the current directory too) or ``path/to/file.py:FUNCTION``.
 
-Arrays may be float64 or float32: float32 gradients are checked at float32
-tolerances, whatever the parameters' dtype.  A weight gradient returned
-transposed (shape ``(n_{l-1}, n_l)``) or a bias gradient with one row per
-example (``(N, n_l)``) is *realigned* (:func:`realign`) so that the check can
-diagnose it, and counts as wrong.  Anything else that goes wrong (the function
-raises, returns a tuple, misses a key, has another shape or dtype, or a NaN) is
-one :class:`derive.InputError` line naming the function, the parameter and
-what was expected; when the function raises, the line shows where in the
-user's code (:func:`user_frame`).  Loading a module runs its code, which is what
-the user asked for; no user text is ever passed to eval or exec.
+Other layouts (weights stored (in, out), examples as columns, ``dW1`` keys,
+one call per example, an update instead of a gradient) are
+:class:`~verify.check.layouts.Layout` objects; the function is called, its output
+captured and its result read back by :mod:`verify.check.candidates`.  When
+the function raises, the message shows where in the user's code
+(:func:`user_frame`).  Loading a module runs its code, which is what the user
+asked for; no user text is ever passed to eval or exec.
 """
 
 from __future__ import annotations
@@ -47,14 +44,11 @@ import traceback
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-import numpy as np
 
 import derive
-from derive import InputError, Network
+from derive import InputError
 
 GradientFn = Callable[..., dict]
-#: Gradient dtypes accepted, whatever the parameters' dtype.
-GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 _LIST_ANNOTATIONS = ("list", "tuple", "Sequence", "List", "Tuple")
 
 
@@ -168,76 +162,6 @@ def _is_list_annotation(annotation) -> bool:
     return text.split("[", 1)[0] in _LIST_ANNOTATIONS
 
 
-class Returned(NamedTuple):
-    """A gradient function's result, checked.
-
-    Attributes:
-        gradients: One array per parameter, in the parameter's shape (realigned where needed).
-        shapes: The shape each realigned parameter was returned in.
-        raw: The arrays as returned, for the realigned parameters.
-    """
-
-    gradients: dict[str, np.ndarray]
-    shapes: dict[str, tuple[int, ...]]
-    raw: dict[str, np.ndarray]
-
-
-def call_gradient_function(function: GradientFn, network: Network, params: dict, X: np.ndarray, T: np.ndarray,
-                           name: str | None = None, direction: dict | None = None,
-                           what: str = "gradient function") -> Returned:
-    """Call a user's gradient function in its :func:`calling_form` and check its result.
-
-    Args:
-        direction: For a product function (``hvp(params, X, T, V)``): the
-            direction V, passed after T (as a list in the list form).
-        what: How messages name the function (``"hvp function"``).
-
-    Raises:
-        InputError: the function raised (the message shows the user's frame),
-            or its result is not a valid gradient (see :func:`check_gradient_result`).
-    """
-    name = name or function_name(function)
-    form = calling_form(function)
-    keys = list(network.param_shapes())
-    arguments = (params, X, T) if direction is None else (params, X, T, direction)
-    if form.lists:
-        arguments = tuple([value[key] for key in keys] if isinstance(value, dict) else value for value in arguments)
-    try:
-        result = _with_network(function, arguments, network) if form.network else function(*arguments)
-    except (InputError, KeyboardInterrupt):
-        raise
-    except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
-        raise InputError("%s %s raised %s%s (called for %s with X %s, T %s)"
-                         % (what, name, one_line(exc), user_frame(exc), network.describe(), np.shape(X),
-                            np.shape(T))) from None
-    if form.lists:
-        result = _from_list(result, keys, name, what)
-    return check_gradient_result(network, result, name, len(X), what)
-
-
-def _with_network(function: Callable, arguments: tuple, network: Network):
-    """Call ``function`` with ``arguments`` in its other positional slots and the network in the one named ``network``."""
-    positional, rest, by_keyword = [], list(arguments), True
-    for parameter in inspect.signature(function).parameters.values():
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-            if parameter.name == "network":
-                positional.append(network)
-                by_keyword = False
-            elif rest:
-                positional.append(rest.pop(0))
-    return function(*positional, *rest, **({"network": network} if by_keyword else {}))
-
-
-def _from_list(result, keys: list[str], name: str, what: str) -> dict:
-    if not isinstance(result, (list, tuple)):
-        raise InputError("%s %s takes the list form, so it must return a list of arrays in layer order "
-                         "%s; it returned a %s" % (what, name, ", ".join(keys), type(result).__name__))
-    if len(result) != len(keys):
-        raise InputError("%s %s returned %d arrays; expected %d, in layer order %s"
-                         % (what, name, len(result), len(keys), ", ".join(keys)))
-    return dict(zip(keys, result))
-
-
 def user_frame(exc: BaseException) -> str:
     """``, at my_backprop.py line 12 in gradients: dW1 = X @ delta1``: the innermost frame of the user's code.
 
@@ -264,67 +188,3 @@ def user_frame(exc: BaseException) -> str:
         pass
     line = " ".join((frame.line or "").split())
     return ", at %s line %d in %s%s" % (where, frame.lineno, frame.name, ": " + line if line else "")
-
-
-def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
-                          what: str = "gradient function") -> Returned:
-    """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
-
-    A shape that :func:`realign` recognises is accepted and realigned.
-
-    Raises:
-        InputError: one line naming the function, the parameter and what was expected.
-    """
-    expected = network.param_shapes()
-    if not isinstance(result, dict):
-        hint = "; for the list form, annotate the first parameter as a list" if isinstance(result, (list, tuple)) else ""
-        raise InputError("%s %s returned a %s; expected a dict of arrays keyed %s%s"
-                         % (what, name, type(result).__name__, ", ".join(expected), hint))
-    for key in expected:
-        if key not in result:
-            raise InputError("%s %s returned no %r; expected one array per parameter: %s"
-                             % (what, name, key, ", ".join(expected)))
-    for key in result:
-        if key not in expected:
-            raise InputError("%s %s returned an unexpected key %r; expected exactly the keys %s"
-                             % (what, name, key, ", ".join(expected)))
-    gradients, shapes, raw = {}, {}, {}
-    for key, shape in expected.items():
-        try:
-            value = np.asarray(result[key])
-        except Exception as exc:
-            raise InputError("%s %s: %s is not an array (%s)" % (what, name, key, one_line(exc))) from None
-        if value.dtype not in GRADIENT_DTYPES:
-            raise InputError("%s %s: %s has dtype %s; expected float64 or float32"
-                             % (what, name, key, value.dtype))
-        aligned = value if value.shape == shape else realign(network, key, value, batch)
-        if aligned is None:
-            hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
-            raise InputError("%s %s: %s has shape %s; expected %s, the shape of parameter %s%s"
-                             % (what, name, key, value.shape, shape, key, hint))
-        bad = ~np.isfinite(value)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise InputError("%s %s: %s[%s] is %s; every gradient entry must be finite"
-                             % (what, name, key, ", ".join(map(str, index)), value[index]))
-        gradients[key] = aligned
-        if aligned is not value:
-            shapes[key], raw[key] = value.shape, value
-    return Returned(gradients, shapes, raw)
-
-
-def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -> np.ndarray | None:
-    """``value`` in parameter ``name``'s shape, when it came back transposed or with one row per example; else None.
-
-    A weight gradient of shape ``(n_{l-1}, n_l)`` is transposed back (a square
-    one cannot be told from a right one by its shape: the check's diagnosis
-    finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
-    over the examples (when there are several: with one, ``(1, n_l)`` is
-    only an extra axis, and refused as a shape error).
-    """
-    expected = network.param_shapes()[name]
-    if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
-        return value.T
-    if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
-        return value.sum(axis=0)
-    return None

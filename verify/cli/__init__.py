@@ -142,15 +142,53 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def write_stdout(text: str) -> None:
+    """Print ``text`` to standard output now (flushed), so that a full disk or a closed stdout is caught here.
+
+    Raises:
+        InputError: stdout cannot take it (one line saying why).
+    """
+    if sys.stdout is None:
+        raise InputError("cannot write the output: standard output is closed")
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        _discard_stdout()
+        raise InputError("cannot write the output to standard output: %s" % (getattr(exc, "strerror", None) or exc)) \
+            from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what could not be written is not tried again (noisily) at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``backprop`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((word for word in argv if not word.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
+    args.argv = argv
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return status
     except InputError as exc:
         print("backprop %s: error: %s" % (args.command, exc), file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        if not _is_stdout_failure(exc):
+            raise
+        _discard_stdout()
+        print("backprop %s: error: cannot write the output to standard output: %s"
+              % (args.command, getattr(exc, "strerror", None) or exc), file=sys.stderr)
         return 2
     except MemoryError:
         print("backprop %s: error: ran out of memory; use smaller sizes or fewer examples" % args.command,
@@ -163,6 +201,19 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (``backprop derive ... | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _is_stdout_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` came from writing to stdout (a full disk, a closed stream), not from anything else."""
+    if isinstance(exc, BrokenPipeError):
+        return False
+    if isinstance(exc, ValueError):
+        return "closed file" in str(exc)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -22,8 +22,24 @@ weights_only=True; pickles are refused), else are drawn at random from --seed (u
 (.npz with X and T, or .csv), else --batch random examples.
 
 Prints the three-way comparison (candidate, symbolic reference, finite differences) and,
-when the candidate is wrong, what kind of bug fits its numbers; --json prints it all as JSON.
-Exit status: 0 when every entry agrees, 1 when one does not, 2 for bad input.
+when the candidate is wrong, what kind of bug fits its numbers (and, when your gradients are
+right for another loss convention, the options that say so); --json prints it all as JSON
+(non-finite numbers as null).  Exit status: 0 when every entry agrees, 1 when one does not,
+2 for bad input (or code that ends the process, or output that cannot be written).
+
+Code written in other layouts is read as it is (one line says what was read):
+
+  --weights in-out     W_l stored (n_{l-1}, n_l), for X @ W code (cs231n, the PyTorch tutorials)
+  --examples columns   X is (n_0, N), T (n_L, N), biases (n_l, 1) (Ng's course, Nielsen's book)
+  --names 'w{l},b{l}'  the parameters' own names ({l} is the layer 1..L, {l-1} counts from 0);
+                       gradient keys dW1, grad_W1, W1_grad are read without it
+  --per-example        FN is called once per example (x, t as columns with --examples columns)
+  --update LR          FN returns the parameters after one gradient-descent step of rate LR
+                       (or the step, or updates them in place); the gradient is recovered
+
+Targets may be integer class labels (N,).  What FN prints is shown apart from the report
+(a field of --json).  FN runs in a child process: if it exits, crashes or runs longer than
+--timeout SECONDS (default 600), that is said in one line, exit status 2.
 
 Examples::
 
@@ -38,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 import numpy as np
 
@@ -45,9 +62,12 @@ from derive import InputError
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp
 from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
+from verify.check.layouts import EXAMPLES, WEIGHTS, Layout
 from verify.check.sources import load_function
 
-from . import add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int
+from . import (add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int,
+               write_stdout)
+from .isolation import DEFAULT_TIMEOUT, run_isolated
 
 DEFAULT_BATCH = 8
 
@@ -72,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: --batch random examples)")
     parser.add_argument("--batch", type=positive_int, metavar="N",
                         help="number of random examples (default %d)" % DEFAULT_BATCH)
+    parser.add_argument("--labels", action="store_true", help="random targets as integer class labels (N,), for "
+                        "code that indexes with y (cs231n) or takes nn.CrossEntropyLoss's targets")
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                         help="seed of the random parameters, data and finite-difference samples (default 0)")
     parser.add_argument("--dtype", choices=("float64", "float32"),
@@ -80,21 +102,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtol", type=float, metavar="R", help="per-entry relative tolerance (default by dtype)")
     parser.add_argument("--floor", type=float, metavar="F",
                         help="absolute floor, as a fraction of each parameter's largest entry (default by dtype)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (only the JSON on stdout)")
+    layout = parser.add_argument_group("your code's layout (--grad and --hvp)")
+    layout.add_argument("--weights", choices=WEIGHTS, help="how W_l is stored: out-in (n_l, n_{l-1}), the default, "
+                        "or in-out (n_{l-1}, n_l) for X @ W code")
+    layout.add_argument("--examples", choices=EXAMPLES, help="rows (X is (N, n_0), the default) or columns "
+                        "(X is (n_0, N), biases (n_l, 1))")
+    layout.add_argument("--names", metavar="PATTERN", help="the parameters' names, e.g. 'w{l},b{l}' ({l} is the "
+                        "layer 1..L; {l-1} counts from 0)")
+    layout.add_argument("--per-example", action="store_true", help="call FN once per example and sum its results "
+                        "(average them for --reduction mean)")
+    layout.add_argument("--update", type=float, metavar="LR", help="FN returns the parameters after one step of "
+                        "gradient descent with learning rate LR (or the step, or updates them in place)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="give up on your code after SECONDS (default %g; 0 for no limit)" % DEFAULT_TIMEOUT)
 
 
 def run(args: argparse.Namespace) -> int:
     _check_options(args)
-    if args.torch:
-        report, sources = _check_torch(args)
-    else:
-        report, sources = _check_function(args)
+    code = args.grad or args.hvp or args.torch
+    what = "%s %s" % ("--torch" if args.torch else "--hvp" if args.hvp else "--grad", code)
+    outcome = run_isolated(lambda printed: _verdict(args, printed), args.timeout or None, what)
+    if outcome.error:
+        raise InputError(outcome.error + _printed_hint(outcome.printed, code))
+    write_stdout(outcome.text)
+    return outcome.status
+
+
+def _verdict(args, printed) -> tuple[int, str]:
+    """In the child: (exit status, the text to print): the report, its sources, what the user's code printed."""
+    report, sources = _check_torch(args) if args.torch else _check_function(args)
+    report.output = printed() + report.output
+    if report.convention is not None and not args.torch:
+        report.rerun = rerun_command(getattr(args, "argv", None), report.convention.options)
     if args.json:
-        print(json.dumps(dict(report.to_dict(), **sources), indent=2))
-    else:
-        lines = ["%s: %s" % (key, sources[key]) for key in ("parameters", "data", "direction") if key in sources]
-        print("%s\n\n%s" % ("\n".join(lines), report))
-    return 0 if report.ok else 1
+        return (0 if report.ok else 1), json.dumps(dict(report.to_dict(), **sources), indent=2, allow_nan=False)
+    lines = ["%s: %s" % (key, sources[key]) for key in ("parameters", "data", "direction") if key in sources]
+    return (0 if report.ok else 1), "%s\n\n%s" % ("\n".join(lines), report)
+
+
+def _printed_hint(printed: str, code: str) -> str:
+    lines = [line for line in printed.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return " (it printed %d line%s, the last: %s)" % (len(lines), "" if len(lines) == 1 else "s",
+                                                      " ".join(lines[-1].split())[:160])
+
+
+def rerun_command(argv: list[str] | None, options: list[str]) -> str:
+    """``backprop check ...`` as given, with ``options`` (``--loss squared_error``) set: the run that passes."""
+    if argv is None:
+        return ""
+    words, flags = list(argv), {options[i]: options[i + 1] for i in range(0, len(options), 2)}
+    for flag, value in flags.items():
+        if flag in words:
+            words[words.index(flag) + 1] = value
+        else:
+            words += [flag, value]
+    return " ".join(["backprop"] + [shlex.quote(word) for word in words])
 
 
 def _check_options(args) -> None:
@@ -110,8 +175,19 @@ def _check_options(args) -> None:
     if args.hvp and args.spec is None:
         raise InputError("--hvp needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--hvp %s)" % args.hvp)
+    if args.data and args.labels:
+        raise InputError("--labels draws random integer class labels; with --data the file's targets (T) or labels "
+                         "(y) are used")
     if args.data and args.batch:
         raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
+    layout = [flag for flag, value in (("--weights", args.weights), ("--examples", args.examples),
+                                        ("--names", args.names), ("--per-example", args.per_example or None),
+                                        ("--update", args.update)) if value is not None]
+    if layout and not (args.grad or args.hvp):
+        raise InputError("%s describes your numpy code's layout: it goes with --grad or --hvp (a --torch model's "
+                         "layout is read from the model)" % layout[0])
+    if args.timeout is not None and (args.timeout < 0 or args.timeout != args.timeout):
+        raise InputError("--timeout must be a number of seconds >= 0 (0: no limit), got %g" % args.timeout)
     if args.grad and args.spec is None:
         raise InputError("--grad needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--grad %s)" % args.grad)
@@ -137,7 +213,9 @@ def _check_function(args) -> tuple:
         source = "random, uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (seed %d)" % args.seed
     dtype = next(iter(params.values())).dtype
     X, T, data = _data(args, network, dtype)
-    options = dict(rtol=args.rtol, floor=args.floor, seed=args.seed, parameter_names=names)
+    layout = Layout(weights=args.weights or "out-in", examples=args.examples or "rows", names=args.names,
+                    per_example=args.per_example, update=args.update)
+    options = dict(rtol=args.rtol, floor=args.floor, seed=args.seed, parameter_names=names, layout=layout)
     if not args.hvp:
         return check_gradients(network, params, X, T, function, **options), {
             "parameters": "%s, %s" % (source, dtype), "data": data}
@@ -181,7 +259,8 @@ def _direction(args, network) -> tuple:
 def _data(args, network, dtype) -> tuple:
     if args.data:
         X, T = read_data(args.data, network)
-        return X.astype(dtype), T.astype(dtype), "from %s (%d examples)" % (args.data, len(X))
+        T = T.astype(dtype) if T.dtype.kind == "f" else T
+        return X.astype(dtype), T, "from %s (%d examples)" % (args.data, len(X))
     batch = args.batch or DEFAULT_BATCH
-    X, T = random_data(network, batch, args.seed, dtype)
-    return X, T, "%d random examples (seed %d)" % (batch, args.seed)
+    X, T = random_data(network, batch, args.seed, dtype, labels=args.labels)
+    return X, T, "%d random examples%s (seed %d)" % (batch, ", integer class labels" if args.labels else "", args.seed)

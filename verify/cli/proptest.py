@@ -172,7 +172,8 @@ def _check_grad(spec: str, fixed, networks: dict, order: int = 1) -> str:
     """Import the user's function and try it: on the fixed network, or on two small random ones (one with
     unequal widths), so that most bad functions fail here, in one line, before any worker starts."""
     from verify.check.inputs import random_data, random_params
-    from verify.check.sources import call_gradient_function, calling_form, load_function
+    from verify.check.candidates import call_gradient_function
+    from verify.check.sources import calling_form, load_function
     from verify.testing.strategies import network_pool
 
     option = "--hvp" if order == 2 else "--grad"

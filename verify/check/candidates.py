@@ -1,0 +1,361 @@
+"""Calling a user's gradient (or product) function as it is written, and reading back what it returns.
+
+:func:`call_candidate` is the one place user code runs during a check.  It
+
+* passes parameters and data in the user's :class:`~verify.check.layouts.Layout`
+  and :func:`~verify.check.sources.calling_form` (a dict or a list, with the
+  network or without, once for the batch or once per example);
+* captures what the function prints (``sys.stdout``/``sys.stderr``), to show it
+  apart from the report instead of mixed into it (or into ``--json``);
+* turns whatever the function raises into one :class:`derive.InputError` line
+  naming the function and where in the user's code it failed, ``SystemExit`` and
+  a ``KeyboardInterrupt`` the code raised itself included (a real Ctrl-C
+  still interrupts);
+* reads the result back into the toolkit's layout: a dict (``W1`` or ``dW1``,
+  ``grad_W1``, ... keys), a list in layer order or Nielsen's ``(nabla_b,
+  nabla_w)``; an update turned back into a gradient; then checks it
+  (:func:`check_gradient_result`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import threading
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from derive import InputError, Network
+
+from . import layouts
+from .layouts import Layout
+from .sources import calling_form, function_name, one_line, user_frame
+
+#: Gradient dtypes accepted, whatever the parameters' dtype.
+GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+#: The most characters of a function's printed output kept for the report.
+OUTPUT_KEPT = 20_000
+
+
+class Returned(NamedTuple):
+    """A gradient function's result, checked and in the toolkit's layout.
+
+    Attributes:
+        gradients: One array per parameter, in the parameter's shape (realigned where needed).
+        shapes: The shape each realigned parameter was returned in.
+        raw: The arrays as returned, for the realigned parameters.
+        uncertainty: Extra absolute error each entry may carry from the way it was read (an update's rounding).
+        output: What the function printed while it ran.
+        read: What was read, when it is not the toolkit's own layout (``read: weights (in, out), ...``).
+        loss: The loss the function returned beside its gradient, if it did.
+    """
+
+    gradients: dict[str, np.ndarray]
+    shapes: dict[str, tuple[int, ...]]
+    raw: dict[str, np.ndarray]
+    uncertainty: dict[str, np.ndarray] = {}
+    output: str = ""
+    read: str = ""
+    loss: float | None = None
+
+
+def call_candidate(function: Callable, network: Network, params: dict, X: np.ndarray, T: np.ndarray, *,
+                   layout: Layout | None = None, name: str | None = None, direction: dict | None = None,
+                   what: str = "gradient function", expected: dict | None = None) -> Returned:
+    """Call ``function`` in its layout and calling form; return its result read back and checked.
+
+    Args:
+        function: The user's function.
+        network: The network it computes.
+        params: The parameters, in the toolkit's layout.
+        X: Inputs (N, n_0).
+        T: Targets as the user gave them: (N, n_L), or integer labels (N,).
+        layout: How the function takes and returns arrays (default: the toolkit's).
+        name: How messages name the function.
+        direction: For a product function ``fn(params, X, T, V)``: V, keyed like ``params``.
+        what: How messages name the function's kind (``"hvp function"``).
+        expected: The right result, when known: of the two readings of a returned update (new parameters, or
+            the step), the one nearer to it is taken (and said).
+
+    Raises:
+        InputError: the function raised or exited (the message shows the user's frame), or its result cannot be
+            read as a gradient of ``network``.
+    """
+    layout = layout or Layout()
+    name = name or function_name(function)
+    context = Call(function, network, layout, name, what, len(X), expected)
+    with context.running():
+        examples = [layouts.one_example(layout, X, T, n) for n in range(len(X))] if layout.per_example else [
+            layouts.user_data(layout, X, T)]
+        context.params = params
+        results = [context.call(params, x, t, direction) for x, t in examples]
+    gradients, uncertainty = context.combine(results, expected)
+    checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what)
+    read = layout.describe(context.keys, context.returned, network.reduction) if not (
+        layout.default and not context.keys and not context.returned) else ""
+    loss = None
+    if context.losses:
+        loss = sum(context.losses) / (len(X) if layout.per_example and network.reduction == "mean" else 1)
+    return checked._replace(uncertainty=uncertainty, output=context.output.getvalue()[:OUTPUT_KEPT], read=read,
+                            loss=loss)
+
+
+class Gradient(dict):
+    """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry, and, for a
+    returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters)."""
+
+    uncertainty: dict = {}
+    step: dict | None = None
+
+
+class Call:
+    """Calls of one user function during one check: the calling form, the captured output, what was read."""
+
+    def __init__(self, function, network: Network, layout: Layout, name: str, what: str, batch: int,
+                 expected: dict | None = None):
+        self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
+        self.expected = expected
+        self.batch, self.form, self.output = batch, calling_form(function), io.StringIO()
+        self.keys, self.returned, self.signalled, self.losses = "", "", False, []
+        self.order = list(network.param_shapes())
+
+    @contextlib.contextmanager
+    def running(self):
+        """Capture what the function prints, and tell a real Ctrl-C from a KeyboardInterrupt it raises."""
+        previous = None
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) not in (
+                signal.SIG_IGN, None):
+            previous = signal.signal(signal.SIGINT, self._interrupted)
+        try:
+            with contextlib.redirect_stdout(self.output), contextlib.redirect_stderr(self.output):
+                yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _interrupted(self, signum, frame):
+        self.signalled = True
+        raise KeyboardInterrupt
+
+    def call(self, params: dict, X, T, direction: dict | None) -> Gradient:
+        """One call with the arrays in the user's layout; its result back in the toolkit's."""
+        given = layouts.user_params(self.network, self.layout, params)
+        arguments = [given, X, T]
+        if direction is not None:
+            arguments.append(layouts.user_params(self.network, self.layout, direction))
+        if self.form.lists:
+            names = layouts.user_names(self.network, self.layout)
+            arguments = [[value[names[key]] for key in self.order] if isinstance(value, dict) else value
+                         for value in arguments]
+        try:
+            result = self._with_network(arguments) if self.form.network else self.function(*arguments)
+        except InputError:
+            raise
+        except KeyboardInterrupt as exc:
+            if self.signalled:
+                raise
+            raise self._raised(exc, X, T, " (raised by the code, not a Ctrl-C)") from None
+        except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
+            raise self._raised(exc, X, T) from None
+        if self.layout.update is not None:
+            return self._from_update(given if not self.form.lists else arguments[0], params, result)
+        return self._read(result)
+
+    def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:
+        layout = "" if self.layout.default else "; in the layout given: %s" % self.layout.describe()[len("read: "):]
+        return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s)"
+                          % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
+                             np.shape(X), np.shape(T), layout))
+
+    def _with_network(self, arguments: list):
+        """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
+        import inspect
+
+        positional, rest, by_keyword = [], list(arguments), True
+        for parameter in inspect.signature(self.function).parameters.values():
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                if parameter.name == "network":
+                    positional.append(self.network)
+                    by_keyword = False
+                elif rest:
+                    positional.append(rest.pop(0))
+        return self.function(*positional, *rest, **({"network": self.network} if by_keyword else {}))
+
+    def _read(self, result) -> Gradient:
+        """A dict, a list in layer order, or Nielsen's pair (alone or beside the loss), in the toolkit's layout."""
+        result = self._without_loss(result)
+        if isinstance(result, dict):
+            mapping, self.keys = layouts.read_keys(self.network, self.layout, list(result), "%s %s" % (
+                self.what, self.name))
+            by_name = {name: result[key] for name, key in mapping.items()}
+        elif isinstance(result, (list, tuple)):
+            by_name = layouts.nielsen_pair(self.network, result)
+            if by_name is not None:
+                self.returned = "a pair of lists (nabla_b, nabla_w)"
+            else:
+                by_name = self._layer_order(result)
+        else:
+            hint = " (None: with --update, the function may update the arrays it is given in place)" if (
+                result is None) else ""
+            raise InputError("%s %s returned %s; expected a dict of arrays keyed %s, a list in layer order, or a "
+                             "pair of lists (nabla_b, nabla_w)%s" % (
+                                 self.what, self.name, "None" if result is None else "a %s" % type(result).__name__,
+                                 ", ".join(self.order), hint))
+        gradient = Gradient({name: layouts.from_user_array(self.network, self.layout, name, value)
+                             for name, value in by_name.items()})
+        bias_shapes = {np.shape(v) for k, v in by_name.items() if k.startswith("b")}
+        if self.layout.examples == "rows" and any(len(s) == 2 and s[1] == 1 and s[0] > 1 for s in bias_shapes):
+            self.returned = self.returned or "biases as columns (n, 1)"
+        return gradient
+
+    def _without_loss(self, result):
+        """The gradient of a ``(loss, grads)`` (or ``(grads, loss)``) pair, the loss kept in :attr:`losses`."""
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return result
+        scalar = [_is_number(part) for part in result]
+        if scalar[0] == scalar[1]:
+            return result
+        loss, gradient = result if scalar[0] else result[::-1]
+        self.losses.append(float(np.asarray(loss)))
+        self.returned = self.returned or ("(loss, gradients)" if scalar[0] else "(gradients, loss)")
+        return gradient
+
+    def _layer_order(self, result) -> dict:
+        if len(result) != len(self.order) or not all(hasattr(value, "__array__") or isinstance(value, (list, float))
+                                                     for value in result):
+            raise InputError("%s %s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
+                             "(nabla_b, nabla_w))" % (self.what, self.name, len(result), len(self.order),
+                                                      ", ".join(self.order)))
+        if not self.form.lists:
+            self.returned = "a list in layer order"
+        return dict(zip(self.order, result))
+
+    def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:
+        """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
+        for a returned update, read as new parameters or as the step, whichever is nearer ``expected`` (or, without
+        it, whichever is smaller: new parameters lie near the old ones, a step near zero)."""
+        def total(parts: list[dict], penalty: bool = True) -> dict:
+            summed = {key: sum(part[key] for part in parts) for key in parts[0]}
+            if self.layout.per_example and self.network.reduction == "mean":
+                summed = {key: value / len(parts) for key, value in summed.items()}
+            elif penalty and len(parts) > 1:  # each example's loss carried the penalty: count it once
+                summed = {key: value - (len(parts) - 1) * self._penalty(key) for key, value in summed.items()}
+            return summed
+
+        gradients = total(results)
+        if results[0].step is not None:
+            steps = total([result.step for result in results])
+            if expected is not None:
+                miss = lambda g: sum(float(np.sum((np.asarray(g[k]) - expected[k]) ** 2))  # noqa: E731
+                                     for k in expected if k in g)
+                as_step = miss(steps) < miss(gradients)
+            else:
+                as_step = sum(float(np.sum(np.square(v))) for v in steps.values()) < sum(
+                    float(np.sum(np.square(v))) for v in gradients.values())
+            if as_step:
+                gradients = steps
+            self.returned = self.returned or ("the step -lr * g" if as_step else "the parameters after one step")
+        uncertainty = total([r.uncertainty for r in results], penalty=False) if results[0].uncertainty else {}
+        return gradients, uncertainty
+
+    def _penalty(self, key: str):
+        """The penalty's gradient for parameter ``key``: lambda W + mu sign(W) for a weight, 0 for a bias."""
+        network = self.network
+        if not key.startswith("W") or not (network.weight_decay or network.l1):
+            return 0.0
+        W = np.asarray(self.params[key], np.float64)
+        return network.weight_decay * W + network.l1 * np.sign(W)
+
+    def _from_update(self, given, params: dict, result) -> Gradient:
+        """``(p - p') / lr`` from the updated parameters (returned, or the arrays given, changed in place), or
+        ``-step / lr`` from a returned step; each entry's rounding error is kept in ``uncertainty``."""
+        rate = float(self.layout.update)
+        if result is None:
+            result = given
+            self.returned = "parameters updated in place"
+        after = self._read(result)
+        before = {key: np.asarray(value, np.float64) for key, value in params.items()}
+        after = {key: np.asarray(value, np.float64).reshape(before[key].shape) if np.size(value) == before[key].size
+                 else np.asarray(value, np.float64) for key, value in after.items()}
+        if any(after[key].shape != before[key].shape for key in before):
+            return Gradient(after)  # a shape error: check_gradient_result names it
+        eps = np.finfo(np.float64).eps
+        gradient = Gradient({key: (before[key] - after[key]) / rate for key in before})
+        if self.returned != "parameters updated in place":
+            gradient.step = {key: -after[key] / rate for key in before}  # the other reading: a step, not parameters
+        gradient.uncertainty = {key: 4 * eps * (np.abs(before[key]) + np.abs(after[key])) / rate for key in before}
+        return gradient
+
+
+def _is_number(value) -> bool:
+    """A real number: a Python or numpy scalar, or an array or tensor with no axes."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return getattr(value, "ndim", None) == 0 and hasattr(value, "item")
+
+
+def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
+                          what: str = "gradient function") -> Returned:
+    """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
+
+    A shape that :func:`realign` recognises is accepted and realigned.
+
+    Raises:
+        InputError: one line naming the function, the parameter and what was expected.
+    """
+    expected = network.param_shapes()
+    gradients, shapes, raw = {}, {}, {}
+    for key, shape in expected.items():
+        try:
+            value = np.asarray(result[key])
+        except Exception as exc:
+            raise InputError("%s %s: %s is not an array (%s)" % (what, name, key, one_line(exc))) from None
+        if value.dtype not in GRADIENT_DTYPES:
+            raise InputError("%s %s: %s has dtype %s; expected float64 or float32"
+                             % (what, name, key, value.dtype))
+        aligned = value if value.shape == shape else realign(network, key, value, batch)
+        if aligned is None:
+            hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
+            raise InputError("%s %s: %s has shape %s; expected %s, the shape of parameter %s%s"
+                             % (what, name, key, value.shape, shape, key, hint))
+        bad = ~np.isfinite(value)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError("%s %s: %s[%s] is %s; every gradient entry must be finite"
+                             % (what, name, key, ", ".join(map(str, index)), value[index]))
+        gradients[key] = aligned
+        if aligned is not value:
+            shapes[key], raw[key] = value.shape, value
+    return Returned(gradients, shapes, raw)
+
+
+def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -> np.ndarray | None:
+    """``value`` in parameter ``name``'s shape, when it came back transposed or with one row per example; else None.
+
+    A weight gradient of shape ``(n_{l-1}, n_l)`` is transposed back (a square
+    one cannot be told from a right one by its shape: the check's diagnosis
+    finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
+    over the examples (when there are several: with one, ``(1, n_l)`` is
+    only an extra axis, and refused as a shape error).
+    """
+    expected = network.param_shapes()[name]
+    if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
+        return value.T
+    if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
+        return value.sum(axis=0)
+    return None
+
+
+def call_gradient_function(function: Callable, network: Network, params: dict, X, T, name: str | None = None,
+                           direction: dict | None = None, what: str = "gradient function",
+                           layout: Layout | None = None) -> Returned:
+    """:func:`call_candidate` with the older positional signature (kept for callers of the 0.1 API)."""
+    return call_candidate(function, network, params, X, T, layout=layout, name=name, direction=direction, what=what)
+
+
+__all__ = ["GRADIENT_DTYPES", "Returned", "call_candidate", "call_gradient_function", "check_gradient_result",
+           "realign"]

@@ -1,0 +1,279 @@
+"""The bug patterns a wrong gradient is tested against, each a complete gradient at the check's point.
+
+* **variants of the derivation** (:mod:`derive.symbolic.variants`), printed by
+  the code generator: δ_l without the activation's derivative, the derivative
+  evaluated at Z_l instead of A_l (or applied to A_l instead of Z_l), at a
+  neighbouring layer's values, a vector activation's Jacobian reduced to its
+  diagonal, the output delta of another loss, δ sent back through ``W_{l+1}``
+  untransposed or through the wrong layer's weights, the penalty term missing
+  or doubled;
+* **the reference and its derived parts**: the whole gradient, or its data
+  term (without the penalty), times −1, 2, ½, N or 1/N (a flipped sign, the ½
+  of the sse loss, sum against mean); a square weight gradient transposed; a
+  bias gradient that is one example's term instead of the sum over the batch.
+
+Each :class:`Hypothesis` carries its own words (``explain``), written from
+the derivation's own factors (``A2*(1 - A2)``), never from a list of known
+formulas.  :mod:`verify.check.diagnosis` decides which of them fit.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import sympy
+
+from derive import Network, derive
+
+from .modules import module_for
+from .tolerances import Tolerance
+
+#: Most examples for which per-example bias terms are computed (one reference evaluation each).
+MAX_EXAMPLES_PER_TERM = 512
+#: Kinds in the order they are preferred when two explain the same parameters (simplest first).
+PREFERENCE = ("scale", "transposed", "penalty_missing", "penalty_doubled", "data_scale", "missing_derivative",
+              "derivative_at_preactivation", "derivative_of_activation", "jacobian_diagonal",
+              "matched_output_delta", "derivative_at_other_layer", "bias_not_summed", "untransposed_weights",
+              "wrong_layer_weights", "gauss_newton", "hessian", "missing_curvature")
+TRIED = ("a missing or misplaced activation derivative in any layer (at the net input, at another layer's values, "
+         "a softmax Jacobian's diagonal only), another loss's output delta, a flipped sign or constant factor (2, "
+         "1/2, N, 1/N), a transposed weight gradient, a bias gradient not summed over the batch, delta sent back "
+         "through the wrong weights, a missing or doubled penalty term")
+
+
+@dataclass(frozen=True, eq=False)
+class Hypothesis:
+    """One candidate explanation: the gradients it predicts and how it is said."""
+
+    kind: str
+    layer: int | None
+    gradients: dict[str, np.ndarray]
+    explain: Callable[[tuple[str, ...]], str]
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return PREFERENCE.index(self.kind), -(self.layer or 0)
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where the check ran (float64) and how it compares: what every hypothesis is tested against."""
+
+    network: Network
+    params: dict
+    X: np.ndarray
+    T: np.ndarray
+    reference: dict
+    tolerance: Tolerance
+    loss: float
+    excused: dict
+
+
+def hypotheses(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
+    """Every first-order hypothesis at ``point`` (see the module docstring)."""
+    network, reference = point.network, point.reference
+    derivation = derive(network)
+    found, data = [], None
+    for variant in derivation.variants():
+        if not variant.applies(network.sizes):
+            continue
+        with np.errstate(all="ignore"):  # a wrong formula may overflow; a non-finite hypothesis fits nothing
+            gradients = float64(derivation.variant_module(variant).gradients(point.params, point.X, point.T))
+        if variant.kind == "penalty_missing":
+            data = gradients
+        found.append(Hypothesis(variant.kind, variant.layer, gradients,
+                                functools.partial(_explain_variant, network, variant)))
+    for factor, label, hint in factors(network, len(point.X)):
+        found.append(Hypothesis("scale", None, {k: factor * r for k, r in reference.items()},
+                                functools.partial(_explain_scale, label, hint, "")))
+        if data is not None:
+            scaled = {k: factor * data[k] + (reference[k] - data[k]) for k in reference}
+            found.append(Hypothesis("data_scale", None, scaled, functools.partial(
+                _explain_scale, label, hint, " with the data term (everything but the penalty) multiplied by")))
+    for layer in range(1, network.depth + 1):
+        name = "W%d" % layer
+        if reference[name].shape[0] == reference[name].shape[1] > 1:
+            found.append(Hypothesis("transposed", layer, {name: reference[name].T},
+                                    functools.partial(_explain_transposed, network, layer)))
+    return found + _bias_terms(point, candidate, disagree)
+
+
+def factors(network: Network, batch: int) -> list[tuple[float, str, str]]:
+    """(factor, how it is written, why it happens) for the constant-factor hypotheses."""
+    sse = network.loss.name == "sse"
+    factors = [(-1.0, "-1 x", ": the sign is flipped (delta computed as t - o, the lecture's sign, and not negated "
+                "back, or the gradient of -E)"),
+               (2.0, "2 x", ": the sse loss is 1/2 sum (t - o)^2, whose derivative has no factor 2" if sse else ""),
+               (0.5, "1/2 x", "")]
+    if batch > 1:
+        if network.reduction == "sum":
+            factors += [(1.0 / batch, "1/N x", " (N = %d examples): averaged over the examples, but this network's "
+                         "loss is their sum (reduction 'sum'); if yours is the mean, check with reduction 'mean'"
+                         % batch),
+                        (float(batch), "N x", " (N = %d examples)" % batch)]
+        else:
+            factors += [(float(batch), "N x", " (N = %d examples): summed over the examples, but this network's "
+                         "loss is their mean (reduction 'mean'); if yours is the sum, check with reduction 'sum'"
+                         % batch),
+                        (1.0 / batch, "1/N x", " (N = %d examples): divided by N twice" % batch)]
+    seen, unique = set(), []
+    for factor, label, hint in factors:
+        if factor not in seen:
+            seen.add(factor)
+            unique.append((factor, label, hint))
+    return unique
+
+
+def _bias_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
+    """For each wrong bias gradient: the term of one example alone, where that is what the candidate holds."""
+    N = len(point.X)
+    biases = [name for name in disagree if name.startswith("b")]
+    if not biases or not 1 < N <= MAX_EXAMPLES_PER_TERM:
+        return []
+    terms = _per_example(point)
+    found = []
+    for name in biases:
+        for example in range(N):
+            if fits(point, name, candidate[name], terms[name][example]):
+                found.append(Hypothesis("bias_not_summed", int(name[1:]), {name: terms[name][example]},
+                                        functools.partial(_explain_one_example, example, N)))
+                break
+    return found
+
+
+def _per_example(point: Point) -> dict[str, np.ndarray]:
+    """Each example's term of every bias gradient, (N, n_l): dE/db_l of that example alone, times 1/N for mean."""
+    module, network = module_for(point.network), point.network
+    share = 1.0 / len(point.X) if network.reduction == "mean" else 1.0
+    rows = [float64(module.gradients(point.params, point.X[n:n + 1], point.T[n:n + 1])) for n in range(len(point.X))]
+    return {name: share * np.stack([row[name] for row in rows]) for name in point.reference if name.startswith("b")}
+
+
+# --- fitting: a hypothesis against the candidate, entry by entry -----------------------------------
+
+
+def allowed(point: Point, values: np.ndarray) -> np.ndarray:
+    """What the check's tolerance allows around ``values`` (scaled by their largest entry)."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    scale = scale or max(float(np.max(np.abs(r))) for r in point.reference.values()) or 1.0
+    return point.tolerance.allowed(values, scale, point.loss)
+
+
+def agrees(point: Point, name: str, values: np.ndarray) -> bool:
+    """``values`` are the right gradient of ``name`` at every entry (kinks excused)."""
+    keep = ~point.excused[name]
+    return bool((np.abs(values - point.reference[name]) <= allowed(point, point.reference[name]))[keep].all())
+
+
+def differs(point: Point, name: str, values: np.ndarray) -> bool:
+    return not agrees(point, name, values)
+
+
+def fits(point: Point, name: str, candidate: np.ndarray, hypothesis: np.ndarray) -> bool:
+    """``candidate`` equals ``hypothesis`` to tolerance, and ``hypothesis`` is not the right gradient."""
+    keep = ~point.excused[name]
+    if not keep.any() or not differs(point, name, hypothesis):
+        return False
+    return bool((np.abs(candidate - hypothesis) <= allowed(point, hypothesis))[keep].all())
+
+
+def float64(gradients: dict) -> dict[str, np.ndarray]:
+    return {name: np.asarray(value, dtype=np.float64) for name, value in gradients.items()}
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+
+def _verb(parameters: tuple[str, ...]) -> str:
+    return "equals the correct gradient" if len(parameters) == 1 else "equal the correct gradients"
+
+
+def layer_words(network: Network, layer: int) -> str:
+    if layer == network.depth:
+        return "the output layer"
+    return "hidden layer %d" % layer if network.depth > 2 else "the hidden layer"
+
+
+def plain(expr: sympy.Expr) -> str:
+    """A derived factor as a reader writes it: ``A2*(1 - A2)`` (entries without indices, unless a sum needs them)."""
+    if expr.has(sympy.Sum, sympy.KroneckerDelta):
+        return sympy.sstr(expr)
+    entries = {e: sympy.Symbol(str(e.base)) for e in expr.atoms(sympy.Indexed)}
+    return sympy.sstr(expr.xreplace(entries))
+
+
+def _explain_variant(network: Network, variant, parameters: tuple[str, ...]) -> str:
+    verb, layer = _verb(parameters), variant.layer
+    if variant.kind in ("penalty_missing", "penalty_doubled"):
+        name = next(p for p in parameters if p.startswith("W"))
+        term = variant.base.chain_rule.penalty_terms[name]
+        if variant.kind == "penalty_missing":
+            return ("%s without the penalty term %s (for %s): the weight-decay penalty in E adds it to every "
+                    "weight's gradient" % (verb, plain(term), name))
+        return ("%s with the penalty term counted twice: %s instead of %s (for %s); the derivative of lambda/2 "
+                "sum w^2 is lambda w" % (verb, plain(2 * term), plain(term), name))
+    where = layer_words(network, layer)
+    activation = network.activations[layer - 1].name
+    below = any(int(p[1:]) < layer for p in parameters)
+    passed = " (the wrong delta%d is passed down to the layers below)" % layer if below else ""
+    if variant.kind == "missing_derivative":
+        return ("%s without the factor %s: delta%d, the error term of %s, is missing the %s derivative dA%d/dZ%d%s"
+                % (verb, plain(variant.derived), layer, where, activation, layer, layer, passed))
+    if variant.kind == "derivative_at_preactivation":
+        return ("%s with the %s derivative of %s evaluated at the net input Z%d: %s instead of %s (written in "
+                "terms of the output, it must be given A%d = g(Z%d))%s"
+                % (verb, activation, where, layer, plain(variant.used), plain(variant.derived), layer, layer, passed))
+    if variant.kind == "derivative_of_activation":
+        return ("%s with the %s derivative of %s applied to its output A%d: %s instead of %s (as a function of the "
+                "net input, it must be given Z%d)%s"
+                % (verb, activation, where, layer, plain(variant.used), plain(variant.derived), layer, passed))
+    if variant.kind == "jacobian_diagonal":
+        return ("%s with the %s derivative of %s taken elementwise: only the diagonal of its Jacobian, %s, instead "
+                "of %s (each %s output depends on every net input of its layer, so dA%d[n, k]/dZ%d[n, j] is not "
+                "zero for k != j)%s" % (verb, activation, where, plain(variant.used), plain(variant.derived),
+                                        activation, layer, layer, passed))
+    if variant.kind == "derivative_at_other_layer" and isinstance(variant.other, tuple):
+        above = variant.other[1] > 0
+        return ("%s with every hidden layer's activation derivative evaluated at the values of the layer %s it "
+                "(%s instead of %s for layer %d): an index off by one in the loop over the layers, such as "
+                "zs[-l + 1] for zs[-l]" % (verb, "above" if above else "below", plain(variant.used),
+                                           plain(variant.derived), layer))
+    if variant.kind == "derivative_at_other_layer":
+        values = "the inputs X" if variant.other == 0 else "layer %d's values" % variant.other
+        return ("%s with the %s derivative of %s evaluated at %s: %s instead of %s (an index off by one in a loop "
+                "over the layers?)%s" % (verb, activation, where, values, plain(variant.used),
+                                         plain(variant.derived), passed))
+    if variant.kind == "matched_output_delta":
+        return ("%s with the output delta of %s, %s, where this network's loss is %s: delta%d = %s (that "
+                "simplification holds only for %s after %s)%s"
+                % (verb, variant.other, plain(variant.used), network.loss.name, layer, plain(variant.derived),
+                   variant.other, activation, passed))
+    through = ("through W%d without the transpose" % (layer + 1) if variant.kind == "untransposed_weights"
+               else "through W%d instead of W%d" % (layer, layer + 1))
+    return ("%s with delta%d sent back to %s %s: %s instead of %s%s"
+            % (verb, layer + 1, where, through, plain(variant.used), plain(variant.derived), passed))
+
+
+def _explain_scale(label: str, hint: str, part: str, parameters: tuple[str, ...]) -> str:
+    if part:
+        return "%s%s %s%s" % (_verb(parameters), part, label.replace(" x", ""), hint)
+    subject = "equals" if len(parameters) == 1 else "equal"
+    noun = "gradient" if len(parameters) == 1 else "gradients"
+    return "%s %s the correct %s%s" % (subject, label, noun, hint)
+
+
+def _explain_transposed(network: Network, layer: int, parameters: tuple[str, ...]) -> str:
+    return ("equals the correct gradient transposed: entry [j, i] must hold dE/dW%d[j, i], for the weight from "
+            "unit i of layer %d to unit j of layer %d, as W%d[j, i] does" % (layer, layer - 1, layer, layer))
+
+
+def _explain_one_example(example: int, batch: int, parameters: tuple[str, ...]) -> str:
+    return ("equals the term of example %d alone: the bias gradient is not summed over the batch (it is the sum of "
+            "delta%s over all %d examples)" % (example, parameters[0][1:], batch))
+
+
+__all__ = ["Hypothesis", "MAX_EXAMPLES_PER_TERM", "PREFERENCE", "Point", "TRIED", "agrees", "allowed", "differs",
+           "factors", "fits", "float64", "hypotheses", "layer_words", "plain"]

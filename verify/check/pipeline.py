@@ -1,0 +1,197 @@
+"""The one path every check takes: prepare the point, call the candidate, compare, referee, diagnose, report.
+
+:func:`verify.check_gradients`, :func:`verify.check_hvp` and the PyTorch
+checks differ in what they compare (a gradient or a product) and in their
+referee (finite differences at chosen entries and directions, or a product's
+differences at every entry).  Everything else is here, once:
+
+1. **prepare** (:class:`Run`): validate the network, the parameters and the
+   data (targets may be integer labels: the user's function gets them as
+   given, the reference one-hot rows), choose the dtype, and refuse a point
+   where the network is undefined (:mod:`verify.check.undefined`): no verdict
+   is ever given on NaN;
+2. **the candidate** (:meth:`Run.candidate`): the user's function called in its
+   layout, its printed output captured (:mod:`verify.check.candidates`); or the
+   hand-written engine;
+3. **compare** (:meth:`Run.compare`): every entry against the reference, at the
+   tolerance of the dtype the candidate computed in
+   (:class:`~verify.check.comparison.Check`);
+4. the check's own **referee**, then **finish** (:meth:`Run.finish`): warnings,
+   the diagnosis of a wrong candidate, the convention that would make it right
+   (:mod:`verify.check.conventions`), what the function printed and what was
+   read, the timing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from derive import InputError, Network, check_params
+from verify.engine import Engine, check_data
+
+from .candidates import Returned, call_candidate
+from .comparison import Check
+from .layouts import Layout
+from .modules import module_for
+from .report import CheckReport
+from .sources import function_name
+from .tolerances import tolerance_for
+from .undefined import require_finite
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What every check takes besides the point (see :func:`verify.check_gradients` for each)."""
+
+    rtol: float | None = None
+    floor: float | None = None
+    seed: int = 0
+    worst: int = 5
+    diagnose: bool = True
+    candidate_name: str | None = None
+    parameter_names: dict | None = None
+    layout: Layout | None = None
+
+
+@lru_cache(maxsize=1024)
+def engine_for(network: Network) -> Engine:
+    return Engine(network)
+
+
+def engine_dependence(network: Network) -> list[str]:
+    """A note for each layer whose activation gives the engine no derivative of its own."""
+    return ["the engine is not independent for this network: layer %d's custom activation %r has no hand-written "
+            "derivative, so the engine uses SymPy's (finite differences remain independent)" % (layer, g.name)
+            for layer, g in enumerate(network.activations, start=1) if g.custom]
+
+
+def check_counts(**counts) -> None:
+    """Raise ``InputError`` naming the first option that is not an integer >= 0."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise InputError("%s must be an integer >= 0, got %r" % (name, value))
+
+
+def check_inputs(network, params, X, T):
+    """``(params, X, T, dtype)`` validated: one float dtype for the parameters, real data, T one-hot for labels."""
+    if not isinstance(network, Network):
+        raise InputError("network must be a derive.Network, got %s" % type(network).__name__)
+    params = check_params(network, params)
+    dtypes = {value.dtype for value in params.values()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
+        raise InputError("parameters must all be float32 or all float64, got %s" % ", ".join(sorted(map(str, dtypes))))
+    X, T = check_data(network, X, T)
+    if X.dtype.kind == "c" or T.dtype.kind == "c":
+        raise InputError("X and T must be real; complex data is for complex-step differences, which the check runs")
+    return params, X, T, next(iter(dtypes))
+
+
+class Run:
+    """One check from its inputs to its report (the steps of the module docstring).
+
+    Attributes:
+        network, options: What is checked, and how.
+        params, X, T, dtype: The point as given (T one-hot), and the parameters' dtype.
+        given_T: The targets as the user gave them (integer labels stay labels).
+        p64, X64, T64: The point in float64, where the reference is computed.
+    """
+
+    def __init__(self, network: Network, params: dict, X, T, options: CheckOptions):
+        self.started = time.perf_counter()
+        self.options = options
+        self.params, self.X, self.T, self.dtype = check_inputs(network, params, X, T)
+        self.network = network
+        self.given_T = np.asarray(T) if np.ndim(T) == 1 and network.sizes[-1] > 1 else self.T
+        check_counts(worst=options.worst, seed=options.seed)
+        tolerance_for(self.dtype, options.rtol, options.floor)  # bad options fail before any user code runs
+        if options.layout is not None and not isinstance(options.layout, Layout):
+            raise InputError("layout must be a verify.check.layouts.Layout, got %s" % type(options.layout).__name__)
+        self.p64 = {name: value.astype(np.float64) for name, value in self.params.items()}
+        self.X64, self.T64 = self.X.astype(np.float64), self.T.astype(np.float64)
+
+    def reference(self, compute: Callable, *arguments, what: str = "the reference gradient") -> dict:
+        """``compute(p64, X64, T64, *arguments)`` as float64 arrays, refused in one line where it is not finite."""
+        with np.errstate(all="ignore"):
+            values = {k: np.asarray(v, dtype=np.float64) for k, v in compute(self.p64, self.X64, self.T64,
+                                                                              *arguments).items()}
+        require_finite(values, self.network, self.p64, self.X64, self.T64, what)
+        return values
+
+    def require_finite_loss(self, module) -> None:
+        with np.errstate(all="ignore"):
+            value = module.loss(self.p64, self.X64, self.T64)
+        require_finite(value, self.network, self.p64, self.X64, self.T64, "the loss")
+
+    def candidate(self, function: Callable | None, direction: dict | None = None, what: str = "gradient function",
+                  expected: dict | None = None) -> tuple[str, Returned]:
+        """(its name, what it returned): the user's function called in its layout, or the engine (no function)."""
+        if function is None:
+            return "the engine", Returned(engine_for(self.network).gradients(self.params, self.X, self.T), {}, {})
+        name = self.options.candidate_name or function_name(function)
+        cast = lambda value: value.astype(self.dtype) if value.dtype.kind == "f" else value  # noqa: E731
+        returned = call_candidate(function, self.network, self.params, cast(self.X), cast(self.given_T),
+                                  layout=self.options.layout, name=name, what=what, expected=expected,
+                                  direction=None if direction is None else {k: v.astype(self.dtype)
+                                                                            for k, v in direction.items()})
+        return name, returned
+
+    def compare(self, module, method: str, returned: Returned, reference: dict) -> tuple[Check, np.dtype, list]:
+        """The :class:`Check` after every entry is compared, the dtype checked at, and the parameters narrowed."""
+        narrowed = sorted(k for k, v in returned.gradients.items()
+                          if v.dtype == np.float32 and self.dtype == np.float64)
+        checked_dtype = np.dtype(np.float32) if narrowed else np.dtype(self.dtype)
+        tolerance = tolerance_for(checked_dtype, self.options.rtol, self.options.floor)
+        candidate = {key: np.asarray(value, dtype=np.float64) for key, value in returned.gradients.items()}
+        check = Check(self.network, self.p64, self.X64, self.T64, module, method, tolerance, self.options.seed)
+        check.compare(candidate, reference, returned)
+        return check, checked_dtype, narrowed
+
+    def _loss_note(self, given: float) -> str:
+        """Whether the loss the function returned beside its gradient is the network's loss here."""
+        with np.errstate(all="ignore"):
+            expected = float(module_for(self.network).loss(self.p64, self.X64, self.T64))
+        if np.isclose(given, expected, rtol=1e-6, atol=1e-12):
+            return "the loss it returned, %.6g, is the network's loss here" % given
+        ratio = " (%.4g x)" % (given / expected) if expected else ""
+        return ("the loss it returned, %.6g, is not the network's loss here, %.6g%s: its gradient is of the loss it "
+                "computes, so check that loss's options (--loss, --reduction, --weight-decay)" % (given, expected,
+                                                                                                ratio))
+
+    def finish(self, report: CheckReport, returned: Returned, narrowed: list, engine: bool,
+               diagnose: Callable[[], list], convention: Callable[[], object] | None = None,
+               quantity: str = "gradients") -> CheckReport:
+        """Warnings, diagnosis, convention, the user's output and what was read, names and timing."""
+        if narrowed:
+            report.warnings.insert(0, "%s returned float32 %s (%s) for float64 parameters: checked at float32 "
+                                      "tolerances" % (report.candidate_name, quantity, ", ".join(narrowed)))
+        if engine:
+            report.warnings = engine_dependence(self.network) + report.warnings
+        if returned.read:
+            report.read = returned.read
+            if self.options.layout is not None and self.options.layout.update is not None:
+                largest = max(float(np.max(u, initial=0.0)) for u in returned.uncertainty.values())
+                report.notes.append("recovered from an update with learning rate %g: each entry carries up to %.2g "
+                                    "of rounding, (|p| + |p'|) x 4 eps / lr, added to its tolerance"
+                                    % (self.options.layout.update, largest))
+        report.output = returned.output
+        if returned.loss is not None:
+            report.notes.append(self._loss_note(returned.loss))
+        wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
+        if self.options.diagnose and wrong:
+            try:
+                report.diagnosis = diagnose()
+            except NotImplementedError as exc:  # a variant the printer cannot print: the verdict stands without it
+                report.warnings.append("no diagnosis: %s" % exc)
+            if convention is not None:
+                report.convention = convention()
+        report.parameter_names = dict(self.options.parameter_names or {})
+        report.seconds = time.perf_counter() - self.started
+        return report
+
+
+__all__ = ["CheckOptions", "Run", "check_counts", "check_inputs", "engine_dependence", "engine_for"]
