@@ -92,6 +92,8 @@ def oracle_loss(network: Network, batch: int):
                 a = [sympy.exp(value) / sum(sympy.exp(other) for other in z) for value in z]
         targets = [plain(T[n, k], "t_%d_%d" % (n, k)) for k in range(sizes[-1])]
         total += sum(network.loss.sympy(a[k], targets[k]) for k in range(sizes[-1]))
+    if network.loss.averages_outputs:  # mse: the mean over the output units
+        total = total / sizes[-1]
     if network.reduction == "mean":
         total = total / batch
     l2, l1 = Rational(repr(network.weight_decay)), Rational(repr(network.l1))

@@ -5,8 +5,11 @@
   ``<math>`` elements are MathML elements with a nonzero size, the resources
   the page loaded, and whether any TeX is visible; Chromium's own network log
   shows every request the page made (a control page with an external image
-  and style sheet proves that both detectors see requests).  The screenshot in
-  docs/ (shown by the README) is taken here, from the README's own command.
+  and style sheet proves that both detectors see requests); no block of the
+  page scrolls or clips.  The pictures in docs/ (the README's, the box of four
+  equations, the output error term) are taken again here, into a temporary
+  folder, and compared with the files; ``python tools/report_screenshots.py``
+  refreshes them (this test never writes into docs/).
 * PDF: written through pdflatex, its text (pdftotext) holds the worked
   example's numbers; writing it twice gives the same bytes.
 * Notebook: valid nbformat v4, and executed top to bottom by nbclient in a
@@ -21,9 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,8 +34,10 @@ import pytest
 from verify.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import report_screenshots  # noqa: E402  (tools/: the command that refreshes the pictures in docs/)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = ROOT / "docs" / "report-screenshot.png"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 WINDOW = (1100, 1300)
 PROBE = """<script>
@@ -46,7 +51,11 @@ window.addEventListener("load", function () {
     resources: performance.getEntriesByType("resource").map(function (e) { return e.name; }),
     tex: (visible.match(/\\\\(frac|sum|left|right|partial|delta|sigma|begin|end|mathrm|text)\\b|\\$\\$|\\^\\{|_\\{/g) || []),
     figures: document.querySelectorAll("figure svg").length,
-    outputLayer: document.getElementById("layer-2") ? document.getElementById("layer-2").offsetTop : null
+    scrolling: Array.from(document.querySelectorAll(".scroll")).filter(function (s) {
+      return s.scrollWidth > s.clientWidth + 1; }).length,
+    clipped: Array.from(document.querySelectorAll(".scroll")).filter(function (s) {
+      return s.scrollHeight > s.clientHeight + 1; }).length,
+    blocks: document.querySelectorAll(".scroll").length
   };
   var out = document.createElement("pre");
   out.id = "probe-result";
@@ -93,19 +102,11 @@ def page_requests(net_log: Path) -> list[str]:
     return sorted({start["url"] for start in starts if "url" in start and start.get("initiator") != "not an origin"})
 
 
-def readme_report_command() -> list[str]:
-    """The ``backprop report`` of the README's first command."""
-    first = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("pip install ."))
-    words = shlex.split(first.split("&&", 1)[1])
-    assert words[:2] == ["backprop", "report"], first
-    return words[1:]
-
-
 @pytest.fixture(scope="module")
 def lecture_html(tmp_path_factory) -> Path:
     """The README's report, written by the README's command."""
     folder = tmp_path_factory.mktemp("html")
-    words = readme_report_command()
+    words = report_screenshots.readme_command()
     words[words.index("-o") + 1] = str(folder / "report.html")
     assert main(words) == 0
     return folder / "report.html"
@@ -130,22 +131,28 @@ def test_the_request_detectors_see_a_page_that_loads_from_the_network(tmp_path):
     assert len(found["resources"]) == 2 and found["tex"] == ["\\frac"] and found["mathml"] == 1
 
 
-def test_readme_screenshot_is_taken_from_the_readme_command(lecture_html, tmp_path):
-    """The README's picture: the output layer's chain rule, cropped from a screenshot of the whole page."""
-    image = pytest.importorskip("PIL.Image")
+def test_no_block_of_the_lecture_report_scrolls_or_clips_in_a_desktop_window(lecture_html, tmp_path):
     found, _ = probe(lecture_html, tmp_path)
-    width, height = WINDOW
-    top = found["outputLayer"] - 30
-    shot = tmp_path / "shot.png"
-    result = chromium("--window-size=%d,%d" % (width, top + height), "--screenshot=%s" % shot, lecture_html.as_uri(),
-                      profile=tmp_path / "shot-profile")
-    assert shot.exists(), result.stderr[-2000:]
-    with image.open(shot) as page:
-        view = page.convert("RGB").crop((0, top, width, top + height))
-    colours = view.getcolors(maxcolors=1 << 16)
+    assert found["blocks"] > 20 and found["scrolling"] == 0 and found["clipped"] == 0, found
+
+
+@pytest.mark.parametrize("name", sorted(report_screenshots.SHOTS))
+def test_the_pictures_in_the_docs_show_the_reports_as_they_are_now(name, tmp_path):
+    """Each picture, taken again into tmp_path, matches the file in docs/ (refresh: python tools/report_screenshots.py)."""
+    image = pytest.importorskip("PIL.Image")
+    chops = pytest.importorskip("PIL.ImageChops")
+    need(CHROMIUM, "chromium", "chromium")
+    taken = report_screenshots.write_pictures(tmp_path, [name])[name]
+    with image.open(taken) as new, image.open(ROOT / "docs" / name) as old:
+        assert new.size == old.size, "docs/%s is out of date: run python tools/report_screenshots.py" % name
+        difference = chops.difference(new.convert("L"), old.convert("L"))
+        changed = sum(difference.histogram()[49:])  # pixels that differ by more than 48 of 255 in grey
+        colours = new.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 50  # text and formulas, not a blank page
-    view.save(SCREENSHOT, optimize=True)
-    assert "docs/%s" % SCREENSHOT.name in (ROOT / "README.md").read_text()
+    assert changed <= 0.005 * new.size[0] * new.size[1], (
+        "docs/%s differs from the report (%d pixels): run python tools/report_screenshots.py" % (name, changed))
+    shown_in = "README.md" if name == "report-screenshot.png" else "docs/reports.md"
+    assert name in (ROOT / shown_in).read_text()
 
 
 PDFLATEX, PDFTOTEXT = shutil.which("pdflatex"), shutil.which("pdftotext")

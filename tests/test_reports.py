@@ -127,13 +127,28 @@ def test_step_size_study_shows_truncation_and_rounding_around_the_chosen_step():
 # --- content ---------------------------------------------------------------------------------
 
 
-def test_every_layer_is_written_out_with_its_own_chain_rule_steps():
-    derivation = derive(Network((3, 4, 4, 4, 2), activation=["tanh", "relu", "softplus", "sigmoid"]))
+def test_the_appendix_writes_out_every_layer_with_a_new_activation_and_the_results_of_a_repeated_one():
+    derivation = derive(Network((3, 4, 4, 4, 4, 2), activation=["tanh", "relu", "softplus", "relu", "sigmoid"]))
     page = render(build_report(derivation), "html", "r.html")["r.html"].decode()
-    for layer in range(1, 5):
-        section = re.search(r'<section id="layer-%d">(.*?)</section>' % layer, page, re.S).group(1)
+    for layer in range(1, 6):
+        section = re.search(r'<section id="appendix-layer-%d">(.*?)</section>' % layer, page, re.S).group(1)
         assert mathml(derivation.delta(layer))[len("<math>"):-len("</math>")] in section
-        assert section.count("<tr class=\"caption\">") >= 6
+        steps = re.findall(r'<tr class="caption"><td colspan="3">([^<]*)</td>', section)
+        if layer == 2:  # the same activation as layer 4 above it: its results only, without the chain-rule steps
+            assert steps == ["delta2", "dE/dW2", "dE/db2"]
+        else:
+            assert len(steps) >= 10 and "dA%d/dZ%d: derivative of the activation" % (layer, layer) in " ".join(steps)
+    assert "Layer 2 takes the same steps as the layer above with the same activation (relu)" in page
+
+
+def test_primed_indices_and_index_brackets_stay_in_the_appendix(lecture):
+    _, _, document = lecture
+    page = render(document, "html", "r.html")["r.html"].decode()
+    main, appendix = page.split('<section id="appendix-derivation">')
+    primed = re.compile(r"<msup><mi>[nkji]</mi><mo>&#8242;</mo></msup>")
+    bracket = re.compile(r"<mo>\[</mo><mi>[nkji]</mi><mo>=</mo>")
+    assert not primed.search(main) and not bracket.search(main)
+    assert primed.search(appendix) and bracket.search(appendix)
 
 
 def test_html_math_is_mathml_printed_from_the_derivation_and_holds_no_tex(lecture):
@@ -151,19 +166,25 @@ def test_markdown_has_github_math_and_writes_its_figures_beside_it(lecture):
     derivation, _, document = lecture
     files = render(document, "markdown", "out/lecture.md")
     page = files["lecture.md"].decode()
-    assert "$$\n\\begin{aligned}" in page and "&= %s" % latex(derivation.delta(2)) in page
+    assert "$$\n\\begin{aligned}" in page and "= %s\n$$" % latex(derivation.delta(2)) in page
+    assert r"\delta^{(2)}_{n,j}= A^{(2)}_{n,j} \left(1 - A^{(2)}_{n,j}\right) \left(A^{(2)}_{n,j} - T_{n,j}\right)" in page
     assert set(files) == {"lecture.md", "lecture-figures/network.svg", "lecture-figures/step-size.svg"}
     assert "](lecture-figures/network.svg)" in page and files["lecture-figures/network.svg"].startswith(b"<?xml")
 
 
-def test_lecture_numbers_table_and_sympy_sign_check_appear_for_the_lecture_network(lecture):
+def test_the_lecture_table_agrees_with_every_number_the_slides_print_and_points_out_their_slip(lecture):
     _, _, document = lecture
     page = render(document, "markdown", "r.md")["r.md"].decode()
-    table = page[page.index("The lecture's numbers"):]
-    assert table.count("| same |") == 9 and "differs" not in table
-    assert "SymPy confirms the output term" in page
+    table = page[page.index("*The lecture's Backprop Example against this report*"):].split("\n\n")[1]
+    rows = [row for row in table.splitlines()[2:]]
+    assert len(rows) == 24 and sum(row.endswith("| same |") for row in rows) == 23
+    slip = next(row for row in rows if not row.endswith("| same |"))
+    # w_{j=2,i=2}: its change is 0 (x_2 = 0), so it stays .1; the slide prints .1 + .0004 = .1004
+    assert slip.startswith("| $w_{j=2,i=2}$ | $W^{(1)}_{1,1}$ | .1004 | .1000 | the slide's slip: with Δw = 0")
+    assert "| $\\Delta w_{j=2,i=2}$ | $\\Delta W^{(1)}_{1,1}$ | 0 | 0 | same |" in table
+    assert "SymPy confirms it against the index-level derivation" in page
     tanh = render(build_report(derive(Network((2, 2, 1), activation="tanh"))), "markdown", "t.md")["t.md"].decode()
-    assert "SymPy confirms" not in tanh and "The lecture's numbers" not in tanh
+    assert "The lecture's Backprop Example" not in tanh
 
 
 def test_large_network_worked_example_is_summarised():
@@ -171,7 +192,10 @@ def test_large_network_worked_example_is_summarised():
     assert not is_detailed(network, 1) and is_detailed(Network((2, 2, 1)), 1)
     document = report_document(network, random_example(network, seed=0))
     page = render(document, "markdown", "big.md")["big.md"].decode()
-    assert "largest entries by magnitude" in page and "| W1 | 100×784 |" in page
+    assert "largest entries by magnitude" in page and "| ∂E/∂W1 | 100×784 |" in page
+    values = page[page.index("*Forward pass and error terms*"):].split("\n\n")[1]
+    delta1 = next(row for row in values.splitlines() if row.startswith("| delta1 |"))
+    assert delta1.count(",") == 99  # all 100 error terms of the hidden layer
     assert len(page) < 200_000 and len(re.findall(r"-?\d\.\d+", page)) < 2_000
 
 
@@ -189,13 +213,26 @@ def test_mathml_printer_writes_the_derivations_conventions():
     bracket = "<math><mrow><mo>[</mo><mi>j</mi><mo>=</mo><mi>k</mi><mo>]</mo></mrow></math>"
     assert mathml(sympy.KroneckerDelta(j, k)) == bracket
     derivative = mathml(sympy.Derivative(sympy.Symbol("E"), W[j, k]))
-    assert derivative.startswith("<math><mfrac><mrow><mo>&#8706;</mo><mi>E</mi></mrow><mrow><mo>&#8706;</mo><msub>")
+    assert derivative.startswith("<math><mfrac><mrow><mo>&#8706;</mo><mi>E</mi></mrow><mrow><mo>&#8706;</mo><msubsup>")
+    assert "<mo>(</mo><mn>1</mn><mo>)</mo>" in derivative  # the layer as a superscript: W^(1)_{j,k}
     double = mathml(sympy.Sum(Z[n, m], (m, 0, 3), (n, 0, sympy.Symbol("N") - 1)))
     assert double.count("&#8721;") == 2 and double.index("<mi>n</mi><mo>=</mo>") < double.index("<mi>m</mi><mo>=</mo>")
     assert "&#963;" in mathml(derive("2-2-1").forward_equations[1].rhs)
     with sympy.evaluate(False):
         lecture_line = (1 - number(0.5523)) * (number(0.5523) - number(0.9)) * number(0.5523)
     assert latex(lecture_line) == r"\left(1 - 0.5523\right)\left(0.5523 - 0.9\right)\left(0.5523\right)"
+
+
+def test_formulas_read_as_the_lecture_writes_them():
+    o, t, h = (sympy.IndexedBase(name)[sympy.Symbol("k")] for name in "oth")
+    assert latex(-(o - t) * o * (1 - o)) == r"o_{k} \left(1 - o_{k}\right) \left(t_{k} - o_{k}\right)"
+    assert latex(t - o) == "t_{k} - o_{k}"
+    assert latex(sympy.IndexedBase("net")[sympy.Symbol("j")]) == r"\mathrm{net}_{j}"
+    assert latex(sympy.IndexedBase("Rdelta2")[sympy.Symbol("n"), sympy.Symbol("j")]) == (
+        r"\mathcal{R}\lbrace \delta^{(2)}_{n,j}\rbrace")
+    r, x = sympy.symbols("r x")
+    assert latex(sympy.Derivative(r * x + x**2, r)) == r"\frac{\partial}{\partial r}\left(r x + x^{2}\right)"
+    assert latex(sympy.Heaviside(x, 0)) == r"\left[x > 0\right]"
 
 
 def test_derivation_and_check_report_display_themselves_in_jupyter(lecture):

@@ -48,7 +48,7 @@ def test_a_detached_saved_output_passes_first_order_and_fails_second_order_named
     assert check_torch_module(model, X, T).ok
     report = check_torch_hvp(model, X, T)
     assert not report.ok and report.culprit == "candidate"
-    assert [(d.kind, d.parameters) for d in report.diagnosis] == [(kind, spoiled)]
+    assert [(d.kind, d.parameters) for d in report.diagnosis if d.kind != "right"] == [(kind, spoiled)]
     assert "the hidden layer (sigmoid)" in report.diagnosis[0].text
 
 

@@ -19,18 +19,18 @@ into the plain data of a training report (``backprop train ... --report FILE``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from derive import InputError, Network, derive
+from derive import files
+from derive.files import atomic_write
 from derive.report import Document, ExampleInput, build_report, format_for, render, worked_example
 from derive.report.second_order import HESSIAN_SHOWN_LARGEST
 from derive.report.writers import check_tools
 from verify.check.evidence import verification_data
 from verify.check.second_order_evidence import hessian_data
-from verify.cli import write_output
 from verify.engine import Dataset, Engine
 from verify.engine.data import decode_classes, n_classes
 from verify.engine.training import History
@@ -98,19 +98,16 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
 
 
 def check_writable(path: Path) -> None:
-    """Refuse, before any work, an output path that cannot be written.
+    """Refuse, before any work, a report path that cannot be written (:func:`derive.files.check_writable`).
 
     Raises:
-        InputError: the path is a directory, its folder does not exist, or the folder is not writable.
+        InputError: the path is a directory (naming a file to give instead), its folder does not exist,
+            or the folder is not writable.
     """
     if path.is_dir():
         raise InputError("cannot write %s: it is a directory; give a file name such as %s"
                          % (path, path / "report.html"))
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError("cannot write %s: directory %s does not exist" % (path, folder))
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError("cannot write %s: permission denied" % path)
+    files.check_writable(path)
 
 
 def write_files(path: Path, files: dict[str, bytes]) -> list[Path]:
@@ -121,7 +118,7 @@ def write_files(path: Path, files: dict[str, bytes]) -> list[Path]:
         target = path.parent / name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_output(target, files[name])
+            atomic_write(target, files[name])
         except OSError as exc:
             raise InputError("cannot write %s: %s" % (target, exc.strerror or exc)) from None
         written.append(target)

@@ -32,6 +32,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from derive.files import check_readable
+
 from .activations import Activation, get_activation
 from derive.errors import InputError, choices
 from .losses import Loss, get_loss, get_reduction
@@ -114,6 +116,7 @@ class Network:
         path = Path(path)
         if path.suffix.lower() not in SPEC_SUFFIXES:
             raise InputError("spec file %s must end in %s" % (path, ", ".join(SPEC_SUFFIXES)))
+        check_readable(path, "spec")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import InputError
-from derive.files import atomic_write
+from derive.files import atomic_write, check_readable
 from .network import Network
 
 INIT_SCALE = 0.05
@@ -99,6 +99,7 @@ def read_npz(path: str | Path, kind: str, expected: str) -> dict[str, np.ndarray
     Raises:
         InputError: the file is missing, unreadable, or not an archive of arrays.
     """
+    check_readable(path, kind)
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
@@ -115,6 +116,7 @@ def read_json_params(path: str | Path) -> dict[str, np.ndarray]:
     Raises:
         InputError: the file is missing, not JSON, not an object of numeric arrays.
     """
+    check_readable(path, "parameter")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -2,9 +2,15 @@
 
 A report is built once as content (:func:`build_report`: a
 :class:`~derive.report.document.Document` of sections whose mathematics are
-the derivation's own SymPy objects) and written by one writer per format
+the derivation's own SymPy objects, in the order of
+:mod:`derive.report.build`) and written by one writer per format
 (:func:`render`): standalone HTML with MathML, Markdown that GitHub renders,
-a LaTeX document, a PDF through pdflatex, or a Jupyter notebook.
+a LaTeX document, a PDF through pdflatex, or a Jupyter notebook.  Each
+writer is a :class:`~derive.report.renderer.Renderer` with one
+``_render_<Block>`` method per kind of block, found by name, as SymPy's
+printers find ``_print_<Node>``.  The exercises a report ends with come from
+:mod:`derive.report.exercises`, one source of questions for reports and
+exercise sheets.
 
 >>> from derive import derive
 >>> from derive.report import build_report, lecture_example, render, worked_example

@@ -1,13 +1,20 @@
-"""Assemble a report: the derivation's sections, the worked example, verification and training, in order.
+"""Assemble a report: the lecture's way first, the machinery after, in the order a student reads it.
 
 :func:`build_report` returns the :class:`~derive.report.document.Document`
-that every writer prints (:func:`derive.report.render`).  The order follows
-the lecture: notation, the network, forward pass, loss, the chain rule from
-the output layer back, the δ recursion, the update rules, the vectorized
-form, the worked example, its verification, with ``order=2`` the second
-derivatives (:mod:`derive.report.second_order`), and the generated code last
-(it is long).  A training report starts with the training and keeps the
-derivation after it.
+that every writer prints (:func:`derive.report.render`):
+
+1. the box "Backpropagation in four equations" (:mod:`derive.report.box`);
+2. notation (the lecture's symbols next to ours), the network, the forward pass, the loss
+   (:mod:`derive.report.sections`);
+3. the chain rule done the lecture's way, and the output error term of this network's output
+   activation and loss (:mod:`derive.report.lecture`);
+4. backpropagation in index form, the update rules, the vectorized form (:mod:`derive.report.updates`);
+5. the worked example and its verification; with ``order=2`` the second derivatives;
+6. the box again, and exercises (:mod:`derive.report.exercises`);
+7. appendices: how SymPy proves it (every chain-rule step, :mod:`derive.report.appendix`), the
+   generated code, and the answers to the exercises.
+
+A training report starts with the training and keeps the rest after it.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import sympy
 from derive.errors import InputError
 from derive.symbolic.derivation import SymbolicDerivation
 
-from .document import Document, Section, paragraph
+from .appendix import appendix_sections
+from .box import box_section
+from .document import Document
 from .example import WorkedExample
 from .example_sections import example_sections
+from .exercises import answers_section, exercises_for, exercises_section
+from .lecture import chain_rule_section, output_delta_section
 from .notation import Notation
-from .plots import network_diagram
 from .second_order import second_order_sections
-from .sections import derivation_sections
+from .sections import forward_section, loss_section, network_section, notation_section, summary_section
 from .training import training_sections
 from .updates import code_section, update_section, vectorized_section
 from .verification import verification_sections
@@ -53,9 +63,11 @@ def build_report(derivation: SymbolicDerivation, example: WorkedExample | None =
         raise InputError("order must be 1 (the gradients) or 2 (also second derivatives), got %r" % (order,))
     network = derivation.network
     notation = Notation(derivation)
-    sections = derivation_sections(derivation)
-    sections.insert(1, network_section(derivation))
-    sections += [update_section(derivation, notation), vectorized_section(derivation, notation)]
+    sections = [box_section(derivation, notation), notation_section(derivation, notation),
+                network_section(derivation, notation), forward_section(derivation, notation),
+                loss_section(derivation, notation), chain_rule_section(derivation), output_delta_section(derivation),
+                summary_section(derivation, notation), update_section(derivation, notation),
+                vectorized_section(derivation, notation)]
     if example is not None:
         sections += example_sections(derivation, example)
     if verification:
@@ -64,7 +76,9 @@ def build_report(derivation: SymbolicDerivation, example: WorkedExample | None =
         sections += verification_sections(verification, code)
     if order == 2:
         sections += second_order_sections(derivation, hessian)
-    sections.append(code_section(derivation))
+    exercises = exercises_for(derivation, example)
+    sections += [box_section(derivation, notation, again=True), exercises_section(exercises)]
+    sections += appendix_sections(derivation, notation) + [code_section(derivation), answers_section(exercises)]
     sizes = "-".join(map(str, network.sizes))
     if training is not None:
         sections = training_sections(training) + sections
@@ -75,22 +89,6 @@ def build_report(derivation: SymbolicDerivation, example: WorkedExample | None =
                 "Derived by backprop with SymPy %s: every formula is a sympy.diff result, printed by SymPy's "
                 "printers." % sympy.__version__)
     return Document(title, subtitle, sections, setup=setup_code(network))
-
-
-def network_section(derivation: SymbolicDerivation) -> Section:
-    """The diagram of the network, with its layers named."""
-    network = derivation.network
-    names = ["input (%d)" % network.sizes[0]]
-    names += ["layer %d: %s (%d)" % (layer, activation.name if len(activation.name) <= 16 else "custom", width)
-              for layer, (activation, width) in enumerate(zip(network.activations, network.sizes[1:]), start=1)]
-    counts = ", ".join("%s %s" % (name, "×".join(map(str, shape))) for name, shape in network.param_shapes().items())
-    notation = Notation(derivation)
-    generic = sympy.IndexedBase(sympy.Symbol("W_l"))[notation.j, notation.i]
-    return Section("network", "The network", [
-        paragraph("%d layers of weights (%s), %s parameters in all. " % (network.depth, counts,
-                                                                         format(network.n_params, ",")),
-                  generic, " is the weight from unit i of layer l − 1 to unit j of layer l."),
-        network_diagram(network.sizes, names, network.bias)])
 
 
 def setup_code(network) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from derive.symbolic.derivation import SymbolicDerivation
 
-from .document import Section, Table, equations, paragraph, render_cell
+from .document import Section, Table, equations, paragraph
 from .html import render_sections as html_sections
 from .markdown import render_sections as markdown_sections
 from .math import latex
+from .renderer import Renderer
 from .notation import Notation
 from .verification import check_blocks
 
@@ -77,8 +78,22 @@ def check_latex(check: dict) -> str:
                                                                 " \\\\\n".join(lines))
 
 
+class _JupyterLatex(Renderer):
+    """Cells of a LaTeX ``array`` for Jupyter's LaTeX renderer (math mode throughout)."""
+
+    name = "Jupyter LaTeX"
+
+    escape = staticmethod(lambda text: r"\text{%s}" % text)
+
+    def math(self, expr) -> str:
+        return latex(expr)
+
+    def code(self, source: str) -> str:
+        return r"\texttt{%s}" % source
+
+
 def _latex_cell(cell) -> str:
-    return render_cell(cell, latex, lambda source: r"\texttt{%s}" % source, lambda text: r"\text{%s}" % text)
+    return _JupyterLatex().render_cell(cell)
 
 
 def _no_figures(figure) -> str:

@@ -10,7 +10,13 @@ HTML, LaTeX for Markdown, LaTeX documents and notebooks):
 * :class:`Table`: a header and rows of cells, each a string, a number or a SymPy object;
 * :class:`Figure`: a drawing (a plot, a diagram) that can render itself as SVG, PDF or PNG bytes;
 * :class:`Code`: a source listing;
+* :class:`Box`: a framed group of blocks under a title (the four equations of backpropagation);
 * :class:`Section`: a title and blocks, plus the notebook code that reproduces it.
+
+Each writer is a :class:`~derive.report.renderer.Renderer` with one
+``_render_<Block>`` method per block kind, found by the block's class name
+(as SymPy's printers find ``_print_<Node>``): a new block kind is a class
+here and one method per format.
 """
 
 from __future__ import annotations
@@ -30,19 +36,29 @@ Cell = Union[str, int, float, sympy.Basic]
 
 @dataclass(frozen=True)
 class Paragraph:
-    """Prose with inline math: ``Paragraph(("the error term ", delta, " of layer 2"))``."""
+    """Prose with inline math: ``Paragraph(("the error term ", delta, " of layer 2"))``.
+
+    ``note`` makes it an aside (printed smaller); ``lead`` is a bold lead-in (``"Exercise 1."``).
+    """
 
     parts: tuple[Inline, ...]
-    note: bool = False  # an aside (printed smaller / as a note)
+    note: bool = False
+    lead: str = ""
 
 
 @dataclass(frozen=True)
 class EquationRow:
-    """``lhs = rhs[0] = rhs[1] ...``, with an optional caption saying what it is."""
+    """``lhs = rhs[0] = rhs[1] ...``, with an optional caption saying what it is (printed above the row).
+
+    ``relation`` is ``"="`` or ``"←"`` (an update, as the lecture writes w ← w + Δw); ``tag`` is
+    printed at the right of the row (the shape of a matrix equation).
+    """
 
     lhs: sympy.Basic
     rhs: tuple[sympy.Basic, ...]
-    caption: str = ""
+    caption: str | tuple = ""  # text, or paragraph parts (text and inline math)
+    relation: str = "="
+    tag: sympy.Basic | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,7 @@ class Equations:
 
 @dataclass(frozen=True)
 class Table:
-    """A table; ``numeric`` columns are right-aligned."""
+    """A table with its caption above it; columns of numbers are right-aligned."""
 
     header: tuple[Cell, ...]
     rows: tuple[tuple[Cell, ...], ...]
@@ -84,7 +100,15 @@ class Code:
     folded: bool = False
 
 
-Block = Union[Paragraph, Equations, Table, Figure, Code]
+@dataclass(frozen=True)
+class Box:
+    """A framed group of blocks under a title, read apart from the text around it."""
+
+    title: str
+    blocks: tuple
+
+
+Block = Union[Paragraph, Equations, Table, Figure, Code, Box]
 
 
 @dataclass
@@ -117,8 +141,13 @@ class Document:
     setup: str | None = None
 
     def figures(self) -> list[Figure]:
-        """Every figure, in order."""
-        return [block for section in self.sections for block in section.blocks if isinstance(block, Figure)]
+        """Every figure, in order (also those inside boxes)."""
+        return [block for section in self.sections for block in _flat(section.blocks) if isinstance(block, Figure)]
+
+
+def _flat(blocks) -> list:
+    """Blocks with the contents of boxes in their place."""
+    return [inner for block in blocks for inner in (_flat(block.blocks) if isinstance(block, Box) else [block])]
 
 
 def is_number(cell: Cell) -> bool:
@@ -131,15 +160,8 @@ def numeric_columns(table: Table) -> list[bool]:
     return [all(is_number(row[c]) for row in table.rows) for c in range(len(table.header))]
 
 
-def render_cell(cell: Cell, math: Callable[[sympy.Basic], str], code: Callable[[str], str],
-                text: Callable[[str], str]) -> str:
-    """A cell in a writer's syntax: ``math(expr)``, ``code(source)``, ``text(string)``, or a number as text."""
-    if isinstance(cell, sympy.Basic):
-        return math(cell)
-    if isinstance(cell, Code):
-        return code(cell.source)
-    if not is_number(cell):
-        return text(str(cell))
+def number_text(cell: int | float) -> str:
+    """A number of a table as text: integers with thousands separators, others with the report's digits."""
     return format(cell, ",") if isinstance(cell, int) else text_number(cell)
 
 
@@ -148,6 +170,6 @@ def equations(*rows: tuple) -> Equations:
     return Equations(tuple(EquationRow(row[0], tuple(row[1:])) for row in rows))
 
 
-def paragraph(*parts: Inline, note: bool = False) -> Paragraph:
+def paragraph(*parts: Inline, note: bool = False, lead: str = "") -> Paragraph:
     """``paragraph("text ", expr, " more text")``."""
-    return Paragraph(tuple(parts), note)
+    return Paragraph(tuple(p for p in parts if not isinstance(p, str) or p), note, lead)

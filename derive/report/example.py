@@ -132,21 +132,24 @@ def random_example(network: Network, seed: int = 0, lr: float = LECTURE_LR,
     """Seeded numbers for any network: the lecture's initialisation and one random example.
 
     Parameters are :func:`derive.init_params` (uniform in (-0.05, 0.05)) from
-    ``seed``; the input is uniform in [0, 1) and the target uniform in
-    [0.1, 0.9) per output unit (a distribution over the units for a softmax
-    output), from the same seed.
+    ``seed``; the input is uniform in [0, 1) and, from the same seed, the
+    target uniform in [0.1, 0.9) per output unit, or, for an output layer that
+    is not elementwise (softmax: its outputs are a distribution over the
+    classes), a one-hot label of a class drawn uniformly.
     """
     params = init_params(network, seed)
     rng = np.random.default_rng([seed, 2])
     X = rng.uniform(0.0, 1.0, size=(1, network.sizes[0]))
     T = rng.uniform(0.1, 0.9, size=(1, network.sizes[-1]))
-    if network.activations[-1].name == "softmax":
-        T = T / T.sum(axis=1, keepdims=True)
+    if not network.activations[-1].elementwise:
+        T = np.eye(network.sizes[-1])[[int(rng.integers(network.sizes[-1]))]]
     code = ("from derive.report import random_example\nstart = random_example(network, seed=%d, lr=%r, momentum=%r)"
             % (seed, lr, momentum))
+    target = ("a one-hot target (class %d)" % int(T[0].argmax()) if not network.activations[-1].elementwise
+              else "targets uniform in [0.1, 0.9)")
     return ExampleInput(params, X, T, lr, momentum, "seeded random numbers (seed %d): parameters uniform in "
-                        "(-0.05, 0.05) as the lecture initialises them, one input uniform in [0, 1)" % seed,
-                        code)
+                        "(-0.05, 0.05) as the lecture initialises them, one input uniform in [0, 1) and %s"
+                        % (seed, target), code)
 
 
 def worked_example(derivation: SymbolicDerivation, start: ExampleInput, steps: int = STEPS) -> WorkedExample:

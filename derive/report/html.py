@@ -13,8 +13,9 @@ from __future__ import annotations
 import html
 import re
 
-from .document import Block, Cell, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, render_cell
+from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number
 from .math import mathml, mathml_chain
+from .renderer import Renderer
 
 STYLE = """
 :root { color-scheme: light; --ink: #1d1d1f; --muted: #5f6368; --rule: #d9dce1; --accent: #1f5fa8; --code: #f6f7f9; }
@@ -34,13 +35,14 @@ nav ol { margin: 0; padding-left: 1.3rem; columns: 2; }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
 p.note { color: var(--muted); font-size: .93rem; border-left: 3px solid var(--rule); padding-left: .8rem; }
-.scroll { overflow-x: auto; margin: .8rem 0 1.1rem; }
+.scroll { overflow-x: auto; overflow-y: hidden; margin: .8rem 0 1.1rem; padding: .15rem 0; }
 table.equations { border-collapse: collapse; }
 table.equations td { padding: .28rem .3rem; vertical-align: middle; white-space: nowrap; }
 table.equations td.lhs { text-align: right; }
+table.equations td.tag { padding-left: 2rem; color: var(--muted); }
 table.equations tr.caption td { padding: .7rem 0 0; color: var(--muted); font-size: .88rem; white-space: normal; }
 table.data { border-collapse: collapse; font-size: .92rem; }
-table.data caption { caption-side: bottom; color: var(--muted); font-size: .86rem; padding-top: .4rem;
+table.data caption { caption-side: top; color: var(--muted); font-size: .86rem; padding-bottom: .4rem;
   text-align: left; }
 table.data th, table.data td { padding: .3rem .75rem; border-bottom: 1px solid var(--rule); text-align: left; }
 table.data th { border-bottom: 2px solid var(--ink); font-weight: 600; }
@@ -52,6 +54,9 @@ figcaption { color: var(--muted); font-size: .88rem; margin-top: .3rem; }
 pre { background: var(--code); padding: .8rem 1rem; border-radius: 6px; overflow-x: auto; font-size: .8rem;
   line-height: 1.45; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .86em; }
+aside.box { border: 1.5px solid var(--accent); border-radius: 8px; padding: .4rem 1.2rem .6rem; margin: 1.2rem 0;
+  background: #f7faff; }
+aside.box .box-title { font-weight: 700; color: var(--accent); margin: .5rem 0 .2rem; }
 details summary { cursor: pointer; color: var(--accent); margin: .6rem 0; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1px solid var(--rule);
   padding-top: .8rem; }
@@ -67,93 +72,90 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1
 """
 
 
-def render_html(document: Document) -> str:
-    """The whole document as one standalone HTML page."""
-    contents = "".join('<li><a href="#%s">%s</a></li>' % (s.key, _text(s.title)) for s in document.sections
-                       if s.level == 2)
-    parts = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-             '<link rel="icon" href="data:,">\n<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n'
-             % (_text(document.title), STYLE),
-             '<header>\n<h1>%s</h1>\n%s</header>\n' % (_text(document.title), "".join(
-                 '<p class="subtitle">%s</p>\n' % _text(line) for line in document.subtitle)),
-             '<nav aria-label="Contents"><h2>Contents</h2><ol>%s</ol></nav>\n<main>\n' % contents,
-             render_sections(document.sections),
-             '</main>\n<footer>Written by backprop: every formula is a SymPy object printed as MathML; '
-             'the figures are drawn by matplotlib.</footer>\n</body>\n</html>\n']
-    return "".join(parts)
+class HtmlRenderer(Renderer):
+    """Blocks as HTML elements, math as MathML (see the module docstring)."""
 
+    name = "HTML"
 
-def render_sections(sections: list[Section]) -> str:
-    """Sections as HTML elements (also what a Jupyter ``_repr_html_`` shows)."""
-    out = []
-    for section in sections:
+    def render_document(self, document: Document) -> str:
+        """The whole document as one standalone HTML page."""
+        contents = "".join('<li><a href="#%s">%s</a></li>' % (s.key, self.text(s.title)) for s in document.sections
+                           if s.level == 2)
+        return "".join([
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            '<link rel="icon" href="data:,">\n<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n'
+            % (self.text(document.title), STYLE),
+            '<header>\n<h1>%s</h1>\n%s</header>\n' % (self.text(document.title), "".join(
+                '<p class="subtitle">%s</p>\n' % self.text(line) for line in document.subtitle)),
+            '<nav aria-label="Contents"><h2>Contents</h2><ol>%s</ol></nav>\n<main>\n' % contents,
+            self.render_sections(document.sections),
+            '</main>\n<footer>Written by backprop: every formula is a SymPy object printed as MathML; '
+            'the figures are drawn by matplotlib.</footer>\n</body>\n</html>\n'])
+
+    def render_section(self, section: Section) -> str:
         tag = "h%d" % section.level
-        out.append('<section id="%s">\n<%s>%s</%s>\n' % (section.key, tag, _text(section.title), tag))
-        out += [render_block(block) for block in section.blocks]
-        out.append("</section>\n")
-    return "".join(out)
+        return '<section id="%s">\n<%s>%s</%s>\n%s</section>\n' % (
+            section.key, tag, self.text(section.title), tag, "".join(self.render_blocks(section.blocks)))
 
+    escape = staticmethod(lambda text: html.escape(text, quote=True))
 
-def render_block(block: Block) -> str:
-    """One block as HTML."""
-    if isinstance(block, Paragraph):
-        return '<p%s>%s</p>\n' % (' class="note"' if block.note else "", _inline(block.parts))
-    if isinstance(block, Equations):
-        return _equations(block)
-    if isinstance(block, Table):
-        return _table(block)
-    if isinstance(block, Figure):
-        return _figure(block)
-    if isinstance(block, Code):
+    def math(self, expr) -> str:
+        return mathml(expr)
+
+    def code(self, source: str) -> str:
+        return "<code>%s</code>" % html.escape(source)
+
+    def _render_Paragraph(self, block: Paragraph) -> str:
+        lead = "<strong>%s</strong> " % self.text(block.lead) if block.lead else ""
+        return '<p%s>%s%s</p>\n' % (' class="note"' if block.note else "", lead, self.inline(block.parts))
+
+    def _render_Equations(self, block: Equations) -> str:
+        rows, tagged = [], any(row.tag is not None for row in block.rows)
+        for row in block.rows:
+            if row.caption:
+                rows.append('<tr class="caption"><td colspan="%d">%s</td></tr>' % (3 + tagged, self.inline(row.caption)))
+            tag = '<td class="tag">%s</td>' % (mathml(row.tag) if row.tag is not None else "") if tagged else ""
+            rows.append('<tr><td class="lhs">%s</td><td><math><mo>%s</mo></math></td><td class="rhs">%s</td>%s</tr>'
+                        % (mathml_chain([row.lhs], display_style=True), row.relation,
+                           mathml_chain(row.rhs, display_style=True), tag))
+        return '<div class="scroll"><table class="equations">%s</table></div>\n' % "\n".join(rows)
+
+    def _render_Table(self, block: Table) -> str:
+        head = "".join(self._cell(cell, "th") for cell in block.header)
+        body = "".join("<tr>%s</tr>" % "".join(self._cell(cell, "td") for cell in row) for row in block.rows)
+        caption = "<caption>%s</caption>" % self.text(block.caption) if block.caption else ""
+        return ('<div class="scroll"><table class="data">%s<thead><tr>%s</tr></thead><tbody>%s</tbody></table>'
+                '</div>\n' % (caption, head, body))
+
+    def _cell(self, cell, tag: str) -> str:
+        return '<%s%s>%s</%s>' % (tag, ' class="num"' if is_number(cell) else "", self.render_cell(cell), tag)
+
+    def _render_Figure(self, block: Figure) -> str:
+        svg = block.render("svg").decode("utf-8")
+        svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined
+        svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+        svg = re.sub(r"<svg ", '<svg role="img" aria-label="%s" ' % self.text(block.alt), svg, count=1)
+        return ('<figure id="figure-%s">\n%s<figcaption>%s</figcaption>\n</figure>\n'
+                % (block.name, svg, self.text(block.caption)))
+
+    def _render_Code(self, block: Code) -> str:
         listing = '<pre><code class="language-%s">%s</code></pre>\n' % (block.language, html.escape(block.source))
         if block.folded:
             lines = block.source.count("\n") + 1
             return "<details><summary>Show the listing (%d lines)</summary>\n%s</details>\n" % (lines, listing)
         return listing
-    raise TypeError("no HTML for %s" % type(block).__name__)
+
+    def _render_Box(self, block: Box) -> str:
+        return '<aside class="box">\n<p class="box-title">%s</p>\n%s</aside>\n' % (
+            self.text(block.title), "".join(self.render_blocks(block.blocks)))
 
 
-def _text(text: str) -> str:
-    return html.escape(text, quote=True)
+def render_html(document: Document) -> str:
+    """The whole document as one standalone HTML page."""
+    return HtmlRenderer().render_document(document)
 
 
-def _inline(parts) -> str:
-    return "".join(_text(part) if isinstance(part, str) else mathml(part) for part in parts)
-
-
-def _chain(expressions) -> str:
-    """``a = b = c`` as one MathML element, in display style."""
-    return mathml_chain(expressions, display_style=True)
-
-
-def _equations(block: Equations) -> str:
-    rows = []
-    for row in block.rows:
-        if row.caption:
-            rows.append('<tr class="caption"><td colspan="3">%s</td></tr>' % _text(row.caption))
-        rows.append('<tr><td class="lhs">%s</td><td><math><mo>=</mo></math></td><td class="rhs">%s</td></tr>'
-                    % (_chain([row.lhs]), _chain(row.rhs)))
-    return '<div class="scroll"><table class="equations">%s</table></div>\n' % "\n".join(rows)
-
-
-def _cell(cell: Cell, tag: str) -> str:
-    content = render_cell(cell, mathml, lambda source: "<code>%s</code>" % html.escape(source), _text)
-    return '<%s%s>%s</%s>' % (tag, ' class="num"' if is_number(cell) else "", content, tag)
-
-
-def _table(block: Table) -> str:
-    head = "".join(_cell(cell, "th") for cell in block.header)
-    body = "".join("<tr>%s</tr>" % "".join(_cell(cell, "td") for cell in row) for row in block.rows)
-    caption = "<caption>%s</caption>" % _text(block.caption) if block.caption else ""
-    return ('<div class="scroll"><table class="data">%s<thead><tr>%s</tr></thead><tbody>%s</tbody></table></div>\n'
-            % (caption, head, body))
-
-
-def _figure(block: Figure) -> str:
-    svg = block.render("svg").decode("utf-8")
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
-    svg = re.sub(r"<svg ", '<svg role="img" aria-label="%s" ' % _text(block.alt), svg, count=1)
-    return ('<figure id="figure-%s">\n%s<figcaption>%s</figcaption>\n</figure>\n'
-            % (block.name, svg, _text(block.caption)))
+def render_sections(sections: list[Section]) -> str:
+    """Sections as HTML elements (also what a Jupyter ``_repr_html_`` shows)."""
+    return HtmlRenderer().render_sections(sections)

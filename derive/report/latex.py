@@ -26,12 +26,13 @@ import sympy
 
 from derive.errors import InputError
 
-from .document import (Block, Cell, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number,
-                       numeric_columns, render_cell)
-from .math import equation_latex, latex
+from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, numeric_columns
+from .linebreak import equation_lines
+from .math import latex
+from .renderer import TexRenderer
 
 PACKAGES = ("amsmath", "amssymb", "geometry", "graphicx", "booktabs", "longtable", "array", "listings", "xcolor",
-            "hyperref")
+            "multicol", "hyperref")
 PREAMBLE = r"""\documentclass[11pt]{article}
 \ifdefined\pdftrailerid
   \pdftrailerid{}\pdfinfoomitdate=1\pdfsuppressptexinfo=-1
@@ -39,12 +40,15 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage[a4paper,margin=22mm]{geometry}
 \usepackage{graphicx,booktabs,longtable,array}
-\usepackage{xcolor,listings}
+\usepackage{xcolor,listings,multicol}
 \usepackage[hidelinks,pdfcreator={backprop},pdfproducer={}]{hyperref}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
 \emergencystretch=3em
+\newcommand{\reportbox}[2]{\par\medskip\noindent\fcolorbox[rgb]{0.12,0.37,0.66}{0.97,0.98,1}{%
+  \begin{minipage}{\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax}
+  {\bfseries\color[rgb]{0.12,0.37,0.66}#1\par}\smallskip #2\end{minipage}}\par\medskip}
 \lstset{basicstyle=\ttfamily\scriptsize, breaklines=true, columns=fullflexible, keepspaces=true,
   backgroundcolor=\color[gray]{0.96}, frame=none, xleftmargin=0.5em, showstringspaces=false}
 """
@@ -54,53 +58,98 @@ UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "�
            "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$", "←": r"$\leftarrow$", "²": r"$^2$", "≤": r"$\le$",
            "ᵀ": r"$^{\top}$", "≥": r"$\ge$", "−": "-", "‘": "`",
            "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
-           "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$"}
+           "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$",
+           "′": r"$'$", "⊙": r"$\odot$", "⊤": r"$^{\top}$", "∈": r"$\in$", "≠": r"$\neq$", "θ": r"$\theta$",
+           "ℛ": r"$\mathcal{R}$", "≈": r"$\approx$", "Σ": r"$\Sigma$", "∇": r"$\nabla$", "½": r"$\frac{1}{2}$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
             "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
             "|": r"\textbar{}"}
 #: Text columns with a cell longer than this wrap, sharing what the other columns leave of the line;
 #: a character of a ``\small`` table takes about CHARACTER_WIDTH of the line.
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115
+#: Tables with more columns than this are set smaller, with less space between columns (a Hessian of 9 parameters).
+WIDE_TABLE = 7
 PDFLATEX_MISSING = ("writing PDF needs pdflatex, which is not installed; install it (Debian/Ubuntu: apt-get install "
                     "texlive-latex-base texlive-latex-recommended) or write .tex and compile it yourself")
 
 
+class LatexRenderer(TexRenderer):
+    """Blocks as LaTeX for pdflatex (see the module docstring); ``link(figure)`` is each figure's PDF path."""
+
+    name = "LaTeX"
+    escape = staticmethod(lambda text: escape(text))
+
+    def __init__(self, link: Callable[[Figure], str]):
+        self.link = link
+
+    def render_document(self, document: Document) -> str:
+        """The whole document."""
+        title = "{\\LARGE\\bfseries %s\\par}\n\\vspace{0.6em}\n%s" % (
+            escape(document.title), "\\\\\n".join(escape(line) for line in document.subtitle))
+        return ("%s\\hypersetup{pdftitle={%s}}\n\\begin{document}\n\\begin{center}\n%s\n\\end{center}\n\n%s"
+                "\\end{document}\n" % (PREAMBLE, escape(document.title, title=True), title,
+                                       self.render_sections(document.sections)))
+
+    def render_section(self, section: Section) -> str:
+        command = "section" if section.level <= 2 else "subsection"
+        parts = [r"\%s{%s}\label{%s}" % (command, escape(section.title, title=True), section.key)]
+        return "\n\n".join(parts + self.render_blocks(section.blocks)) + "\n\n"
+
+    def code(self, source: str) -> str:
+        return r"\texttt{%s}" % escape(source)
+
+    def _render_Paragraph(self, block: Paragraph) -> str:
+        text = (r"\textbf{%s} " % escape(block.lead) if block.lead else "") + self.inline(block.parts)
+        return r"{\small\color[gray]{0.3}%s\par}" % text if block.note else text
+
+    def _render_Equations(self, block: Equations) -> str:
+        lines, before = [], ""
+        for position, row in enumerate(block.rows):
+            caption = r"{\small\color[gray]{0.35}%s}" % self.inline(row.caption) if row.caption else ""
+            if caption and position == 0:
+                before = caption + "\\par\\nobreak\n"  # not \intertext: no empty display line above it
+            elif caption:
+                lines.append(r"\intertext{%s}" % caption)
+            written = equation_lines(row)
+            if row.tag is not None:
+                written[-1] += r" \tag*{$%s$}" % latex(row.tag)
+            lines += [line + r" \\" for line in written]
+        if lines:
+            lines[-1] = lines[-1][: -len(r" \\")]
+        return "%s\\begin{align*}\n%s\n\\end{align*}" % (before, "\n".join(lines))
+
+    def _render_Table(self, block: Table) -> str:
+        rows = [" & ".join(self.render_cell(cell) for cell in block.header) + r" \\", r"\midrule"]
+        rows += [" & ".join(self.render_cell(cell) for cell in row) + r" \\" for row in block.rows]
+        caption = "\\caption*{\\small %s}\\\\\n" % escape(block.caption) if block.caption else ""
+        stretch = any(isinstance(cell, sympy.Basic) for row in block.rows for cell in row)
+        size = "\\scriptsize\\setlength{\\tabcolsep}{3pt}" if len(block.header) > WIDE_TABLE else "\\small"
+        return "{%s%s\n\\begin{longtable}{%s}\n%s\\toprule\n%s\n\\bottomrule\n\\end{longtable}}" % (
+            size, "\\renewcommand{\\arraystretch}{1.6}" if stretch else "", _column_spec(block), caption,
+            "\n".join(rows))
+
+    def _render_Figure(self, block: Figure) -> str:
+        return ("\\begin{figure}[htbp]\n\\centering\n\\includegraphics[width=\\linewidth,height=0.42\\textheight,"
+                "keepaspectratio]{%s}\n\\caption{%s}\n\\end{figure}" % (self.link(block), escape(block.caption)))
+
+    def _render_Code(self, block: Code) -> str:
+        listing = "\\begin{lstlisting}[language=Python%s]\n%s\n\\end{lstlisting}" % (
+            ",basicstyle=\\ttfamily\\tiny" if block.folded else "", _ascii(block.source.rstrip("\n")))
+        # a long listing (an appendix) in two columns of small type
+        return "\\begin{multicols}{2}\n%s\n\\end{multicols}" % listing if block.folded else listing
+
+    def _render_Box(self, block: Box) -> str:
+        return "\\reportbox{%s}{%%\n%s}" % (escape(block.title), "\n\n".join(self.render_blocks(block.blocks)))
+
+
 def render_latex(document: Document, link: Callable[[Figure], str]) -> str:
     """The whole document; ``link(figure)`` is the path (without extension) of each figure's PDF."""
-    title = "{\\LARGE\\bfseries %s\\par}\n\\vspace{0.6em}\n%s" % (
-        escape(document.title), "\\\\\n".join(escape(line) for line in document.subtitle))
-    body = "".join(render_section(section, link) for section in document.sections)
-    return ("%s\\hypersetup{pdftitle={%s}}\n\\begin{document}\n\\begin{center}\n%s\n\\end{center}\n\n%s"
-            "\\end{document}\n" % (PREAMBLE, escape(document.title, title=True), title, body))
+    return LatexRenderer(link).render_document(document)
 
 
 def standalone(fragment: str) -> str:
     """A LaTeX fragment (``backprop derive --latex``) as a complete document, with the report's preamble."""
     return "%s\\begin{document}\n%s\n\\end{document}\n" % (PREAMBLE, fragment)
-
-
-def render_section(section: Section, link: Callable[[Figure], str]) -> str:
-    command = "section" if section.level <= 2 else "subsection"
-    parts = [r"\%s{%s}\label{%s}" % (command, escape(section.title, title=True), section.key)]
-    parts += [render_block(block, link) for block in section.blocks]
-    return "\n\n".join(parts) + "\n\n"
-
-
-def render_block(block: Block, link: Callable[[Figure], str]) -> str:
-    """One block as LaTeX."""
-    if isinstance(block, Paragraph):
-        text = inline(block.parts)
-        return r"{\small\color[gray]{0.3}%s\par}" % text if block.note else text
-    if isinstance(block, Equations):
-        return _equations(block)
-    if isinstance(block, Table):
-        return _table(block)
-    if isinstance(block, Figure):
-        return ("\\begin{figure}[htbp]\n\\centering\n\\includegraphics[width=\\linewidth,height=0.42\\textheight,"
-                "keepaspectratio]{%s}\n\\caption{%s}\n\\end{figure}" % (link(block), escape(block.caption)))
-    if isinstance(block, Code):
-        return "\\begin{lstlisting}[language=Python]\n%s\n\\end{lstlisting}" % _ascii(block.source.rstrip("\n"))
-    raise TypeError("no LaTeX for %s" % type(block).__name__)
 
 
 def escape(text: str, title: bool = False) -> str:
@@ -125,29 +174,6 @@ def _ascii(source: str) -> str:
     return "".join(char if ord(char) < 128 else "?" for char in source)
 
 
-def inline(parts) -> str:
-    return "".join(escape(part) if isinstance(part, str) else "$%s$" % latex(part) for part in parts)
-
-
-def _equations(block: Equations) -> str:
-    lines = []
-    for row in block.rows:
-        if row.caption:
-            lines.append(r"\intertext{\small\color[gray]{0.35}%s}" % escape(row.caption))
-        lines.append(equation_latex(row.lhs, *row.rhs) + r" \\")
-    if lines:
-        lines[-1] = lines[-1][: -len(r" \\")]
-    return "\\begin{align*}\n%s\n\\end{align*}" % "\n".join(lines)
-
-
-def _cell(cell: Cell) -> str:
-    return render_cell(cell, lambda expr: "$%s$" % latex(expr), lambda source: r"\texttt{%s}" % escape(source), escape)
-
-
-def _table(block: Table) -> str:
-    return _longtable(block, _column_spec(block))
-
-
 def _column_spec(block: Table) -> str:
     """``r`` for numbers, ``l`` for short text and math, and wrapping ``p{...}`` columns sharing the rest for
     long text (so that a summary of a 784-100-10 network fits the page)."""
@@ -156,7 +182,7 @@ def _column_spec(block: Table) -> str:
     longest = [max((len(_plain(row[c])) for row in block.rows), default=0) for c in columns]
     wide = [c for c in columns if longest[c] > LONG_CELL and not numeric[c]]
     narrow = sum(max(longest[c], len(_plain(block.header[c]))) + 2 for c in columns if c not in wide)
-    room = max(0.25 * len(wide), 0.95 - CHARACTER_WIDTH * narrow)
+    room = max(0.25 * len(wide), 0.93 - CHARACTER_WIDTH * narrow)
     total = sum(min(longest[c], 80) for c in wide)
     spec = ""
     for c in columns:
@@ -170,15 +196,9 @@ def _column_spec(block: Table) -> str:
 
 def _plain(cell) -> str:
     """About as many characters as a cell takes on the page."""
-    return render_cell(cell, sympy.sstr, str, str) if not is_number(cell) else "%.4g" % cell
-
-
-def _longtable(block: Table, spec: str) -> str:
-    rows = [" & ".join(_cell(cell) for cell in block.header) + r" \\", r"\midrule"]
-    rows += [" & ".join(_cell(cell) for cell in row) + r" \\" for row in block.rows]
-    caption = "\\caption*{\\small %s}\\\\\n" % escape(block.caption) if block.caption else ""
-    return "{\\small\n\\begin{longtable}{%s}\n%s\\toprule\n%s\n\\bottomrule\n\\end{longtable}}" % (
-        spec, caption, "\n".join(rows))
+    if is_number(cell):
+        return "%.4g" % cell
+    return cell.source if isinstance(cell, Code) else sympy.sstr(cell) if isinstance(cell, sympy.Basic) else str(cell)
 
 
 def compile_pdf(tex: str, figures: dict[str, bytes], runs: int = 2) -> bytes:

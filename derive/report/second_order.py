@@ -107,16 +107,31 @@ def _part_intro(key: str, depth: int):
 
 
 def _derivative_rows(steps) -> Equations:
-    """Each R-quantity captioned once: ``lhs = d/dr(...)``, then ``lhs = result`` (two rows keep them narrow)."""
+    """Each R-quantity once as ``lhs = d/dr(...)``, then ``lhs = result`` (two rows keep them narrow), captioned
+    with what its label says it is (the label's code name is the left-hand side already)."""
     rows = []
     for step in steps:
-        lhs, rhs = step.equation.lhs, step.equation.rhs
+        lhs, rhs = step.equation.lhs, tidy(step.equation.rhs)
+        caption = step.label.split(":", 1)[1].strip() if ":" in step.label else ""
         if rows and rows[-1].lhs == lhs:
-            rows[-1] = EquationRow(lhs, rows[-1].rhs, step.label)
+            rows[-1] = EquationRow(lhs, rows[-1].rhs, caption)
             rows.append(EquationRow(lhs, (rhs,)))
         else:
-            rows.append(EquationRow(lhs, (rhs,), step.label))
+            rows.append(EquationRow(lhs, (rhs,), caption))
     return Equations(tuple(rows))
+
+
+def tidy(expr: sympy.Expr) -> sympy.Expr:
+    """A minus sign in front of a product taken into its sum: ``−R(3A² + T − 2AT − 2A)`` reads
+    ``R(2AT + 2A − 3A² − T)``."""
+    def distribute(product: sympy.Mul) -> sympy.Expr:
+        coefficient, factors = product.as_coeff_mul()
+        sums = [factor for factor in factors if factor.is_Add]
+        if coefficient != -1 or len(sums) != 1:
+            return product
+        rest = [factor for factor in factors if factor is not sums[0]]
+        return sympy.Mul(*rest, sympy.expand(-sums[0]))
+    return expr.replace(lambda e: isinstance(e, sympy.Mul), distribute)
 
 
 def hessian_section(network, hessian: dict | None) -> Section:

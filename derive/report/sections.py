@@ -1,12 +1,14 @@
-"""The derivation written out for a student: notation, forward pass, loss, the chain rule layer by layer.
+"""The derivation written out for a student: notation, the network, forward pass, loss, and the results.
 
 Each function returns :class:`~derive.report.document.Section` objects built
-from a derivation's own SymPy objects (its forward equations, loss, recorded
-chain-rule steps, error terms and gradients) with short prose between them.
-The layout is the lecture's: forward pass, loss, then from the output layer
-back, every layer written out (none is left as "repeat for the others"),
-ending in the δ recursion.  Update rules, the vectorized form and the code
-are in :mod:`derive.report.updates`.
+from a derivation's own SymPy objects (its forward equations, loss, error
+terms and gradients) with prose generated from the network's records: a
+sentence about the sigmoid appears only in a network with a sigmoid, the
+lecture's output error term is the one for this network's output and loss,
+and every kink is stated where its activation's derivative appears.  The
+lecture's way of deriving the error terms is :mod:`derive.report.lecture`;
+the index-level chain rule with every step is the appendix
+(:mod:`derive.report.appendix`).
 """
 
 from __future__ import annotations
@@ -15,58 +17,86 @@ import sympy
 
 from derive.model.functions import sigmoid
 from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.layers import data_loss, penalty
+from derive.symbolic.indices import fresh_index, readable_index, rename_bound
+from derive.symbolic.sums import collapse_deltas
 
-from .document import Equations, EquationRow, Section, Table, equations, paragraph
-from .math import ETA, change, lecture_notation
+from .document import EquationRow, Equations, Section, Table, equations, paragraph
+from .lecture import kink_note, loss_name, output_delta
 from .notation import Notation
+from .plots import network_diagram
+from .quantities import ALPHA, ETA, LAMBDA, MU, lecture_notation, shown
 
 X_ARGUMENT = sympy.Symbol("x", real=True)
 OUTPUT, TARGET = sympy.symbols("o t", real=True)
 
 
-def derivation_sections(derivation: SymbolicDerivation) -> list[Section]:
-    """Notation, forward pass, loss, one section per layer from the output back, and the summary."""
-    notation = Notation(derivation)
-    sections = [notation_section(derivation, notation), forward_section(derivation, notation),
-                loss_section(derivation, notation)]
-    sections += [layer_section(derivation, notation, layer) for layer in range(derivation.depth, 0, -1)]
-    sections.append(summary_section(derivation, notation))
-    return sections
+def layer_list(layers: list[int]) -> str:
+    """``layer 1``, ``layers 1 and 2``, ``layers 1, 2 and 3``."""
+    if len(layers) == 1:
+        return "layer %d" % layers[0]
+    return "layers %s and %d" % (", ".join(map(str, layers[:-1])), layers[-1])
+
+
+def activation_layers(network) -> dict:
+    """Each distinct activation of ``network`` with the layers that use it, in order."""
+    found: dict = {}
+    for layer, activation in enumerate(network.activations, start=1):
+        found.setdefault(activation, []).append(layer)
+    return found
 
 
 def notation_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
-    """The lecture's symbols next to ours, and the sign convention of δ."""
-    lecture, depth = lecture_notation(), derivation.depth
-    rows = [(lecture["x"], notation.X, "input i of example n (the lecture shows one example and drops n)"),
-            (lecture["net"], notation.Z(1), "net input of unit j of layer l (here layer 1)")]
+    """The lecture's symbols next to ours (its units count from 1), and the sign convention of δ."""
+    network, depth = derivation.network, derivation.depth
+    lecture = lecture_notation()
+    i, j, k, n = lecture["i"], lecture["j"], lecture["k"], notation.n
+    layer = sympy.Symbol("l")
+
+    def array(name, *index):
+        return sympy.IndexedBase(name)[index]
+
+    rows = [(lecture["x"], array("X", n, i - 1), "input i of example n: the lecture shows one example (no n) and "
+                                                 "counts units from 1, this report from 0"),
+            (lecture["net"], array("Z(l)", n, j - 1), "net input of unit j of layer l")]
     if depth > 1:
-        rows.append((lecture["h"], notation.A(1), "activation of hidden unit j (here layer 1)"))
-    rows += [(lecture["o"], notation.A(depth), "output k (layer %d, the output layer)" % depth),
-             (lecture["t"], notation.T, "target of output k"),
-             (lecture["w"], notation.entry("W1"), "weight from unit i of layer l − 1 to unit j of layer l")]
-    if derivation.network.bias:
-        rows.append((lecture["w0"], notation.entry("b1"), "bias of unit j: the weight from a constant input 1"))
-    z = sympy.Symbol("z")
-    rows += [(lecture["sigma"], sympy.Function("g_l")(z), "activation function of layer l"),
-             (lecture["delta"], notation.delta(1), "error term of unit j (see the sign convention below)"),
-             (notation.E, notation.E, "the loss"), (ETA, ETA, "learning rate")]
-    sizes = [sympy.Eq(size, width, evaluate=False) for size, width in zip(notation.sizes, derivation.network.sizes)]
-    net, delta, o, t = lecture["net"], lecture["delta"], lecture["o"], lecture["t"]
+        rows.append((lecture["h"], array("A(l)", n, j - 1), "activation of hidden unit j (layer l < %d)" % depth))
+    rows += [(lecture["o"], array("A%d" % depth, n, k - 1), "output k (layer %d, the output layer)" % depth),
+             (lecture["t"], array("T", n, k - 1), "target of output k"),
+             (lecture["w"], array("W(l)", j - 1, i - 1), "weight from unit i of layer l − 1 to unit j of layer l")]
+    if network.bias:
+        rows.append((lecture["w0"], array("b(l)", j - 1), "bias of unit j: the lecture's weight from a constant "
+                                                          "input 1, its unit 0"))
+    used = "; ".join("%s in %s" % (a.name if len(a.name) <= 16 else "custom", layer_list(layers))
+                     for a, layers in activation_layers(network).items())
+    rows += [(lecture["sigma"], sympy.Function("g(l)")(sympy.Symbol("z")),
+              "activation of layer l (the lecture's units are sigmoids; here %s)" % used),
+             (lecture["delta"], -array("delta(l)", n, j - 1), "error term of unit j: the opposite sign (below)"),
+             (sympy.Symbol("E"), notation.E, "the loss"), (ETA, ETA, "learning rate"), (ALPHA, ALPHA, "momentum")]
+    sizes = [sympy.Eq(size, width, evaluate=False) for size, width in zip(notation.sizes, network.sizes)]
+    found = output_delta(network.activations[-1], network.loss)
+    delta, net = lecture["delta"], lecture["net"]
     return Section("notation", "Notation", [
-        paragraph("Arrays are named as in the generated code; their indices are the example n and the units "
-                  "i, j, k. Sizes stay symbols throughout the derivation (", notation.N, " examples, ",
-                  notation.sizes[0], " inputs, ..., ", notation.sizes[-1], " outputs), so the same formulas hold "
-                  "for any widths; this network has ", *_listed(sizes), "."),
-        Table(("lecture", "here", "meaning"), tuple(rows)),
-        paragraph("Sign convention: the lecture's error term is ",
-                  sympy.Eq(delta, -sympy.Derivative(notation.E, net), evaluate=False),
-                  ", so that its output term reads ", sympy.Eq(delta.base[o.indices[0]], o * (1 - o) * (t - o),
-                                                                evaluate=False),
-                  "; here ", sympy.Eq(notation.delta(1), sympy.Derivative(notation.E, notation.Z(1)), evaluate=False),
-                  ", without the minus sign. Every δ below is the lecture's with the opposite sign, which is why the "
-                  "lecture's update adds ", ETA * delta * lecture["x"], " and ours subtracts ",
-                  ETA * sympy.Derivative(notation.E, lecture["w"]), ": the same step.", note=True),
+        paragraph("Arrays are named as in the generated code, with the layer as a superscript (the code's W1 is ",
+                  notation.base("W1"), "); their indices are the example n and the units i, j, k. Sizes stay symbols "
+                  "throughout the derivation (", notation.N, " examples, ", notation.sizes[0], " inputs, …, ",
+                  notation.sizes[-1], " outputs), so the same formulas hold for any widths; this network has ",
+                  *_listed(sizes), "."),
+        Table(("lecture", "here", "meaning"), tuple(rows), "The lecture's symbols and this report's"),
+        paragraph("Sign convention: the lecture's error term is ", sympy.Eq(delta, -sympy.Derivative(
+            notation.E, net), evaluate=False), ", so that for this network's output (%s with %s) it reads "
+            % (_name(network.activations[-1]), loss_name(network.loss)),
+            sympy.Eq(delta.base[found.unit], found.lecture, evaluate=False),
+            "; here ", sympy.Eq(notation.delta(1).base[notation.n, notation.j],
+                                sympy.Derivative(notation.E, notation.Z(1)), evaluate=False),
+            ", without the minus sign. Every δ below is the lecture's with the opposite sign, which is why the "
+            "lecture's update adds ", ETA * delta * lecture["x"], " and ours subtracts ",
+            ETA * sympy.Derivative(notation.E, notation.entry("W1")), ": the same step.", note=True),
     ])
+
+
+def _name(activation) -> str:
+    return activation.name if len(activation.name) <= 16 else "a custom activation"
 
 
 def _listed(items: list) -> list:
@@ -79,29 +109,48 @@ def _listed(items: list) -> list:
     return parts
 
 
+def network_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
+    """The diagram of the network, with its layers named."""
+    network = derivation.network
+    names = ["input (%d)" % network.sizes[0]]
+    names += ["layer %d: %s (%d)" % (layer, _name(activation) if len(activation.name) <= 16 else "custom", width)
+              for layer, (activation, width) in enumerate(zip(network.activations, network.sizes[1:]), start=1)]
+    counts = ", ".join("%s %s" % (name, "×".join(map(str, shape))) for name, shape in network.param_shapes().items())
+    generic = sympy.IndexedBase("W(l)")[notation.j, notation.i]
+    return Section("network", "The network", [
+        paragraph("%d layers of weights (%s), %s parameters in all. " % (network.depth, counts,
+                                                                         format(network.n_params, ",")),
+                  generic, " is the weight from unit i of layer l − 1 to unit j of layer l."),
+        network_diagram(network.sizes, names, network.bias)])
+
+
 def forward_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
-    """The forward equations, and each activation with the derivative ``sympy.diff`` gives it."""
-    blocks = [paragraph("Layer by layer from the input ", notation.X, " (layer 0): each unit sums its inputs "
-                        "times their weights", " plus its bias" if derivation.network.bias else "",
+    """The forward equations, and each activation with the derivative ``sympy.diff`` gives it (and its kinks)."""
+    network = derivation.network
+    blocks = [paragraph("Layer by layer from the input ", notation.X, " (layer 0): each unit sums its inputs times "
+                        "their weights", " plus its bias" if network.bias else "",
                         " (the net input), then applies its layer's activation."),
               equations(*((eq.lhs, eq.rhs) for eq in derivation.forward_equations))]
-    rows, seen = [], set()
-    for layer, activation in enumerate(derivation.network.activations, start=1):
-        if not activation.elementwise or activation.name in seen:
+    g, g_prime = sympy.Function("g")(X_ARGUMENT), sympy.Function("g'")(X_ARGUMENT)
+    for activation, layers in activation_layers(network).items():
+        where = "%s (%s)" % (_name(activation), layer_list(layers))
+        if not activation.elementwise:
+            blocks.append(paragraph("The %s is not elementwise: each output depends on the net inputs of every "
+                                    "unit of its layer; its derivative is in the section on the output error term."
+                                    % where))
             continue
-        seen.add(activation.name)
-        g = activation.expression
-        written = _written_out(g)
-        rows.append((activation.name, g if written == g else sympy.Eq(g, written, evaluate=False),
-                     sympy.diff(g, X_ARGUMENT)))
-    if rows:
-        blocks += [paragraph("The activations, with the derivative ", sympy.Function("g")(X_ARGUMENT).diff(
-                       X_ARGUMENT), " as sympy.diff gives it. Each activation declares its derivative once, so that "
-                       "SymPy writes the sigmoid's as the lecture does: ",
-                       sympy.Eq(sympy.Derivative(sigmoid(X_ARGUMENT), X_ARGUMENT), sympy.diff(sigmoid(X_ARGUMENT),
-                                                                                            X_ARGUMENT),
-                                evaluate=False), "."),
-                   Table(("activation", "g(x)", "g′(x)"), tuple(rows))]
+        written = _written_out(activation.expression)
+        blocks += [paragraph("The activation %s and its derivative, as sympy.diff gives it:" % where),
+                   Equations((EquationRow(g, (activation.expression,) + (
+                       (written,) if written != activation.expression else ())),
+                              EquationRow(g_prime, (sympy.diff(activation.expression, X_ARGUMENT),))))]
+        note = kink_note(activation, X_ARGUMENT)
+        blocks += [note] if note else []
+    if any(a.elementwise and a.expression.has(sigmoid) for a in network.activations):
+        blocks.append(paragraph("The sigmoid declares its derivative once (in SymPy, like tanh's), so that SymPy "
+                                "writes it as the lecture does, ", sympy.Eq(sympy.Derivative(
+                                    sigmoid(X_ARGUMENT), X_ARGUMENT), sympy.diff(sigmoid(X_ARGUMENT), X_ARGUMENT),
+                                    evaluate=False), ", in terms of the sigmoid's own output.", note=True))
     return Section("forward-pass", "Forward pass", blocks)
 
 
@@ -114,109 +163,59 @@ def _written_out(g: sympy.Expr) -> sympy.Expr:
     return g
 
 
+def shown_loss(derivation: SymbolicDerivation) -> sympy.Expr:
+    """E as the report shows it: the data term, and the penalties with λ and μ kept as symbols."""
+    return data_loss(derivation.network) + penalty(derivation.network, LAMBDA, MU)
+
+
+def shown_gradient(derivation: SymbolicDerivation, name: str, entry: sympy.Indexed) -> sympy.Expr:
+    """∂E/∂(parameter) as the report shows it: the derived data term, and the penalty's derivative with λ and μ."""
+    network = derivation.network
+    if not (network.weight_decay or network.l1) or not name.startswith("W"):
+        return derivation.gradient(name)
+    decay = collapse_deltas(sympy.diff(rename_bound(penalty(network, LAMBDA, MU), fresh_index), entry))
+    return derivation.chain_rule.data_terms[name] + rename_bound(decay, readable_index())
+
+
+def penalty_values(network) -> list:
+    """``λ = 0.01`` (and ``μ = …``) for the penalties ``network`` has, as math for prose."""
+    values = []
+    if network.weight_decay:
+        values.append(sympy.Eq(LAMBDA, shown(network.weight_decay), evaluate=False))
+    if network.l1:
+        values.append(sympy.Eq(MU, shown(network.l1), evaluate=False))
+    return values
+
+
 def loss_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
     """E, its per-unit term and that term's derivative."""
     network = derivation.network
     per_unit = network.loss.sympy(OUTPUT, TARGET)
     mean = network.reduction == "mean"
-    parts = ["The loss is %s summed over the output units and the examples" % network.loss.name,
-             " and divided by " if mean else "", notation.N if mean else "",
-             "; weight decay adds its penalty on the weights" if network.weight_decay or network.l1 else "", ":"]
-    return Section("loss", "Loss", [
-        paragraph(*parts),
-        equations((notation.E, derivation.loss)),
-        paragraph("Per output unit, with output o and target t, the term and its derivative are"),
-        equations((sympy.Function("l")(OUTPUT, TARGET), per_unit),
-                  (sympy.Derivative(sympy.Function("l")(OUTPUT, TARGET), OUTPUT), sympy.diff(per_unit, OUTPUT))),
-    ])
-
-
-def layer_section(derivation: SymbolicDerivation, notation: Notation, layer: int) -> Section:
-    """Every chain-rule step of one layer: its error term, then its parameters' gradients."""
-    depth, delta, E = derivation.depth, notation.delta(layer), notation.E
-    parameters = {notation.base(name) for name in derivation.parameters}
-    steps = [step for step in derivation.steps if _shown_with(step, notation) == layer]
-    error = [s for s in steps if not _wrt_parameter(s.equation.lhs, parameters)]
-    gradient = [s for s in steps if _wrt_parameter(s.equation.lhs, parameters)]
-    lecture = lecture_notation()
-    if layer == depth:
-        title = "Layer %d: the output layer" % layer
-        other = sympy.Symbol("n'", integer=True)
-        intro = paragraph(
-            "Start at the output. The error term ", delta, " says how the loss changes with the net input of "
-            "output unit j. The chain rule splits it in two factors, the derivative of the loss with respect to "
-            "the output (the lecture's ", sympy.Derivative(E, lecture["o"]), ") and of the output with respect to "
-            "its net input (", sympy.Derivative(lecture["o"], lecture["net"].base[lecture["o"].indices[0]]),
-            "), and sums over the units and examples in between. An Iverson bracket such as ",
-            sympy.KroneckerDelta(notation.n, other), " is 1 when its indices are equal and 0 otherwise: that "
-            "examples do not interact is derived, and summing the brackets out leaves one term.")
-    else:
-        above = notation.base("W%d" % (layer + 1))
-        title = "Layer %d: hidden layer" % layer
-        intro = paragraph(
-            "The error reaches layer %d from layer %d through the weights " % (layer, layer + 1), above,
-            ": the net input of every unit k above depends on this layer's output through ",
-            above[notation.k, notation.j], ". The chain rule collects those paths, then goes through this layer's "
-            "activation. The result is the δ recursion, ", delta, " from ", notation.delta(layer + 1), ".")
-    blocks = [intro, _steps(error)]
-    if gradient:
-        blocks += [paragraph("The gradients of the layer's parameters follow from ", delta, ": the net input ",
-                             notation.Z(layer), " is linear in its weights, so each weight's derivative is the "
-                             "input it multiplies, and the chain rule sums over the examples."), _steps(gradient)]
-    return Section("layer-%d" % layer, title, blocks)
-
-
-def _shown_with(step, notation: Notation) -> int:
-    """The layer a step is shown with: its own, except how the net input above depends on a layer's output
-    (recorded with the layer above), which starts that layer's error term."""
-    lhs = step.equation.lhs
-    if step.layer > 1 and isinstance(lhs, sympy.Derivative) and getattr(lhs.expr, "base", None) == notation.Z(
-            step.layer).base and any(getattr(v, "base", None) == notation.A(step.layer - 1).base
-                                     for v in lhs.variables):
-        return step.layer - 1
-    return step.layer
-
-
-def _wrt_parameter(lhs: sympy.Basic, parameters: set) -> bool:
-    return isinstance(lhs, sympy.Derivative) and any(getattr(v, "base", None) in parameters for v in lhs.variables)
-
-
-def _steps(steps) -> Equations:
-    return Equations(tuple(EquationRow(s.equation.lhs, (s.equation.rhs,), s.label) for s in steps))
+    parts = ["The loss is the %s summed over the output units and the examples" % loss_name(network.loss),
+             " and divided by " if mean else "", notation.N if mean else ""]
+    values = penalty_values(network)
+    if values:
+        parts += ["; weight decay adds its penalty on the weights, with "] + _listed(values)
+    blocks = [paragraph(*parts, ":"), Equations((EquationRow(notation.E, (shown_loss(derivation),)),)),
+              paragraph("Per output unit, with output o and target t, the term and its derivative are"),
+              equations((sympy.Function("l")(OUTPUT, TARGET), per_unit),
+                        (sympy.Derivative(sympy.Function("l")(OUTPUT, TARGET), OUTPUT), sympy.diff(per_unit, OUTPUT)))]
+    return Section("loss", "Loss", blocks)
 
 
 def summary_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
-    """Backpropagation in full: every δ from the output back, every gradient; the lecture's form where it applies."""
-    blocks = [paragraph("Backpropagation in full: compute ", notation.delta(derivation.depth), " at the output, "
-                        "then each error term from the one above, and each gradient from its layer's error term "
-                        "and the activations below it."),
-              equations(*((eq.lhs, eq.rhs) for eq in derivation.equations()))]
-    blocks += lecture_comparison(derivation, notation)
-    return Section("backpropagation", "Backpropagation: the δ recursion and the gradients", blocks)
-
-
-def lecture_comparison(derivation: SymbolicDerivation, notation: Notation) -> list:
-    """For sigmoid layers with the lecture's SSE: its δ formulas, and SymPy's check that ours are their negatives."""
-    network = derivation.network
-    if network.loss.name != "sse" or network.reduction != "sum" or any(
-            a.name != "sigmoid" for a in network.activations):
-        return []
-    lecture = lecture_notation()
-    o, t, h, delta, x = lecture["o"], lecture["t"], lecture["h"], lecture["delta"], lecture["x"]
-    k = o.indices[0]
-    w_kj, delta_k = sympy.IndexedBase("w")[k, h.indices[0]], delta.base[k]
-    output_rule = o * (1 - o) * (t - o)
-    depth = derivation.depth
-    output, target = notation.A(depth), notation.T.base[notation.n, notation.j]
-    ours = derivation.delta(depth).xreplace({output: o, target: t})
-    output_agrees = sympy.simplify(ours + output_rule) == 0
-    rows = [EquationRow(delta_k, (output_rule,), "the lecture's output error term")]
-    if depth > 1:
-        rows.append(EquationRow(delta, (h * (1 - h) * sympy.Sum(w_kj * delta_k, (k, 0, sympy.Symbol("K") - 1)),),
-                                "the lecture's hidden error term (K output units)"))
-    rows.append(EquationRow(change(lecture["w"]), (ETA * delta * x,), "the lecture's weight change (no momentum)"))
-    check = ("SymPy confirms the output term: with o_k for %s and t_k for %s, the derived error term plus the "
-             "lecture's simplifies to 0." % (sympy.sstr(output), sympy.sstr(target))) if output_agrees else (
-        "SymPy could not confirm that the derived output term is the negative of the lecture's.")
-    return [paragraph("In the lecture's notation (sigmoid units, sum-squared error, one example):"),
-            Equations(tuple(rows)), paragraph(check, note=True)]
+    """Backpropagation in index form: every δ from the output back, every gradient."""
+    rows = [EquationRow(notation.delta(layer), (derivation.delta(layer),),
+                        "the output layer's error term" if layer == derivation.depth else
+                        "layer %d's error term, from layer %d's" % (layer, layer + 1))
+            for layer in range(derivation.depth, 0, -1)]
+    rows += [EquationRow(sympy.Derivative(notation.E, notation.entry(name)),
+                         (shown_gradient(derivation, name, notation.entry(name)),))
+             for name in derivation.parameters]
+    return Section("backpropagation", "Backpropagation in index form: the δ recursion and the gradients", [
+        paragraph("What the chain rule gives for every example n and unit, with this network's sizes kept as "
+                  "symbols: ", notation.delta(derivation.depth), " at the output, then each error term from the one "
+                  "above, and each gradient from its layer's error term and the activations below it (the sum over "
+                  "n adds up the examples). The appendix shows every step SymPy takes to get here."),
+        Equations(tuple(rows))])

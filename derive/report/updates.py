@@ -1,11 +1,13 @@
 """After the gradients: the update rules, the vectorized form, and the generated code.
 
 * :func:`update_section`: gradient descent with learning rate η, momentum α
-  and weight decay λ, written with each parameter's derived gradient
-  substituted (the decay term is ``sympy.diff`` of the penalty);
+  and weight decay λ (kept as a symbol, its value beside it), written with
+  each parameter's derived gradient substituted (the decay term is
+  ``sympy.diff`` of the penalty);
 * :func:`vectorized_section`: every equation for whole arrays (rows are
-  examples), as the generated code computes it;
-* :func:`code_section`: the generated numpy module.
+  examples), as the generated code computes it, described from the
+  statements actually printed;
+* :func:`code_section`: the generated numpy module, as an appendix.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from derive.symbolic.derivation import SymbolicDerivation
 
 from .arrays import array_statements
 from .document import Code, EquationRow, Equations, Section, Table, paragraph
-from .math import ALPHA, ETA, LAMBDA, STEP, at_step, change, shown
+from .math import ALPHA, ETA, LAMBDA, MU, STEP, at_step, change, shown
 from .notation import Notation
+from .sections import shown_gradient
 
 
 def update_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
@@ -26,10 +29,11 @@ def update_section(derivation: SymbolicDerivation, notation: Notation) -> Sectio
     rows = [EquationRow(change(w, STEP), (-ETA * sympy.Derivative(notation.E, w) + ALPHA * change(w, STEP - 1),),
                         "the change of any weight or bias w at step t"),
             EquationRow(at_step(w, STEP + 1), (at_step(w, STEP) + change(w, STEP),), "the update")]
-    for name in derivation.parameters:
+    for position, name in enumerate(derivation.parameters):
         entry = notation.entry(name)
-        step = -ETA * derivation.gradient(name) + ALPHA * change(entry, STEP - 1)
-        rows.append(EquationRow(change(entry, STEP), (step,), "%s, with its derived gradient" % name))
+        step = -ETA * shown_gradient(derivation, name, entry) + ALPHA * change(entry, STEP - 1)
+        rows.append(EquationRow(change(entry, STEP), (step,), "" if position else "each parameter's change, with its "
+                                                                                "derived gradient"))
     network = derivation.network
     penalty = LAMBDA / 2 * w**2
     decay = Equations((EquationRow(sympy.Derivative(penalty, w), (sympy.diff(penalty, w),)),))
@@ -44,6 +48,9 @@ def update_section(derivation: SymbolicDerivation, notation: Notation) -> Sectio
                 " per weight, whose derivative adds to the weight's gradient, so that each step also shrinks w by ",
                 shrink, " (the lecture's \"", -LAMBDA * w, "\" uses a ", LAMBDA, " equal to this ", ETA * LAMBDA,
                 ").")
+    if network.l1:
+        said += (" The L1 penalty ", MU * sympy.Abs(w), " (", sympy.Eq(MU, shown(network.l1), evaluate=False),
+                 ") adds ", sympy.diff(MU * sympy.Abs(w), w), " to the gradient of every weight w ≠ 0.")
     return Section("updates", "Update rules", [
         paragraph("Gradient descent moves every parameter against its gradient, scaled by the learning rate ",
                   ETA, "; momentum ", ALPHA, " (between 0 and 1) adds a fraction of the previous step, so that "
@@ -66,14 +73,19 @@ def vectorized_section(derivation: SymbolicDerivation, notation: Notation) -> Se
     except NotImplementedError as exc:
         return Section("vectorized", "Vectorized form", [paragraph("No vectorized form: %s." % exc, note=True)])
     rows = tuple((statement.lhs, Code("%s = %s" % (statement.name, statement.code))) for statement in statements)
+    code = " ".join(statement.code for statement in statements)
+    ways = ["a sum over a shared index is a matrix product @" + (" (with .T for a transpose)" if ".T" in code else "")]
+    for spelled in ("np.add.reduce(", ".sum(axis=0)"):
+        if spelled in code:
+            ways.append("a sum over the examples is %s" % (spelled + "..., axis=0)" if spelled.endswith("(")
+                                                             else spelled))
     return Section("vectorized", "Vectorized form", [
         paragraph("For a batch, each index-level equation is one array operation. Rows are examples: ",
                   notation.X.base, " has ", notation.N, " rows and ", notation.sizes[0], " columns, and ",
-                  notation.base("W1"), " has ", notation.sizes[1], " rows, one per unit it feeds. A sum over a "
-                  "shared index is a matrix product @ (with .T for a transpose), a sum over examples is "
-                  ".sum(axis=0), and everything else is elementwise. This is what the generated code computes, "
-                  "printed from the same SymPy expressions:"),
-        Table(("quantity", "numpy, for whole arrays"), rows),
+                  notation.base("W1"), " has ", notation.sizes[1], " rows, one per unit it feeds. In the code below, "
+                  "%s, and everything else is elementwise. This is what the generated code computes, printed from "
+                  "the same SymPy expressions:" % ", ".join(ways)),
+        Table(("quantity", "numpy, for whole arrays"), rows, "Each equation for whole arrays"),
     ])
 
 
@@ -82,8 +94,8 @@ def code_section(derivation) -> Section:
     try:
         source = derivation.numpy_source()
     except NotImplementedError as exc:
-        return Section("code", "Generated code", [paragraph("No numpy code: %s." % exc, note=True)])
-    return Section("code", "Generated code", [
+        return Section("code", "Appendix: the generated code", [paragraph("No numpy code: %s." % exc, note=True)])
+    return Section("code", "Appendix: the generated code", [
         paragraph("The numpy module printed from this derivation: forward(params, X), loss(params, X, T) and "
                   "gradients(params, X, T), with the computations above done in place and in numerically "
                   "stable forms. backprop derive SPEC -o grads.py writes it; from Python, "

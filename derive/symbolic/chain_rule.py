@@ -193,7 +193,7 @@ class ChainRule:
         net = rename_bound(net_input(self.network, layer, example, unit), fresh_index)
         for name, entry in parameters:
             dZ = collapse_deltas(sympy.diff(net, entry))
-            self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/dw)" % (layer, name),
+            self._record(layer, "dZ%d/d%s: derivative of the net input (dnet/d%s)" % (layer, name, name[0].lower()),
                          Derivative(preactivations(layer)[n, k], entry), dZ.xreplace({example: n, unit: k}))
             direct = collapse_deltas(sympy.diff(self._penalty, entry))
             through_delta = Sum(deltas(layer)[example, unit] * dZ, (unit, 0, size(layer) - 1), (example, 0, N - 1))

@@ -65,9 +65,14 @@ def data_loss(network: Network) -> sympy.Expr:
     return total / N if network.reduction == "mean" else total
 
 
-def penalty(network: Network) -> sympy.Expr:
-    """The weight-decay terms: ``lambda/2 * sum W**2 + mu * sum |W|`` over every layer's weights."""
-    l2, l1 = coefficient(network.weight_decay), coefficient(network.l1)
+def penalty(network: Network, weight_decay: sympy.Expr | None = None, l1: sympy.Expr | None = None) -> sympy.Expr:
+    """The weight-decay terms: ``lambda/2 * sum W**2 + mu * sum |W|`` over every layer's weights.
+
+    ``weight_decay`` and ``l1``, when given, stand for the network's coefficients (a report keeps them as the
+    symbols λ and μ); a penalty the network does not have stays out either way.
+    """
+    l2 = (weight_decay if weight_decay is not None else coefficient(network.weight_decay)) if network.weight_decay else 0
+    l1 = (l1 if l1 is not None else coefficient(network.l1)) if network.l1 else 0
     terms = []
     for layer in range(1, network.depth + 1):
         limits = ((i, 0, size(layer - 1) - 1), (j, 0, size(layer) - 1))

@@ -102,6 +102,13 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
                             loss=loss)
 
 
+class _Capture(io.StringIO):
+    """Where the user's prints go: a ``StringIO`` that the user's ``sys.stdout.close()`` cannot close."""
+
+    def close(self) -> None:
+        pass
+
+
 class Gradient(dict):
     """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry, and, for a
     returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters)."""
@@ -117,7 +124,7 @@ class Call:
                  expected: dict | None = None):
         self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
         self.expected = expected
-        self.batch, self.form, self.output = batch, calling_form(function), io.StringIO()
+        self.batch, self.form, self.output = batch, calling_form(function), _Capture()
         self.keys, self.returned, self.signalled, self.losses = "", "", False, []
         self.order = list(network.param_shapes())
 
@@ -237,6 +244,8 @@ class Call:
         for a returned update, read as new parameters or as the step, whichever is nearer ``expected`` (or, without
         it, whichever is smaller: new parameters lie near the old ones, a step near zero)."""
         def total(parts: list[dict], penalty: bool = True) -> dict:
+            if len(parts) == 1:  # one call for the whole batch: its result as it is
+                return dict(parts[0])
             summed = {key: sum(part[key] for part in parts) for key in parts[0]}
             if self.layout.per_example and self.network.reduction == "mean":
                 summed = {key: value / len(parts) for key, value in summed.items()}

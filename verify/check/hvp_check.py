@@ -156,17 +156,24 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
                       diagnose=lambda: diagnose_product(check, kind, V, returned))
 
 
+class ZeroProduct(InputError):
+    """The product is zero along the direction: a function returning zeros would pass, so there is no verdict.
+
+    A property run, which draws its own points, skips such a draw; ``backprop check`` says it in one line.
+    """
+
+
 def _require_moving(network: Network, V: dict, reference: dict, what: str) -> None:
     """Refuse a direction along which the product is zero: a function returning zeros would pass.
 
     Raises:
-        InputError: V is zero, or zero on every parameter the product depends on.
+        ZeroProduct: V is zero, or zero on every parameter the product depends on.
     """
     if not any(np.any(v) for v in V.values()):
-        raise InputError("the direction V is zero everywhere: the %s is then zero whatever the code computes; give "
+        raise ZeroProduct("the direction V is zero everywhere: the %s is then zero whatever the code computes; give "
                          "a direction with nonzero entries (or none: a random one)" % what)
     if not any(np.any(r) for r in reference.values()):
-        raise InputError("the %s is exactly zero along this direction V (it is zero on every parameter the product "
+        raise ZeroProduct("the %s is exactly zero along this direction V (it is zero on every parameter the product "
                          "depends on at this point): zeros would pass; give another direction" % what)
 
 
@@ -235,4 +242,4 @@ def _worst(check, oracle, tolerance, count: int) -> list[EntryFinding]:
     return findings
 
 
-__all__ = ["KINDS", "assert_hvp_matches", "check_direction", "check_hvp", "dense_hessian", "second_order_module"]
+__all__ = ["KINDS", "ZeroProduct", "assert_hvp_matches", "check_direction", "check_hvp", "dense_hessian", "second_order_module"]

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from derive import InputError, Network, check_params, init_params
+from derive.files import check_readable
 from derive.limits import check_memory
 from derive.model.activations import target_range
 from derive.model.params import read_json_params, read_npz
@@ -55,8 +56,7 @@ def read_param_file(path: str | Path) -> dict[str, np.ndarray]:
                          % path)
     if suffix not in (".npz", ".json") + TORCH_SUFFIXES:
         raise InputError("parameter file %s: unknown type %r; use %s" % (path, suffix or "(no suffix)", ACCEPTED))
-    if not path.is_file():
-        raise InputError("cannot read parameter file %s: no such file" % path)
+    check_readable(path, "parameter")
     if suffix == ".npz":
         return read_npz(path, "parameter", "an .npz file written by numpy.savez")
     if suffix == ".json":

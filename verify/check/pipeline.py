@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from derive import InputError, Network, check_params
+from derive.limits import check_memory
 from verify.engine import Engine, check_data
 
 from .candidates import Returned, call_candidate
@@ -106,6 +107,9 @@ class Run:
         self.options = options
         self.params, self.X, self.T, self.dtype = check_inputs(network, params, X, T)
         self.network = network
+        check_memory(16 * 8 * network.n_params + 8 * 8 * len(self.X) * sum(network.sizes),
+                     "checking the gradient of %s on %d examples" % (network.describe(), len(self.X)),
+                     "check a narrower network, or fewer examples")
         self.given_T = np.asarray(T) if np.ndim(T) == 1 and network.sizes[-1] > 1 else self.T
         check_counts(worst=options.worst, seed=options.seed)
         tolerance_for(self.dtype, options.rtol, options.floor)  # bad options fail before any user code runs

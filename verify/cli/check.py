@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     what = "%s %s" % ("--torch" if args.torch else "--hvp" if args.hvp else "--grad", code)
     outcome = run_isolated(lambda printed: _verdict(args, printed), args.timeout or None, what)
     if outcome.error:
-        raise InputError(outcome.error + _printed_hint(outcome.printed, code))
+        raise InputError(outcome.error + (_printed_hint(outcome.printed, code) if outcome.ended else ""))
     write_stdout(outcome.text)
     return outcome.status
 

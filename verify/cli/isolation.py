@@ -38,10 +38,11 @@ DEFAULT_TIMEOUT = 600.0
 
 
 class Outcome:
-    """What the child sent back: the exit status, the text for stdout, an error line, what the user's code printed."""
+    """What the child sent back: the exit status, the text for stdout, an error line, what the user's code printed;
+    ``ended`` when the child ended without sending anything (an exit, a signal, the time limit)."""
 
-    def __init__(self, status: int, text: str = "", error: str = "", printed: str = ""):
-        self.status, self.text, self.error, self.printed = status, text, error, printed
+    def __init__(self, status: int, text: str = "", error: str = "", printed: str = "", ended: bool = False):
+        self.status, self.text, self.error, self.printed, self.ended = status, text, error, printed, ended
 
 
 def run_isolated(work: Callable[[Callable[[], str]], tuple[int, str]], timeout: float | None, what: str) -> Outcome:
@@ -79,7 +80,7 @@ def run_isolated(work: Callable[[Callable[[], str]], tuple[int, str]], timeout: 
             outcome = None
         if isinstance(outcome, Outcome):
             return outcome
-    return Outcome(2, error=_ended(status, timeout, what), printed=printed)
+    return Outcome(2, error=_ended(status, timeout, what), printed=printed, ended=True)
 
 
 def _child(work, capture, write_end) -> None:
@@ -87,8 +88,11 @@ def _child(work, capture, write_end) -> None:
     os.dup2(capture.fileno(), 1)
     os.dup2(capture.fileno(), 2)
     def printed() -> str:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):  # the user's code closed it
+                pass
         return _printed(capture)
 
     try:

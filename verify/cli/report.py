@@ -1,15 +1,20 @@
 """Write the derivation of a network as a report: HTML, Markdown, LaTeX, PDF or a Jupyter notebook.
 
-The report holds, for the network SPEC: the notation (the lecture's next to
-ours), a diagram, the forward equations, the loss, every chain-rule step of
-every layer from the output back, the δ recursion, the update rules, the
-vectorized form, a worked example at given numbers for two steps of
-gradient descent with momentum, its verification (the three-way gradient
-check, the engine's numbers, finite-difference error against step size) and
-the generated code.  --order 2 adds the second derivatives: the R-operator
-passes of every layer (H·V and the Gauss-Newton G·V), where they do not
-exist (kinks), and for a small network's worked example its dense Hessian,
-checked against finite differences of the engine's gradients.  The format follows the extension of -o (or --format):
+The report holds, for the network SPEC, the lecture's way first and the
+machinery after: the four equations of backpropagation in matrix form (a
+box, again at the end), the notation (the lecture's next to ours), a
+diagram, the forward pass and the loss, the chain rule done as the lecture
+does it, the output error term of this network's output and loss (what
+cancels, and under which assumption), the δ recursion, the update rules,
+the vectorized form, a worked example at given numbers for two steps of
+gradient descent with momentum (every line adds up by hand), its
+verification (the three-way gradient check, the engine's numbers,
+finite-difference error against step size), exercises, and appendices: every
+chain-rule step as SymPy takes it, the generated code, the answers.  --order
+2 adds the second derivatives: the R-operator passes of every layer (H·V and
+the Gauss-Newton G·V), where they do not exist (kinks), and for a small
+network's worked example its dense Hessian, checked against finite
+differences of the engine's gradients.  The format follows the extension of -o (or --format):
 
   .html   one standalone page (MathML, inline SVG; works offline)
   .md     Markdown with math GitHub renders, figures in <name>-figures/

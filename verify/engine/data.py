@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from derive import InputError, Network
+from derive.files import check_readable
 from derive.model.activations import target_levels as activation_target_levels
 from derive.model.params import read_npz
 
@@ -209,6 +210,7 @@ def _read_csv(path: Path, network: Network) -> Dataset:
 
 def _csv_rows(path: Path) -> tuple[list[list[float]], list[int]]:
     """The numeric rows of a CSV file and their line numbers; checks shape and finiteness."""
+    check_readable(path, "data")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
