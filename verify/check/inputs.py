@@ -26,6 +26,7 @@ targets the output can reach, both from a seed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +109,8 @@ def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: s
         InputError: keys, shapes or values that do not fit ``network``, named.
     """
     expected = network.param_shapes()
-    if set(arrays) == set(expected):
-        return check_params(network, arrays, where=where), {}
+    if set(arrays) == set(expected) or all(re.fullmatch(r"[Wb]\d+", key) for key in arrays):
+        return check_params(network, arrays, where=where), {}  # the toolkit's names: a missing or extra one, named
     if names and set(arrays) >= set(names.values()):
         renamed = {key: arrays[names[key]] for key in expected}
         return check_params(network, renamed, where=where), dict(names)
