@@ -124,6 +124,12 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
     return write_files(path, files)
 
 
+def check_report_path(path: str | Path, fmt: str | None = None) -> None:
+    """Refuse, before any work, a report path that cannot be written or whose format is unknown."""
+    check_writable(Path(path))
+    format_for(Path(path), fmt)
+
+
 def check_writable(path: Path) -> None:
     """Refuse, before any work, a report path that cannot be written (:func:`derive.files.check_writable`).
 
