@@ -26,7 +26,8 @@ import sympy
 
 from derive.errors import InputError
 
-from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, numeric_columns
+from .document import (MARK_SYMBOLS, Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number,
+                       numeric_columns)
 from .linebreak import equation_lines
 from .math import latex
 from .renderer import TexRenderer
@@ -60,7 +61,7 @@ UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "�
            "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
            "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$",
            "′": r"$'$", "⊙": r"$\odot$", "⊤": r"$^{\top}$", "∈": r"$\in$", "≠": r"$\neq$", "θ": r"$\theta$",
-           "ℛ": r"$\mathcal{R}$", "≈": r"$\approx$", "Σ": r"$\Sigma$", "∇": r"$\nabla$", "½": r"$\frac{1}{2}$"}
+           "ℛ": r"$\mathcal{R}$", "✗": r"$\times$", "≈": r"$\approx$", "Σ": r"$\Sigma$", "∇": r"$\nabla$", "½": r"$\frac{1}{2}$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
             "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
             "|": r"\textbar{}"}
@@ -69,6 +70,9 @@ _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": 
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115
 #: Tables with more columns than this are set smaller, with less space between columns (a Hessian of 9 parameters).
 WIDE_TABLE = 7
+#: The colour of each mark (green, blue, red, grey), as xcolor's rgb.
+TICK_COLOURS = {"correct": "0.1,0.5,0.22", "carried forward": "0.12,0.37,0.66", "wrong": "0.78,0.16,0.16",
+                "unanswered": "0.37,0.39,0.41"}
 PDFLATEX_MISSING = ("writing PDF needs pdflatex, which is not installed; install it (Debian/Ubuntu: apt-get install "
                     "texlive-latex-base texlive-latex-recommended) or write .tex and compile it yourself")
 
@@ -97,6 +101,12 @@ class LatexRenderer(TexRenderer):
 
     def code(self, source: str) -> str:
         return r"\texttt{%s}" % escape(source)
+
+    def answer_space(self) -> str:
+        return r"\framebox[9em]{\rule{0pt}{1.2em}}"
+
+    def tick(self, status: str) -> str:
+        return r"\textcolor[rgb]{%s}{%s~%s}" % (TICK_COLOURS[status], escape(MARK_SYMBOLS[status]), escape(status))
 
     def _render_Paragraph(self, block: Paragraph) -> str:
         text = (r"\textbf{%s} " % escape(block.lead) if block.lead else "") + self.inline(block.parts)
