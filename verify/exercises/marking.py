@@ -250,6 +250,11 @@ class _Marker:
 
     def _mistake(self, array, blank, given, own, ns, ahead, answered, tried) -> tuple[str | None, str]:
         follows = float(own[blank.index])
+        for places, significant in self._precisions():  # the right number itself, written with too few digits
+            for right in (follows, blank.value):
+                short = float(rounded(right, places, significant))
+                if abs(given - short) <= SAME * abs(short) and self._fits(given, short, right):
+                    return "rounding", rounding_reason(places, significant, False, self.digits)
         for position, mistake in enumerate(mistakes_for(self.formulas, array)):
             if position not in tried:
                 try:
@@ -260,12 +265,16 @@ class _Marker:
                 return mistake.kind, mistake.reason(blank.index)
         return self._rounding(array, blank, given, follows, ns, answered)
 
+    def _precisions(self) -> list[tuple[int, bool]]:
+        """Fewer digits than the sheet asks for: significant digits, then decimals."""
+        return [(places, True) for places in range(1, self.digits)] + [(places, False) for places in (1, 2, 3)]
+
     def _rounding(self, array, blank, given, follows, ns, answered) -> tuple[str | None, str]:
-        precisions = [(places, True) for places in range(1, self.digits)] + [(places, False) for places in (1, 2, 3)]
-        for places, significant in precisions:
+        """Rounding too early: the answer near the right one rounded, or computed from rounded earlier numbers."""
+        for places, significant in self._precisions():
             if self._fits(given, float(rounded(follows, places, significant)), follows):
                 return "rounding", rounding_reason(places, significant, False, self.digits)
-        for places, significant in precisions:
+        for places, significant in self._precisions():
             coarse = {**ns, **{name: rounded(ns[name], places, significant) for name in answered if name in ns}}
             value = float(self.formulas.evaluate(array, coarse)[blank.index])
             if self._fits(given, value, follows) or self._fits(given, float(rounded(value, places, significant)),
