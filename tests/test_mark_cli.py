@@ -13,7 +13,7 @@ import pytest
 
 from exercise_students import answers
 from verify.cli import main
-from verify.exercises import make_sheet, read_key, write_answers
+from verify.exercises import read_key, write_answers
 
 
 @pytest.fixture
@@ -96,6 +96,8 @@ BAD = [
      "a.csv: the answer for Z1[0] is 'half', not a number"),
     ("decimal comma", lambda f: ["mark", "key.json", _write(f, "a.csv", 'Z1[0],"0,5"\n')],
      "(use a decimal point, not a comma)"),
+    ("decimal comma, unquoted", lambda f: ["mark", "key.json", _write(f, "a.csv", "Z1[0],0,5\n")],
+     "a.csv: the answer for Z1[0] looks like a decimal comma (0,5); use a decimal point"),
     ("nan", lambda f: ["mark", "key.json", _write(f, "a.json", '{"Z1[0]": NaN}')], "write a finite decimal number"),
     ("answered twice", lambda f: ["mark", "key.json", _write(f, "a.csv", "Z1[0],0.1\nZ1[0],0.2\n")],
      "a.csv line 2: Z1[0] is answered twice"),

@@ -115,4 +115,5 @@ def test_rounding_every_answer_to_fewer_digits_is_rounding_too_early():
     marking = mark(sheet, {label: float(written(value, 2)) for label, value in sheet.answers.items()})
     wrong = [blank for blank in marking.blanks if blank.status == "wrong"]
     assert wrong and {blank.kind for blank in wrong} == {"rounding"}
-    assert all(blank.mistake.startswith("rounded too early: the right number rounded to") for blank in wrong)
+    assert all(blank.mistake.startswith("rounded too early: ") and "where the sheet asks for 4" in blank.mistake
+               for blank in wrong)

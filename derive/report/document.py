@@ -157,7 +157,7 @@ class Blanks:
         header = ("blank",) + (("lecture",) if lecture else ()) + ("quantity", "answer")
         rows = tuple((Code(row.label, "text"),) + ((row.lecture if row.lecture is not None else "",) if lecture
                                                    else ()) + (row.quantity, AnswerSpace() if row.answer is None
-                                                               else text_number(row.answer, self.digits))
+                                                               else written_number(row.answer, self.digits))
                      for row in self.rows)
         return Table(header, rows, self.caption)
 
@@ -186,7 +186,7 @@ class Marks:
         """The marks as a table."""
         rows = tuple((Code(row.label, "text"), row.quantity,
                       "" if row.given is None else text_number(row.given, 10),
-                      text_number(row.expected, self.digits), Tick(row.status), row.reason) for row in self.rows)
+                      written_number(row.expected, self.digits), Tick(row.status), row.reason) for row in self.rows)
         return Table(("blank", "quantity", "your answer", "key", "mark", "why"), rows, self.caption)
 
 
@@ -240,6 +240,11 @@ def is_number(cell: Cell) -> bool:
 def numeric_columns(table: Table) -> list[bool]:
     """For each column of ``table``, whether every cell in it is a number."""
     return [all(is_number(row[c]) for row in table.rows) for c in range(len(table.header))]
+
+
+def written_number(value: float, digits: int) -> str:
+    """A number with ``digits`` significant digits, trailing zeros kept, as an answer is written (0.5500, 0)."""
+    return "0" if value == 0 else "%#.*g" % (digits, float(value))
 
 
 def number_text(cell: int | float) -> str:

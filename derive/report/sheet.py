@@ -38,6 +38,8 @@ from .plots import network_diagram
 from .quantities import ALPHA, ETA, at_step, change, lecture_notation, number
 from .sections import notation_rows, shown_loss
 
+#: Numbers of steps in words.
+COUNTS = {2: "Two steps", 3: "Three steps", 4: "Four steps", 5: "Five steps"}
 #: The parts of a step, by the array a blank belongs to: (test on the array's name, heading).
 PARTS = (("Z", "Forward pass"), ("A", "Forward pass"), ("E", "Loss"), ("delta", "Error terms, from the output back"),
          ("d", "Gradients, from the output layer back"), ("Delta", "Changes Δw, from the output layer back"),
@@ -76,7 +78,7 @@ def sheet_document(sheet: SheetContent, answers: bool = False) -> Document:
         sections += _worked_example(sheet)
     else:
         sections.append(_hand_in_section(sheet))
-    title = ("Answers to sheet %s" if answers else "Backpropagation by hand: sheet %s") % sheet.name
+    title = ("Answers to sheet %s" if answers else "Backpropagation by hand (sheet %s)") % sheet.name
     subtitle = (network.describe(), "Sign convention: %s. Answers to %d significant digits." % (
         "δ = ∂E/∂Z, as in backprop's reports" if sheet.sign == "ours" else "the lecture's, δ = −∂E/∂net",
         sheet.digits))
@@ -125,11 +127,11 @@ def _task_section(sheet: SheetContent, answers: bool) -> Section:
     examples = len(sheet.example.start.X)
     change_word = "gradient" if sheet.sign == "ours" else "change Δw"
     blocks = [paragraph("%s of gradient descent on the loss E for the network below, by hand, %s: the forward pass, "
-                        "the loss, every error term, every %s and every parameter after the step. The blanks are "
-                        "listed in the order you compute them: each uses only numbers given or found above it."
-                        % ("One step" if steps == 1 else "%d steps" % steps,
+                        "the loss, every error term, every %s and every parameter after %s. The blanks are listed in "
+                        "the order you compute them: each uses only numbers given or found above it."
+                        % (COUNTS.get(steps, "%d steps" % steps) if steps > 1 else "One step",
                            "for its one example" if examples == 1 else "over its %d examples (E sums them)" % examples,
-                           change_word)),
+                           change_word, "the step" if steps == 1 else "each step")),
               paragraph("Write every answer with %d significant digits (0.5498, −0.002128, 12.35) and carry on with "
                         "your numbers as you wrote them. An answer counts as right within 2 units of its %dth "
                         "significant digit. If an earlier answer of yours is wrong, keep going with it: a later "
@@ -277,8 +279,8 @@ def _hand_in_section(sheet: SheetContent) -> Section:
                   "blank you leave empty counts as unanswered). The first lines say which sheet it is and who you "
                   "are:"),
         Code(example, "text"),
-        paragraph("Your teacher marks it with backprop mark, which names the mistake behind each wrong number.",
-                  note=True)], code=code)
+        paragraph("Your teacher marks it with backprop mark, which names the mistake behind each wrong number. (The "
+                  "notebook of this sheet has a cell that writes the file from your answers.)", note=True)], code=code)
 
 
 def _worked_example(sheet: SheetContent) -> list[Section]:

@@ -13,8 +13,9 @@ the same numbers.  The format follows the extension of -o: .html, .md, .tex,
 .pdf or .ipynb (a notebook with a cell to fill in and save the answers).
 
 --count K writes K distinct sheets, one per student, named by index
-(sheet-01.html, ... for -o sheet.html) and one CSV of their keys (--key,
-default <name>-keys.csv).
+(sheet-1.html ... for -o sheet.html; sheet-01.html ... from ten sheets)
+and one CSV of their keys (--key, default <name>-keys.csv).  backprop mark
+marks the answers (docs/exercises.md).
 
 Examples:
   backprop exercise 2-2-1 --seed 7 -o sheet.html --key key.json --answers-sheet answers.pdf

@@ -3,7 +3,8 @@
 Answers are ``label -> number`` (None, or an empty cell, for a blank left
 empty), with optionally the sheet's name and the student's.  On disk:
 
-* **CSV**, one blank per line, label then number; the lines ``sheet,7`` and
+* **CSV**, one blank per line, label, comma, number (split at the last comma,
+  so ``dE/dW2[0,1],0.5`` needs no quotes); the lines ``sheet,7`` and
   ``name,Ada`` say whose answers for which sheet (an optional header
   ``label,answer`` is skipped)::
 
@@ -26,7 +27,6 @@ another sheet.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -87,15 +87,19 @@ def _from_json(text: str, source: str) -> Answers:
 
 
 def _from_csv(text: str, source: str) -> Answers:
+    """One blank per line, ``label,number``: split at the last comma, so that ``dE/dW2[0,1],0.5`` needs no quotes."""
     answers = Answers(source=source)
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        cells = [cell.strip() for cell in row]
-        if not any(cells) or (number == 1 and [c.lower() for c in cells[:2]] == ["label", "answer"]):
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or (number == 1 and line.replace(" ", "").lower() == "label,answer"):
             continue
-        if len(cells) > 2 and any(cells[2:]):
+        if "," not in line:
+            raise InputError("%s line %d: %r has no comma; each line is a label, a comma and a number, e.g. "
+                             "Z1[0],0.5498" % (source, number, line.strip()))
+        cells = next(csv.reader([line])) if '"' in line else line.rsplit(",", 1)  # quoted: a CSV line
+        if len(cells) != 2:
             raise InputError("%s line %d: %d cells; each line is a label and a number, e.g. Z1[0],0.5498"
                              % (source, number, len(cells)))
-        label, value = cells[0], cells[1] if len(cells) > 1 else ""
+        label, value = (cell.strip() for cell in cells)
         if label.lower() in FIELDS:
             setattr(answers, label.lower(), value)
             continue
@@ -160,6 +164,10 @@ def checked_answers(labels: list[str], answers: Answers | dict, sheet: str | Non
     values: dict[str, float | None] = {}
     for label, value in answers.values.items():
         written = normal_label(str(label))
+        comma = re.match(r"^(.*),(\d+)$", written)
+        if written not in known and comma and comma.group(1) in known:
+            raise InputError("%s: the answer for %s looks like a decimal comma (%s,%s); use a decimal point"
+                             % (answers.source, comma.group(1), comma.group(2), value))
         if written not in known:
             shown = ", ".join(labels[:4] + ["…"] + labels[-2:]) if len(labels) > 6 else ", ".join(labels)
             raise InputError("%s: unknown label %r; the sheet's labels are %s" % (answers.source, label, shown))
@@ -171,12 +179,7 @@ def checked_answers(labels: list[str], answers: Answers | dict, sheet: str | Non
 
 def write_answers(answers: dict, path: str | Path, *, sheet: str, name: str = "") -> Path:
     """Write a student's answers (label -> number or None) as the CSV file ``backprop mark`` reads."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["sheet", sheet])
-    if name:
-        writer.writerow(["name", name])
-    for label, value in answers.items():
-        writer.writerow([label, "" if value is None else repr(float(value))])
-    atomic_write(path, out.getvalue())
+    lines = ["sheet,%s" % sheet] + (["name,%s" % name] if name else [])
+    lines += ["%s,%s" % (label, "" if value is None else repr(float(value))) for label, value in answers.items()]
+    atomic_write(path, "\n".join(lines) + "\n")
     return Path(path)

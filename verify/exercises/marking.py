@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from derive.report import render
-from derive.report.document import Document
+from derive.report.document import Document, written_number
 from derive.report.sheet import marked_document
 from derive.report.writers import check_tools, format_for
 
@@ -131,7 +131,7 @@ class Marking:
         lines = [self.summary(), "", "%-16s %14s %14s  %s" % ("blank", "your answer", "key", "mark")]
         for blank in self.blanks:
             given = "" if blank.given is None else "%.*g" % (digits + 2, blank.given)
-            lines.append("%-16s %14s %14s  %s" % (blank.label, given, "%.*g" % (digits, blank.expected),
+            lines.append("%-16s %14s %14s  %s" % (blank.label, given, written_number(blank.expected, digits),
                                                   "%s %s" % ({"correct": "✓", "carried forward": "✓", "wrong": "✗",
                                                               "unanswered": "–"}[blank.status], blank.status)))
             if blank.status == "wrong":

@@ -214,6 +214,7 @@ def rounding_reason(places: int, significant: bool, inputs: bool, digits: int) -
     """The words for rounding too early: the answer itself, or the numbers it was computed from."""
     precision = "%d %s" % (places, ("significant digit" if significant else "decimal") + "s" * (places != 1))
     if inputs:
-        return ("rounded too early: this follows from your earlier numbers rounded to %s; carry on with %d "
-                "significant digits" % (precision, digits))
-    return "rounded too early: the right number rounded to %s; give %d significant digits" % (precision, digits)
+        return ("rounded too early: it follows from your earlier numbers rounded to %s; carry on with %d significant "
+                "digits" % (precision, digits))
+    return "rounded too early: %s where the sheet asks for %d%s" % (precision, digits,
+                                                                     "" if significant else " significant digits")
