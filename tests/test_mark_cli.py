@@ -13,7 +13,7 @@ import pytest
 
 from exercise_students import answers
 from verify.cli import main
-from verify.exercises import read_key, write_answers
+from verify.exercises import read_key, read_keys, write_answers
 
 
 @pytest.fixture
@@ -58,9 +58,8 @@ def test_json_marks_have_the_fields_the_issue_names(folder, capsys):
 
 def test_a_class_is_marked_into_one_csv(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["exercise", "2-2-1", "--count", "3", "--seed", "5", "-o", "sheet.md", "--key", "keys.csv"]) == 0
-    from verify.exercises import read_keys
-
+    assert main(["exercise", "2-2-1", "--count", "3", "--seed", "5", "-o", "sheet.md", "--key",
+                 "keys.csv"]) == 0
     sheets = read_keys("keys.csv")
     for student, (name, sheet) in zip(("ann", "ben", "col"), sheets.items()):
         write_answers(answers(sheet, None if student == "ann" else "sign"), "%s.csv" % student, sheet=name,
@@ -121,7 +120,8 @@ BAD = [
     ("lecture's numbers for another network", lambda f: ["exercise", "3-3-2", "--example", "lecture", "-o", "s.html"],
      "--example lecture is the lecture's one 2-2-1 sheet"),
     ("too many blanks", lambda f: ["exercise", "20-20-10", "-o", "s.html"], "too many to do by hand"),
-    ("digits", lambda f: ["exercise", "2-2-1", "--digits", "1", "-o", "s.html"], "digits must be a whole number from 2"),
+    ("digits", lambda f: ["exercise", "2-2-1", "--digits", "1", "-o", "s.html"],
+     "digits must be a whole number from 2"),
     ("folder missing", lambda f: ["exercise", "2-2-1", "-o", "nowhere/s.html"], "directory nowhere does not exist"),
 ]
 

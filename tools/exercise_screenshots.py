@@ -24,9 +24,7 @@ import io
 import os
 import re
 import shlex
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import report_screenshots
@@ -72,14 +70,7 @@ def write_pictures(folder: Path, names=None) -> dict[str, Path]:
 
 
 def main() -> int:
-    if report_screenshots.chromium_command() is None:
-        print("exercise_screenshots: chromium is not installed (apt-get install chromium)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory() as directory:
-        for name, path in write_pictures(Path(directory)).items():
-            shutil.copyfile(path, DOCS / name)
-            print("wrote docs/%s" % name)
-    return 0
+    return report_screenshots.refresh(write_pictures, "exercise_screenshots")
 
 
 if __name__ == "__main__":

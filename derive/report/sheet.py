@@ -28,7 +28,8 @@ import sympy
 
 from derive.symbolic.derivation import SymbolicDerivation
 
-from .document import BlankRow, Blanks, Code, Document, EquationRow, Equations, MarkRow, Marks, Section, Table, paragraph
+from .document import (BlankRow, Blanks, Code, Document, EquationRow, Equations, MarkRow, Marks, Section, Table,
+                       paragraph)
 from .example import WorkedExample
 from .example_sections import example_sections
 from .exercises import Blank

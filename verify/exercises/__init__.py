@@ -20,7 +20,7 @@ from the derivation's own variants.
 >>> marking.to_dict()["score"]
 
 * :func:`make_sheet`, :func:`make_sheets` (one per student), :func:`lecture_sheet`; :class:`Sheet`
-  (``key()``, ``document()``, ``write(path, answers=False)``, ``mark(answers)``; shows itself in Jupyter);
+  (``key()``, ``blanks``, ``answers``, ``document()``, ``write(path, answers=False)``; shows itself in Jupyter);
 * :func:`mark` -> :class:`Marking` (``score``, ``out_of``, ``blanks``, ``to_dict()``, ``text()``,
   ``write(path)`` for the marked sheet; shows itself in Jupyter);
 * :func:`read_key`, :func:`read_keys`, :func:`write_key`, :func:`write_keys_csv`; :func:`read_answers`,

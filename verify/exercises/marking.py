@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from derive.report import render
-from derive.report.document import Document, written_number
+from derive.report.document import MARK_SYMBOLS, Document, written_number
+from derive.report.html import render_sections
 from derive.report.sheet import marked_document
 from derive.report.writers import check_tools, format_for
 
@@ -132,8 +133,7 @@ class Marking:
         for blank in self.blanks:
             given = "" if blank.given is None else "%.*g" % (digits + 2, blank.given)
             lines.append("%-16s %14s %14s  %s" % (blank.label, given, written_number(blank.expected, digits),
-                                                  "%s %s" % ({"correct": "✓", "carried forward": "✓", "wrong": "✗",
-                                                              "unanswered": "–"}[blank.status], blank.status)))
+                                                  "%s %s" % (MARK_SYMBOLS[blank.status], blank.status)))
             if blank.status == "wrong":
                 lines += textwrap.wrap(blank.mistake or NO_MISTAKE, width, initial_indent="    ",
                                        subsequent_indent="    ")
@@ -143,8 +143,6 @@ class Marking:
         return self.text()
 
     def _repr_html_(self) -> str:
-        from derive.report.html import render_sections
-
         return render_sections(self.document().sections)
 
 

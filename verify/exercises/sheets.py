@@ -27,6 +27,7 @@ from derive import InputError, Network, derive
 from derive.report import ExampleInput, lecture_example, render, worked_example
 from derive.report.document import Document
 from derive.report.exercises import SIGNS, Blank, step_blanks
+from derive.report.html import render_sections
 from derive.report.sheet import SheetContent, sheet_document
 from derive.report.writers import check_tools, format_for
 
@@ -130,15 +131,7 @@ class Sheet:
         check_tools(kind)
         return write_files(path, render(self.document(answers), kind, path))
 
-    def mark(self, answers: dict, student: str = ""):
-        """Mark a student's answers (label -> number or None): see :func:`verify.exercises.mark`."""
-        from .marking import mark  # noqa: PLC0415 -- marking imports this module
-
-        return mark(self, answers, student)
-
     def _repr_html_(self) -> str:
-        from derive.report.html import render_sections
-
         return render_sections(self.document().sections)
 
     def __repr__(self) -> str:
