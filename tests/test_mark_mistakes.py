@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from derive import Network
 from exercise_students import answers, written
 from verify.exercises import lecture_sheet, make_sheet, mark
 
@@ -117,3 +118,32 @@ def test_rounding_every_answer_to_fewer_digits_is_rounding_too_early():
     assert wrong and {blank.kind for blank in wrong} == {"rounding"}
     assert all(blank.mistake.startswith("rounded too early: ") and "where the sheet asks for 4" in blank.mistake
                for blank in wrong)
+
+
+GENERIC = {
+    "3-3-2 tanh/sigmoid": Network((3, 3, 2), activation=["tanh", "sigmoid"]),
+    "2-3-2 relu/softmax ce": Network((2, 3, 2), activation=["relu", "softmax"], loss="cross_entropy"),
+    "2-2-2 sigmoid bce decay": Network((2, 2, 2), loss="binary_cross_entropy", weight_decay=0.1),
+    "3-2 linear mse no bias": Network((3, 2), activation="linear", loss="mse", bias=False),
+    "2-2-2-1 elu": Network((2, 2, 2, 1), activation=["elu", "elu", "sigmoid"]),
+}
+
+
+@pytest.mark.parametrize("sign", ["ours", "lecture"])
+@pytest.mark.parametrize("name", sorted(GENERIC))
+def test_on_any_network_the_key_written_to_four_digits_scores_full_and_one_slip_is_the_only_blank_lost(name, sign):
+    sheet = make_sheet(GENERIC[name], seed=2, sign=sign, steps=2, momentum=0.5, examples=2)
+    written_key = {label: float(written(value, 4)) for label, value in sheet.answers.items()}
+    assert mark(sheet, written_key).all_correct
+    label = "2:delta%d[1,0]" % sheet.network.depth
+    slipped = dict(written_key, **{label: -3 * written_key[label]})
+    marks = {blank.label: blank for blank in mark(sheet, slipped).blanks}
+    assert marks[label].status == "wrong" and marks[label].mistake
+    assert [blank.label for blank in marks.values() if blank.status != "correct"] == [label]
+
+
+def test_a_sheet_and_a_marking_show_themselves_in_jupyter():
+    sheet = make_sheet("2-2-1", seed=7)
+    assert sheet._repr_html_().count('class="answer-box"') == 28
+    shown = mark(sheet, answers(sheet, "sign"))._repr_html_()
+    assert shown.count('class="mark"') == 28 and "the sign is flipped" in shown

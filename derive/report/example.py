@@ -175,11 +175,16 @@ def worked_example(derivation: SymbolicDerivation, start: ExampleInput, steps: i
     current = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
     for _ in range(steps):
         values, loss, gradients = program.evaluate(current, X, T)
-        changes = {name: -start.lr * gradients[name] + start.momentum * previous[name] for name in current}
+        changes = {name: step_change(gradients[name], previous[name], start.lr, start.momentum) for name in current}
         updated = {name: current[name] + changes[name] for name in current}
         done.append(Step(current, values, loss, gradients, changes, updated))
         current, previous = updated, changes
     return WorkedExample(network, start, tuple(done))
+
+
+def step_change(gradient: np.ndarray, previous: np.ndarray, lr: float, momentum: float) -> np.ndarray:
+    """The lecture's change of a parameter in one step, Δw(t) = −η ∂E/∂w + α Δw(t−1) (w(t+1) = w(t) + Δw(t))."""
+    return -lr * gradient + momentum * previous
 
 
 def _check_data(network: Network, X, T) -> tuple[np.ndarray, np.ndarray]:

@@ -125,10 +125,10 @@ def _outputs(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
         if key.suffix.lower() != ".json":
             raise InputError("the key of one sheet is JSON: give --key %s (with --count, a .csv of keys)"
                              % key.with_suffix(".json"))
-    for path in [key] + [p for pair in pairs for p in pair if p is not None]:
+    paths = [key] + [path for pair in pairs for path in pair if path is not None]
+    for path in paths:
         check_writable(path)
-    if len({key, *(p for pair in pairs for p in pair if p is not None)}) != 1 + sum(
-            p is not None for pair in pairs for p in pair):
+    if len({path.resolve() for path in paths}) != len(paths):
         raise InputError("the sheet, the answer sheet and the key must be different files")
     args.key_path = key
     return pairs

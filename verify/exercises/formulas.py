@@ -21,9 +21,10 @@ The arrays of one step, in the order a student computes them:
   Δw = −η ∂E/∂w + α Δw(t−1), from the same gradient equations);
 * ``WL'``, ``bL'``, ... (the parameters after the step: w + Δw).
 
-The update rule w ← w − η ∂E/∂w + α Δw(t−1) is one function here,
-:func:`update`; the mistakes in it (the sign of the step, a forgotten η or
-momentum term) are the same function with other coefficients.
+The update rule w ← w − η ∂E/∂w + α Δw(t−1) is the worked example's own
+(:func:`derive.report.example.step_change`); the mistakes in it (the sign of
+the step, a forgotten η or momentum term) are the same function with other
+coefficients.
 """
 
 from __future__ import annotations
@@ -35,13 +36,9 @@ import sympy
 from sympy import Indexed
 
 from derive.report.arrays import array_code, array_namespace, array_statements
+from derive.report.example import step_change
 from derive.report.exercises import SIGNS
 from derive.report.notation import Notation
-
-
-def update(gradient: np.ndarray, previous: np.ndarray, lr: float, momentum: float) -> np.ndarray:
-    """The change of a parameter in one step: Δw = −η ∂E/∂w + α Δw(t−1) (add it to w for the new value)."""
-    return -lr * gradient + momentum * previous
 
 
 class StepFormulas:
@@ -105,16 +102,17 @@ class StepFormulas:
 
     def evaluate(self, name: str, namespace: dict) -> np.ndarray:
         """Array ``name`` of a step from the values in ``namespace`` (see :meth:`namespace`)."""
+        settings = (namespace["lr"], namespace["momentum"])
         if name.endswith("'"):
             parameter = name[:-1]
             if self.lecture:
                 return namespace[parameter] + namespace[self.change_name(parameter)]
-            return namespace[parameter] + update(namespace["d" + parameter], namespace["previous"][parameter],
-                                                 namespace["lr"], namespace["momentum"])
+            return namespace[parameter] + step_change(namespace["d" + parameter], namespace["previous"][parameter],
+                                                      *settings)
         if name.startswith("Delta"):
             parameter = name[len("Delta"):]
-            return update(run(self.compiled["d" + parameter], namespace), namespace["previous"][parameter],
-                          namespace["lr"], namespace["momentum"])
+            return step_change(run(self.compiled["d" + parameter], namespace), namespace["previous"][parameter],
+                               *settings)
         return run(self.compiled[name], namespace)
 
 

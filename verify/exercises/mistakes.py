@@ -18,7 +18,7 @@ activation or loss:
   the net input without its bias or with the weights transposed, a gradient
   from the net inputs Z of the layer below instead of their outputs A, δ sent
   back through the weights *after* the step (the student's own updated ones);
-* **the update rule with other coefficients** (:func:`~verify.exercises.formulas.update`): a
+* **the update rule with other coefficients** (:func:`derive.report.example.step_change`): a
   step the wrong way, the learning rate or the momentum term forgotten;
 * **the sign**, the activation not applied (A = Z), a factor 2 in the loss, a
   transposed gradient entry; and rounding too early (the answer, or the
@@ -37,10 +37,11 @@ import sympy
 from sympy import Indexed
 
 from derive.model.registry import LOSSES
+from derive.report.example import step_change
 from derive.report.lecture import loss_name
 
 from ..check.hypotheses import plain
-from .formulas import StepFormulas, compile_code, run, update
+from .formulas import StepFormulas, compile_code, run
 
 
 @dataclass(frozen=True)
@@ -184,15 +185,15 @@ def _gradient_values(formulas: StepFormulas, parameter: str, code) -> Callable:
     """The array a changed gradient gives: itself (ours), or the lecture's change Δw made from it."""
     if not formulas.lecture:
         return _code_values(code)
-    return lambda ns, ahead, own: update(run(code, ns), ns["previous"][parameter], ns["lr"], ns["momentum"])
+    return lambda ns, ahead, own: step_change(run(code, ns), ns["previous"][parameter], ns["lr"], ns["momentum"])
 
 
 def _coefficient_mistakes(formulas: StepFormulas, parameter: str, gradient: Callable) -> list[Mistake]:
     """The change of a step with the learning rate or the momentum term forgotten."""
-    return [Mistake("momentum_forgotten", lambda ns, ahead, own: update(
+    return [Mistake("momentum_forgotten", lambda ns, ahead, own: step_change(
                 gradient(ns), ns["previous"][parameter], ns["lr"], 0.0),
                 lambda index: "the momentum term α Δw(t−1) is missing"),
-            Mistake("learning_rate_forgotten", lambda ns, ahead, own: update(
+            Mistake("learning_rate_forgotten", lambda ns, ahead, own: step_change(
                 gradient(ns), ns["previous"][parameter], 1.0, ns["momentum"]),
                 lambda index: "the learning rate η is missing")]
 
@@ -203,7 +204,7 @@ def _update_mistakes(formulas: StepFormulas, parameter: str) -> tuple[Mistake, .
         return (Mistake("sign", lambda ns, ahead, own: ns[parameter] - ns["Delta" + parameter],
                         lambda index: "Δw subtracted: the lecture's update adds it, w ← w + Δw"),)
     changes = _coefficient_mistakes(formulas, parameter, lambda ns: ns["d" + parameter])
-    uphill = Mistake("sign", lambda ns, ahead, own: ns[parameter] + update(
+    uphill = Mistake("sign", lambda ns, ahead, own: ns[parameter] + step_change(
         ns["d" + parameter], ns["previous"][parameter], -ns["lr"], ns["momentum"]),
         lambda index: "the step goes up the gradient: w + η ∂E/∂w instead of w − η ∂E/∂w")
     return (uphill,) + tuple(Mistake(m.kind, lambda ns, ahead, own, m=m: ns[parameter] + m.values(ns, ahead, own),
