@@ -37,13 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.report import render
 from derive.report.document import MARK_SYMBOLS, Document, written_number
 from derive.report.html import render_sections
 from derive.report.sheet import marked_document
-from derive.report.writers import check_tools, format_for
 
-from ..reporting import check_writable, write_files
+from ..reporting import write_document
 from .answers import Answers, checked_answers
 from .formulas import formulas_for
 from .mistakes import mistakes_for, rounding_reason
@@ -113,11 +111,7 @@ class Marking:
 
     def write(self, path: str | Path, fmt: str | None = None) -> list[Path]:
         """Write the marked sheet (.html, .md, .tex, .pdf, .ipynb); returns the files written."""
-        path = Path(path)
-        check_writable(path)
-        kind = format_for(path, fmt)
-        check_tools(kind)
-        return write_files(path, render(self.document(), kind, path))
+        return write_document(path, self.document, fmt)
 
     def summary(self) -> str:
         """One line: whose answers, which sheet, the score, and what the rest are."""

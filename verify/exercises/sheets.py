@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from derive import InputError, Network, derive
-from derive.report import ExampleInput, lecture_example, render, worked_example
+from derive.report import ExampleInput, lecture_example, worked_example
 from derive.report.document import Document
 from derive.report.exercises import SIGNS, Blank, step_blanks
 from derive.report.html import render_sections
 from derive.report.sheet import SheetContent, sheet_document
-from derive.report.writers import check_tools, format_for
 
-from ..reporting import check_writable, write_files
+from ..reporting import write_document
 from .numbers import draw_numbers
 from .precision import DIGITS
 
@@ -125,11 +124,7 @@ class Sheet:
 
     def write(self, path: str | Path, *, answers: bool = False, fmt: str | None = None) -> list[Path]:
         """Write the sheet (or the answer sheet) as .html, .md, .tex, .pdf or .ipynb; returns the files written."""
-        path = Path(path)
-        check_writable(path)
-        kind = format_for(path, fmt)
-        check_tools(kind)
-        return write_files(path, render(self.document(answers), kind, path))
+        return write_document(path, lambda: self.document(answers), fmt)
 
     def _repr_html_(self) -> str:
         return render_sections(self.document().sections)
