@@ -75,6 +75,11 @@ def test_a_class_is_marked_into_one_csv(tmp_path, monkeypatch, capsys):
         ("Ann", "5-1", "28", "0"), ("Ben", "5-2", "27", "1"), ("Col", "5-3", "27", "1")]
     assert rows[1]["mistakes"].startswith("delta2[0]: the sign is flipped")
     assert main(["mark", "keys.csv", "ann.csv"]) == 0  # the answers name their sheet among the class's
+    (tmp_path / "anon.csv").write_text("Z1[0],0.1\n")
+    capsys.readouterr()
+    assert main(["mark", "keys.csv", "anon.csv"]) == 2
+    assert capsys.readouterr().err == ("backprop mark: error: anon.csv does not say which sheet it answers; keys.csv "
+                                       "holds 3 sheets: add the line sheet,NAME (e.g. sheet,5-1)\n")
 
 
 def test_the_marked_sheet_is_written_in_the_format_of_its_name(folder):
