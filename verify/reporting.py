@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -111,12 +112,26 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
         InputError: unknown format or extension, an output path that is a directory or
             cannot be written, bad network or numbers, or pdflatex missing for PDF.
     """
-    path = Path(path)
     check_order(order)
+    return write_document(path, lambda: report_document(network, start, verify=verify, training=training,
+                                                        order=order), fmt)
+
+
+def write_document(path: str | Path, build: Callable[[], Document], fmt: str | None = None) -> list[Path]:
+    """Write the document ``build()`` returns (a report, an exercise sheet) in the format ``fmt`` or the one of
+    ``path``'s extension; a path that cannot be written or a missing tool is refused before ``build`` runs.
+
+    Returns:
+        The files written, the document first.
+
+    Raises:
+        InputError: as :func:`write_report`.
+    """
+    path = Path(path)
     check_writable(path)
     kind = format_for(path, fmt)
     check_tools(kind)
-    files = render(report_document(network, start, verify=verify, training=training, order=order), kind, path)
+    files = render(build(), kind, path)
     if len(files) > 1 and path.exists() and not path.resolve().is_file():
         raise InputError("cannot write a %s report to %s: it is not a file, and a %s report writes its %d figure "
                          "files beside it (%s); give a file name, or use the HTML or PDF format, which hold their "
