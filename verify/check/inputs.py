@@ -112,6 +112,21 @@ def _tensor_array(path: Path, key: str, tensor) -> np.ndarray:
                          % (path, key, str(tensor.dtype).replace("torch.", ""), clean_text(str(exc)))) from None
 
 
+def load_parameters(path: str | Path, network: Network, names: dict[str, str] | None = None,
+                    what: str = "parameter file") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The network's parameters from a file in any format :func:`read_param_file` reads (``.npz``, ``.json``, a
+    PyTorch ``state_dict``): the one loader of ``check``, ``report`` and ``train``.
+
+    Returns:
+        ``(params, names)``: the parameters keyed ``W1, b1, ...``, and the file's own name of each where it had
+        one (a ``state_dict``'s ``0.weight``).
+
+    Raises:
+        InputError: the file cannot be read, or its arrays do not fit ``network`` (see :func:`params_from_arrays`).
+    """
+    return params_from_arrays(network, read_param_file(path), "%s %s" % (what, path), names=names)
+
+
 def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: str,
                        names: dict[str, str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The network's parameters from a file's arrays, and the file's name of each where it had its own.
@@ -124,8 +139,8 @@ def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: s
         InputError: keys, shapes or values that do not fit ``network``, named.
     """
     expected = network.param_shapes()
-    if set(arrays) == set(expected):
-        return check_params(network, arrays, where=where), {}
+    if set(arrays) == set(expected) or all(re.fullmatch(r"[Wb]\d+", key) for key in arrays):
+        return check_params(network, arrays, where=where), {}  # the toolkit's names: a missing or extra one, named
     if names and set(arrays) >= set(names.values()):
         renamed = {key: arrays[names[key]] for key in expected}
         return check_params(network, renamed, where=where), dict(names)

@@ -66,7 +66,8 @@ import numpy as np
 from derive import InputError
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp
-from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
+from verify.check.inputs import (load_parameters, params_from_arrays, random_data, random_params, read_data,
+                                 read_param_file)
 from verify.check.pytorch.loss_names import parse_loss
 from verify.check.layouts import EXAMPLES, WEIGHTS, Layout
 from verify.check.sources import load_function
@@ -213,7 +214,7 @@ def _check_function(args) -> tuple:
     function = load_function(args.hvp or args.grad, "--hvp" if args.hvp else "--grad")
     names = {}
     if args.params:
-        params, names = params_from_arrays(network, read_param_file(args.params), "parameter file %s" % args.params)
+        params, names = load_parameters(args.params, network)
         if args.dtype:
             params = {k: v.astype(args.dtype) for k, v in params.items()}
         source = "from %s" % args.params
@@ -273,7 +274,7 @@ def _direction(args, network) -> tuple:
     """(V or None, how the report names it)."""
     if not args.direction:
         return None, "random unit direction (seed %d)" % args.seed
-    V, _ = params_from_arrays(network, read_param_file(args.direction), "direction file %s" % args.direction)
+    V, _ = load_parameters(args.direction, network, what="direction file")
     return V, "from %s" % args.direction
 
 

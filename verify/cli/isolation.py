@@ -22,6 +22,7 @@ Python API (:func:`verify.check_gradients`) runs users' code in-process.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import select
@@ -85,6 +86,7 @@ def run_isolated(work: Callable[[Callable[[], str]], tuple[int, str]], timeout: 
 
 def _child(work, capture, write_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.disable()  # a crash of the user's code is said in one line by the parent, not dumped as frames
     os.dup2(capture.fileno(), 1)
     os.dup2(capture.fileno(), 2)
     def printed() -> str:
