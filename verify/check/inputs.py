@@ -80,7 +80,7 @@ def _read_state_dict(path: Path) -> dict[str, np.ndarray]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError("%s holds a %s, not a state_dict of tensors; save it with torch.save(model.state_dict(), "
                          "path)" % (path, type(state).__name__))
-    return {str(key): _tensor_array(path, str(key), value) for key, value in state.items()}
+    return {str(key): _tensor_array(path, str(key), value, torch) for key, value in state.items()}
 
 
 def _load_failure(exc: Exception) -> str:
@@ -90,10 +90,8 @@ def _load_failure(exc: Exception) -> str:
     return found.group(1) if found else text
 
 
-def _tensor_array(path: Path, key: str, tensor) -> np.ndarray:
-    """A state_dict's tensor as a numpy array, or one line saying why it has none."""
-    import torch
-
+def _tensor_array(path: Path, key: str, tensor, torch) -> np.ndarray:
+    """A state_dict's tensor as a numpy array, or one line saying why it has none (``torch``: the module)."""
     if tensor.is_meta:
         raise InputError("%s: %s is on the meta device: it has a shape %s but no values (saved before the weights "
                          "were loaded or initialised); save the state_dict of a model that holds its weights"
