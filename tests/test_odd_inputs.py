@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import textwrap
+import time
 
 import pytest
 
@@ -50,6 +51,7 @@ USER_CODE = textwrap.dedent('''
         ctypes.string_at(0)
 
     def hangs(params, X, T):
+        open("started", "w").close()
         while True:
             pass
 
@@ -158,7 +160,10 @@ def test_a_report_to_a_full_stdout_is_one_line_exit_2(folder):
 def test_a_real_ctrl_c_still_exits_130(folder):
     process = subprocess.Popen([sys.executable, "-m", "verify", "check", *NETWORK, "--grad", "user.py:hangs"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)
-    threading.Timer(3.0, lambda: process.send_signal(2)).start()
+    deadline = time.monotonic() + 120
+    while not (folder / "started").exists() and time.monotonic() < deadline:  # the user's code is running
+        time.sleep(0.05)
+    process.send_signal(2)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.strip() == "backprop check: interrupted"
 
