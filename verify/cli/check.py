@@ -235,13 +235,10 @@ def _check_function(args) -> tuple:
 
 
 def _check_torch(args) -> tuple:
-    inherited = "torch" in sys.modules  # imported before the fork (a caller in this process used it already)
     try:
         from verify.check import torch_models  # optional: only --torch needs PyTorch
     except ImportError:
         raise InputError("--torch needs PyTorch: pip install 'backprop[torch]'") from None
-    if inherited:  # the parent's OpenMP threads are not in this forked child: a parallel kernel would wait forever
-        torch_models.torch.set_num_threads(1)
     model = torch_models.load_model(args.torch)
     read = torch_models.read_module(model, args.loss, args.reduction, activation=args.activation)
     params, source = None, "the model's own"
