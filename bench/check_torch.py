@@ -18,7 +18,16 @@ run this prints:
 3. whether each catches a 1% error planted in one entry of the custom
    backward (``grad[0, j] *= 1.01``: example 0, hidden unit j), for the unit j
    with the largest bias gradient and for a unit with the median one, and
-   what the check's diagnosis says about it.
+   what the check's diagnosis says about it;
+4. a 784-100-10 model that is not an ``nn.Sequential``, as people write one
+   (an ``nn.Module`` with its own ``forward``: ``F.linear`` of its own
+   parameters, the custom sigmoid, an ``nn.Linear`` head returning logits),
+   checked with ``nn.CrossEntropyLoss()`` on integer labels: the whole check,
+   the reading of the model (tracing with ``torch.fx`` and recognising its
+   layers, :func:`verify.check.torch_models.read_module`) as a share of it,
+   traced afresh (a model's first check, whose check also derives the
+   reference) and with the graph kept for the model's structure (every later
+   check), rounds alternated, medians; and gradcheck on it as in (2).
 
 Times are CPU time of this thread with BLAS and PyTorch on one thread, as in
 ``bench/check.py``: on a shared machine that measures what the code costs.
@@ -42,13 +51,14 @@ sys.path.append(str(HERE.parent / "tests"))  # the custom sigmoid of the test co
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from buggy.torch_models import CustomSigmoid  # noqa: E402
 from verify import check_torch_module  # noqa: E402
 from verify.check.gradient_check import reference_module  # noqa: E402
 from verify.check.inputs import random_data  # noqa: E402
-from verify.check.torch_models import read_module, torch_loss  # noqa: E402
+from verify.check.torch_models import read_module  # noqa: E402
 
 
 def _sibling(name: str):
@@ -70,9 +80,24 @@ def model(planted: int | None = None) -> nn.Sequential:
     return nn.Sequential(nn.Linear(784, 100), sigmoid, nn.Linear(100, 10)).double()
 
 
-def gradcheck(net: nn.Module, X, T, subset: int | None) -> tuple[float, bool, int]:
+class Net(nn.Module):
+    """784-100-10 as a class of one's own: F.linear of its own parameters, the custom sigmoid, a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.W1 = nn.Parameter(torch.empty(100, 784).uniform_(-784 ** -0.5, 784 ** -0.5))
+        self.b1 = nn.Parameter(torch.empty(100).uniform_(-784 ** -0.5, 784 ** -0.5))
+        self.sigmoid = CustomSigmoid()
+        self.head = nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.head(self.sigmoid(F.linear(x, self.W1, self.b1)))
+
+
+def gradcheck(net: nn.Module, X, T, subset: int | None, loss=None) -> tuple[float, bool, int]:
     """gradcheck slow mode on the model's parameters: (seconds, passed, entries it differentiated)."""
-    read = read_module(net, "cross_entropy")
+    loss_function = loss or nn.CrossEntropyLoss(reduction="sum")
+    read = read_module(net, loss_function, width=X.shape[1])
     names = list(read.names.values())
     params = {name: p.detach().clone() for name, p in net.named_parameters()}
     Xt, Tt = torch.from_numpy(X), torch.from_numpy(T)
@@ -101,8 +126,7 @@ def gradcheck(net: nn.Module, X, T, subset: int | None) -> tuple[float, bool, in
             if name == names[0] and "__rows" in params:
                 tensor = torch.cat([tensor, params[name][params["__rows"]:]])
             values[name] = tensor
-        output = torch.func.functional_call(net, values, (Xt,))
-        return torch_loss("cross_entropy", output, Tt, logits=True, reduction="sum")
+        return loss_function(torch.func.functional_call(net, values, (Xt,)), Tt)
 
     seconds, passed = timed(lambda: torch.autograd.gradcheck(loss, tuple(inputs), fast_mode=False,
                                                             raise_exception=False))
@@ -137,6 +161,36 @@ def main(subset: int | None) -> None:
     order = np.argsort(np.abs(reference["b1"]))
     for which, unit in (("largest", int(order[-1])), ("median", int(order[len(order) // 2]))):
         _planted(network, X, T, unit, which, subset)
+    _not_sequential(X, subset)
+
+
+def _not_sequential(X: np.ndarray, subset: int | None, rounds: int = 7) -> None:
+    """(4): the model of a class of its own, nn.CrossEntropyLoss() on labels; reading as a share of the check."""
+    torch.manual_seed(0)
+    net, loss = Net().double(), nn.CrossEntropyLoss()
+    labels = np.random.default_rng([0, 2]).integers(0, 10, len(X))
+    first, _ = timed(lambda: check_torch_module(net, X, labels, loss=loss))
+    checks, traced, kept, report, read = [], [], [], None, None
+    for _ in range(rounds):  # alternated, so that all three see the same machine
+        seconds, report = timed(lambda: check_torch_module(net, X, labels, loss=loss))
+        checks.append(seconds)
+        seconds, read = timed(lambda: read_module(net, loss, width=X.shape[1]))
+        traced.append(seconds)
+        kept.append(timed(lambda: read_module(net, loss, width=X.shape[1], reuse=True))[0])
+    check, reading, again = (float(np.median(times)) for times in (checks, traced, kept))
+    print("Not a Sequential: %s (F.linear, custom sigmoid, Linear head), nn.CrossEntropyLoss() on integer labels"
+          % type(net).__name__)
+    print("  check_torch_module, every entry: %.4f s = 1.00 (first call %.2f); %s; read as %s"
+          % (check, first / check, "OK" if report.ok else "FAILED", read.network.describe()))
+    print("  reading the model, traced with torch.fx (a model's first check): %.4f s = %.1f%% of the check; with "
+          "the graph kept (later checks of a model of its structure): %.4f s = %.1f%% (medians of %d alternated "
+          "rounds)" % (reading, 100 * reading / check, again, 100 * again / check, rounds))
+    summed = nn.CrossEntropyLoss(reduction="sum")  # gradcheck's loss: the check's own, summed (the mean is 1/N of it)
+    seconds, passed, count = gradcheck(net, X, torch.as_tensor(labels).numpy(), subset, loss=summed)
+    scope = "all %s entries" % format(count, ",") if subset is None else "%s entries (extrapolated: %.0f s)" % (
+        format(count, ","), seconds / count * read.network.n_params)
+    print("  torch.autograd.gradcheck slow mode, %s: %.1f s = %.0f x check (%s)"
+          % (scope, seconds, seconds / check, "passed" if passed else "FAILED"))
 
 
 def _planted(network, X, T, unit: int, which: str, subset: int | None) -> None:

@@ -1,25 +1,36 @@
-"""Benchmark: the generated Hessian- and Gauss-Newton-vector products against the gradient and against PyTorch.
+"""Benchmark: the generated Hessian- and Gauss-Newton-vector products against their matrix products and PyTorch.
 
-Pearlmutter's R-operator gives H·V for about twice the cost of the gradient:
-one more forward pass (R{Z_l}, R{A_l}) and one more backward pass (R{δ_l})
-beside the gradient's own.  This script times, in alternating rounds of one
-run, on 784-100-10 and 784-512-512-10 at batch 256 in float64, each with
-sigmoid hidden layers and either softmax + cross-entropy or a sigmoid output
-with the sum-squared error:
+Pearlmutter's R-operator gives H·V by one more forward pass (R{Z_l}, R{A_l})
+and one more backward pass (R{δ_l}) beside the gradient's own, and what it
+cannot avoid is their matrix products.  This script times, in alternating
+rounds of one run, on 784-100-10 and 784-512-512-10 at batch 256 in float64,
+each with sigmoid hidden layers and either softmax + cross-entropy or a
+sigmoid output with the sum-squared error:
 
-* the generated ``gradients`` (the baseline of the ratios),
 * the generated ``hvp(params, X, T, V)`` and ``gnvp(params, X, T, V)``
-  (``derive(network).numpy_module(order=2)``), each with a workspace,
+  (``derive(network).numpy_module(order=2)``), each with a workspace, against
+  **their matrix-product bound**: the products each must do, alone, written
+  into kept arrays (:func:`hvp_products`, :func:`gnvp_products`), as
+  ``bench/codegen.py`` does for the gradient (target: at most 1.05);
+* the generated ``gradients``, for scale;
 * ``torch.autograd.functional.hvp`` of the same loss written in torch
-  (double backward: the vector-Jacobian product of the gradient), CPU, float64,
-  and ``torch.func.jvp`` of ``torch.func.grad`` (forward-over-reverse, the
-  fastest way PyTorch has) for reference,
+  (double backward), CPU, float64, and ``torch.func.jvp`` of
+  ``torch.func.grad`` (forward-over-reverse, the fastest way PyTorch has);
+* ``hvp`` of 16 directions at once (``V`` with a leading direction axis)
+  against 16 calls of one direction each;
 
-and prints hvp / gradient (target at most 2.5) and hvp / torch (target at
-most 1), after checking that the generated and torch products agree.  Then
-the dense Hessian of a 10-10-10-2 network (242 parameters, batch 64): the
-generated ``hessian`` against ``torch.func.hessian`` of the loss of a flat
-parameter vector.
+after checking that the generated and torch products agree.  Then the dense
+Hessian of 10-10-10-2 (242 parameters, batch 64) and 30-30-5 (1,085
+parameters, batch 32), and of the lecture's 2-2-1 (one example): the generated
+``hessian`` (``hvp`` on blocks of unit directions) against ``torch.func.hessian``
+of the loss of a flat parameter vector (target: no slower, agreeing to 1e-10),
+and against the Hessian printed directly from the derivation's Hessian blocks
+(``bench/hessian_blocks.py``), the alternative it was chosen over.
+
+Memory: as in ``bench/codegen.py``, one 24 MB block is freed first, so that
+glibc keeps freed blocks instead of returning them to the system (as in any
+long-running numpy process); otherwise the products' fresh result arrays
+(``HV_W1`` is 3.2 MB at 784-512-512-10) fault their pages in on every call.
 
 Threads: OpenBLAS and PyTorch on one thread each, as in ``bench/codegen.py``
 and ``bench/check_torch.py`` (on a shared 2-core machine a second thread
@@ -53,8 +64,13 @@ NETWORKS = {
                                          loss="cross_entropy"),
     "784-512-512-10 sigmoid+SSE": Network((784, 512, 512, 10), activation="sigmoid", loss="sse"),
 }
-DENSE = Network((10, 10, 10, 2), activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy")
-DENSE_BATCH = 64
+#: Directions per call in the comparison of one call for many directions with one call per direction.
+DIRECTIONS = 16
+DENSE = {
+    "10-10-10-2": (Network((10, 10, 10, 2), activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy"), 64),
+    "30-30-5": (Network((30, 30, 5), activation=["sigmoid", "softmax"], loss="cross_entropy"), 32),
+    "2-2-1": (Network((2, 2, 1), activation="sigmoid", loss="sse"), 1),
+}
 
 
 def _sibling(name: str):
@@ -66,8 +82,10 @@ def _sibling(name: str):
     return module
 
 
+_codegen = _sibling("codegen")
 #: Median time per call of each function, timed in alternating rounds (after warm-up), as in bench/codegen.py.
-median_times = _sibling("codegen").median_times
+median_times = _codegen.median_times
+hessian_blocks = _sibling("hessian_blocks")
 
 
 def problem(network: Network, batch: int, seed: int = 0):
@@ -78,6 +96,66 @@ def problem(network: Network, batch: int, seed: int = 0):
     params = init_params(network, seed=seed, scale=0.1)
     V = {name: rng.standard_normal(value.shape) for name, value in params.items()}
     return params, X, T, V
+
+
+class Shapes:
+    """Arrays of a network's shapes at one batch size, values meaningless, to time bare matrix products on.
+
+    ``W[l]``, ``V[l]`` (l = 1..L); ``A[l]``, ``RA[l]`` (l = 0..L-1, A[0] the input, RA[0] unused);
+    ``delta[l]``, ``Rdelta[l]`` (l = 1..L); ``out(key, shape)`` a kept array to write a product into.
+    """
+
+    def __init__(self, network: Network, batch: int, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        sizes, depth = network.sizes, network.depth
+        self.depth = depth
+        self.W = {l: rng.standard_normal((sizes[l], sizes[l - 1])) for l in range(1, depth + 1)}
+        self.V = {l: rng.standard_normal((sizes[l], sizes[l - 1])) for l in range(1, depth + 1)}
+        self.A = {l: rng.uniform(0, 1, (batch, sizes[l])) for l in range(depth)}
+        self.RA = {l: rng.standard_normal((batch, sizes[l])) for l in range(depth)}
+        self.delta = {l: rng.standard_normal((batch, sizes[l])) for l in range(1, depth + 1)}
+        self.Rdelta = {l: rng.standard_normal((batch, sizes[l])) for l in range(1, depth + 1)}
+        self._kept: dict = {}
+
+    def out(self, key, shape: tuple) -> np.ndarray:
+        if key not in self._kept:
+            self._kept[key] = np.empty(shape)
+        return self._kept[key]
+
+    def product(self, key, left: np.ndarray, right: np.ndarray) -> None:
+        np.matmul(left, right, out=self.out(key, (left.shape[0], right.shape[1])))
+
+
+def forward_products(s: Shapes, R: bool) -> None:
+    """Z_l = A_{l-1} W_l^T; with ``R``, also RZ_l = A_{l-1} V_l^T + RA_{l-1} W_l^T (no RA_0: the data do not move)."""
+    for l in range(1, s.depth + 1):
+        s.product(("Z", l), s.A[l - 1], s.W[l].T)
+        if R:
+            s.product(("RZ", l), s.A[l - 1], s.V[l].T)
+            if l > 1:
+                s.product(("RZ'", l), s.RA[l - 1], s.W[l].T)
+
+
+def hvp_products(s: Shapes) -> None:
+    """The matrix products H·V must do: forward and R-forward, δ_l W_l (for δ_{l-1} and its g'' term),
+    R{δ_{l-1}} = (Rδ_l W_l + δ_l V_l) ..., HV_W_l = Rδ_l^T A_{l-1} + δ_l^T RA_{l-1}."""
+    forward_products(s, R=True)
+    for l in range(s.depth, 0, -1):
+        s.product(("HV", l), s.Rdelta[l].T, s.A[l - 1])
+        if l > 1:
+            s.product(("HV'", l), s.delta[l].T, s.RA[l - 1])
+            s.product(("back", l), s.delta[l], s.W[l])
+            s.product(("Rback", l), s.Rdelta[l], s.W[l])
+            s.product(("Rback'", l), s.delta[l], s.V[l])
+
+
+def gnvp_products(s: Shapes) -> None:
+    """The matrix products G·V must do: forward and R-forward, Gδ_{l-1} from Gδ_l W_l, GV_W_l = Gδ_l^T A_{l-1}."""
+    forward_products(s, R=True)
+    for l in range(s.depth, 0, -1):
+        s.product(("GV", l), s.Rdelta[l].T, s.A[l - 1])
+        if l > 1:
+            s.product(("Gback", l), s.Rdelta[l], s.W[l])
 
 
 def torch_loss(network: Network, X: torch.Tensor, T: torch.Tensor):
@@ -110,25 +188,51 @@ def products(name: str, network: Network, rounds: int) -> None:
     worst = max(float(np.abs(generated[key] - e.numpy()).max() / np.abs(e.numpy()).max())
                 for key, e in zip(names, expected))
     assert worst < 1e-10, "generated hvp and torch disagree: %g" % worst
+    shapes = Shapes(network, BATCH)
     times = median_times({
         "gradients": lambda: module.gradients(params, X, T, workspace=workspaces[0]),
         "hvp": lambda: module.hvp(params, X, T, V, workspace=workspaces[1]),
+        "hvp products": lambda: hvp_products(shapes),
         "gnvp": lambda: module.gnvp(params, X, T, V, workspace=workspaces[2]),
+        "gnvp products": lambda: gnvp_products(shapes),
         "torch hvp": lambda: torch.autograd.functional.hvp(loss, tensors, directions),
         "torch jvp(grad)": lambda: torch.func.jvp(grad, tensors, directions),
     }, rounds, number=3, clock=time.thread_time)
-    base = times["gradients"]
-    print("  %-27s gradients %7.2f ms | hvp %7.2f ms = %.2f x gradient, %.2f x torch hvp, %.2f x torch jvp(grad) "
-          "| gnvp %7.2f ms = %.2f x gradient | torch hvp %7.2f ms, jvp(grad) %7.2f ms  (hvp agrees with torch to "
-          "%.0e)" % (name, base * 1e3, times["hvp"] * 1e3, times["hvp"] / base, times["hvp"] / times["torch hvp"],
-                     times["hvp"] / times["torch jvp(grad)"], times["gnvp"] * 1e3, times["gnvp"] / base,
-                     times["torch hvp"] * 1e3, times["torch jvp(grad)"] * 1e3, worst))
+    print("  %-27s hvp %7.2f ms = %.3f x its products (%.2f ms) | gnvp %7.2f ms = %.3f x its products (%.2f ms)"
+          % (name, times["hvp"] * 1e3, times["hvp"] / times["hvp products"], times["hvp products"] * 1e3,
+             times["gnvp"] * 1e3, times["gnvp"] / times["gnvp products"], times["gnvp products"] * 1e3))
+    print("  %-27s hvp = %.2f x gradient (%.2f ms), %.2f x torch hvp (%.2f ms), %.2f x torch jvp(grad) (%.2f ms); "
+          "gnvp = %.2f x gradient  (hvp agrees with torch to %.0e)"
+          % ("", times["hvp"] / times["gradients"], times["gradients"] * 1e3, times["hvp"] / times["torch hvp"],
+             times["torch hvp"] * 1e3, times["hvp"] / times["torch jvp(grad)"], times["torch jvp(grad)"] * 1e3,
+             times["gnvp"] / times["gradients"], worst))
 
 
-def dense(rounds: int) -> None:
-    module = derive(DENSE).numpy_module(order=2)
-    params, X, T, _ = problem(DENSE, DENSE_BATCH)
-    names, loss = torch_loss(DENSE, torch.from_numpy(X), torch.from_numpy(T))
+def many_directions(name: str, network: Network, rounds: int) -> None:
+    """``hvp`` of DIRECTIONS directions in one call (a leading direction axis) against one call per direction."""
+    module = derive(network).numpy_module(order=2)
+    params, X, T, _ = problem(network, BATCH)
+    rng = np.random.default_rng(2)
+    V = {key: rng.standard_normal((DIRECTIONS,) + value.shape) for key, value in params.items()}
+    singles = [{key: value[d] for key, value in V.items()} for d in range(DIRECTIONS)]
+    batched = module.hvp(params, X, T, V)
+    for d, single in enumerate(singles):
+        one = module.hvp(params, X, T, single)
+        assert all(np.allclose(batched[key][d], one[key], rtol=1e-12, atol=0) for key in params)
+    workspaces = ({}, {})
+    times = median_times({
+        "one call": lambda: module.hvp(params, X, T, V, workspace=workspaces[0]),
+        "one per direction": lambda: [module.hvp(params, X, T, single, workspace=workspaces[1]) for single in singles],
+    }, max(3, rounds // 3), number=1, clock=time.thread_time)
+    print("  %-27s hvp of %d directions in one call %7.2f ms | %d calls %7.2f ms | ratio %.2f"
+          % (name, DIRECTIONS, times["one call"] * 1e3, DIRECTIONS, times["one per direction"] * 1e3,
+             times["one call"] / times["one per direction"]))
+
+
+def dense(name: str, network: Network, batch: int, rounds: int) -> None:
+    module = derive(network).numpy_module(order=2)
+    params, X, T, _ = problem(network, batch)
+    names, loss = torch_loss(network, torch.from_numpy(X), torch.from_numpy(T))
     shapes = [params[key].shape for key in names]
     sizes = [int(np.prod(shape)) for shape in shapes]
 
@@ -138,15 +242,23 @@ def dense(rounds: int) -> None:
     theta = torch.from_numpy(np.concatenate([params[key].ravel() for key in names]))
     hessian = torch.func.hessian(flat_loss)
     expected = hessian(theta).numpy()
+    start = time.perf_counter()
+    blocks = hessian_blocks.blocks_module(network)
+    printing = time.perf_counter() - start
     generated = module.hessian(params, X, T)
     difference = float(np.abs(generated - expected).max() / np.abs(expected).max())
     assert difference < 1e-10, "generated hessian and torch.func.hessian disagree: %g" % difference
-    times = median_times({"hessian": lambda: module.hessian(params, X, T), "torch": lambda: hessian(theta)},
-                         rounds, number=1, clock=time.thread_time)
-    print("  %-27s generated hessian %7.2f ms | torch.func.hessian %7.2f ms | ratio %.2f  (%d parameters, batch %d, "
-          "agree to %.0e)" % ("-".join(map(str, DENSE.sizes)) + " dense", times["hessian"] * 1e3,
-                              times["torch"] * 1e3, times["hessian"] / times["torch"], theta.numel(), DENSE_BATCH,
-                              difference))
+    from_blocks = hessian_blocks.blocks_hessian(blocks, network, params, X, T)
+    assert np.abs(from_blocks - expected).max() < 1e-10 * np.abs(expected).max(), "the printed blocks disagree"
+    number = max(1, 2000 // int(theta.numel()))
+    times = median_times({"hessian": lambda: module.hessian(params, X, T), "torch": lambda: hessian(theta),
+                          "blocks": lambda: hessian_blocks.blocks_hessian(blocks, network, params, X, T)},
+                         rounds, number=number, clock=time.thread_time)
+    print("  %-27s generated hessian %7.3f ms | torch.func.hessian %7.3f ms | ratio %.2f  (%s parameters, batch %d, "
+          "agree to %.0e)" % (name + " dense", times["hessian"] * 1e3, times["torch"] * 1e3,
+                              times["hessian"] / times["torch"], format(theta.numel(), ","), batch, difference))
+    print("  %-27s printed Hessian blocks %7.3f ms = %.2f x the generated hessian (derived and printed in %.1f s)"
+          % ("", times["blocks"] * 1e3, times["blocks"] / times["hessian"], printing))
 
 
 def main() -> None:
@@ -154,12 +266,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds (median over them)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print("H·V and G·V, batch %d, float64, OPENBLAS_NUM_THREADS=%s, torch threads %d, median of %d rounds"
-          % (BATCH, os.environ["OPENBLAS_NUM_THREADS"], torch.get_num_threads(), args.rounds))
-    print("  targets: hvp <= 2.5 x gradient, hvp <= 1 x torch hvp")
+    _codegen.warm_allocator()
+    print("H·V and G·V, batch %d, float64, OPENBLAS_NUM_THREADS=%s, torch threads %d, median of %d rounds, thread "
+          "CPU time" % (BATCH, os.environ["OPENBLAS_NUM_THREADS"], torch.get_num_threads(), args.rounds))
+    print("  targets: hvp and gnvp <= 1.05 x their own matrix products; dense hessian <= 1 x torch.func.hessian")
     for name, network in NETWORKS.items():
         products(name, network, args.rounds)
-    dense(args.rounds)
+    for name in ("784-100-10 softmax+CE", "784-512-512-10 softmax+CE"):
+        many_directions(name, NETWORKS[name], args.rounds)
+    for name, (network, batch) in DENSE.items():
+        dense(name, network, batch, args.rounds)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ CASES = {
     "yaml-negative-size": (train(spec="{0}", files=[write("net.yaml", "sizes: [2, -2, 1]\n")]), ["size -2", "positive integer"]),
     "spec-file-missing": (train(spec="missing.yaml"), ["cannot read spec file", "missing.yaml"]),
     "unknown-activation": (train("--activation", "sigmod"), ["unknown activation 'sigmod'", "sigmoid, silu, softmax"]),
-    "unknown-loss": (train("--loss", "msee"), ["unknown loss 'msee'", "binary_cross_entropy, cross_entropy, mse, squared_error, sse"]),
+    "unknown-loss": (train("--loss", "msee"), ["unknown loss 'msee'", "binary_cross_entropy, cross_entropy, mean_binary_cross_entropy, mse, squared_error, sse"]),
     "softmax-hidden": (train("--activation", "softmax"), ["softmax in layer 1", "only on the output layer"]),
     "softmax-hidden-list": (train("--activation", "softmax,sigmoid"), ["softmax in layer 1", "only on the output layer"]),
     "too-many-activations": (train("--activation", "relu,relu,sigmoid"), ["3 activations given for 2 layers"]),

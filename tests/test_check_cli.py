@@ -116,7 +116,7 @@ def test_a_torch_model_passes_and_its_parameters_are_named_both_ways(model_folde
     assert out.startswith("parameters: the model's own, float64\n")
     assert "Gradient check of torch model Sequential (autograd) (float64), 26 entries: OK" in out
     assert re.search(r"^W1 \(0\.weight\)\s+4x3", out, re.M)
-    assert "the model outputs logits; binary_cross_entropy applies sigmoid to them" in out
+    assert "the model outputs logits and binary_cross_entropy (sum) applies sigmoid" in out
 
 
 def test_a_torch_model_with_a_wrong_backward_exits_1_with_the_diagnosis(model_folder, capsys):

@@ -28,8 +28,17 @@ TIMING = re.compile(r"\d+\.\d+ s in all")
 NOISE = re.compile(r"-?\d\.\d+e-(1[2-9]|[2-9]\d)")
 
 
-def blocks(language: str) -> list[str]:
-    return [body for lang, body in BLOCK.findall(PAGE.read_text(encoding="utf-8")) if lang == language]
+def blocks(language: str, page: Path = PAGE) -> list[str]:
+    return [body for lang, body in BLOCK.findall(page.read_text(encoding="utf-8")) if lang == language]
+
+
+def write_files(folder: Path, page: Path = PAGE) -> Path:
+    """Each ```python block of ``page`` that starts with ``# file: NAME``, written to ``folder`` as NAME."""
+    for body in blocks("python", page):
+        first, _, rest = body.partition("\n")
+        if first.startswith("# file: "):
+            (folder / first[len("# file: "):].strip()).write_text(rest)
+    return folder
 
 
 def normalised(line: str) -> str:
@@ -47,12 +56,7 @@ def matches(shown: list[str], actual: list[str]) -> bool:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checking")
-    for body in blocks("python"):
-        first, _, rest = body.partition("\n")
-        if first.startswith("# file: "):
-            (folder / first[len("# file: "):].strip()).write_text(rest)
-    return folder
+    return write_files(tmp_path_factory.mktemp("checking"))
 
 
 COMMANDS = [body for body in blocks("text") if body.startswith("$ ")]

@@ -6,7 +6,7 @@ first line names a file (``# net.yaml``) is written there first, so examples
 that read it find it.  The generated module shown in docs/codegen.md is
 checked separately (tests/test_codegen_module.py), and so are the
 property-testing page (tests/test_docs_property_testing.py) and the checking
-page (tests/test_docs_checking.py).
+pages (tests/test_docs_checking.py, tests/test_docs_checking_pytorch.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-SEPARATELY_TESTED = {"property-testing.md", "checking.md"}
+SEPARATELY_TESTED = {"property-testing.md", "checking.md", "checking-pytorch.md"}
 PAGES = sorted(p.name for p in DOCS.glob("*.md")
                if p.name not in SEPARATELY_TESTED and "```python" in p.read_text(encoding="utf-8"))
 GENERATED_MODULE = '"""Loss and gradients of the network'

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import textwrap
+import time
 
 import pytest
 
@@ -50,6 +51,7 @@ USER_CODE = textwrap.dedent('''
         ctypes.string_at(0)
 
     def hangs(params, X, T):
+        open("started", "w").close()
         while True:
             pass
 
@@ -158,7 +160,10 @@ def test_a_report_to_a_full_stdout_is_one_line_exit_2(folder):
 def test_a_real_ctrl_c_still_exits_130(folder):
     process = subprocess.Popen([sys.executable, "-m", "verify", "check", *NETWORK, "--grad", "user.py:hangs"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)
-    threading.Timer(3.0, lambda: process.send_signal(2)).start()
+    deadline = time.monotonic() + 120
+    while not (folder / "started").exists() and time.monotonic() < deadline:  # the user's code is running
+        time.sleep(0.05)
+    process.send_signal(2)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.strip() == "backprop check: interrupted"
 
@@ -209,3 +214,37 @@ def test_derive_output_to_a_full_device_is_one_line(folder, capsys):
     code, out, err = run(capsys, "derive", "2-2-1", "-o", "/dev/full")
     assert code == 2 and err.strip() == "backprop derive: error: cannot write /dev/full: No space left on device"
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_report_output_to_a_link_or_a_device_keeps_what_is_there(kind, folder, capsys):
+    path = make_output(kind, folder).rename(folder / "out.html")
+    code, out, err = run(capsys, "report", "2-2-1", "--example", "none", "-o", str(path))
+    assert code == 0, err
+    mode = os.lstat(path).st_mode
+    if kind == "symlink":
+        assert stat.S_ISLNK(mode) and (folder / "real.py").read_text().startswith("<!DOCTYPE html>")
+    else:
+        assert stat.S_ISCHR(mode)
+
+
+def test_a_report_with_figure_files_to_a_device_is_refused_and_nothing_is_written(folder, capsys):
+    path = make_output("device", folder)
+    code, out, err = run(capsys, "report", "2-2-1", "-o", str(path), "--format", "md")
+    assert code == 2 and "it is not a file, and a markdown report writes its 2 figure files beside it" in err
+    assert {p.name for p in folder.iterdir()} == {"out.py", "user.py"}
+
+
+def test_report_of_an_activation_undefined_on_its_example_is_one_line(folder, capsys):
+    code, out, err = run(capsys, "report", "3-4-2", "--activation", "log(x),sigmoid", "-o", "r.html")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "log(x) in layer 1 is not real at net input" in err and not (folder / "r.html").exists()
+
+
+def test_report_reads_a_state_dict_as_check_does(folder, capsys):
+    torch = pytest.importorskip("torch")
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1)).double()
+               .state_dict(), folder / "model.pt")
+    code, out, err = run(capsys, "report", "2-2-1", "--params", "model.pt", "-o", "r.md")
+    assert code == 0, err
+    assert "parameters from model.pt" in (folder / "r.md").read_text()

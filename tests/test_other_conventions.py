@@ -219,6 +219,22 @@ def test_correct_code_passes_in_every_layout_on_random_networks(case, weights, e
     assert report.ok, str(report)
 
 
+def test_the_pytest_fixture_takes_a_layout(assert_gradients_match):
+    network = Network((3, 4, 2), activation="tanh")
+    params, X, T = case_of(network)
+    report = assert_gradients_match(network, params, X, T, make(network, "in-out", "columns", "dW{l}"),
+                                    layout=Layout(weights="in-out", examples="columns"))
+    assert report.ok and report.read == "read: weights (in, out), examples as columns, keys dW1/db1/…"
+    with pytest.raises(InputError, match=r"raised ValueError: matmul.*called for 3-4-2"):  # the layout unsaid
+        assert_gradients_match(network, params, X, T, make(network, "in-out", "columns"))
+
+
+def case_of(network):
+    rng = np.random.default_rng(5)
+    params = {k: rng.uniform(-1, 1, s) for k, s in network.param_shapes().items()}
+    return params, rng.uniform(-1, 1, (6, network.sizes[0])), rng.uniform(0, 1, (6, network.sizes[-1]))
+
+
 def test_a_layout_object_refuses_unknown_words():
     with pytest.raises(InputError, match="unknown weight layout 'io'"):
         Layout(weights="io")

@@ -104,14 +104,3 @@ def test_float32_stays_float32_and_a_complex_direction_gives_the_complex_product
     real = module.hvp(params, X, T, V)
     for name in params:
         np.testing.assert_allclose(imaginary[name], 1j * real[name], rtol=1e-12)
-
-
-def test_the_dense_hessian_is_refused_above_its_limit_in_one_line():
-    from derive.codegen.second_order import DENSE_LARGEST
-
-    network = Network((50, 40, 2))
-    assert network.n_params > DENSE_LARGEST
-    module = derive(network).numpy_module(order=2)
-    params = init_params(network)
-    with pytest.raises(ValueError, match="refused above %d parameters; use the products instead" % DENSE_LARGEST):
-        module.hessian(params, np.zeros((1, 50)), np.zeros((1, 2)))

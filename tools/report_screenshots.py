@@ -132,15 +132,20 @@ def write_pictures(folder: Path, names=None) -> dict[str, Path]:
     return written
 
 
-def main() -> int:
+def refresh(write, tool: str) -> int:
+    """The ``main`` of a screenshot tool: ``write(folder)`` takes the pictures, which are copied into docs/."""
     if chromium_command() is None:
-        print("report_screenshots: chromium is not installed (apt-get install chromium)", file=sys.stderr)
+        print("%s: chromium is not installed (apt-get install chromium)" % tool, file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as directory:
-        for name, path in write_pictures(Path(directory)).items():
+        for name, path in write(Path(directory)).items():
             shutil.copyfile(path, DOCS / name)
             print("wrote docs/%s" % name)
     return 0
+
+
+def main() -> int:
+    return refresh(write_pictures, "report_screenshots")
 
 
 if __name__ == "__main__":

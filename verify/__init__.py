@@ -9,10 +9,11 @@ It may import :mod:`derive`; :mod:`derive` never imports it.
 """
 
 from .check import CheckReport, assert_gradients_match, assert_hvp_matches, check_gradients, check_hvp, list_form
+from .check.layouts import Layout
 from .engine import Dataset, Engine, GradientDescent, History, check_data, load_data, split, train
 from .reporting import write_report
 
-__all__ = ["CheckReport", "Dataset", "Engine", "GradientDescent", "History", "assert_gradients_match",
+__all__ = ["CheckReport", "Dataset", "Engine", "Layout", "GradientDescent", "History", "assert_gradients_match",
            "assert_hvp_matches", "check_data", "check_gradients", "check_hvp", "check_torch_module", "list_form", "load_data", "split", "strategies", "train",
            "write_report"]
 

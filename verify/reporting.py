@@ -19,9 +19,13 @@ into the plain data of a training report (``backprop train ... --report FILE``).
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from derive import InputError, Network, derive
 from derive import files
@@ -29,7 +33,7 @@ from derive.files import atomic_write
 from derive.report import Document, ExampleInput, build_report, format_for, render, worked_example
 from derive.report.second_order import HESSIAN_SHOWN_LARGEST
 from derive.report.writers import check_tools
-from verify.check.evidence import verification_data
+from verify.check.evidence import LARGE_WORK, verification_data
 from verify.check.second_order_evidence import hessian_data
 from verify.engine import Dataset, Engine
 from verify.engine.data import decode_classes, n_classes
@@ -57,12 +61,32 @@ def report_document(network: Network | str, start: ExampleInput | None = None, *
     """
     check_order(order)
     derivation = derive(network)
-    example = worked_example(derivation, start) if start is not None else None
-    verification = verification_data(example) if example is not None and verify else None
-    hessian = None
-    if order == 2 and start is not None and derivation.network.n_params <= HESSIAN_SHOWN_LARGEST:
-        hessian = hessian_data(derivation, start.params, start.X, start.T)
-    return build_report(derivation, example, verification, training, order=order, hessian=hessian)
+    large = start is not None and derivation.network.n_params * len(start.X) > LARGE_WORK
+    with _stages(large, derivation.network) as stage:
+        stage("worked example")
+        example = worked_example(derivation, start) if start is not None else None
+        stage("its proof: the three-way check and the step-size study")
+        verification = verification_data(example) if example is not None and verify else None
+        hessian = None
+        if order == 2 and start is not None and derivation.network.n_params <= HESSIAN_SHOWN_LARGEST:
+            hessian = hessian_data(derivation, start.params, start.X, start.T)
+        stage("the report's content")
+        return build_report(derivation, example, verification, training, order=order, hessian=hessian)
+
+
+@contextlib.contextmanager
+def _stages(shown: bool, network: Network):
+    """A progress bar on stderr over the report's stages, for a network large enough to take a while."""
+    if not shown:
+        yield lambda name: None
+        return
+    with tqdm(total=3, desc="report of %s" % "-".join(map(str, network.sizes)), unit="stage", file=sys.stderr,
+              leave=False, dynamic_ncols=True) as bar:
+        def stage(name: str) -> None:
+            if bar.n < bar.total and bar.desc.endswith(")"):
+                bar.update(1)
+            bar.set_description("report of %s (%s)" % ("-".join(map(str, network.sizes)), name))
+        yield stage
 
 
 def check_order(order) -> None:
@@ -88,13 +112,37 @@ def write_report(path: str | Path, network: Network | str, start: ExampleInput |
         InputError: unknown format or extension, an output path that is a directory or
             cannot be written, bad network or numbers, or pdflatex missing for PDF.
     """
-    path = Path(path)
     check_order(order)
+    return write_document(path, lambda: report_document(network, start, verify=verify, training=training,
+                                                        order=order), fmt)
+
+
+def write_document(path: str | Path, build: Callable[[], Document], fmt: str | None = None) -> list[Path]:
+    """Write the document ``build()`` returns (a report, an exercise sheet) in the format ``fmt`` or the one of
+    ``path``'s extension; a path that cannot be written or a missing tool is refused before ``build`` runs.
+
+    Returns:
+        The files written, the document first.
+
+    Raises:
+        InputError: as :func:`write_report`.
+    """
+    path = Path(path)
     check_writable(path)
     kind = format_for(path, fmt)
     check_tools(kind)
-    files = render(report_document(network, start, verify=verify, training=training, order=order), kind, path)
+    files = render(build(), kind, path)
+    if len(files) > 1 and path.exists() and not path.resolve().is_file():
+        raise InputError("cannot write a %s report to %s: it is not a file, and a %s report writes its %d figure "
+                         "files beside it (%s); give a file name, or use the HTML or PDF format, which hold their "
+                         "figures" % (kind, path, kind, len(files) - 1, list(files)[1].split("/")[0] + "/"))
     return write_files(path, files)
+
+
+def check_report_path(path: str | Path, fmt: str | None = None) -> None:
+    """Refuse, before any work, a report path that cannot be written or whose format is unknown."""
+    check_writable(Path(path))
+    format_for(Path(path), fmt)
 
 
 def check_writable(path: Path) -> None:

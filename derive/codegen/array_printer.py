@@ -17,6 +17,15 @@ the whole array at once, with no loop over units or examples:
   which, so that the planner knows before printing whether a value can be
   written into given memory (``out=``).
 
+Many directions at once: the label ``v``
+(:data:`derive.symbolic.second_order.v`) of the R-quantities of Hessian- and
+Gauss-Newton-vector products (``RZ1[v, n, j]``) is always an array's first
+axis, and prints as leading axes that may be there or not: ``...`` in an
+``einsum`` and an index (``V_b1[..., None, :]``), ``.swapaxes(-1, -2)`` for a
+transpose, and ``@`` broadcasting over it (a sum along it is an einsum).  So
+one printed statement serves one direction (``V_W1`` of shape ``(n_1, n_0)``)
+and a batch of them (``(D, n_1, n_0)``).
+
 Comparisons, ``Abs``, ``sign``, ``Max``, ``Heaviside`` and ``Piecewise`` act on
 real parts, so that on complex input every printed expression is the
 piecewise-analytic continuation of the real one: exactly what complex-step
@@ -51,6 +60,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from derive.symbolic.indices import bound_indices, free_indices
+from derive.symbolic.second_order import v as DIRECTION
 from .printing import BackpropNumPyPrinter
 
 __all__ = ["ArrayPrinter", "contraction", "ufunc_name"]
@@ -75,7 +85,9 @@ def contraction(expr: sympy.Expr) -> str | None:
     Returns:
         ``"matmul"`` for a sum of two factors over one label, each with at
         most one other label and not the same one (``delta2 @ W2``);
-        ``"einsum"`` for other sums of several factors whose labels differ;
+        ``"einsum"`` for other sums of several factors whose labels differ,
+        and every other sum along the direction axis (an ellipsis einsum
+        reduces over a middle axis several times faster than ``np.add.reduce``);
         None for anything else (a reduction ``.sum(axis=...)``, a sum with
         factors that do not depend on its labels, not a sum at all).
     """
@@ -85,9 +97,9 @@ def contraction(expr: sympy.Expr) -> str | None:
     factors = Mul.make_args(expr.function)
     if len(bound) == 1 and len(factors) == 2 and _matmul_labels(factors, next(iter(bound))) is not None:
         return "matmul"
-    if len(factors) >= 2 and len({free_indices(factor) for factor in factors}) > 1:
+    if len(factors) >= 2 and len({free_indices(factor) - {DIRECTION} for factor in factors}) > 1:
         return "einsum"
-    return None
+    return "einsum" if DIRECTION in free_indices(expr) else None
 
 
 def _as_product(total: Sum) -> sympy.Expr | None:
@@ -101,11 +113,22 @@ def _as_product(total: Sum) -> sympy.Expr | None:
 
 
 def _matmul_labels(factors: tuple, index: sympy.Symbol) -> list[tuple] | None:
-    """The other labels of each of two factors summed over ``index``, if ``@`` can contract them."""
-    labels = [tuple(free_indices(factor) - {index}) for factor in factors]
+    """The other labels of each of two factors summed over ``index``, if ``@`` can contract them.
+
+    The direction label is not among them: ``@`` broadcasts over it, for a
+    factor that is a stack of matrices (a stack of vectors is an einsum).
+    """
+    labels = [tuple(free_indices(factor) - {index, DIRECTION}) for factor in factors]
     if len(labels[0]) > 1 or len(labels[1]) > 1 or set(labels[0]) & set(labels[1]):
         return None
+    if any(DIRECTION in free_indices(factor) and not own for factor, own in zip(factors, labels)):
+        return None
     return labels
+
+
+def _directed(*exprs) -> tuple:
+    """``(v,)`` if any of ``exprs`` runs along the direction axis, else ``()``."""
+    return (DIRECTION,) if any(DIRECTION in free_indices(expr) for expr in exprs) else ()
 
 
 class ArrayPrinter(BackpropNumPyPrinter):
@@ -202,6 +225,8 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def _alignment(self, layout: tuple) -> str:
         """What makes an array with axes ``layout`` broadcast in the frame: ``.T``, ``[:, None]``, both, or nothing."""
+        if DIRECTION in layout:
+            return self._directed_alignment(layout)
         order = self._order(layout)
         suffix = ""
         if order != tuple(layout):
@@ -213,6 +238,24 @@ class ArrayPrinter(BackpropNumPyPrinter):
         while slots and slots[-1] == ":":
             slots.pop()
         return suffix + ("[%s]" % ", ".join(slots) if slots else "")
+
+    def _directed_alignment(self, layout: tuple) -> str:
+        """:meth:`_alignment` of an array led by the direction axes: ``.swapaxes(-1, -2)``, ``[..., None, :]``."""
+        if layout[0] != DIRECTION or self._frame[:1] != (DIRECTION,):
+            raise NotImplementedError("the array printer cannot print an array indexed %s in a frame %s: the "
+                                      "direction axis %s must come first" % (list(layout), list(self._frame), DIRECTION))
+        own = layout[1:]
+        order = tuple(label for label in self._order(layout) if label != DIRECTION)
+        suffix = ""
+        if order != own:
+            if len(own) != 2:
+                raise NotImplementedError("the array printer cannot permute the axes %s of an array with direction "
+                                          "axes" % (list(own),))
+            suffix = ".swapaxes(-1, -2)"
+        slots = [":" if label in order else "None" for label in self._frame[1:]]
+        while slots and slots[0] == ":":  # the ellipsis takes the leading axes
+            slots.pop(0)
+        return suffix + "[..., %s]" % ", ".join(slots) if slots else suffix
 
     def _print_Indexed(self, expr):
         free_indices(expr)
@@ -244,19 +287,19 @@ class ArrayPrinter(BackpropNumPyPrinter):
         (left, right), (free_left, free_right) = factors, _matmul_labels(factors, index)
         if not free_left or (free_right and result.index(free_right[0]) < result.index(free_left[0])):
             (left, free_left), (right, free_right) = (right, free_right), (left, free_left)
-        left_layout, right_layout = free_left + (index,), (index,) + free_right
+        left_layout, right_layout = _directed(left) + free_left + (index,), _directed(right) + (index,) + free_right
         if out is not None:
             return "%s(%s, %s, out=%s)" % (self._module_format("numpy.matmul"), self.argument(left, left_layout),
                                            self.argument(right, right_layout), out)
         product = "%s @ %s" % (self.operand(left, left_layout), self.operand(right, right_layout))
-        alignment = self._alignment(free_left + free_right)
+        alignment = self._alignment(_directed(left, right) + free_left + free_right)
         return product if bare and not alignment else "(%s)%s" % (product, alignment)
 
     def _einsum(self, factors, extended, result, out=None):
-        letters = _letters(extended)
+        letters = {**_letters(extended), DIRECTION: "..."}  # the direction axes, there or not
         operands, subscripts = [], []
         for factor in factors:
-            layout = self._order(free_indices(factor), extended)
+            layout = _natural_layout(factor)  # einsum takes any axis order: no transposes
             operands.append(self.argument(factor, layout))
             subscripts.append("".join(letters[label] for label in layout))
         spec = "%s->%s" % (",".join(subscripts), "".join(letters[label] for label in result))
@@ -388,4 +431,4 @@ def _natural_layout(expr: sympy.Expr) -> tuple:
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, Indexed) and frozenset(node.indices) == labels:
             return tuple(node.indices)
-    return tuple(sorted(labels, key=str))
+    return tuple(sorted(labels, key=lambda label: (label != DIRECTION, str(label))))

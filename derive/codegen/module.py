@@ -50,6 +50,7 @@ from sympy.utilities.iterables import iterable
 
 from derive.symbolic.derivation import SymbolicDerivation
 from derive.symbolic.indices import free_indices
+from derive.symbolic.second_order import v as DIRECTION
 from derive.symbolic.symbols import E, N, activations, deltas, i, j, n, size
 
 from . import nodes
@@ -251,7 +252,7 @@ def function(name: str, arguments: tuple, shapes: dict, statements: list, return
                               tuple((name, shape) for name, shape in shapes.items() if name in read))
     widths = tuple(dict.fromkeys(shape[0] for key, shape in shapes.items() if key.startswith("W")))
     small = () if nodes.SmallArrays.never(widths) else (nodes.SmallArrays(widths, (
-        *(nodes.Assign(target, value) for target, value in statements), nodes.Return(returns))),)
+        *(nodes.Assign(target, value) for target, value in statements), nodes.Return(returns)), bool(directions)),)
     return nodes.FunctionDef(name, arguments, docstring, (prologue, *small, *body, nodes.Return(returns)))
 
 
@@ -405,4 +406,5 @@ def _temp_entry(value: sympy.Expr, taken: set):
     for entry in sympy.preorder_traversal(value):
         if isinstance(entry, Indexed):
             layout += [index for index in entry.indices if index in free_indices(value) and index not in layout]
+    layout.sort(key=lambda index: (index != DIRECTION, index != n))  # as the arrays are: directions, examples, units
     return IndexedBase(name, real=True)[tuple(layout)] if layout else sympy.Symbol(name, real=True)

@@ -13,7 +13,8 @@ ufunc an ``Apply`` calls); the printer only prints it.
 * :class:`Update` -- ``A1 *= <value>`` (numpy computes it in place);
 * :class:`Apply` -- ``np.tanh(A1, out=A1)``, ``np.subtract(1, t0, out=t0)`` (a ufunc in place);
 * :class:`Comment` -- ``# A1[n, j] = sigmoid(Z1[n, j])`` above a statement that takes several steps;
-* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the sizes read and checked;
+* :class:`Prologue` -- the common dtype, the inputs and parameters cast to it, the sizes read and checked
+  (:data:`DIRECTIONS`: the leading axes of many directions, ``directions = V_W1.shape[:-2]``);
 * :class:`SmallArrays` -- the statements as plain expressions, taken for a few entries per array;
 * :class:`Return`, :class:`FunctionDef`, :class:`Module`.
 """
@@ -62,6 +63,17 @@ def module_helpers() -> dict:
     """Functions a generated module may carry, by the name its code calls them."""
     return {**helpers(), "workspace_buffer": workspace_buffer, "dense_from_products": dense_from_products,
             "shape_error": shape_error}
+
+class DirectionAxes(sympy.Symbol):
+    """The extent of the direction axis v in a shape: the leading axes of ``V``'s arrays, ``()`` for one direction.
+
+    The prologue reads them from the first direction (``directions = V_W1.shape[:-2]``);
+    a shape prints them spread: ``(*directions, N, 10)``.
+    """
+
+
+#: The direction axes' extent in the shapes of a product's arrays (``V_W1``: ``(DIRECTIONS, n_1, n_0)``).
+DIRECTIONS = DirectionAxes("directions")
 
 #: A statement's target: an entry ``A1[n, j]`` (an array) or a symbol (a scalar).
 Target = sympy.Indexed | sympy.Symbol
@@ -160,13 +172,18 @@ class SmallArrays:
     printed, each a new array, and return.  Larger ones, or calls with a
     workspace, go on to the in-place statements after it.
 
+    A product along many directions at once (``V`` with direction axes)
+    always takes the in-place statements.
+
     Attributes:
         widths: The widths of the computed arrays (numbers or size symbols n_1..n_L).
         body: The statements (:class:`Assign`) and the :class:`Return`.
+        directed: Whether the function reads directions (``V``) that may have direction axes.
     """
 
     widths: tuple
     body: tuple
+    directed: bool = False
 
     @staticmethod
     def never(widths: tuple) -> bool:
@@ -176,15 +193,16 @@ class SmallArrays:
 
 @dataclass(frozen=True)
 class DenseFromProducts:
-    """``return dense_from_products(product, params, X, T, keys, largest, workspace)``: a matrix, column by column.
+    """``return dense_from_products(product, params, X, T, keys, block_bytes, workspace)``: a matrix, by blocks of columns.
 
-    The dense Hessian is its product with every unit direction in turn
+    The dense Hessian is its product with every unit direction, a block of
+    them at a time, each block's arrays about ``block_bytes``
     (:func:`derive.codegen.workspace.dense_from_products`).
     """
 
     product: str
     keys: tuple[str, ...]
-    largest: int
+    block_bytes: int
 
 
 @dataclass(frozen=True)
@@ -294,6 +312,9 @@ class ModulePrinter(ArrayPrinter):
     def _print_Comment(self, statement: Comment):
         return "# %s = %s" % (text(statement.target), text(statement.value))
 
+    def _print_DirectionAxes(self, expr):
+        return "*%s" % expr.name
+
     def _print_Prologue(self, statement: Prologue):
         locals_ = list(statement.arrays) + list(statement.params) + ["V_" + key for key in statement.directions]
         lines = ['%s = params["%s"]' % (key, key) for key in statement.params]
@@ -313,21 +334,24 @@ class ModulePrinter(ArrayPrinter):
     def _shape_check(self, shapes: tuple) -> list[str]:
         """Bind each size to the first axis that has it, then compare every shape at once (see :mod:`.shapes`)."""
         bound: dict = {}
+        leading = []
         for name, extents in shapes:
+            if extents and extents[0] == DIRECTIONS and not leading:
+                leading.append("%s = %s.shape[:%d]" % (DIRECTIONS.name, name, 1 - len(extents)))
             for axis, extent in enumerate(extents):
-                if isinstance(extent, sympy.Symbol) and extent not in bound:
+                if isinstance(extent, sympy.Symbol) and extent not in bound and extent != DIRECTIONS:
                     bound[extent] = "%s.shape[%d]" % (name, axis)
         if not shapes:
             return []
         self.helpers_used.add("shape_error")
         sizes = [self._print(size) for size in bound]
-        lines = ["try:"] + ["    %s = %s" % (size, axis) for size, axis in zip(sizes, bound.values())]
+        lines = leading + ["try:"] + ["    %s = %s" % (size, axis) for size, axis in zip(sizes, bound.values())]
         lines += ["except IndexError:", "    %s = -1" % " = ".join(sizes)] if sizes else []
         actual = ["%s.shape" % name for name, _ in shapes]
         expected = [_tuple([self._print(extent) for extent in extents]) for _, extents in shapes]
         labels = ['"V[\'%s\']"' % name[2:] if name.startswith("V_") else '"%s"' % name for name, _ in shapes]
-        patterns = [_tuple([str(extent) if isinstance(extent, int) else '"%s"' % extent for extent in extents])
-                    for _, extents in shapes]
+        patterns = [_tuple([str(extent) if isinstance(extent, int) else self._print(extent) if extent == DIRECTIONS
+                            else '"%s"' % extent for extent in extents]) for _, extents in shapes]
         indent = "\n" + " " * 17
         return lines + ["if (%s" % _tuple(actual, indent="\n         "), "        != %s):" % _tuple(expected, indent="\n            "),
                         "    shape_error(%s," % _tuple(labels, indent=indent),
@@ -343,12 +367,13 @@ class ModulePrinter(ArrayPrinter):
         else:
             condition = "N * max(%s) <= %d" % (", ".join(self._print(width) for width in statement.widths), SMALL_ENTRIES)
         body = "\n".join(self._print(inner) for inner in statement.body).splitlines()
+        condition = "not %s and %s" % (DIRECTIONS.name, condition) if statement.directed else condition
         return "\n".join(["if workspace is None and %s:" % condition] + ["    " + line for line in body])
 
     def _print_DenseFromProducts(self, statement: DenseFromProducts):
         self.helpers_used.add("dense_from_products")
         return "return dense_from_products(%s, params, X, T, %r, %d, workspace)" % (
-            statement.product, tuple(statement.keys), statement.largest)
+            statement.product, tuple(statement.keys), statement.block_bytes)
 
     def _print_Return(self, statement: Return):
         if isinstance(statement.value, dict):

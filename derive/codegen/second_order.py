@@ -13,23 +13,32 @@ shares their common subexpressions with the forward and backward pass
 * ``gnvp(params, X, T, V)``: the generalized Gauss-Newton product G V;
 * ``hessian(params, X, T)``: the dense Hessian, column e being ``hvp`` of the
   e-th unit direction, rows and columns in the order of ``params``' keys,
-  each parameter flattened row-major; refused above :data:`DENSE_LARGEST`
-  parameters.
+  each parameter flattened row-major; ``hvp`` runs on blocks of unit
+  directions at once, each block's arrays about :data:`BLOCK_BYTES`.
 
-``V`` is a dict with the keys and shapes of ``params``.
+``V`` is a dict with the keys and shapes of ``params``, or with a leading
+direction axis: ``V["W1"]`` of shape ``(D, n_1, n_0)`` holds D directions,
+and the product has the same leading axis.  That is not a second function:
+every statement that depends on V gets the direction label ``v`` as its first
+index (:func:`along_directions`: ``RZ1[v, n, j]``, ``V_W1[v, j, i]``), which
+the array printer prints as leading axes that may be there or not
+(``...``, ``swapaxes(-1, -2)``, ``@`` broadcasting), so the same printed
+statements compute one direction or many.
 """
 
 from __future__ import annotations
 
-from derive.symbolic.second_order import Product, SecondOrder, direction, moved, product_entry, second_order
+from derive.symbolic.second_order import Product, SecondOrder, direction, moved, product_entry, second_order, v
 from derive.symbolic.symbols import deltas, j, n
+
+from sympy import Indexed
 
 from . import nodes
 from .module import Program, function
 from .stable_forms import stabilize
 
-#: Most parameters ``hessian`` accepts: 2,000 parameters make a 32 MB matrix and 2,000 products.
-DENSE_LARGEST = 2000
+#: About how many bytes the arrays of one block of directions of the dense Hessian take.
+BLOCK_BYTES = 2**24
 
 
 def second_order_functions(program) -> tuple[nodes.FunctionDef, ...]:
@@ -44,10 +53,10 @@ def second_order_functions(program) -> tuple[nodes.FunctionDef, ...]:
             product_function(program, passes.gauss_newton, "G", "gnvp", "generalized Gauss-Newton matrix")]
     made.append(nodes.FunctionDef(
         "hessian", ("params", "X", "T", "workspace=None"),
-        "The dense Hessian d2E/dp dq: rows and columns in the order %s, each parameter flattened row-major "
-        "(column e is hvp of the e-th unit direction); refused above %d parameters." % (
-            ", ".join(program.parameters), DENSE_LARGEST),
-        (nodes.DenseFromProducts("hvp", program.parameters, DENSE_LARGEST),)))
+        "The dense Hessian d2E/dp dq: rows and columns in the order %s,\neach parameter flattened "
+        "row-major.  Column e is hvp of the e-th unit direction,\ncomputed for blocks of unit directions at "
+        "once (V with a leading axis)." % ", ".join(program.parameters),
+        (nodes.DenseFromProducts("hvp", program.parameters, BLOCK_BYTES),)))
     return tuple(made)
 
 
@@ -63,7 +72,7 @@ def product_function(program, product: Product, kind: str, name: str, what: str)
     """
     passes: SecondOrder = second_order(program.derivation)
     shapes = dict(program.shapes)
-    shapes.update({str(direction(key)): shape for key, shape in program.param_shapes.items()})
+    shapes.update({str(direction(key)): (nodes.DIRECTIONS, *shape) for key, shape in program.param_shapes.items()})
     prepared = lambda pairs: [(target, program.reuse(stabilize(value))) for target, value in pairs]  # noqa: E731
     first_order = program.forward_statements + [(target, value) for target, value in program.backward_statements
                                                 if str(target.base).startswith("delta")]
@@ -74,9 +83,32 @@ def product_function(program, product: Product, kind: str, name: str, what: str)
         backward += prepared([(product_entry(key, entry_kind), product.entries[key])
                               for key in program.parameters if int(key[1:]) == layer])
     returns = {key: product_entry(key, entry_kind) for key in program.parameters}
-    return function(name, ("params", "X", "T", "V", "workspace=None"), shapes,
-                    first_order + prepared(passes.forward) + backward, returns,
-                    "The %s times a direction V (a dict shaped like params): a dict shaped like params." % what)
+    returns = {key: entry.base[(v, *entry.indices)] for key, entry in returns.items()}
+    statements = first_order + along_directions(prepared(passes.forward) + backward, program.parameters)
+    return function(name, ("params", "X", "T", "V", "workspace=None"), shapes, statements, returns,
+                    "The %s times a direction V (a dict shaped like params): a dict shaped like params.\n\n"
+                    "V may also hold many directions along leading axes, the same for every key\n"
+                    "(V[\"W1\"] of shape (D,) + params[\"W1\"].shape): their products, all at once, with\n"
+                    "the same leading axes (result[\"W1\"][d] is the product with direction d)." % what)
+
+
+def along_directions(statements: list, keys) -> list:
+    """``statements`` with the direction label ``v`` first in every entry that depends on the directions ``V``.
+
+    ``RZ1[n, j] = V_b1[j] + Sum(V_W1[j, i]*X[n, i], ...)`` becomes
+    ``RZ1[v, n, j] = V_b1[v, j] + Sum(V_W1[v, j, i]*X[n, i], ...)``, and so on
+    for every statement that reads an array so labelled; the others (the
+    forward values, the deltas) stay as they are, computed once for all directions.
+    """
+    directed = {direction(key) for key in keys}
+    labelled = []
+    for target, value in statements:
+        entries = {entry: entry.base[(v, *entry.indices)] for entry in value.atoms(Indexed) if entry.base in directed}
+        if entries:
+            value, target = value.xreplace(entries), target.base[(v, *target.indices)]
+            directed.add(target.base)
+        labelled.append((target, value))
+    return labelled
 
 
 def without_curvature_source(derivation, layer: int | None = None) -> str:

@@ -31,29 +31,33 @@ def workspace_buffer(workspace, name, shape, dtype):
     return buffer
 
 
-def dense_from_products(product, params, X, T, keys, largest, workspace=None):
+def dense_from_products(product, params, X, T, keys, block_bytes, workspace=None):
     """The dense matrix whose column e is ``product(params, X, T, e-th unit direction)``, in the order of ``keys``.
 
     Rows and columns run over the parameters in ``keys`` order, each
-    flattened row-major (``W1[0, 0], W1[0, 1], ..., b1[0], ...``).  Refuses
-    (``ValueError``) more than ``largest`` parameters: the matrix grows with
-    their square.
+    flattened row-major (``W1[0, 0], W1[0, 1], ..., b1[0], ...``).  The unit
+    directions go to ``product`` a block at a time, as one ``V`` with a leading
+    direction axis (rows of the identity), as many per block as keep its
+    arrays near ``block_bytes``: about eight of ``(N, n_l)`` per layer and
+    direction, and the direction and the product themselves.  The matrix is
+    stored column by column (Fortran order), so that each block of products
+    is copied in as it comes, without a transpose.
     """
     dtype = np.result_type(X, *(params[key] for key in keys), 1.0)
-    sizes = [int(np.size(params[key])) for key in keys]
-    total = sum(sizes)
-    if total > largest:
-        raise ValueError("a dense %d x %d matrix (%.3g MB) is refused above %d parameters; use the products instead"
-                         % (total, total, total * total * np.dtype(dtype).itemsize / 1e6, largest))
-    dense = np.empty((total, total), dtype)
-    direction = {key: np.zeros(np.shape(params[key]), dtype) for key in keys}
-    column = 0
-    for key, size in zip(keys, sizes):
-        flat = direction[key].reshape(-1)
-        for entry in range(size):
-            flat[entry] = 1
-            result = product(params, X, T, direction, workspace)
-            dense[:, column] = np.concatenate([np.reshape(result[k], -1) for k in keys])
-            flat[entry] = 0
-            column += 1
-    return dense
+    shapes = [np.shape(params[key]) for key in keys]
+    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    offsets = np.cumsum([0] + sizes)
+    total = int(offsets[-1])
+    units = sum(shape[0] for shape in shapes if len(shape) == 2)  # n_1 + ... + n_L
+    per_direction = dtype.itemsize * (8 * len(X) * units + 2 * total)
+    block = max(1, min(total, block_bytes // per_direction))
+    columns = np.empty((total, total), dtype)  # row e holds column e of the matrix
+    for start in range(0, total, block):
+        count = min(block, total - start)
+        identity = np.eye(count, total, start, dtype)
+        V = {key: identity[:, offsets[e]:offsets[e + 1]].reshape((count,) + shape)
+             for e, (key, shape) in enumerate(zip(keys, shapes))}
+        result = product(params, X, T, V, workspace)
+        for e, key in enumerate(keys):
+            columns[start:start + count, offsets[e]:offsets[e + 1]] = np.reshape(result[key], (count, -1))
+    return columns.T

@@ -26,7 +26,10 @@ Registered:
 * ``mse``: l = (o - t)^2 averaged over the output units and, by default, the examples: the mean over
   all N * n_L entries (``nn.MSELoss()``, Keras' ``"mse"``);
 * ``cross_entropy``: l = -t log o, for a softmax output layer;
-* ``binary_cross_entropy``: l = -(t log o + (1 - t) log(1 - o)), for sigmoid outputs.
+* ``binary_cross_entropy``: l = -(t log o + (1 - t) log(1 - o)), for sigmoid outputs;
+* ``mean_binary_cross_entropy``: the same l averaged over the output units and, by default, the examples:
+  the mean over all N * n_L entries (``nn.BCELoss()``, ``nn.BCEWithLogitsLoss()``, Keras'
+  ``"binary_crossentropy"``).
 """
 
 from __future__ import annotations
@@ -134,14 +137,23 @@ register_loss(Loss(
     output_backward=lambda O, T: O * T.sum(axis=-1, keepdims=True) - T,   # o - t when each row of t sums to 1
     convention="-sum t log o after a softmax output"))
 
-register_loss(Loss(
-    "binary_cross_entropy", lambda o, t: -(t * sympy.log(o) + (1 - t) * sympy.log(1 - o)),
-    lambda O, T: -(numeric.xlogy(T, O) + numeric.xlogy(1 - T, 1 - O)),
+#: The binary cross-entropy's pieces, shared by its summed and averaged records.
+_BINARY_CROSS_ENTROPY = dict(
+    definition=lambda o, t: -(t * sympy.log(o) + (1 - t) * sympy.log(1 - o)),
+    numpy=lambda O, T: -(numeric.xlogy(T, O) + numeric.xlogy(1 - T, 1 - O)),
     backward=lambda O, T: (O - T) / (O * (1 - O)),                  # -t/o + (1 - t)/(1 - o)
     requires_output=("sigmoid",),
     from_logs=lambda log_o, log_1mo, T: -(T * log_o + (1 - T) * log_1mo),
-    output_backward=lambda O, T: O - T,                             # through o(1 - o): o - t
+    output_backward=lambda O, T: O - T)                             # through o(1 - o): o - t
+
+register_loss(Loss(
+    "binary_cross_entropy", **_BINARY_CROSS_ENTROPY,
     convention="-sum (t log o + (1 - t) log(1 - o)) after sigmoid outputs"))
+
+register_loss(Loss(
+    "mean_binary_cross_entropy", **_BINARY_CROSS_ENTROPY, averages_outputs=True, default_reduction="mean",
+    convention="the mean of the binary cross-entropy over the output units (and the examples), as nn.BCELoss() "
+               "or nn.BCEWithLogitsLoss()"))
 
 
 def get_loss(name: str | Loss) -> Loss:

@@ -15,9 +15,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
+import numpy as np
 import sympy
 
 from derive.codegen.array_printer import ArrayPrinter
+from derive.codegen.printing import helpers
 from derive.codegen.stable_forms import stabilize
 from derive.symbolic.derivation import SymbolicDerivation
 
@@ -43,7 +45,7 @@ def array_statements(derivation: SymbolicDerivation) -> tuple[ArrayStatement, ..
     statements = []
 
     def add(name: str, lhs: sympy.Basic, expr: sympy.Expr, layout: tuple) -> None:
-        statements.append(ArrayStatement(name, lhs, ArrayPrinter().array(stabilize(expr), tuple(layout))))
+        statements.append(ArrayStatement(name, lhs, array_code(expr, layout)))
 
     for equation in derivation.forward_equations:
         add(sympy.sstr(equation.lhs.base), equation.lhs, equation.rhs, equation.lhs.indices)
@@ -55,3 +57,16 @@ def array_statements(derivation: SymbolicDerivation) -> tuple[ArrayStatement, ..
         entry = notation.entry(name)
         add("d" + name, sympy.Derivative(notation.E, entry), derivation.gradient(name), entry.indices)
     return tuple(statements)
+
+
+def array_code(expr: sympy.Expr, layout: tuple) -> str:
+    """``expr`` (an entry's formula, indexed by ``layout``) as whole-array numpy, as the generated code prints it."""
+    return ArrayPrinter().array(stabilize(expr), tuple(layout))
+
+
+def array_namespace(derivation: SymbolicDerivation, params: dict, X: np.ndarray, T: np.ndarray) -> dict:
+    """What the printed statements read: numpy, the printer's helpers, the parameters, X, T, N and the sizes."""
+    notation = Notation(derivation)
+    widths = (X.shape[1],) + tuple(np.shape(params[p])[0] for p in derivation.parameters if p.startswith("W"))
+    return {"np": np, **helpers(), **params, sympy.sstr(notation.X.base): X, sympy.sstr(notation.T.base): T,
+            sympy.sstr(notation.N): len(X), **{sympy.sstr(size): width for size, width in zip(notation.sizes, widths)}}

@@ -11,6 +11,8 @@ HTML, LaTeX for Markdown, LaTeX documents and notebooks):
 * :class:`Figure`: a drawing (a plot, a diagram) that can render itself as SVG, PDF or PNG bytes;
 * :class:`Code`: a source listing;
 * :class:`Box`: a framed group of blocks under a title (the four equations of backpropagation);
+* :class:`Blanks`: the blanks of an exercise sheet, each with a box to write in (or, on an answer sheet,
+  its answer); :class:`Marks`: the same blanks marked (the student's number, the key's, a tick, why);
 * :class:`Section`: a title and blocks, plus the notebook code that reproduces it.
 
 Each writer is a :class:`~derive.report.renderer.Renderer` with one
@@ -30,8 +32,30 @@ from .math import text_number
 
 #: Inline content: text, or a SymPy object printed as inline math.
 Inline = Union[str, sympy.Basic]
-#: A table cell: text, a number (printed with the report's digits), or a SymPy object (math).
-Cell = Union[str, int, float, sympy.Basic]
+
+
+@dataclass(frozen=True)
+class AnswerSpace:
+    """A table cell left empty for a student to write a number in (a box on paper)."""
+
+    def __str__(self) -> str:
+        return " " * 14  # about the width it takes
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A table cell with a mark: ``status`` is ``"correct"``, ``"carried forward"``, ``"wrong"`` or ``"unanswered"``."""
+
+    status: str
+
+    def __str__(self) -> str:
+        return MARK_SYMBOLS[self.status] + " " + self.status
+
+
+#: The symbol of each mark.
+MARK_SYMBOLS = {"correct": "✓", "carried forward": "✓", "wrong": "✗", "unanswered": "–"}
+#: A table cell: text, a number (printed with the report's digits), a SymPy object (math), or a cell of an exercise.
+Cell = Union[str, int, float, sympy.Basic, AnswerSpace, Tick]
 
 
 @dataclass(frozen=True)
@@ -108,7 +132,65 @@ class Box:
     blocks: tuple
 
 
-Block = Union[Paragraph, Equations, Table, Figure, Code, Box]
+@dataclass(frozen=True)
+class BlankRow:
+    """One blank: its ``label`` (``dE/dW2[0,1]``), the ``quantity`` it is (math), the ``lecture``'s symbol for it
+    (or None), and its ``answer`` (None: a box to write in)."""
+
+    label: str
+    quantity: sympy.Basic
+    lecture: sympy.Basic | None = None
+    answer: float | None = None
+
+
+@dataclass(frozen=True)
+class Blanks:
+    """Blanks of an exercise sheet in the order a student fills them in; answers shown with ``digits`` digits."""
+
+    rows: tuple[BlankRow, ...]
+    caption: str = ""
+    digits: int = 4
+
+    def table(self) -> Table:
+        """The blanks as a table: label, the lecture's symbol (where there is one), the quantity, the answer."""
+        lecture = any(row.lecture is not None for row in self.rows)
+        header = ("blank",) + (("lecture",) if lecture else ()) + ("quantity", "answer")
+        rows = tuple((Code(row.label, "text"),) + ((row.lecture if row.lecture is not None else "",) if lecture
+                                                   else ()) + (row.quantity, AnswerSpace() if row.answer is None
+                                                               else written_number(row.answer, self.digits))
+                     for row in self.rows)
+        return Table(header, rows, self.caption)
+
+
+@dataclass(frozen=True)
+class MarkRow:
+    """One marked blank: the student's number (None: unanswered), the key's, the ``status`` and the reason."""
+
+    label: str
+    quantity: sympy.Basic
+    given: float | None
+    expected: float
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Marked blanks: label, quantity, the student's answer, the key's, a tick, and a one-line reason."""
+
+    rows: tuple[MarkRow, ...]
+    caption: str = ""
+    digits: int = 4
+
+    def table(self) -> Table:
+        """The marks as a table."""
+        rows = tuple((Code(row.label, "text"), row.quantity,
+                      "" if row.given is None else text_number(row.given, 10),
+                      written_number(row.expected, self.digits), Tick(row.status), row.reason) for row in self.rows)
+        return Table(("blank", "quantity", "your answer", "key", "mark", "why"), rows, self.caption)
+
+
+Block = Union[Paragraph, Equations, Table, Figure, Code, Box, Blanks, Marks]
 
 
 @dataclass
@@ -158,6 +240,11 @@ def is_number(cell: Cell) -> bool:
 def numeric_columns(table: Table) -> list[bool]:
     """For each column of ``table``, whether every cell in it is a number."""
     return [all(is_number(row[c]) for row in table.rows) for c in range(len(table.header))]
+
+
+def written_number(value: float, digits: int) -> str:
+    """A number with ``digits`` significant digits, trailing zeros kept, as an answer is written (0.5500, 0)."""
+    return "0" if value == 0 else "%#.*g" % (digits, float(value))
 
 
 def number_text(cell: int | float) -> str:

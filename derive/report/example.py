@@ -26,16 +26,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-import sympy
 
-from derive.codegen.printing import helpers
 from derive.errors import InputError
 from derive.model.network import Network
 from derive.model.params import check_params, init_params
 from derive.symbolic.derivation import SymbolicDerivation
 
-from .arrays import array_statements
-from .notation import Notation
+from .arrays import array_namespace, array_statements
 
 #: The lecture's "Backprop Example": every weight and bias 0.1, x = (1, 0), target 0.9, η = 0.2, α = 0.9.
 LECTURE_SIZES = (2, 2, 1)
@@ -178,11 +175,16 @@ def worked_example(derivation: SymbolicDerivation, start: ExampleInput, steps: i
     current = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
     for _ in range(steps):
         values, loss, gradients = program.evaluate(current, X, T)
-        changes = {name: -start.lr * gradients[name] + start.momentum * previous[name] for name in current}
+        changes = {name: step_change(gradients[name], previous[name], start.lr, start.momentum) for name in current}
         updated = {name: current[name] + changes[name] for name in current}
         done.append(Step(current, values, loss, gradients, changes, updated))
         current, previous = updated, changes
     return WorkedExample(network, start, tuple(done))
+
+
+def step_change(gradient: np.ndarray, previous: np.ndarray, lr: float, momentum: float) -> np.ndarray:
+    """The lecture's change of a parameter in one step, Δw(t) = −η ∂E/∂w + α Δw(t−1) (w(t+1) = w(t) + Δw(t))."""
+    return -lr * gradient + momentum * previous
 
 
 def _check_data(network: Network, X, T) -> tuple[np.ndarray, np.ndarray]:
@@ -204,19 +206,14 @@ class _Program:
     """The derivation's array statements (:func:`~derive.report.arrays.array_statements`), compiled."""
 
     def __init__(self, derivation: SymbolicDerivation):
-        notation = Notation(derivation)
+        self.derivation = derivation
         self.parameters = derivation.parameters
         # The code is printed from the derivation's SymPy expressions, never from user text.
         self.statements = [(s.name, compile(s.code, "<%s>" % s.name, "eval")) for s in array_statements(derivation)]
-        self.data = (sympy.sstr(notation.X.base), sympy.sstr(notation.T.base))
-        self.sizes = [sympy.sstr(size) for size in notation.sizes]
-        self.batch = sympy.sstr(notation.N)
 
     def evaluate(self, params: dict, X: np.ndarray, T: np.ndarray) -> tuple[dict, float, dict]:
         """Every array of the derivation at these numbers: ``(values, loss, gradients)``."""
-        widths = (X.shape[1],) + tuple(np.shape(params[p])[0] for p in self.parameters if p.startswith("W"))
-        namespace = {"np": np, **helpers(), **params, self.data[0]: X, self.data[1]: T, self.batch: len(X),
-                     **dict(zip(self.sizes, widths))}
+        namespace = array_namespace(self.derivation, params, X, T)
         values = {}
         with np.errstate(all="ignore"):
             for name, code in self.statements:

@@ -108,13 +108,23 @@ def _summary_table(caption: str, arrays: dict, label: str = "%s") -> Table:
     rows = []
     for name, value in arrays.items():
         flat = np.ravel(value)
-        order = np.argsort(-np.abs(flat), kind="stable")[:LARGEST_ENTRIES]
+        order = _largest(np.abs(flat), LARGEST_ENTRIES)
         largest = "; ".join("[%s] %s" % (", ".join(map(str, np.unravel_index(i, np.shape(value)))),
                                          text_number(flat[i])) for i in order)
         rows.append((label % name, "×".join(map(str, np.shape(value))), float(np.linalg.norm(flat)),
                      ", ".join(text_number(v) for v in flat[:FIRST_ENTRIES]) + (", …" if flat.size > FIRST_ENTRIES
                                                                                  else ""), largest))
     return Table(("array", "shape", "norm", "first entries", "largest entries by magnitude"), tuple(rows), caption)
+
+
+def _largest(magnitudes: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` largest entries, largest first, ties in index order (as a stable sort gives them),
+    without sorting every entry of a large array."""
+    if magnitudes.size <= count:
+        return np.argsort(-magnitudes, kind="stable")
+    threshold = np.partition(magnitudes, magnitudes.size - count)[magnitudes.size - count]
+    candidates = np.flatnonzero(magnitudes >= threshold)
+    return candidates[np.argsort(-magnitudes[candidates], kind="stable")][:count]
 
 
 def _full_table(caption: str, arrays: dict) -> Table:

@@ -30,11 +30,14 @@ The API, for a report and for an exercise sheet alike:
 * :class:`Blank`: one answer a student writes and a marker compares: ``label`` in the generated
   code's notation with unit indices (``Z1[0]``, ``A2[0]``, ``E``, ``delta2[0]``, ``dE/dW2[0,1]``,
   ``dE/db1[1]``, and ``W2[0,1]'`` for a parameter after the step; with several examples the example
-  index comes first, ``Z1[2,0]``), ``value`` (a float, or a shape such as ``"1×2"``) and ``entry``
-  (the same quantity as the report prints it);
-* :func:`step_blanks` ``(derivation, example, step)``: the numeric blanks of one step of a worked
+  index comes first, ``Z1[2,0]``), ``value`` (a float, or a shape such as ``"1×2"``), ``entry``
+  (the same quantity as the report prints it), and ``array``/``index`` (where the value sits in the arrays
+  of the step: ``"dW2"``, ``(0, 1)``);
+* :func:`step_blanks` ``(derivation, example, step, sign="ours")``: the numeric blanks of one step of a worked
   example in the order a student computes them (forward values, E, error terms from the output back,
-  gradients from the output layer back, parameters after the step);
+  gradients from the output layer back, parameters after the step); ``sign="lecture"`` gives the lecture's
+  δ = −∂E/∂net and its changes Δw (``DeltaW2[0,1]``) in place of the gradients.  The exercise sheets of
+  :mod:`verify.exercises` are made of these blanks.
 * :func:`exercises_section` and :func:`answers_section`: the report's sections.
 """
 
@@ -52,16 +55,26 @@ from .example import WorkedExample
 from .example_sections import is_detailed
 from .lecture import D, SYMBOLS, in_output, kink_note, loss_name, output_delta
 from .notation import Notation
-from .quantities import Shape, layer_matrix, text_number
+from .quantities import Shape, change, layer_matrix, text_number
+
+
+#: The sign conventions of δ: ours, δ = ∂E/∂Z; the lecture's, δ = −∂E/∂net.
+SIGNS = ("ours", "lecture")
 
 
 @dataclass(frozen=True)
 class Blank:
-    """One answer to fill in: ``label`` (``dE/dW2[0,1]``), its ``value``, and the ``entry`` it is, as printed."""
+    """One answer to fill in: ``label`` (``dE/dW2[0,1]``), its ``value``, and the ``entry`` it is, as printed.
+
+    ``array`` and ``index`` say where the value sits among the arrays a step computes (``"dW2"``, ``(0, 1)``;
+    ``"W2'"`` for a parameter after the step; the example index comes first for Z, A and δ, as in the arrays).
+    """
 
     label: str
     value: float | str
     entry: sympy.Basic
+    array: str = ""
+    index: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -124,31 +137,42 @@ def blank_label(name: str, index: tuple, examples: int) -> str:
     return "%s[%s]" % (name, ",".join(map(str, index))) if index else name
 
 
-def step_blanks(derivation, example: WorkedExample, step: int) -> list[Blank]:
-    """The numeric blanks of ``step`` (1-based) in the order a student computes them (see the module docstring)."""
+def step_blanks(derivation, example: WorkedExample, step: int, sign: str = "ours") -> list[Blank]:
+    """The numeric blanks of ``step`` (1-based) in the order a student computes them (see the module docstring).
+
+    With ``sign="lecture"`` the error terms are the lecture's, δ = −∂E/∂Z, and the gradients give way to the
+    lecture's changes Δw = −η ∂E/∂w + α Δw(t−1) (labelled ``DeltaW2[0,1]``), which its update adds.
+    """
+    if sign not in SIGNS:
+        raise ValueError("sign must be one of %s, got %r" % (", ".join(SIGNS), sign))
     notation = Notation(derivation)
     done = example.steps[step - 1]
-    examples, depth = len(example.start.X), derivation.depth
+    examples, depth, lecture = len(example.start.X), derivation.depth, sign == "lecture"
     blanks = []
 
-    def add(name, values, entry_of, suffix=""):
+    def add(name, values, entry_of, array=None, suffix=""):
         for index, value in np.ndenumerate(np.asarray(values)):
-            blanks.append(Blank(blank_label(name, index, examples) + suffix, float(value), entry_of(index)))
+            blanks.append(Blank(blank_label(name, index, examples) + suffix, float(value), entry_of(index),
+                                array or name, index))
 
     for layer in range(1, depth + 1):
         for name, entry in (("Z%d" % layer, notation.Z(layer)), ("A%d" % layer, notation.A(layer))):
             add(name, done.values[name], lambda index, base=entry.base: base[index])
-    blanks.append(Blank("E", float(done.loss), notation.E))
+    blanks.append(Blank("E", float(done.loss), notation.E, "E", ()))
     for layer in range(depth, 0, -1):
-        base = notation.delta(layer).base
-        add("delta%d" % layer, done.values["delta%d" % layer], lambda index, base=base: base[index])
+        name, base = "delta%d" % layer, notation.delta(layer).base
+        add(name, -done.values[name] if lecture else done.values[name],
+            lambda index, base=base: -base[index] if lecture else base[index])
     order = sorted(derivation.parameters, key=lambda name: (-int(name[1:]), name[0] != "W"))
     for name in order:
         base = notation.base(name)
-        add("dE/d" + name, done.gradients[name], lambda index, base=base: D(notation.E, base[index]))
+        if lecture:
+            add("Delta" + name, done.changes[name], lambda index, base=base: change(base[index]))
+        else:
+            add("dE/d" + name, done.gradients[name], lambda index, base=base: D(notation.E, base[index]), "d" + name)
     for name in order:
         base = notation.base(name)
-        add(name, done.updated[name], lambda index, base=base: base[index], "'")
+        add(name, done.updated[name], lambda index, base=base: base[index], name + "'", "'")
     return blanks
 
 

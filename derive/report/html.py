@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 
-from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number
+from .document import MARK_SYMBOLS, Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number
 from .math import mathml, mathml_chain
 from .renderer import Renderer
 
@@ -72,6 +72,10 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1
 """
 
 
+#: The colour of each mark (green, blue, red, grey).
+TICK_COLOURS = {"correct": "#1a7f37", "carried forward": "#1f5fa8", "wrong": "#c62828", "unanswered": "#5f6368"}
+
+
 class HtmlRenderer(Renderer):
     """Blocks as HTML elements, math as MathML (see the module docstring)."""
 
@@ -105,6 +109,16 @@ class HtmlRenderer(Renderer):
 
     def code(self, source: str) -> str:
         return "<code>%s</code>" % html.escape(source)
+
+    def answer_space(self) -> str:
+        # styled inline, so that the style sheet of every report stays as it is
+        return ('<span class="answer-box" style="display:inline-block;width:9em;height:1.8em;border:1px solid '
+                'var(--muted);border-radius:3px;vertical-align:middle"></span>')
+
+    def tick(self, status: str) -> str:
+        colour = TICK_COLOURS[status]
+        return '<span class="mark" style="color:%s;white-space:nowrap"><strong>%s</strong> %s</span>' % (
+            colour, MARK_SYMBOLS[status], self.text(status))
 
     def _render_Paragraph(self, block: Paragraph) -> str:
         lead = "<strong>%s</strong> " % self.text(block.lead) if block.lead else ""

@@ -26,7 +26,8 @@ import sympy
 
 from derive.errors import InputError
 
-from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, is_number, numeric_columns
+from .document import (MARK_SYMBOLS, Blanks, Box, Code, Document, Equations, Figure, Marks, Paragraph, Section, Table,
+                       is_number, numeric_columns)
 from .linebreak import equation_lines
 from .math import latex
 from .renderer import TexRenderer
@@ -60,7 +61,7 @@ UNICODE = {"×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "�
            "’": "'", "“": "``", "”": "''", "Δ": r"$\Delta$", "·": r"$\cdot$",
            "±": r"$\pm$", "∑": r"$\sum$", "μ": r"$\mu$", "✓": r"$\checkmark$", "\u2009": r"\,", "⋮": r"$\vdots$",
            "′": r"$'$", "⊙": r"$\odot$", "⊤": r"$^{\top}$", "∈": r"$\in$", "≠": r"$\neq$", "θ": r"$\theta$",
-           "ℛ": r"$\mathcal{R}$", "≈": r"$\approx$", "Σ": r"$\Sigma$", "∇": r"$\nabla$", "½": r"$\frac{1}{2}$"}
+           "ℛ": r"$\mathcal{R}$", "✗": r"$\times$", "≈": r"$\approx$", "Σ": r"$\Sigma$", "∇": r"$\nabla$", "½": r"$\frac{1}{2}$"}
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
             "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
             "|": r"\textbar{}"}
@@ -69,6 +70,9 @@ _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": 
 LONG_CELL, CHARACTER_WIDTH = 28, 0.0115
 #: Tables with more columns than this are set smaller, with less space between columns (a Hessian of 9 parameters).
 WIDE_TABLE = 7
+#: The colour of each mark (green, blue, red, grey), as xcolor's rgb.
+TICK_COLOURS = {"correct": "0.1,0.5,0.22", "carried forward": "0.12,0.37,0.66", "wrong": "0.78,0.16,0.16",
+                "unanswered": "0.37,0.39,0.41"}
 PDFLATEX_MISSING = ("writing PDF needs pdflatex, which is not installed; install it (Debian/Ubuntu: apt-get install "
                     "texlive-latex-base texlive-latex-recommended) or write .tex and compile it yourself")
 
@@ -95,8 +99,14 @@ class LatexRenderer(TexRenderer):
         parts = [r"\%s{%s}\label{%s}" % (command, escape(section.title, title=True), section.key)]
         return "\n\n".join(parts + self.render_blocks(section.blocks)) + "\n\n"
 
-    def code(self, source: str) -> str:
-        return r"\texttt{%s}" % escape(source)
+    def code(self, source: str) -> str:  # a straight ' (a label's prime), not the typewriter font's curly one
+        return r"\texttt{%s}" % escape(source).replace("'", r"\textquotesingle{}")
+
+    def answer_space(self) -> str:
+        return r"\framebox[9em]{\rule{0pt}{1.2em}}"
+
+    def tick(self, status: str) -> str:
+        return r"\textcolor[rgb]{%s}{%s~%s}" % (TICK_COLOURS[status], escape(MARK_SYMBOLS[status]), escape(status))
 
     def _render_Paragraph(self, block: Paragraph) -> str:
         text = (r"\textbf{%s} " % escape(block.lead) if block.lead else "") + self.inline(block.parts)
@@ -118,15 +128,22 @@ class LatexRenderer(TexRenderer):
             lines[-1] = lines[-1][: -len(r" \\")]
         return "%s\\begin{align*}\n%s\n\\end{align*}" % (before, "\n".join(lines))
 
-    def _render_Table(self, block: Table) -> str:
+    def _render_Table(self, block: Table, spec: str | None = None) -> str:
         rows = [" & ".join(self.render_cell(cell) for cell in block.header) + r" \\", r"\midrule"]
         rows += [" & ".join(self.render_cell(cell) for cell in row) + r" \\" for row in block.rows]
         caption = "\\caption*{\\small %s}\\\\\n" % escape(block.caption) if block.caption else ""
         stretch = any(isinstance(cell, sympy.Basic) for row in block.rows for cell in row)
         size = "\\scriptsize\\setlength{\\tabcolsep}{3pt}" if len(block.header) > WIDE_TABLE else "\\small"
         return "{%s%s\n\\begin{longtable}{%s}\n%s\\toprule\n%s\n\\bottomrule\n\\end{longtable}}" % (
-            size, "\\renewcommand{\\arraystretch}{1.6}" if stretch else "", _column_spec(block), caption,
+            size, "\\renewcommand{\\arraystretch}{1.6}" if stretch else "", spec or _column_spec(block), caption,
             "\n".join(rows))
+
+    def _render_Blanks(self, block: Blanks) -> str:
+        table = block.table()  # short labels, math and boxes: no column wraps
+        return self._render_Table(table, "l" * len(table.header))
+
+    def _render_Marks(self, block: Marks) -> str:  # the reasons wrap in the last column
+        return self._render_Table(block.table(), "lllll>{\\raggedright\\arraybackslash}p{0.3\\linewidth}")
 
     def _render_Figure(self, block: Figure) -> str:
         return ("\\begin{figure}[htbp]\n\\centering\n\\includegraphics[width=\\linewidth,height=0.42\\textheight,"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from .document import Box, Code, Document, Equations, Figure, Paragraph, Section, Table, numeric_columns
+from .document import MARK_SYMBOLS, Box, Code, Document, Equations, Figure, Paragraph, Section, Table, numeric_columns
 from .linebreak import equation_lines
 from .math import latex
 from .renderer import TexRenderer
@@ -45,6 +45,13 @@ class MarkdownRenderer(TexRenderer):
 
     def code(self, source: str) -> str:
         return "`%s`" % source.replace("|", "\\|")
+
+    def answer_space(self) -> str:
+        return escape("__________")
+
+    def tick(self, status: str) -> str:
+        text = "%s %s" % (MARK_SYMBOLS[status], status)
+        return "**%s**" % text if status == "wrong" else text
 
     def _render_Paragraph(self, block: Paragraph) -> str:
         text = ("**%s** " % escape(block.lead) if block.lead else "") + self.inline(block.parts)

@@ -6,12 +6,16 @@ SymPy's printers find the method for a node by its class name
 ``_render_Equations``, ``_render_Table``, ``_render_Figure``,
 ``_render_Code``, ``_render_Box``) on itself, so a new block kind is one
 method per format, and a format without it fails naming what is missing.
+The blocks of an exercise sheet (``_render_Blanks``, ``_render_Marks``) are
+tables whose new kinds of cell each format writes: :meth:`Renderer.answer_space`
+(a box to write in) and :meth:`Renderer.tick` (a mark).
 
 A subclass writes the pieces every block is made of:
 
 * :meth:`Renderer.text` (prose, escaped for the format) and :meth:`Renderer.math`
   (a SymPy object as inline math);
 * :meth:`Renderer.code` (a short piece of code inside a table cell);
+* :meth:`Renderer.answer_space` and :meth:`Renderer.tick` (the cells of an exercise sheet);
 * :meth:`Renderer.render_section` (a heading and its blocks).
 
 The formats: :class:`~derive.report.html.HtmlRenderer`,
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import sympy
 
-from .document import Block, Cell, Code, Section, is_number, number_text
+from .document import AnswerSpace, Blanks, Block, Cell, Code, Marks, Section, Tick, is_number, number_text
 from .math import latex
 
 
@@ -64,7 +68,17 @@ class Renderer:
             return self.math(cell)
         if isinstance(cell, Code):
             return self.code(cell.source)
+        if isinstance(cell, AnswerSpace):
+            return self.answer_space()
+        if isinstance(cell, Tick):
+            return self.tick(cell.status)
         return self.text(number_text(cell) if is_number(cell) else str(cell))
+
+    def _render_Blanks(self, block: Blanks) -> str:
+        return self.render_block(block.table())
+
+    def _render_Marks(self, block: Marks) -> str:
+        return self.render_block(block.table())
 
     def inline(self, parts) -> str:
         """Prose with inline math (a plain string is prose)."""
@@ -88,6 +102,15 @@ class Renderer:
     def code(self, source: str) -> str:
         """A short piece of code inside a table cell."""
         raise NotImplementedError
+
+    def answer_space(self) -> str:
+        """An empty box a student writes a number in."""
+        raise NotImplementedError("the %s writer has no answer boxes: %s has no answer_space" % (
+            self.name, type(self).__name__))
+
+    def tick(self, status: str) -> str:
+        """The mark of a blank: ✓ (correct, or carried forward), ✗ (wrong), – (unanswered), with its word."""
+        raise NotImplementedError("the %s writer has no marks: %s has no tick" % (self.name, type(self).__name__))
 
 
 class TexRenderer(Renderer):

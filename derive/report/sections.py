@@ -46,12 +46,11 @@ def activation_layers(network) -> dict:
     return found
 
 
-def notation_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
-    """The lecture's symbols next to ours (its units count from 1), and the sign convention of δ."""
+def notation_rows(derivation: SymbolicDerivation, notation: Notation) -> list[tuple]:
+    """The rows (lecture, here, meaning) of the table of the lecture's symbols and ours."""
     network, depth = derivation.network, derivation.depth
     lecture = lecture_notation()
     i, j, k, n = lecture["i"], lecture["j"], lecture["k"], notation.n
-    layer = sympy.Symbol("l")
 
     def array(name, *index):
         return sympy.IndexedBase(name)[index]
@@ -73,6 +72,13 @@ def notation_section(derivation: SymbolicDerivation, notation: Notation) -> Sect
               "activation of layer l (the lecture's units are sigmoids; here %s)" % used),
              (lecture["delta"], -array("delta(l)", n, j - 1), "error term of unit j: the opposite sign (below)"),
              (sympy.Symbol("E"), notation.E, "the loss"), (ETA, ETA, "learning rate"), (ALPHA, ALPHA, "momentum")]
+    return rows
+
+
+def notation_section(derivation: SymbolicDerivation, notation: Notation) -> Section:
+    """The lecture's symbols next to ours (its units count from 1), and the sign convention of δ."""
+    network, lecture = derivation.network, lecture_notation()
+    rows = notation_rows(derivation, notation)
     sizes = [sympy.Eq(size, width, evaluate=False) for size, width in zip(notation.sizes, network.sizes)]
     found = output_delta(network.activations[-1], network.loss)
     delta, net = lecture["delta"], lecture["net"]

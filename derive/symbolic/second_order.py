@@ -57,6 +57,9 @@ from .symbols import activations, biases, deltas, i, j, k, m, n, preactivations,
 r = sympy.Symbol("r", real=True)
 #: The entry of the second parameter of a Hessian block: d^2E / dW1[j, i] dW2[p, q].
 p, q = sympy.symbols("p q", integer=True, nonnegative=True)
+#: The direction axis: ``RZ1[v, n, j]`` is ``RZ1`` along the v-th of many directions computed at once
+#: (``V_W1[v, j, i]``).  The array printer prints it as leading axes (``...``), present or not.
+v = sympy.Symbol("v", integer=True, nonnegative=True)
 
 
 @lru_cache(maxsize=None)
@@ -374,4 +377,4 @@ def second_order(derivation: SymbolicDerivation) -> SecondOrder:
 
 
 __all__ = ["Product", "SecondOrder", "direction", "moved", "p", "parameter_entry", "product_entry", "q", "r",
-           "r_derivative", "second_order", "shifted"]
+           "r_derivative", "second_order", "shifted", "v"]

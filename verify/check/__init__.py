@@ -14,8 +14,8 @@
 * :mod:`~verify.check.diagnosis`: what kind of bug a wrong gradient is, from hypotheses built from the derivation;
 * :mod:`~verify.check.sources`: loading and calling a user's gradient function;
 * :mod:`~verify.check.inputs`: parameter and data files, or seeded random ones;
-* :mod:`~verify.check.torch_models`: PyTorch models read into networks, their autograd checked
-  (imports torch; not imported here).
+* :mod:`~verify.check.torch_models`: PyTorch models read into networks (by :mod:`~verify.check.pytorch`:
+  forward traced, layers recognised by their values), their autograd checked (imports torch; not imported here).
 """
 
 from .gradient_check import assert_gradients_match, check_gradients, reference_module

@@ -188,7 +188,7 @@ class _Perturber:
             array[index] = saved
 
 
-def _representable_step(w: float, h: float, dtype) -> float:
+def representable_step(w: float, h: float, dtype) -> float:
     """``(w + h) - w``: the step that the dtype actually takes from ``w``."""
     w = np.asarray(w, dtype=dtype)
     return float((w + np.asarray(h, dtype=dtype)) - w)
@@ -250,6 +250,13 @@ def richardson(loss_fn: LossFn, params: Params, entries: Iterable[Entry] | None 
     return _run("richardson", loss_fn, params, entries, factor, extrapolate)
 
 
+def central_at_steps(loss_fn: LossFn, params: Params, entry: Entry, steps: Iterable[float]) -> list[float]:
+    """Central differences of one entry at each of ``steps`` (absolute steps), on one private copy of the arrays:
+    the step-size study of a report, without copying a large network's parameters once per step."""
+    move = _Perturber(loss_fn, params)
+    return [float((move(entry, h).real - move(entry, -h).real) / (2 * h)) for h in steps]
+
+
 def complex_step(loss_fn: LossFn, params: Params, entries: Iterable[Entry] | None = None,
                  h: float = COMPLEX_STEP) -> Estimates:
     """Complex-step differentiation ``Im f(w + ih) / h``.
@@ -288,7 +295,7 @@ def _run(method, loss_fn, params, entries, factor, kernel, dtype=None, fixed_ste
         name, index = entry
         if fixed_step is None:
             w = float(np.asarray(params[name])[index])
-            h = _representable_step(w, factor * max(1.0, abs(w)), np.asarray(params[name]).dtype)
+            h = representable_step(w, factor * max(1.0, abs(w)), np.asarray(params[name]).dtype)
         else:
             h = fixed_step
         values[position], errors[position] = kernel(move, entry, h)

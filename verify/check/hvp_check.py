@@ -32,8 +32,8 @@ from typing import Callable
 import numpy as np
 
 from derive import InputError, Network, derive
-from derive.codegen.second_order import DENSE_LARGEST
-from derive.limits import check_memory, human_bytes
+from derive.codegen.second_order import BLOCK_BYTES
+from derive.limits import check_memory
 from derive.symbolic.second_order import second_order
 
 from . import finite_differences as fd
@@ -194,18 +194,14 @@ def dense_hessian(network: Network, params: dict, X, T) -> np.ndarray:
     row-major (the generated ``hessian``'s order).
 
     Raises:
-        InputError: bad inputs; more than :data:`~derive.codegen.second_order.DENSE_LARGEST`
-            parameters, or a matrix above the memory limit (:func:`derive.limits.check_memory`),
-            with the estimate.
+        InputError: bad inputs, or a matrix (and the arrays of one block of its columns,
+            :data:`~derive.codegen.second_order.BLOCK_BYTES`) above the memory limit
+            (:func:`derive.limits.check_memory`), with the estimate.
     """
     params, X, T, _ = check_inputs(network, params, X, T)
     count = network.n_params
     what = "a dense %s x %s Hessian of %s" % (format(count, ","), format(count, ","), network.describe())
-    check_memory(8.0 * count * count, what, "check products H V instead (check_hvp, backprop check --hvp)")
-    if count > DENSE_LARGEST:
-        raise InputError("%s (%s) is refused above %s parameters, which take as many products; check products H V "
-                         "instead (check_hvp, backprop check --hvp)" % (what, human_bytes(8.0 * count * count),
-                                                                         format(DENSE_LARGEST, ",")))
+    check_memory(8.0 * count * count + BLOCK_BYTES, what, "check products H V instead (check_hvp, backprop check --hvp)")
     return second_order_module(network).hessian({k: v.astype(np.float64) for k, v in params.items()},
                                                  X.astype(np.float64), T.astype(np.float64))
 

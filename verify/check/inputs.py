@@ -26,6 +26,7 @@ targets the output can reach, both from a seed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ from derive.limits import check_memory
 from derive.model.activations import target_range
 from derive.model.params import read_json_params, read_npz
 from verify.engine.data import load_data
+
+from .sources import clean_text
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill")
@@ -72,13 +75,54 @@ def _read_state_dict(path: Path) -> dict[str, np.ndarray]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = " ".join(str(exc).split())[:200]
         raise InputError("cannot read %s as a PyTorch state_dict (torch.load with weights_only=True: %s); save "
-                         "model.state_dict(), not the model" % (path, reason)) from None
+                         "model.state_dict(), not the model" % (path, _load_failure(exc))) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError("%s holds a %s, not a state_dict of tensors; save it with torch.save(model.state_dict(), "
                          "path)" % (path, type(state).__name__))
-    return {str(k): v.detach().cpu().numpy() for k, v in state.items()}
+    return {str(key): _tensor_array(path, str(key), value, torch) for key, value in state.items()}
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load`` refused a file: its unpickler's own sentence when it gives one, else all it said."""
+    text = clean_text(str(exc))
+    found = re.search(r"WeightsUnpickler error: (.*?\.)(?: |$)", text)
+    return found.group(1) if found else text
+
+
+def _tensor_array(path: Path, key: str, tensor, torch) -> np.ndarray:
+    """A state_dict's tensor as a numpy array, or one line saying why it has none (``torch``: the module)."""
+    if tensor.is_meta:
+        raise InputError("%s: %s is on the meta device: it has a shape %s but no values (saved before the weights "
+                         "were loaded or initialised); save the state_dict of a model that holds its weights"
+                         % (path, key, tuple(tensor.shape)))
+    if tensor.layout != torch.strided:
+        raise InputError("%s: %s is a sparse tensor (%s); save it dense: {k: v.to_dense() for k, v in "
+                         "state.items()}" % (path, key, str(tensor.layout).replace("torch.", "")))
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        raise InputError("%s: %s is %s: with 8 to 11 bits of mantissa its values are too coarse for a gradient "
+                         "check, and numpy has no bfloat16; save a float32 copy: {k: v.float() for k, v in "
+                         "state.items()}" % (path, key, str(tensor.dtype).replace("torch.", "")))
+    try:
+        return tensor.detach().cpu().resolve_conj().resolve_neg().numpy()
+    except (TypeError, RuntimeError) as exc:
+        raise InputError("%s: %s (%s) cannot be read as a numpy array: %s"
+                         % (path, key, str(tensor.dtype).replace("torch.", ""), clean_text(str(exc)))) from None
+
+
+def load_parameters(path: str | Path, network: Network, names: dict[str, str] | None = None,
+                    what: str = "parameter file") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The network's parameters from a file in any format :func:`read_param_file` reads (``.npz``, ``.json``, a
+    PyTorch ``state_dict``): the one loader of ``check``, ``report`` and ``train``.
+
+    Returns:
+        ``(params, names)``: the parameters keyed ``W1, b1, ...``, and the file's own name of each where it had
+        one (a ``state_dict``'s ``0.weight``).
+
+    Raises:
+        InputError: the file cannot be read, or its arrays do not fit ``network`` (see :func:`params_from_arrays`).
+    """
+    return params_from_arrays(network, read_param_file(path), "%s %s" % (what, path), names=names)
 
 
 def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: str,
@@ -93,8 +137,8 @@ def params_from_arrays(network: Network, arrays: dict[str, np.ndarray], where: s
         InputError: keys, shapes or values that do not fit ``network``, named.
     """
     expected = network.param_shapes()
-    if set(arrays) == set(expected):
-        return check_params(network, arrays, where=where), {}
+    if set(arrays) == set(expected) or all(re.fullmatch(r"[Wb]\d+", key) for key in arrays):
+        return check_params(network, arrays, where=where), {}  # the toolkit's names: a missing or extra one, named
     if names and set(arrays) >= set(names.values()):
         renamed = {key: arrays[names[key]] for key in expected}
         return check_params(network, renamed, where=where), dict(names)

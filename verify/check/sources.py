@@ -38,6 +38,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -109,9 +110,19 @@ def _import_file(path: str, spec: str, option: str):
 
 
 def one_line(exc: BaseException) -> str:
-    """``ValueError: the message`` on one line (the message's whitespace collapsed)."""
-    text = " ".join(str(exc).split())
+    """``ValueError: the message`` on one line (:func:`clean_text`: no control characters, whitespace collapsed)."""
+    text = clean_text(str(exc))
     return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+
+
+#: Terminal escape sequences (colours, bold: ``\x1b[1m``) and other control characters.
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Third-party text made fit for one line of a terminal: escape sequences and control characters
+    removed, whitespace (newlines, tabs) collapsed to single spaces; never cut."""
+    return " ".join(_CONTROL.sub("", str(text)).split())
 
 
 def function_name(function: Callable) -> str:
@@ -162,12 +173,12 @@ def _is_list_annotation(annotation) -> bool:
     return text.split("[", 1)[0] in _LIST_ANNOTATIONS
 
 
-def user_frame(exc: BaseException) -> str:
+def user_frame(exc: BaseException, fallback: bool = True) -> str:
     """``, at my_backprop.py line 12 in gradients: dW1 = X @ delta1``: the innermost frame of the user's code.
 
     The user's code is every file outside backprop, the standard library and
     installed packages (numpy, torch); the frame is the last such frame of the
-    traceback, or the first one called from backprop when all are installed.
+    traceback, or (``fallback``) the first one called from backprop when all are installed.
     """
     frames = traceback.extract_tb(exc.__traceback__)
     ours = (str(Path(derive.__file__).resolve().parent), str(Path(__file__).resolve().parent.parent))
@@ -178,13 +189,22 @@ def user_frame(exc: BaseException) -> str:
 
     outside = [f for f in frames if not f.filename.startswith("<") and not belongs(f, ours)]
     users = [f for f in outside if not belongs(f, installed)]
-    frame = users[-1] if users else (outside[0] if outside else None)
+    frame = users[-1] if users else (outside[0] if outside and fallback else None)
     if frame is None:
         return ""
-    where = Path(frame.filename)
+    return user_frame_text(frame.filename, frame.lineno, frame.name, frame.line)
+
+
+def user_frame_text(filename: str, lineno: int, function: str, code: str | None) -> str:
+    """``, at my_backprop.py line 12 in gradients: dW1 = X @ delta1`` (the path relative to the working directory)."""
+    line = " ".join((code or "").split())
+    return ", at %s line %d in %s%s" % (_shown_path(filename, os.getcwd()), lineno, function, ": " + line if line else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _shown_path(filename: str, directory: str) -> str:
+    """``filename`` relative to ``directory`` when it is inside it."""
     try:
-        where = where.resolve().relative_to(Path.cwd())
+        return str(Path(filename).resolve().relative_to(directory))
     except ValueError:
-        pass
-    line = " ".join((frame.line or "").split())
-    return ", at %s line %d in %s%s" % (where, frame.lineno, frame.name, ": " + line if line else "")
+        return filename

@@ -32,6 +32,8 @@ COMMANDS = {
                  "property-test gradients (engine or --grad FN) against generated code and finite differences"),
     "check": ("verify.cli.check",
               "check your gradient function (--grad FN) or PyTorch model (--torch) entry by entry, and diagnose bugs"),
+    "exercise": ("verify.cli.exercise", "write exercise sheets to do backprop by hand (.html, .pdf, ...), with their keys"),
+    "mark": ("verify.cli.mark", "mark students' answers to an exercise sheet: carried forward, each mistake named"),
 }
 
 

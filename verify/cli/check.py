@@ -11,10 +11,13 @@ The candidate is one of:
                  against the derivation's hvp/gnvp and differences of the engine's gradients,
                  along V from --direction FILE (keys and shapes of the parameters: .npz or .json)
                  or a seeded random unit direction
-  --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module or a
-                 function returning one): the gradients of its autograd; its architecture is
-                 read from it (Linear layers and activations), so give no SPEC; with --order 2,
-                 the Hessian-vector product of its double backward
+  --torch OBJ    a PyTorch model, MODULE:OBJECT or path/to/file.py:FACTORY (an nn.Module, a
+                 pair (forward, params) of a function forward(X, params) and raw tensors, or a
+                 function returning either): the gradients of its autograd; its architecture is
+                 read from what its forward computes (torch.fx), so give no SPEC; --loss takes
+                 PyTorch's names (CrossEntropyLoss, NLLLoss, "MSELoss(reduction='sum')", BCELoss,
+                 BCEWithLogitsLoss), --activation names activations the registry does not know;
+                 with --order 2, the Hessian-vector product of its double backward
 
 Parameters come from --params FILE (.npz, .json, or a PyTorch state_dict .pt, read with
 weights_only=True; pickles are refused), else are drawn at random from --seed (uniform in
@@ -46,7 +49,8 @@ Examples::
     backprop check 3-4-2 --activation tanh,sigmoid --grad mlp.py:gradients
     backprop check 784-100-10 --activation relu,softmax --loss cross_entropy --grad mlp:gradients \\
         --params weights.npz --data batch.npz
-    backprop check --torch model.py:make_model --loss cross_entropy --json
+    backprop check --torch model.py:make_model --loss CrossEntropyLoss --json
+    backprop check --torch net.py:two_layer_net --loss "MSELoss(reduction='sum')" --activation "relu,linear"
     backprop check 3-4-2 --activation tanh,sigmoid --hvp mlp.py:hvp --direction v.npz
 """
 
@@ -55,13 +59,16 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 
 import numpy as np
 
 from derive import InputError
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp
-from verify.check.inputs import params_from_arrays, random_data, random_params, read_data, read_param_file
+from verify.check.inputs import (load_parameters, params_from_arrays, random_data, random_params, read_data,
+                                 read_param_file)
+from verify.check.pytorch.loss_names import parse_loss
 from verify.check.layouts import EXAMPLES, WEIGHTS, Layout
 from verify.check.sources import load_function
 
@@ -79,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     candidate.add_argument("--grad", metavar="FN", help="your gradient function: MODULE:FN or path/to/file.py:FN")
     candidate.add_argument("--hvp", metavar="FN", help="your Hessian-vector product FN(params, X, T, V): "
                            "MODULE:FN or path/to/file.py:FN")
-    candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY")
+    candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY "
+                           "(an nn.Module, or (forward, params) for raw tensors)")
     parser.add_argument("--gnvp", action="store_true", help="--hvp FN computes the generalized Gauss-Newton "
                         "product G V, not H V")
     parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp or --order 2: .npz or .json "
@@ -192,11 +200,13 @@ def _check_options(args) -> None:
         raise InputError("--grad needs SPEC, the architecture your function computes (e.g. backprop check 3-4-2 "
                          "--grad %s)" % args.grad)
     if args.torch:
-        given = given_network_options(args, ("--activation", "--no-bias", "--weight-decay", "--l1"))
+        given = given_network_options(args, ("--no-bias", "--weight-decay", "--l1"))
         if args.spec is not None or given or args.dtype:
             what = "SPEC" if args.spec is not None else (given or ["--dtype"])[0]
-            raise InputError("--torch reads the architecture and dtype from the model: drop %s (give --loss and "
-                             "--reduction if needed)" % what)
+            raise InputError("--torch reads the architecture and dtype from the model: drop %s (give --loss, and "
+                             "--activation for activations the registry does not know)" % what)
+        if args.loss is not None:
+            parse_loss(args.loss, args.reduction)  # PyTorch's loss names are checked before torch is imported
 
 
 def _check_function(args) -> tuple:
@@ -204,7 +214,7 @@ def _check_function(args) -> tuple:
     function = load_function(args.hvp or args.grad, "--hvp" if args.hvp else "--grad")
     names = {}
     if args.params:
-        params, names = params_from_arrays(network, read_param_file(args.params), "parameter file %s" % args.params)
+        params, names = load_parameters(args.params, network)
         if args.dtype:
             params = {k: v.astype(args.dtype) for k, v in params.items()}
         source = "from %s" % args.params
@@ -230,21 +240,30 @@ def _check_torch(args) -> tuple:
     except ImportError:
         raise InputError("--torch needs PyTorch: pip install 'backprop[torch]'") from None
     model = torch_models.load_model(args.torch)
-    loss, reduction = args.loss or "sse", args.reduction or "sum"
-    read = torch_models.read_module(model, loss, reduction)
+    read = torch_models.read_module(model, args.loss, args.reduction, activation=args.activation)
     params, source = None, "the model's own"
     if args.params:
-        params, _ = params_from_arrays(read.network, read_param_file(args.params), "parameter file %s" % args.params,
-                                       names=read.names)
+        arrays = read_param_file(args.params)
+        if set(arrays) >= set(read.names.values()):  # the model's own names (a state_dict), its layout
+            arrays = read.network_arrays(arrays)
+        params, _ = params_from_arrays(read.network, arrays, "parameter file %s" % args.params)
         source = "from %s" % args.params
     dtype = next(iter(read.params.values())).dtype
-    X, T, data = _data(args, read.network, dtype)
-    options = dict(params=params, rtol=args.rtol, floor=args.floor, seed=args.seed)
+    if args.data:
+        X, T, data = _data(args, read.network, dtype)
+    else:  # targets as the loss is trained on: class labels for a class loss, 0 and 1 for a binary one
+        batch, classes = args.batch or DEFAULT_BATCH, args.labels or read.loss.takes_classes
+        X, T = random_data(read.network, batch, args.seed, dtype, labels=classes)
+        binary = None if classes else torch_models.binary_targets(read.loss, read.network, batch, args.seed, dtype)
+        T = T if binary is None else binary
+        data = "%d random examples%s (seed %d)" % (batch, ", integer class labels" if classes else ", 0/1 targets"
+                                                   if binary is not None else "", args.seed)
+    options = dict(params=params, activation=args.activation, rtol=args.rtol, floor=args.floor, seed=args.seed)
     if args.order == 1:
-        report = torch_models.check_torch_module(model, X, T, loss, reduction, **options)
+        report = torch_models.check_torch_module(model, X, T, args.loss, args.reduction, **options)
         return report, {"parameters": "%s, %s" % (source, dtype), "data": data}
     V, direction = _direction(args, read.network)
-    report = torch_models.check_torch_hvp(model, X, T, loss, reduction, V=V, **options)
+    report = torch_models.check_torch_hvp(model, X, T, args.loss, args.reduction, V=V, **options)
     return report, {"parameters": "%s, %s" % (source, dtype), "data": data, "direction": direction}
 
 
@@ -252,7 +271,7 @@ def _direction(args, network) -> tuple:
     """(V or None, how the report names it)."""
     if not args.direction:
         return None, "random unit direction (seed %d)" % args.seed
-    V, _ = params_from_arrays(network, read_param_file(args.direction), "direction file %s" % args.direction)
+    V, _ = load_parameters(args.direction, network, what="direction file")
     return V, "from %s" % args.direction
 
 

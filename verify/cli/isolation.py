@@ -22,6 +22,7 @@ Python API (:func:`verify.check_gradients`) runs users' code in-process.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import select
@@ -85,6 +86,10 @@ def run_isolated(work: Callable[[Callable[[], str]], tuple[int, str]], timeout: 
 
 def _child(work, capture, write_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.disable()  # a crash of the user's code is said in one line by the parent, not dumped as frames
+    torch = sys.modules.get("torch")
+    if getattr(torch, "set_num_threads", None):  # torch ran before the fork: its OpenMP pool did not come along,
+        torch.set_num_threads(1)  # and a parallel kernel would wait for it forever (the CLI's parent never has torch)
     os.dup2(capture.fileno(), 1)
     os.dup2(capture.fileno(), 2)
     def printed() -> str:

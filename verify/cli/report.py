@@ -39,16 +39,16 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from derive import InputError, Network, load_params
-from derive.report import FORMATS, ExampleInput, format_for, lecture_example, random_example
+from derive import InputError, Network
+from verify.check.inputs import load_parameters
+from derive.report import FORMATS, ExampleInput, lecture_example, random_example
 from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
 from verify.cli import add_network_arguments, network_from_args
 from verify.engine.data import ACCEPTED, load_data
-from verify.reporting import check_writable, training_data, write_report
+from verify.reporting import write_report
 
 EXAMPLES = ("lecture", "random", "none")
 
@@ -117,8 +117,9 @@ def _own_numbers(args: argparse.Namespace, network: Network, lr: float, momentum
     code = ["from derive.report import random_example", "drawn = random_example(network, %d)" % args.seed]
     params, X, T = random.params, random.X, random.T
     if args.params:
-        params = load_params(args.params, network)
-        code += ["from derive import load_params", "params = load_params(%r, network)" % args.params]
+        params, _ = load_parameters(args.params, network)
+        code += ["from verify.check.inputs import load_parameters",
+                 "params, _ = load_parameters(%r, network)" % args.params]
     if args.data:
         data = load_data(args.data, network)
         X, T = data.X, data.T
@@ -131,35 +132,3 @@ def _own_numbers(args: argparse.Namespace, network: Network, lr: float, momentum
         "examples from %s" % args.data if args.data else "one seeded random example")
     return ExampleInput({name: np.asarray(value, dtype=np.float64) for name, value in params.items()}, X, T,
                         lr, momentum, description, "\n".join(code))
-
-
-def check_report_path(path: str) -> None:
-    """Refuse a report path that cannot be written or has an unknown extension, before any work."""
-    check_writable(Path(path))
-    format_for(path)
-
-
-def write_training_report(path: str, args: argparse.Namespace, history, splits: tuple) -> list[Path]:
-    """``backprop train ... --report FILE``: curves, accuracies, confusion matrix, weights, and the derivation."""
-    train_set, validation_set, test_set = splits
-    settings = {"data": args.data, "updates": "batches of %d examples" % args.batch_size, "learning rate η": args.lr,
-                "momentum α": args.momentum, "epochs": args.epochs, "seed": args.seed,
-                "initial weights": args.init or "uniform in (−%g, %g)" % (args.init_scale, args.init_scale)}
-    if validation_set is not None:
-        settings["validation"] = "%d examples%s" % (len(validation_set), ", patience %d" % args.patience
-                                                    if args.patience else "")
-    if test_set is not None:
-        settings["test"] = "%d examples" % len(test_set)
-    code = "\n".join([
-        "from derive import load_params" if args.init else "",
-        "from verify import load_data, split, train",
-        "data = load_data(%r, network)" % args.data,
-        "train_set, validation_set, test_set = split(data, %r, %r, %d)" % (args.validation, args.test, args.seed),
-        "history = train(network, train_set, validation=validation_set, params=%s, lr=%r, momentum=%r, epochs=%d, "
-        "batch_size=%d, patience=%r, seed=%d, init_scale=%r)" % (
-            "load_params(%r, network)" % args.init if args.init else "None", args.lr, args.momentum, args.epochs,
-            args.batch_size, args.patience, args.seed, args.init_scale),
-        "print(history.best)"]).lstrip("\n")
-    data = training_data(history, {"train": train_set, "validation": validation_set, "test": test_set},
-                         {name: str(value) for name, value in settings.items()}, code)
-    return write_report(path, history.network, None, verify=False, training=data)

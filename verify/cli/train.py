@@ -28,11 +28,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from derive import InputError, load_params, save_params
+from derive import InputError, save_params
+from verify.check.inputs import load_parameters
 from derive.model.params import INIT_SCALE
 from derive.files import check_writable
 from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
-from verify.cli.report import check_report_path, write_training_report
+from verify.reporting import check_report_path, training_data, write_report
 from verify.engine.data import ACCEPTED, Dataset, load_data, split
 from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     check_training_memory(network, args.batch_size)
     dataset = load_data(args.data, network)
     train_set, validation_set, test_set = split(dataset, args.validation, args.test, args.seed)
-    params = load_params(args.init, network) if args.init else None
+    params = load_parameters(args.init, network)[0] if args.init else None
     print("training %s on %s (%s)" % (network.describe(), dataset.name, _sizes(train_set, validation_set, test_set)))
     print("%s, lr %g, momentum %g; loss = mean over examples%s"
           % (_method(args.batch_size, len(train_set)), args.lr, args.momentum,
@@ -156,3 +157,28 @@ def _sizes(train_set, validation_set, test_set) -> str:
     parts += ["%d %s" % (len(d), name) for name, d in (("validation", validation_set), ("test", test_set)) if d]
     return ", ".join(parts)
 
+
+def write_training_report(path: str, args: argparse.Namespace, history, splits: tuple) -> list[Path]:
+    """``backprop train ... --report FILE``: curves, accuracies, confusion matrix, weights, and the derivation."""
+    train_set, validation_set, test_set = splits
+    settings = {"data": args.data, "updates": "batches of %d examples" % args.batch_size, "learning rate η": args.lr,
+                "momentum α": args.momentum, "epochs": args.epochs, "seed": args.seed,
+                "initial weights": args.init or "uniform in (−%g, %g)" % (args.init_scale, args.init_scale)}
+    if validation_set is not None:
+        settings["validation"] = "%d examples%s" % (len(validation_set), ", patience %d" % args.patience
+                                                    if args.patience else "")
+    if test_set is not None:
+        settings["test"] = "%d examples" % len(test_set)
+    code = "\n".join([
+        "from verify.check.inputs import load_parameters" if args.init else "",
+        "from verify import load_data, split, train",
+        "data = load_data(%r, network)" % args.data,
+        "train_set, validation_set, test_set = split(data, %r, %r, %d)" % (args.validation, args.test, args.seed),
+        "history = train(network, train_set, validation=validation_set, params=%s, lr=%r, momentum=%r, epochs=%d, "
+        "batch_size=%d, patience=%r, seed=%d, init_scale=%r)" % (
+            "load_parameters(%r, network)[0]" % args.init if args.init else "None", args.lr, args.momentum, args.epochs,
+            args.batch_size, args.patience, args.seed, args.init_scale),
+        "print(history.best)"]).lstrip("\n")
+    data = training_data(history, {"train": train_set, "validation": validation_set, "test": test_set},
+                         {name: str(value) for name, value in settings.items()}, code)
+    return write_report(path, history.network, None, verify=False, training=data)
