@@ -91,7 +91,9 @@ def _whole(point: Point, candidate: dict, disagree: list[str], tried: list[Hypot
             return found, left
         best, changed = min(usable, key=lambda item: (-len(item[1]), item[0].rank))
         same = sorted((h for h, c in usable if c == changed), key=lambda h: h.rank)
-        found.append(Diagnosis(changed, best.kind, best.layer, "; or ".join(h.explain(changed) for h in same)))
+        alternatives = tuple((h.key, h.explain(changed)) for h in same)
+        found.append(Diagnosis(changed, best.kind, best.layer, "; or ".join(text for _, text in alternatives),
+                               alternatives))
         left = [name for name in left if name not in changed]
 
 
@@ -115,7 +117,8 @@ def _each(point: Point, candidate: dict, left: list[str], tried_hypotheses: list
             also = ("; only %s is computed that way: %s %s right (or wrong differently), so the slip is in %s's "
                     "own formula" % (name, ", ".join(others), "is" if len(others) == 1 else "are", name)
                     if others else "")
-            found.append(Diagnosis((name,), best.kind, best.layer, best.explain((name,)) + also))
+            found.append(Diagnosis((name,), best.kind, best.layer, best.explain((name,)) + also,
+                                   ((best.key, best.explain((name,))),)))
         else:
             located.append(name)
     for ratio, names in by_ratio.items():

@@ -52,6 +52,11 @@ class Hypothesis:
     layer: int | None
     gradients: dict[str, np.ndarray]
     explain: Callable[[tuple[str, ...]], str]
+    key: str = ""  # which hypothesis, the same on every draw: a variant's key, a factor's label
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer))
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -85,14 +90,15 @@ def hypotheses(point: Point, candidate: dict, disagree: list[str]) -> list[Hypot
         if variant.kind == "penalty_missing":
             data = gradients
         found.append(Hypothesis(variant.kind, variant.layer, gradients,
-                                functools.partial(_explain_variant, network, variant)))
+                                functools.partial(_explain_variant, network, variant), variant.key))
     for factor, label, hint in factors(network, len(point.X)):
         found.append(Hypothesis("scale", None, {k: factor * r for k, r in reference.items()},
-                                functools.partial(_explain_scale, label, hint, "")))
+                                functools.partial(_explain_scale, label, hint, ""), "scale:" + label))
         if data is not None:
             scaled = {k: factor * data[k] + (reference[k] - data[k]) for k in reference}
             found.append(Hypothesis("data_scale", None, scaled, functools.partial(
-                _explain_scale, label, hint, " with the data term (everything but the penalty) multiplied by")))
+                _explain_scale, label, hint, " with the data term (everything but the penalty) multiplied by"),
+                "data_scale:" + label))
     for layer in range(1, network.depth + 1):
         name = "W%d" % layer
         if reference[name].shape[0] == reference[name].shape[1] > 1:

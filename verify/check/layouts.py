@@ -42,7 +42,8 @@ line that says what was read.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+import shlex
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -101,6 +102,18 @@ class Layout:
         if self.update is not None:
             parts.append("gradient recovered from an update with learning rate %g" % self.update)
         return "read: " + ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        """The fields that differ from the default layout, as plain data (``Layout(**data)`` reads it back)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)
+                if getattr(self, item.name) != item.default}
+
+    def command_options(self) -> list[str]:
+        """The flags of ``backprop check`` and ``backprop proptest`` that give this layout."""
+        flags = {"weights": "--weights %s", "examples": "--examples-as %s", "names": "--names %s",
+                 "per_example": "--per-example", "update": "--update %r"}
+        return [flags[name] % (shlex.quote(value) if isinstance(value, str) else value) if "%" in flags[name]
+                else flags[name] for name, value in self.to_dict().items()]
 
     def with_options(self, **changes) -> "Layout":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

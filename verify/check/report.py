@@ -76,12 +76,16 @@ class Diagnosis:
             ...; ``"no_fit"`` when none fits).  See :mod:`verify.check.diagnosis`.
         layer: The layer where the pattern sits, if it has one.
         text: The explanation, one sentence or two, for a student.
+        alternatives: The bug patterns that fit, each as ``(key, text)``, the key naming the pattern the same way
+            on every draw (``derivative_at_other_layer@2:3``).  Several fit equally where degenerate values
+            (zeros, ones) make them coincide; ``text`` then joins them with "or".
     """
 
     parameters: tuple[str, ...]
     kind: str
     layer: int | None
     text: str
+    alternatives: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

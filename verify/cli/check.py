@@ -69,12 +69,12 @@ from verify.check.hvp_check import check_hvp
 from verify.check.inputs import (load_parameters, params_from_arrays, random_data, random_params, read_data,
                                  read_param_file)
 from verify.check.pytorch.loss_names import parse_loss
-from verify.check.layouts import EXAMPLES, WEIGHTS, Layout
 from verify.check.sources import load_function
 
 from . import (add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int,
                write_stdout)
 from .isolation import DEFAULT_TIMEOUT, run_isolated
+from .options import add_layout_options, layout_from_args, refuse_layout_without_function
 
 DEFAULT_BATCH = 8
 
@@ -111,17 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--floor", type=float, metavar="F",
                         help="absolute floor, as a fraction of each parameter's largest entry (default by dtype)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (only the JSON on stdout)")
-    layout = parser.add_argument_group("your code's layout (--grad and --hvp)")
-    layout.add_argument("--weights", choices=WEIGHTS, help="how W_l is stored: out-in (n_l, n_{l-1}), the default, "
-                        "or in-out (n_{l-1}, n_l) for X @ W code")
-    layout.add_argument("--examples", choices=EXAMPLES, help="rows (X is (N, n_0), the default) or columns "
-                        "(X is (n_0, N), biases (n_l, 1))")
-    layout.add_argument("--names", metavar="PATTERN", help="the parameters' names, e.g. 'w{l},b{l}' ({l} is the "
-                        "layer 1..L; {l-1} counts from 0)")
-    layout.add_argument("--per-example", action="store_true", help="call FN once per example and sum its results "
-                        "(average them for --reduction mean)")
-    layout.add_argument("--update", type=float, metavar="LR", help="FN returns the parameters after one step of "
-                        "gradient descent with learning rate LR (or the step, or updates them in place)")
+    add_layout_options(parser, examples_flags=("--examples", "--examples-as"))
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="give up on your code after SECONDS (default %g; 0 for no limit)" % DEFAULT_TIMEOUT)
 
@@ -188,12 +178,7 @@ def _check_options(args) -> None:
                          "(y) are used")
     if args.data and args.batch:
         raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
-    layout = [flag for flag, value in (("--weights", args.weights), ("--examples", args.examples),
-                                        ("--names", args.names), ("--per-example", args.per_example or None),
-                                        ("--update", args.update)) if value is not None]
-    if layout and not (args.grad or args.hvp):
-        raise InputError("%s describes your numpy code's layout: it goes with --grad or --hvp (a --torch model's "
-                         "layout is read from the model)" % layout[0])
+    refuse_layout_without_function(args)
     if args.timeout is not None and (args.timeout < 0 or args.timeout != args.timeout):
         raise InputError("--timeout must be a number of seconds >= 0 (0: no limit), got %g" % args.timeout)
     if args.grad and args.spec is None:
@@ -223,9 +208,8 @@ def _check_function(args) -> tuple:
         source = "random, uniform in [-1/sqrt(n_in), 1/sqrt(n_in)] (seed %d)" % args.seed
     dtype = next(iter(params.values())).dtype
     X, T, data = _data(args, network, dtype)
-    layout = Layout(weights=args.weights or "out-in", examples=args.examples or "rows", names=args.names,
-                    per_example=args.per_example, update=args.update)
-    options = dict(rtol=args.rtol, floor=args.floor, seed=args.seed, parameter_names=names, layout=layout)
+    options = dict(rtol=args.rtol, floor=args.floor, seed=args.seed, parameter_names=names,
+                   layout=layout_from_args(args))
     if not args.hvp:
         return check_gradients(network, params, X, T, function, **options), {
             "parameters": "%s, %s" % (source, dtype), "data": data}

@@ -61,7 +61,10 @@ from pathlib import Path
 
 from derive import InputError
 
+from verify.check.layouts import EXAMPLES
+
 from . import add_network_arguments, given_network_options, network_from_args
+from .options import add_layout_options, layout_flags_given, layout_from_args, refuse_layout_without_function
 
 #: The options that restrict random networks: flag -> (attribute, default).
 POOL_FLAGS = {"--activations": ("activations", None), "--losses": ("losses", None), "--max-depth": ("max_depth", 3),
@@ -73,7 +76,7 @@ RUN_OPTIONS = ("spec", "examples", "grad", "hvp", "order", "workers", "seed", "p
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, spec_help="fix the architecture (sizes such as 3-4-2, or a .yaml/.json spec "
                           "file): only parameters and data are drawn; default: random networks too")
-    parser.add_argument("--examples", type=int, metavar="N",
+    parser.add_argument("--examples", type=_count, metavar="N",
                         help="examples in all (default by profile: dev 200, ci 2000, thorough 20000)")
     parser.add_argument("--grad", metavar="MODULE:FN", help="your gradient function, FN(params, X, T) -> dict "
                         "(MODULE importable from here, or path/to/file.py:FN); without SPEC it needs a parameter "
@@ -96,6 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bias", dest="pool_bias", choices=("yes", "no", "any"),
                         help="random networks with biases, without, or either (default any)")
     parser.add_argument("--decay", choices=("yes", "no", "any"), help="weight decay (default any)")
+    parser.add_argument("--labels", action="store_true", help="give your function integer class labels (N,) as "
+                        "targets (each example's likeliest class), for code that indexes with y")
+    add_layout_options(parser)
     scale = parser.add_argument_group("at scale (docs/property-testing-at-scale.md)")
     scale.add_argument("--shard", metavar="K/N", help="run the K-th of N disjoint parts of the run; the N shards "
                        "together run exactly the examples of the whole run")
@@ -107,6 +113,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "pip install 'backprop[dask]'")
     scale.add_argument("--database", metavar="DIR", help="keep Hypothesis' failing examples in DIR (shared by the "
                        "shards), replayed first next time; default: none")
+
+
+def _count(text: str) -> int:
+    """``--examples N``: a count (the layout of examples is ``--examples-as``, as in ``backprop check``)."""
+    if text.strip() in EXAMPLES:
+        raise argparse.ArgumentTypeError("here --examples is how many examples to run; for examples as %s give "
+                                         "--examples-as %s" % (text.strip(), text.strip()))
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of examples, got %r" % text) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,7 +198,7 @@ def _merge(args) -> int:
 
     given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]
     given += [flag for flag, (attribute, _) in POOL_FLAGS.items() if getattr(args, attribute) is not None]
-    given += given_network_options(args)
+    given += given_network_options(args) + layout_flags_given(args) + (["--labels"] if args.labels else [])
     if given:
         flag = given[0] if given[0].startswith("--") else "--" + given[0].replace("_", "-")
         raise InputError("--merge takes only result files (and --json), not %s" % ("SPEC" if flag == "--spec"
@@ -245,11 +262,15 @@ def property_run(args: argparse.Namespace, sharded: bool = False):
     elif seed is None:
         seed = random.randrange(2 ** 31)
     candidate = args.hvp or args.grad
+    refuse_layout_without_function(args)
+    if args.labels and not candidate:
+        raise InputError("--labels gives your function class labels as targets: it goes with --grad or --hvp")
+    layout = layout_from_args(args)
     if candidate:
-        _check_grad(candidate, fixed, networks, order)
+        _check_grad(candidate, fixed, networks, order, layout, args.labels)
     return PropertyRun(examples=args.examples or TOTAL_EXAMPLES[profile], profile=profile, seed=seed,
                        network=fixed.to_dict() if fixed is not None else None, networks=networks,
-                       candidate=candidate, order=order)
+                       candidate=candidate, order=order, layout=layout.to_dict(), labels=args.labels)
 
 
 def _workers(text: str | None) -> str:
@@ -311,7 +332,7 @@ def _network_options(args) -> dict:
     return options
 
 
-def _check_grad(spec: str, fixed, networks: dict, order: int = 1) -> str:
+def _check_grad(spec: str, fixed, networks: dict, order: int, layout, labels: bool) -> str:
     """Import the user's function and try it: on the fixed network, or on two small random ones (one with
     unequal widths), so that most bad functions fail here, in one line, before any worker starts."""
     from verify.check.inputs import random_data, random_params
@@ -333,6 +354,7 @@ def _check_grad(spec: str, fixed, networks: dict, order: int = 1) -> str:
     for network in trials:
         params = random_params(network, 0)
         direction = params if order == 2 else None  # any params-shaped dict will do for a trial call
-        call_gradient_function(function, network, params, *random_data(network, 2, 0), name=spec, direction=direction,
-                               what="hvp function" if order == 2 else "gradient function")
+        call_gradient_function(function, network, params, *random_data(network, 2, 0, labels=labels), name=spec,
+                               direction=direction, what="hvp function" if order == 2 else "gradient function",
+                               layout=layout)
     return spec

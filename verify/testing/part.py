@@ -43,8 +43,11 @@ from hypothesis.errors import Flaky
 
 from derive import InputError, Network
 from derive.files import atomic_write
+from derive.model.activations import target_range
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import ZeroProduct, check_hvp, second_order_module
+from verify.check.inputs import random_data, random_params
+from verify.check.layouts import Layout
 from verify.check.sources import load_function
 from verify.testing import strategies
 from verify.testing.hypothesis_internals import keep_database, same_draws_everywhere
@@ -55,6 +58,8 @@ from verify.testing.runs import Execution, PropertyRun, storage_directory
 EVERY_ENTRY = 2000
 #: Entries per parameter checked against finite differences on larger networks (plus a random direction).
 SAMPLED_ENTRIES = 64
+#: The generic draw a counterexample's network is diagnosed on too (see :func:`generic_draw`).
+GENERIC_SEED, GENERIC_EXAMPLES = 0, 4
 
 
 class _Disagreement(AssertionError):
@@ -160,6 +165,7 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
     @settings(profile, **options)
     @given(case=strategies.cases(st.sampled_from(networks)))
     def the_candidate_agrees(case):
+        case = with_labels(case) if run.labels else case
         network, params, X, T = case
         try:
             report = run_check(network, params, X, T, run, candidate, diagnose=False)  # diagnosed on the minimal one
@@ -194,16 +200,27 @@ def _candidate(spec: str, order: int, directory: str | None) -> Callable:
 def run_check(network: Network, params: dict, X, T, run: PropertyRun, candidate: Callable | None = None,
               diagnose: bool = True):
     """The check of one case: the candidate against the generated code and finite differences."""
+    layout = Layout(**run.layout)
     if run.order == 2:  # the generated hvp as candidate by default: derivation against the differences
         hvp = candidate or functools.partial(_generated_hvp, network)
         try:
-            return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose,
+            return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose, layout=layout,
                              candidate_name=None if candidate else "the generated hvp")
         except ZeroProduct:  # a draw where the product is zero along the direction says nothing: draw another
             assume(False)
     samples = network.n_params if network.n_params <= EVERY_ENTRY else SAMPLED_ENTRIES
     return check_gradients(network, params, X, T, candidate, samples=samples, worst=3, directions=1,
-                           diagnose=diagnose)
+                           diagnose=diagnose, layout=layout)
+
+
+def with_labels(case: tuple) -> tuple:
+    """The case with its targets as integer class labels (N,), as classifiers' code takes them: each example's
+    likeliest class (for one output unit, class 1 where the target is above the middle of the output's range)."""
+    network, params, X, T = case
+    if network.sizes[-1] > 1:
+        return network, params, X, np.argmax(T, axis=1)
+    low, high = target_range(network.activations[-1])
+    return network, params, X, (T[:, 0] > (low + high) / 2).astype(np.int64)
 
 
 def _generated_hvp(network: Network, params: dict, X, T, V) -> dict:
@@ -224,26 +241,59 @@ def counterexample(case: tuple, run: PropertyRun, execution: Execution = Executi
         return "the minimal case %s passed when checked again: the candidate is not deterministic" % (
             network.describe())
     params_text = "{%s}" % ", ".join("%r: %s" % (name, _literal(value)) for name, value in params.items())
+    layout = ", layout=Layout(**%r)" % run.layout if run.layout else ""
     if run.order == 2:
-        call = "check_hvp(network, params, X, T, %s)" % ("load_function(%r)" % run.candidate if run.candidate else
-                                                          "derive(network).numpy_module(order=2).hvp")
+        call = "check_hvp(network, params, X, T, %s%s)" % ("load_function(%r)" % run.candidate if run.candidate else
+                                                            "derive(network).numpy_module(order=2).hvp", layout)
     else:
-        call = "check_gradients(network, params, X, T%s)" % (", load_function(%r)" % run.candidate
-                                                            if run.candidate else "")
+        call = "check_gradients(network, params, X, T%s%s)" % (", load_function(%r)" % run.candidate
+                                                              if run.candidate else "", layout)
     return "\n".join([
         "%s disagree on %s" % ("products H V" if run.order == 2 else "gradients", network.describe()),
         "  network = Network.from_dict(%r)" % network.to_dict(),
         "  params = %s" % params_text, "  X = %s" % _literal(X), "  T = %s" % _literal(T),
-        "", str(report), "",
+        "", str(report)] + generic_draw(report, network, run, candidate) + ["",
         "Reproduce the search:  %s" % run.command(execution.shard),
         "Reproduce this case:   python - <<'EOF'",
         "import numpy as np",
         "from derive import Network, derive",
-        "from verify import check_gradients, check_hvp",
+        "from verify import Layout, check_gradients, check_hvp",
         "from verify.check.sources import load_function",
         "network = Network.from_dict(%r)" % network.to_dict(),
         "params = %s" % params_text, "X = %s" % _literal(X), "T = %s" % _literal(T),
         "print(%s)" % call, "EOF"])
+
+
+def generic_draw(report, network: Network, run: PropertyRun, candidate: Callable | None) -> list[str]:
+    """What a generic draw of the counterexample's network says, beside the minimal case's diagnosis.
+
+    Hypothesis shrinks a counterexample towards zeros, ones and equal
+    entries, where several bug patterns predict the same numbers (the
+    diagnosis then lists them joined by "or"), a wrong slope looks like a
+    constant factor, or nothing fits cleanly.  The same network is checked
+    again on random parameters and data (seeded), where the patterns differ;
+    its diagnosis is shown when it says something else, and the one
+    explanation that fits both draws is named.
+    """
+    params = random_params(network, GENERIC_SEED)
+    X, T = random_data(network, GENERIC_EXAMPLES, GENERIC_SEED, labels=run.labels)
+    generic = run_check(network, params, X, T, run, candidate)
+    where = "a generic draw of the same network (random parameters and %d random examples, seed %d)" % (
+        GENERIC_EXAMPLES, GENERIC_SEED)
+    if generic.ok:
+        return ["", "On %s the candidate agrees: its bug shows only on degenerate values like these." % where]
+    if [(d.parameters, d.text) for d in generic.diagnosis] == [(d.parameters, d.text) for d in report.diagnosis]:
+        return ["", "The diagnosis is the same on %s." % where]
+    lines = ["", "Diagnosis on %s:" % where] + ["  - %s: %s" % (", ".join(d.parameters), d.text)
+                                                 for d in generic.diagnosis]
+    for shrunk in report.diagnosis:
+        covering = [g for g in generic.diagnosis if set(shrunk.parameters) <= set(g.parameters)]
+        fitting = {key for g in covering for key, _ in g.alternatives}
+        both = [text for key, text in shrunk.alternatives if key in fitting]
+        if len(shrunk.alternatives) > 1 and len(both) == 1:
+            lines.append("The one explanation of %s that fits both draws: %s" % (", ".join(shrunk.parameters),
+                                                                                 both[0]))
+    return lines
 
 
 def user_error(found: tuple, run: PropertyRun) -> str:
@@ -252,8 +302,8 @@ def user_error(found: tuple, run: PropertyRun) -> str:
     message, (network, params, X, T) = found
     folder = save_example(params, X, T)
     option = "--hvp" if run.order == 2 else "--grad"
-    command = " ".join([network.command("check"), option, run.candidate, "--params", str(folder / "params.npz"),
-                        "--data", str(folder / "data.npz")])
+    command = " ".join([network.command("check"), option, run.candidate] + Layout(**run.layout).command_options()
+                       + ["--params", str(folder / "params.npz"), "--data", str(folder / "data.npz")])
     return "%s; on an example drawn by the property run (the smallest that does it), saved in %s; reproduce " \
            "it: %s" % (message, folder, command)
 
@@ -262,7 +312,8 @@ def save_example(params: dict, X, T) -> Path:
     """Write ``params.npz`` and ``data.npz`` (``X``, ``T``) into a folder of :func:`storage_directory` named by
     their content, and return the folder."""
     files = {}
-    for name, arrays in (("params.npz", params), ("data.npz", {"X": X, "T": T})):
+    targets = {"y": T} if np.ndim(T) == 1 and np.asarray(T).dtype.kind in "iu" else {"T": T}  # class labels as y
+    for name, arrays in (("params.npz", params), ("data.npz", {"X": X, **targets})):
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         files[name] = buffer.getvalue()

@@ -42,6 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive import InputError, Network
+from verify.check.layouts import Layout
+
+#: The keys of a run's ``layout`` (:class:`verify.Layout`'s fields).
+LAYOUT_FIELDS = tuple(item.name for item in dataclasses.fields(Layout))
 
 #: The environment variable through which a run reaches the property suite (JSON; see the module docstring).
 ENVIRONMENT = "BACKPROP_PROPTEST"
@@ -72,6 +76,9 @@ class PropertyRun:
         candidate: The user's function as ``MODULE:FN`` or ``path/file.py:FN``; None checks the engine
             (order 1) or the generated ``hvp`` (order 2).
         order: 1 checks gradients, 2 Hessian-vector products.
+        layout: How the candidate takes and returns arrays (:meth:`verify.Layout.to_dict`: the fields that
+            differ from the toolkit's own layout).
+        labels: Targets given to the candidate as integer class labels (N,), as classifiers' code takes them.
     """
 
     examples: int
@@ -81,8 +88,15 @@ class PropertyRun:
     networks: dict = field(default_factory=dict)
     candidate: str | None = None
     order: int = 1
+    layout: dict = field(default_factory=dict)
+    labels: bool = False
 
     def __post_init__(self):
+        if (self.layout or self.labels) and not self.candidate:
+            raise InputError("a layout and class labels describe the candidate's code: give one (--grad or --hvp)")
+        if not isinstance(self.layout, dict) or not set(self.layout) <= set(LAYOUT_FIELDS):
+            raise InputError("not a layout: %r; accepted keys: %s" % (self.layout, ", ".join(LAYOUT_FIELDS)))
+        Layout(**self.layout)  # a bad name pattern or learning rate: one line now
         if isinstance(self.examples, bool) or not isinstance(self.examples, int) or self.examples < 1:
             raise InputError("a property run needs at least 1 example, got %r" % (self.examples,))
         unknown = set(self.networks) - set(POOL_OPTIONS)
@@ -175,6 +189,7 @@ class PropertyRun:
         words.append("--examples %d" % self.examples)
         if self.candidate:
             words.append("--%s %s" % ("hvp" if self.order == 2 else "grad", self.candidate))
+            words += Layout(**self.layout).command_options() + (["--labels"] if self.labels else [])
         elif self.order == 2:
             words.append("--order 2")
         for key, value in sorted(self.networks.items()):
