@@ -240,3 +240,53 @@ def test_a_layout_object_refuses_unknown_words():
         Layout(weights="io")
     with pytest.raises(InputError, match="unknown example layout 'cols'"):
         Layout(examples="cols")
+
+
+# --- findings found on code written by a new user -----------------------------------------------------------------
+
+
+def test_the_same_slip_in_every_hidden_layer_is_named_once(corpus, capsys):
+    code, out, _ = check(capsys, "3-4-4-4", "--grad", "nielsen.py:backprop_prime_of_a", "--examples", "columns",
+                         "--per-example")
+    assert code == 1
+    assert diagnosis(out) == [
+        "W1, b1, W2, b2: equal the correct gradients with the same slip in every hidden layer: each activation "
+        "derivative applied to the output A, where it takes the net input Z (such as sigmoid_prime(a) for "
+        "sigmoid_prime(z)) ((1 - sigmoid(A2))*sigmoid(A2) instead of (1 - sigmoid(Z2))*sigmoid(Z2) in layer 2); "
+        "one slip repeated by the loop over the layers",
+        "W3, b3: right at every entry"]
+
+
+def test_a_gradient_of_the_sum_beside_a_returned_mean_gets_no_rerun_that_would_pass_the_bug(corpus, capsys):
+    argv = ["4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--weight-decay", "0.1", "--weights",
+            "in-out", "--labels", "--grad", "cs231n.py:forgot_to_average"]
+    code, out, _ = check(capsys, *argv, "--reduction", "mean")
+    assert code == 1
+    assert re.search(r"Convention: your gradients are .*: your loss is summed over the examples, where this network's "
+                     r"is their mean \(reduction 'mean'\); but the loss it returns, [\d.]+, is this network's: its loss "
+                     r"and its gradient are of different losses, so no option makes both right", out)
+    assert "rerun:" not in out and "they pass for" not in out
+    code, out, _ = check(capsys, *argv, "--reduction", "sum")  # where the gradient is right, the loss is not
+    assert code == 0
+    assert re.search(r"Warnings:\n  - the loss it returned, [\d.]+, is not the network's loss here, [\d.]+ \([\d.]+ x\), "
+                     r"though its gradient is this network's: the function's loss and its gradient are of different "
+                     r"losses", out)
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["5-7-3", "--activation", "relu,linear", "--no-bias", "--weights", "in-out", "--loss", "squared_error", "--grad",
+      "pytorch_numpy_warmup.py:gradients"],
+     "it looked up 'w1', but the parameters it was given are named W1, W2: say its names with --names 'w{l},b{l}'"),
+    (["4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--labels", "--grad",
+      "cs231n.py:loss"], "if its arrays are laid out otherwise, say so: --weights in-out (W stored (n_in, n_out), for "
+                         "X @ W), --examples columns (X is (n_0, N)), --per-example (one example per call)"),
+    (["4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--weights", "in-out",
+      "--grad", "cs231n.py:loss"], "if it indexes with integer class labels, add --labels"),
+    (["3-4-2", "--examples", "columns", "--grad", "nielsen.py:backprop"],
+     "it returned a pair of lists of 2 arrays, but with shapes (4, 8), (2, 8) for the biases, not the parameters' "
+     "shapes; if it takes one example per call (as Nielsen's backprop(x, y) does), add --per-example"),
+], ids=["names", "weights-in-out", "labels", "per-example"])
+def test_a_forgotten_layout_option_is_named_in_the_error(corpus, capsys, argv, hint):
+    code, out, err = check(capsys, *argv)
+    assert code == 2
+    assert hint in err and len(err.strip().splitlines()) == 1

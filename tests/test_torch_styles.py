@@ -111,8 +111,8 @@ def test_a_bug_planted_in_each_kind_of_backward_is_caught_and_named(case):
 
 def test_the_diagnosis_names_the_parameter_the_factor_and_the_layer():
     report = check_torch_module(styles.custom_linear_net("bias_mean"), *data(3, 2, "values", seed=1), loss="MSELoss")
-    assert "b1 (0.bias): every entry of b1 is 0.1667 x the reference (= 1/N, N the number of examples: averaged " \
-           "over them where the sum was meant?)" in str(report)
+    assert "b1 (0.bias): every entry of b1 is 0.1667 x the reference (= 1/N, N the number of examples: divided by " \
+           "N twice (once in the output delta, again in the gradient)?)" in str(report)  # MSELoss's mean divides once
     assert "W1 (0.weight), W2 (2.weight), b2 (2.bias): right at every entry" in str(report)
     report = check_torch_module(styles.legendre_net("half"), *data(3, 2, "labels", seed=1), loss="CrossEntropyLoss",
                                 activation=LEGENDRE)

@@ -132,7 +132,9 @@ class Variant:
     def key(self) -> str:
         """``missing_derivative@2``: kind and layer (and what else it uses: ``derivative_at_other_layer@2:3``)."""
         key = self.kind if self.layer is None else "%s@%d" % (self.kind, self.layer)
-        if isinstance(self.other, tuple):
+        if isinstance(self.other, tuple) and self.other[1] == 0:  # one slip in every (hidden) layer
+            return "%s:%s" % (key, self.other[0].replace(" ", "-"))
+        if isinstance(self.other, tuple):  # every hidden layer's derivative at a neighbour's values
             return "%s:all%+d" % (key, self.other[1])
         return key if self.other is None else "%s:%s" % (key, self.other)
 
@@ -167,7 +169,7 @@ def variants(derivation) -> tuple[Variant, ...]:
             found += _matched_output_delta(derivation, pieces)
         if layer < network.depth:
             found += _propagation_variants(derivation, layer)
-    found += _loop_variants(rule, derivation)
+    found += _loop_variants(rule, derivation) + _every_layer_variants(derivation, found)
     found = _distinct(found)
     penalised = {name: term for name, term in rule.penalty_terms.items() if term != 0}
     if penalised:
@@ -238,6 +240,29 @@ def _loop_variants(rule, derivation) -> list[Variant]:
             found.append(Variant("derivative_at_other_layer", max(deltas), derivation, deltas, derived=derived,
                                  used=used, equal_sizes=tuple(sorted(equal)), other=("every hidden layer", shift)))
     return found
+
+
+#: The slips a loop over the layers repeats in every layer it visits (see :func:`_every_layer_variants`).
+EVERY_LAYER_KINDS = ("missing_derivative", "derivative_at_preactivation", "derivative_of_activation")
+
+
+def _every_layer_variants(derivation, found: list[Variant]) -> list[Variant]:
+    """One slip made in every layer at once: the activation derivative left out, evaluated at Z where it is
+    written for A, or applied to A where it takes Z (``sigmoid_prime(a)`` in a loop over the layers).
+
+    Each layer's changed delta reads the delta above it as a symbol, so the single-layer variants' deltas
+    combine into one derivation where every layer has the slip.
+    """
+    combined, depth = [], derivation.network.depth
+    for kind in EVERY_LAYER_KINDS:
+        single = [v for v in found if v.kind == kind and v.other is None and len(v.deltas) == 1]
+        for which, layers in (("every layer", single), ("every hidden layer", [v for v in single if v.layer < depth])):
+            if len(layers) >= 2 and (which == "every layer" or len(layers) < len(single)):
+                top = max(layers, key=lambda v: v.layer)
+                deltas = {layer: delta for v in layers for layer, delta in v.deltas.items()}
+                combined.append(Variant(kind, top.layer, derivation, deltas, derived=top.derived, used=top.used,
+                                        other=(which, 0)))
+    return combined
 
 
 def _matched_output_delta(derivation, pieces: Pieces) -> list[Variant]:

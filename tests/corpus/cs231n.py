@@ -1,7 +1,8 @@
 """The two-layer net of CS231n's first assignment: weights stored (in, out), integer labels y, a softmax loss
 averaged over the batch, L2 regularisation ``reg * sum(W * W)``; ``loss`` returns ``(loss, grads)``.
 
-``bias_times_four`` plants a bias gradient 4x too large, the other parameters right.
+``bias_times_four`` plants a bias gradient 4x too large, the other parameters right; ``forgot_to_average``
+leaves out the gradient's ``/ N`` while the loss it returns is still the mean.
 """
 
 import numpy as np
@@ -27,7 +28,8 @@ class TwoLayerNet:
         grads = {}
         dscores = probs.copy()
         dscores[np.arange(N), y] -= 1
-        dscores /= N
+        if bug != "forgot_to_average":
+            dscores /= N
         grads["W2"] = h1.T.dot(dscores) + 2 * reg * W2
         grads["b2"] = np.sum(dscores, axis=0)
         dh1 = dscores.dot(W2.T)
@@ -58,3 +60,8 @@ def bias_times_four(params, X, y):
 def two_bugs(params, X, y):
     net.params.update(params)
     return net.loss(X, y, reg=0.05, bug="two_bugs")
+
+
+def forgot_to_average(params, X, y):
+    net.params.update(params)
+    return net.loss(X, y, reg=0.05, bug="forgot_to_average")

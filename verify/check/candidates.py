@@ -171,10 +171,33 @@ class Call:
         return self._read(result)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:
-        layout = "" if self.layout.default else "; in the layout given: %s" % self.layout.describe()[len("read: "):]
-        return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s)"
+        layout = "; in the layout given: %s" % self.layout.describe()[len("read: "):]
+        labels = ", T as integer class labels" if np.ndim(T) == 1 else ""
+        return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
-                             np.shape(X), np.shape(T), layout))
+                             np.shape(X), np.shape(T), layout, labels, self._hint(exc, T)))
+
+    def _hint(self, exc: BaseException, T) -> str:
+        """What the commonest errors of code in another layout mean about the options, said as a hint."""
+        text = str(exc)
+        names = layouts.user_names(self.network, self.layout)
+        if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) and exc.args[0] not in names:
+            example = layouts.suggested_names(exc.args[0])
+            return ("; it looked up %r, but the parameters it was given are named %s: say its names with --names %s "
+                    "(layout=Layout(names=...) in Python)" % (exc.args[0], ", ".join(names.values()), example)
+                    if example else "")
+        if isinstance(exc, IndexError) and ("indices must be" in text or "only integers" in text) and np.ndim(T) != 1:
+            return "; if it indexes with integer class labels, add --labels (or pass T as labels (N,) in Python)"
+        if isinstance(exc, ValueError) and any(words in text for words in ("matmul", "not aligned", "broadcast",
+                                                                           "shapes")):
+            flags = [flag for flag, given in (("--weights in-out (W stored (n_in, n_out), for X @ W)",
+                                               self.layout.weights == "in-out"),
+                                              ("--examples columns (X is (n_0, N))", self.layout.examples == "columns"),
+                                              ("--per-example (one example per call)", self.layout.per_example))
+                     if not given]
+            return ("; if its arrays are laid out otherwise, say so: %s (docs/other-conventions.md)" % ", ".join(flags)
+                    if flags else "")
+        return ""
 
     def _with_network(self, arguments: list):
         """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
@@ -232,9 +255,16 @@ class Call:
     def _layer_order(self, result) -> dict:
         if len(result) != len(self.order) or not all(hasattr(value, "__array__") or isinstance(value, (list, float))
                                                      for value in result):
+            pair = len(result) == 2 and all(isinstance(part, (list, tuple)) and len(part) == self.network.depth
+                                            for part in result)
+            hint = (": it returned a pair of lists of %d arrays, but with shapes %s for the biases, not the "
+                    "parameters' shapes%s" % (self.network.depth, ", ".join(str(np.shape(b)) for b in result[0]),
+                                              "" if self.layout.per_example else "; if it takes one example per "
+                                              "call (as Nielsen's backprop(x, y) does), add --per-example")
+                    if pair else "")
             raise InputError("%s %s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
-                             "(nabla_b, nabla_w))" % (self.what, self.name, len(result), len(self.order),
-                                                      ", ".join(self.order)))
+                             "(nabla_b, nabla_w))%s" % (self.what, self.name, len(result), len(self.order),
+                                                        ", ".join(self.order), hint))
         if not self.form.lists:
             self.returned = "a list in layer order"
         return dict(zip(self.order, result))

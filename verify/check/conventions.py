@@ -77,8 +77,26 @@ def find_convention(check, returned) -> Convention | None:
                 check.params, check.X, check.T).items()}
         if _same(check, expected, check.reference) or not _same(check, check.candidate, expected):
             continue
+        if returned.loss is not None and not _returns_loss_of(alternative, check, returned.loss):
+            return _contradicted(check, network, alternative, returned.loss)
         return _convention(check, network, alternative)
     return None
+
+
+def _returns_loss_of(network: Network, check, loss: float) -> bool:
+    """Whether ``loss`` (returned by the candidate beside its gradient) is ``network``'s loss at the check's point."""
+    with np.errstate(all="ignore"):
+        expected = float(module_for(network).loss(check.params, check.X, check.T))
+    return bool(np.isclose(loss, expected, rtol=1e-6, atol=1e-12))
+
+
+def _contradicted(check, network: Network, alternative: Network, loss: float) -> Convention:
+    """The gradient fits ``alternative`` but the loss returned beside it does not: no option makes the code right."""
+    found = _convention(check, network, alternative)
+    own = ("this network's" if _returns_loss_of(network, check, loss) else "neither this network's nor that one's")
+    text = ("%s; but the loss it returns, %.6g, is %s: its loss and its gradient are of different losses, so no "
+            "option makes both right (one of them has a slip)" % (found.text, loss, own))
+    return Convention(alternative, found.changes, [], found.ratio, text)
 
 
 def _same(check, values: dict, expected: dict) -> bool:

@@ -100,7 +100,7 @@ def _whole(point: Point, candidate: dict, disagree: list[str], tried: list[Hypot
 def _each(point: Point, candidate: dict, left: list[str], tried_hypotheses: list[Hypothesis],
           tried: str) -> list[Diagnosis]:
     """Each parameter no whole finding explains: its ratio, a pattern in it alone, or where it is wrong."""
-    found, by_ratio, located = [], {}, []
+    found, by_ratio, by_pattern, located = [], {}, {}, []
     for name in left:
         ratio = _ratio(point, name, candidate[name])
         if ratio is not None:
@@ -112,19 +112,26 @@ def _each(point: Point, candidate: dict, left: list[str], tried_hypotheses: list
                  and fits(point, name, candidate[name], h.gradients[name])]
         if alone:
             best = min(alone, key=lambda h: h.rank)
-            others = [p for p in point.reference if p != name and p in best.gradients
-                      and differs(point, p, best.gradients[p])]
-            also = ("; only %s is computed that way: %s %s right (or wrong differently), so the slip is in %s's "
-                    "own formula" % (name, ", ".join(others), "is" if len(others) == 1 else "are", name)
-                    if others else "")
-            found.append(Diagnosis((name,), best.kind, best.layer, best.explain((name,)) + also,
-                                   ((best.key, best.explain((name,))),)))
+            by_pattern.setdefault(best.key, (best, []))[1].append(name)
         else:
             located.append(name)
+    for best, names in by_pattern.values():
+        found.append(_partly(point, best, tuple(names)))
     for ratio, names in by_ratio.items():
         found.append(Diagnosis(tuple(names), "scale", None, _ratio_text(point, names, ratio)))
     found += _located(point, candidate, located, tried)
     return found
+
+
+def _partly(point: Point, best: Hypothesis, names: tuple[str, ...]) -> Diagnosis:
+    """Parameters that one pattern fits, though it would also change parameters that are not computed that way."""
+    others = [p for p in point.reference if p not in names and p in best.gradients
+              and differs(point, p, best.gradients[p])]
+    one = len(names) == 1
+    also = ("; only %s %s computed that way: %s %s right (or wrong differently), so the slip is in %s" % (
+        ", ".join(names), "is" if one else "are", ", ".join(others), "is" if len(others) == 1 else "are",
+        "%s's own formula" % names[0] if one else "the formula they share") if others else "")
+    return Diagnosis(names, best.kind, best.layer, best.explain(names) + also, ((best.key, best.explain(names)),))
 
 
 def _ratio(point: Point, name: str, values: np.ndarray) -> float | None:
@@ -151,10 +158,14 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
         ", ".join(names[:-1]), names[-1])
     batch = len(point.X)
     meaning = NAMED_RATIOS.get(ratio)
+    mean = point.network.reduction == "mean"
     if batch > 1 and np.isclose(ratio, batch):
-        meaning = "= N, the number of examples: summed over them where the mean was meant?"
+        meaning = ("= N, the number of examples: summed over them where the mean was meant?" if mean else
+                   "= N, the number of examples: multiplied by N once too often?")
     elif batch > 1 and np.isclose(ratio, 1 / batch):
-        meaning = "= 1/N, N the number of examples: averaged over them where the sum was meant?"
+        meaning = ("= 1/N, N the number of examples: divided by N twice (once in the output delta, again in the "
+                   "gradient)?" if mean else "= 1/N, N the number of examples: averaged over them where the sum was "
+                   "meant?")
     text = "%s %.4g x the reference%s" % (subject, ratio, " (%s)" % meaning if meaning else "")
     layers = {int(name[1:]) for name in names}
     below = [name for name in point.reference if int(name[1:]) <= max(layers)]

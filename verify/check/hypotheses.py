@@ -225,6 +225,17 @@ def _explain_variant(network: Network, variant, parameters: tuple[str, ...]) -> 
     activation = network.activations[layer - 1].name
     below = any(int(p[1:]) < layer for p in parameters)
     passed = " (the wrong delta%d is passed down to the layers below)" % layer if below else ""
+    if isinstance(variant.other, tuple) and variant.other[1] == 0:
+        slip = {"missing_derivative": "left out: each delta is missing its dA/dZ",
+                "derivative_at_preactivation": "evaluated at the net input Z, where it is written in terms of the "
+                                               "output A = g(Z)",
+                "derivative_of_activation": "applied to the output A, where it takes the net input Z (such as "
+                                            "sigmoid_prime(a) for sigmoid_prime(z))"}[variant.kind]
+        return ("%s with the same slip in %s: each activation derivative %s (%s instead of %s in layer "
+                "%d); one slip repeated by the loop over the layers" % (verb, variant.other[0], slip,
+                                                                       plain(variant.used) if
+                                                                       variant.used is not None else "1",
+                                                                       plain(variant.derived), layer))
     if variant.kind == "missing_derivative":
         return ("%s without the factor %s: delta%d, the error term of %s, is missing the %s derivative dA%d/dZ%d%s"
                 % (verb, plain(variant.derived), layer, where, activation, layer, layer, passed))

@@ -119,6 +119,21 @@ class Layout:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def suggested_names(key: str) -> str:
+    """The ``--names`` pattern a looked-up key suggests: ``'w{l},b{l}'`` for ``w1``, ``'W{l-1},b{l-1}'`` for ``W0``,
+    ``'layers.{l-1}.weight,layers.{l-1}.bias'`` for ``layers.0.weight``; "" when the key has no layer number."""
+    match = re.fullmatch(r"(?P<head>[A-Za-z_.]*?)(?P<number>\d+)(?P<tail>[A-Za-z_.]*)", key)
+    if not match:
+        return ""
+    layer = "{l-1}" if match.group("number") == "0" else "{l}"
+    head, tail = match.group("head"), match.group("tail")
+    if "weight" in tail or "bias" in tail:  # PyTorch's state_dict names
+        weight, bias = head + layer + tail.replace("bias", "weight"), head + layer + tail.replace("weight", "bias")
+    else:  # w1/b1, W_1/b_1: the bias named like the weight with b for w
+        weight, bias = head + layer + tail, (head[1:] if head[:1] in "wW" else "").join(["b", layer + tail])
+    return shlex.quote("%s,%s" % (weight, bias))
+
+
 def name_patterns(text: str) -> tuple[str, str]:
     """``"w{l},b{l}"`` as (weight pattern, bias pattern).
 

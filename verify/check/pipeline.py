@@ -155,16 +155,23 @@ class Run:
         check.compare(candidate, reference, returned)
         return check, checked_dtype, narrowed
 
-    def _loss_note(self, given: float) -> str:
-        """Whether the loss the function returned beside its gradient is the network's loss here."""
+    def _loss_note(self, given: float, gradient_right: bool) -> tuple[bool, str]:
+        """Whether the loss the function returned beside its gradient is the network's loss here, and the note.
+
+        A returned loss that is not the network's while the gradient is right means the function's loss and
+        gradient are of different losses (a sum and a mean, a missing 1/2): one of them has a slip.
+        """
         with np.errstate(all="ignore"):
             expected = float(module_for(self.network).loss(self.p64, self.X64, self.T64))
         if np.isclose(given, expected, rtol=1e-6, atol=1e-12):
-            return "the loss it returned, %.6g, is the network's loss here" % given
+            return True, "the loss it returned, %.6g, is the network's loss here" % given
         ratio = " (%.4g x)" % (given / expected) if expected else ""
-        return ("the loss it returned, %.6g, is not the network's loss here, %.6g%s: its gradient is of the loss it "
-                "computes, so check that loss's options (--loss, --reduction, --weight-decay)" % (given, expected,
-                                                                                                ratio))
+        if gradient_right:
+            return False, ("the loss it returned, %.6g, is not the network's loss here, %.6g%s, though its gradient "
+                           "is this network's: the function's loss and its gradient are of different losses, so one "
+                           "of them has a slip" % (given, expected, ratio))
+        return False, "the loss it returned, %.6g, is not the network's loss here either, %.6g%s" % (given, expected,
+                                                                                                 ratio)
 
     def finish(self, report: CheckReport, returned: Returned, narrowed: list, engine: bool,
                diagnose: Callable[[], list], convention: Callable[[], object] | None = None,
@@ -184,7 +191,9 @@ class Run:
                                     % (self.options.layout.update, largest))
         report.output = returned.output
         if returned.loss is not None:
-            report.notes.append(self._loss_note(returned.loss))
+            gradient_right = bool(report.agreements) and report.agreements[0].agree
+            same, note = self._loss_note(returned.loss, gradient_right)
+            (report.notes if same or not gradient_right else report.warnings).append(note)
         wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
         if self.options.diagnose and wrong:
             try:

@@ -231,8 +231,11 @@ class CheckReport:
         lines += ["  " + self.read] if self.read else []
         lines += ["  " + self.summary, ""]
         if self.convention is not None:
-            lines += ["Convention: %s; they pass for %s" % (self.convention.text, self.convention.network.describe())]
-            lines += ["  rerun: %s" % self.rerun if self.rerun else "  options: %s" % " ".join(self.convention.options)]
+            passes = "; they pass for %s" % self.convention.network.describe() if self.convention.options else ""
+            lines += ["Convention: %s%s" % (self.convention.text, passes)]
+            if self.convention.options:
+                lines += ["  rerun: %s" % self.rerun if self.rerun else "  options: %s" % " ".join(
+                    self.convention.options)]
             lines += [""]
         if self.diagnosis:
             lines += ["Diagnosis:"] + ["  - %s: %s" % (self._names(d.parameters), d.text) for d in self.diagnosis] + [""]

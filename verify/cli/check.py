@@ -131,7 +131,7 @@ def _verdict(args, printed) -> tuple[int, str]:
     """In the child: (exit status, the text to print): the report, its sources, what the user's code printed."""
     report, sources = _check_torch(args) if args.torch else _check_function(args)
     report.output = printed() + report.output
-    if report.convention is not None and not args.torch:
+    if report.convention is not None and report.convention.options and not args.torch:
         report.rerun = rerun_command(getattr(args, "argv", None), report.convention.options)
     if args.json:
         return (0 if report.ok else 1), json.dumps(dict(report.to_dict(), **sources), indent=2, allow_nan=False)
