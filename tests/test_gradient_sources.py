@@ -59,7 +59,7 @@ BAD_FUNCTIONS = [
     ("integers", changed(W2=lambda g: g.astype(np.int64)), "W2 has dtype int64; expected float64 or float32"),
     ("wrong-shape", changed(W1=lambda g: g[:, :1]), r"W1 has shape \(3, 1\); expected \(3, 2\), the shape of parameter W1"),
     ("keepdims-bias", changed(b1=lambda g: g[None, :].repeat(2, axis=0)),
-     r"b1 has shape \(2, 3\); expected \(3,\), the shape of parameter b1"),
+     r"b1 has shape \(2, 3\); expected \(3,\), \(3, 1\) or \(1, 3\), the shapes of bias b1"),
     ("strings", changed(b2=lambda g: np.array(["x"])), r"b2 has shape \(1,\); expected \(1,\)|b2 has dtype <U1"),
     ("nan", with_nan, r"W2\[0, 2\] is nan; every gradient entry must be finite"),
     ("inf", changed(b1=lambda g: g + np.inf), r"b1\[0\] is inf; every gradient entry must be finite"),

@@ -56,7 +56,7 @@ def test_gnvp_checks_a_gauss_newton_product_along_a_given_direction_as_json(fold
     (SPEC + ["--hvp", "numpy_hvp.py:returns_wrong_key"],
      "hvp function numpy_hvp.py:returns_wrong_key returned no 'W1' and an unexpected key '0.weight'; expected one array per parameter: W1, b1, W2, b2"),
     (SPEC + ["--hvp", "numpy_hvp.py:returns_wrong_shape"],
-     "hvp function numpy_hvp.py:returns_wrong_shape: b1 has shape (3,); expected (4,), the shape of parameter b1"),
+     "hvp function numpy_hvp.py:returns_wrong_shape: b1 has shape (3,); expected (4,), (4, 1) or (1, 4), the shapes of bias b1"),
     (SPEC + ["--hvp", "numpy_hvp.py:nothing"], "--hvp numpy_hvp.py:nothing: numpy_hvp.py has no function 'nothing'"),
 ], ids=["no-spec", "gnvp-without-hvp", "direction-without-hvp", "missing-direction", "direction-shape", "returned-key", "returned-shape",
         "no-function"])

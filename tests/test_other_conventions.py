@@ -190,6 +190,16 @@ def test_bad_layouts_are_one_line_exit_2(corpus, capsys, argv, message):
     assert code == 2 and len(lines) == 1 and message in lines[0], err
 
 
+def test_the_example_layout_given_twice_must_agree(corpus, capsys):
+    with pytest.raises(SystemExit) as stop:
+        check(capsys, "3-4-2", "--grad", "nielsen.py:backprop", "--examples", "columns", "--examples-as", "rows")
+    assert stop.value.code == 2
+    assert "--examples-as rows contradicts the earlier columns; give the example layout once" in capsys.readouterr().err
+    code, out, _ = check(capsys, "3-4-2", "--grad", "nielsen.py:backprop", "--examples", "columns", "--examples-as",
+                         "columns", "--per-example")
+    assert code == 0, out
+
+
 def test_keys_that_fit_no_pattern_are_one_line(corpus, capsys, tmp_path):
     (tmp_path / "odd.py").write_text("def grads(params, X, T):\n    return {'first': 0, 'second': 1}\n")
     code, _, err = check(capsys, "3-5-2", "--grad", "odd.py:grads")

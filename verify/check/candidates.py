@@ -92,7 +92,7 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
         context.params = params
         results = [context.call(params, x, t, direction) for x, t in examples]
     gradients, uncertainty = context.combine(results, expected)
-    checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what)
+    checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what, layout)
     read = layout.describe(context.keys, context.returned, network.reduction) if not (
         layout.default and not context.keys and not context.returned) else ""
     loss = None
@@ -337,8 +337,17 @@ def _is_number(value) -> bool:
     return getattr(value, "ndim", None) == 0 and hasattr(value, "item")
 
 
+def _accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
+    """The shapes a returned gradient of parameter ``key`` may have, as its layout stores the parameter."""
+    if key.startswith("b"):
+        return "%s, %s or %s, the shapes of bias %s" % (shape, shape + (1,), (1,) + shape, key)
+    if layout is not None and layout.weights == "in-out":
+        return "%s, the shape of weight %s stored (in, out)" % (shape[::-1], key)
+    return "%s, the shape of parameter %s" % (shape, key)
+
+
 def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
-                          what: str = "gradient function") -> Returned:
+                          what: str = "gradient function", layout: Layout | None = None) -> Returned:
     """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
 
     A shape that :func:`realign` recognises is accepted and realigned.
@@ -359,8 +368,8 @@ def check_gradient_result(network: Network, result, name: str, batch: int | None
         aligned = value if value.shape == shape else realign(network, key, value, batch)
         if aligned is None:
             hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
-            raise InputError("%s %s: %s has shape %s; expected %s, the shape of parameter %s%s"
-                             % (what, name, key, value.shape, shape, key, hint))
+            raise InputError("%s %s: %s has shape %s; expected %s%s" % (what, name, key, value.shape,
+                                                                        _accepted_shapes(key, shape, layout), hint))
         bad = ~np.isfinite(value)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -29,7 +29,7 @@ def add_layout_options(parser: argparse.ArgumentParser, examples_flags: tuple[st
     layout = parser.add_argument_group("your code's layout (--grad and --hvp; docs/other-conventions.md)")
     layout.add_argument("--weights", choices=WEIGHTS, help="how W_l is stored: out-in (n_l, n_{l-1}), the default, "
                         "or in-out (n_{l-1}, n_l) for X @ W code")
-    layout.add_argument(*examples_flags, dest="example_layout", choices=EXAMPLES,
+    layout.add_argument(*examples_flags, dest="example_layout", choices=EXAMPLES, action=_OneValue,
                         help="rows (X is (N, n_0), the default) or columns (X is (n_0, N), biases (n_l, 1))")
     layout.add_argument("--names", metavar="PATTERN", help="the parameters' names, e.g. 'w{l},b{l}' ({l} is the "
                         "layer 1..L; {l-1} counts from 0)")
@@ -37,6 +37,17 @@ def add_layout_options(parser: argparse.ArgumentParser, examples_flags: tuple[st
                         "(average them for --reduction mean)")
     layout.add_argument("--update", type=float, metavar="LR", help="FN returns the parameters after one step of "
                         "gradient descent with learning rate LR (or the step, or updates them in place)")
+
+
+class _OneValue(argparse.Action):
+    """An option spelled two ways (``--examples``, ``--examples-as``): given twice, the values must agree."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier != values:
+            parser.error("%s %s contradicts the earlier %s; give the example layout once" % (option_string, values,
+                                                                                           earlier))
+        setattr(namespace, self.dest, values)
 
 
 def layout_flags_given(args: argparse.Namespace) -> list[str]:
