@@ -47,6 +47,20 @@ def test_each_buggy_implementation_is_caught_and_its_bug_named(bug, seed):
     assert report.to_dict()["diagnosis"][0]["kind"] == report.diagnosis[0].kind
 
 
+@pytest.mark.parametrize("options, text", [
+    (dict(weight_decay=0.1, l1=0.05), "equal the correct gradients without the penalty term sign(W1)/20 (for W1): "
+                                      "the L1 penalty mu sum |w| in E adds it to every weight's gradient"),
+    (dict(l1=0.05), "equal the correct gradients without the penalty term sign(W1)/20 (for W1): the L1 penalty mu "
+                    "sum |w| in E adds it to every weight's gradient"),
+], ids=["beside-weight-decay", "alone"])
+def test_a_forgotten_l1_term_is_named_as_the_l1_penalty(options, text):
+    network = Network((3, 4, 2), **options)
+    report = check_gradients(network, *point(network, 0), with_bug("l1_missing" if "weight_decay" in options
+                                                                    else "decay_missing"))
+    assert [(d.parameters, d.text) for d in report.diagnosis] == [(("W1", "W2"), text),
+                                                                  (("b1", "b2"), "right at every entry")]
+
+
 def test_the_diagnosis_says_it_in_the_words_of_the_derivation():
     network = Network((3, 4, 2))
     report = check_gradients(network, *point(network, 0), with_bug("missing_output_derivative"))

@@ -177,6 +177,15 @@ def variants(derivation) -> tuple[Variant, ...]:
         for kind, times in (("penalty_missing", 0), ("penalty_doubled", 2)):
             changed = {name: rule.data_terms[name] + times * penalty for name, penalty in penalised.items()}
             found.append(Variant(kind, None, derivation, gradients=changed, derived=term, used=times * term))
+        if network.weight_decay and network.l1:  # one of two penalties left out or doubled: each on its own
+            for which, is_l1 in (("l1", True), ("weight_decay", False)):
+                part = {name: sympy.Add(*[a for a in sympy.Add.make_args(penalty) if a.has(sympy.sign) == is_l1])
+                        for name, penalty in penalised.items()}
+                for kind, times in (("penalty_missing", 0), ("penalty_doubled", 2)):
+                    changed = {name: rule.data_terms[name] + penalised[name] + (times - 1) * part[name]
+                               for name in penalised}
+                    found.append(Variant(kind, None, derivation, gradients=changed, derived=part[next(iter(part))],
+                                         used=times * part[next(iter(part))], other=which))
     return tuple(found)
 
 

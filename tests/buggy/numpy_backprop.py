@@ -70,6 +70,8 @@ def gradients(params, X, T, network, bug=None):
             decay = 0
         elif bug == "decay_doubled":
             decay = 2 * network.weight_decay * W
+        elif bug == "l1_missing":  # weight decay kept, the L1 term forgotten
+            decay = network.weight_decay * W
         if bug in ("transposed_weight_gradient", "transposed_shape") and layer == L:
             grads["W%d" % layer] = A[layer - 1].T @ delta + decay.T
         else:
@@ -123,6 +125,7 @@ BUGS = {
     "wrong_layer_weights": (dict(sizes=(3, 3, 3, 2), activation="tanh"), "wrong_layer_weights", ("W1", "b1")),
     "decay_missing": (dict(sizes=(3, 4, 2), weight_decay=0.1), "penalty_missing", ("W1", "W2")),
     "decay_doubled": (dict(sizes=(3, 4, 2), weight_decay=0.1), "penalty_doubled", ("W1", "W2")),
+    "l1_missing": (dict(sizes=(3, 4, 2), weight_decay=0.1, l1=0.05), "penalty_missing", ("W1", "W2")),
 }
 
 

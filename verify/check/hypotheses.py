@@ -216,11 +216,18 @@ def _explain_variant(network: Network, variant, parameters: tuple[str, ...]) -> 
     if variant.kind in ("penalty_missing", "penalty_doubled"):
         name = next(p for p in parameters if p.startswith("W"))
         term = variant.base.chain_rule.penalty_terms[name]
+        if variant.other is not None:  # one of the two penalties: its part of the term
+            term = sympy.Add(*[a for a in sympy.Add.make_args(term) if a.has(sympy.sign) == (variant.other == "l1")])
+        which = variant.other or ("l1" if not network.weight_decay else "weight_decay" if not network.l1 else "both")
+        penalty, formula, derivative = {
+            "l1": ("the L1 penalty", "mu sum |w|", "mu sign(w)"),
+            "weight_decay": ("the weight-decay penalty", "lambda/2 sum w^2", "lambda w"),
+            "both": ("the penalties", "lambda/2 sum w^2 + mu sum |w|", "lambda w + mu sign(w)")}[which]
         if variant.kind == "penalty_missing":
-            return ("%s without the penalty term %s (for %s): the weight-decay penalty in E adds it to every "
-                    "weight's gradient" % (verb, plain(term), name))
-        return ("%s with the penalty term counted twice: %s instead of %s (for %s); the derivative of lambda/2 "
-                "sum w^2 is lambda w" % (verb, plain(2 * term), plain(term), name))
+            return ("%s without the penalty term %s (for %s): %s %s in E adds it to every weight's gradient"
+                    % (verb, plain(term), name, penalty, formula))
+        return ("%s with the penalty term counted twice: %s instead of %s (for %s); the derivative of %s is %s"
+                % (verb, plain(2 * term), plain(term), name, formula, derivative))
     where = layer_words(network, layer)
     activation = network.activations[layer - 1].name
     below = any(int(p[1:]) < layer for p in parameters)
