@@ -133,6 +133,26 @@ def test_finite_differences_straddling_a_kink_are_flagged():
     assert any(k.startswith("b1[0] (finite differences): hidden unit 0") for k in report.kinks)
 
 
+def test_a_kink_excuses_no_weight_whose_input_from_that_example_is_zero():
+    # Hypothesis shrinks to cases like this one: hidden unit 0 sits on relu's kink for examples 0 and 1, whose
+    # inputs are 0, so W1[0, 1] = sum_n delta1[n, 0] x[n, 1] takes nothing from the kink; a W1 gradient divided by
+    # N twice must be caught there, not excused.
+    network = Network((2, 4, 1), activation=["relu", "sigmoid"], loss="binary_cross_entropy", reduction="mean")
+    params = {"W1": np.array([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]), "b1": np.zeros(4),
+              "W2": np.array([[1.0, 0.0, 0.0, 0.0]]), "b2": np.zeros(1)}
+    X, T = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 1.0]]), np.zeros((3, 1))
+
+    def divided_twice(params, X, T):
+        grads = Engine(network).gradients(params, X, T)
+        return {**grads, "W1": grads["W1"] / len(X)}
+
+    report = check_gradients(network, params, X, T, divided_twice)
+    assert not report.ok and report.culprit == "candidate"
+    assert report.rows[0].name == "W1" and report.rows[0].over == 1 and report.rows[0].excused == 0
+    assert any("W1: every entry of W1 is 0.3333 x the reference" in "%s: %s" % (", ".join(d.parameters), d.text)
+               for d in report.diagnosis)
+
+
 def test_an_l1_penalty_at_a_zero_weight_is_flagged_as_a_kink():
     network = Network((2, 1), activation="linear", l1=0.1)
     params = {"W1": np.array([[0.0, 0.3]]), "b1": np.array([0.2])}

@@ -19,8 +19,8 @@ from derive import InputError
 from . import finite_differences as fd
 from .diagnosis import diagnose
 from .hypotheses import Point
-from .diagnostics import (describe_entry, kink_affected, preactivations, saturation_warnings, straddled_kinks,
-                          units_at_kinks)
+from .diagnostics import (describe_entry, kink_affected, layer_inputs, preactivations, saturation_warnings,
+                          straddled_kinks, units_at_kinks)
 from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
 from .candidates import Returned
 from .tolerances import FD_TOLERANCES, Tolerance
@@ -83,7 +83,8 @@ class Check:
                         + self.uncertainty.get(k, 0.0) for k in reference}
         at_kinks = units_at_kinks(self.network, self.params, self.X)
         self.kink_notes += [hit.explain(self.network) for hit in at_kinks[:5]]
-        affected = kink_affected(self.network, at_kinks)
+        affected = kink_affected(self.network, at_kinks, layer_inputs(self.network, self.params, self.X)
+                                 if at_kinks else None)
         rows = []
         for k in reference:
             over = self.errors[k] > self.allowed[k]

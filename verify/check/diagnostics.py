@@ -160,12 +160,17 @@ def straddled_kinks(network: Network, params_up: dict, params_down: dict, X: np.
     return hits
 
 
-def kink_affected(network: Network, hits: list[KinkHit]) -> dict[str, np.ndarray]:
+def kink_affected(network: Network, hits: list[KinkHit], inputs: list[np.ndarray] | None = None
+                  ) -> dict[str, np.ndarray]:
     """Boolean masks of the entries whose gradient involves a derivative taken on a kink.
 
-    A unit j of layer l on a kink contributes its subgradient to ``delta_l[n, j]``,
-    which enters ``W_l[j, :]``, ``b_l[j]`` and, through the delta recursion,
-    every parameter of the layers below l.
+    A unit j of layer l on a kink for example n contributes its subgradient to
+    ``delta_l[n, j]``, which enters ``b_l[j]`` and ``W_l[j, i]`` times the
+    layer's input ``A_{l-1}[n, i]``, and, through the delta recursion, every
+    parameter of the layers below l the same way.  With ``inputs`` (each
+    layer's input ``[X, A_1, ..., A_{L-1}]``), a weight whose input from
+    example n is exactly 0 is not affected: whatever the subgradient, its term
+    there is 0.
     """
     masks = {name: np.zeros(shape, dtype=bool) for name, shape in network.param_shapes().items()}
     for hit in hits:
@@ -173,14 +178,18 @@ def kink_affected(network: Network, hits: list[KinkHit]) -> dict[str, np.ndarray
             name, _, rest = hit.unit.partition("[")
             masks[name][tuple(int(i) for i in rest.rstrip("]").split(","))] = True
             continue
-        masks["W%d" % hit.layer][hit.unit, :] = True
-        if network.bias:
-            masks["b%d" % hit.layer][hit.unit] = True
-        for below in range(1, hit.layer):
-            masks["W%d" % below][...] = True
+        for layer in range(1, hit.layer + 1):
+            rows = hit.unit if layer == hit.layer else slice(None)
+            columns = slice(None) if inputs is None else inputs[layer - 1][hit.example] != 0
+            masks["W%d" % layer][rows, columns] = True
             if network.bias:
-                masks["b%d" % below][...] = True
+                masks["b%d" % layer][rows] = True
     return masks
+
+
+def layer_inputs(network: Network, params: dict, X: np.ndarray) -> list[np.ndarray]:
+    """``[X, A_1, ..., A_{L-1}]``, each layer's input, from the engine's forward pass."""
+    return list(_engine(network).forward_layers(params, X, check=False)[1][:network.depth])
 
 
 def saturation_warnings(network: Network, Zs: list[np.ndarray]) -> list[str]:
