@@ -300,3 +300,16 @@ def test_a_forgotten_layout_option_is_named_in_the_error(corpus, capsys, argv, h
     code, out, err = check(capsys, *argv)
     assert code == 2
     assert hint in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_update_read_with_the_wrong_learning_rate_gets_the_functions_own(corpus, capsys):
+    argv = ["5-7-3", "--activation", "relu,linear", "--no-bias", "--weights", "in-out", "--names", "w{l},b{l}",
+            "--loss", "squared_error", "--grad", "pytorch_numpy_warmup.py:train_step"]
+    code, out, _ = check(capsys, *argv, "--update", "0.5")
+    assert code == 1
+    assert "Convention: your gradients are exactly 0.02 x the reference at every entry: read from an update, that is " \
+           "the step of learning rate 0.01, not 0.5, so your function's learning rate is 0.01" in out
+    rerun = re.search(r"rerun: backprop (.*)", out).group(1)
+    assert "--update 0.01" in rerun
+    code, out, _ = check(capsys, *shlex.split(rerun)[1:])
+    assert code == 0, out

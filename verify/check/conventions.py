@@ -51,14 +51,35 @@ class Convention:
                 "ratio": self.ratio, "text": self.text}
 
 
-def find_convention(check, returned) -> Convention | None:
+def find_convention(check, returned, layout=None) -> Convention | None:
     """The convention under which the candidate of a finished gradient ``check`` is right, or None.
 
-    Tried only where a convention could explain it: every parameter wrong (the loss or the reduction), or only
-    weights wrong (the weight-decay coefficient).  Shapes realigned by the check never fit a convention.
+    Tried only where a convention could explain it: every parameter wrong (the loss or the reduction, or, for a
+    gradient read from an update, the learning rate), or only weights wrong (the weight-decay coefficient).
+    Shapes realigned by the check never fit a convention.
     """
     if returned.shapes:
         return None
+    found = _conventions(check, returned)
+    if found is None and layout is not None and layout.update is not None:
+        return _learning_rate(check, layout.update)
+    return found
+
+
+def _learning_rate(check, lr: float) -> Convention | None:
+    """A gradient read from an update that is one constant c times the reference everywhere: the function's
+    learning rate is c x the one given."""
+    ratio = _ratio(check)
+    if ratio is None or ratio <= 0 or np.isclose(ratio, 1.0):
+        return None
+    rate = float("%.6g" % (ratio * lr))
+    text = ("your gradients are exactly %.4g x the reference at every entry: read from an update, that is the step "
+            "of learning rate %.6g, not %.6g, so your function's learning rate is %.6g" % (ratio, rate, lr, rate))
+    return Convention(check.network, {"update": rate}, ["--update", "%.6g" % rate], ratio, text)
+
+
+def _conventions(check, returned) -> Convention | None:
+    """The loss, reduction or weight-decay coefficient under which the candidate is right, or None."""
     network, wrong = check.network, {row.name for row in check.rows if row.over}
     weights = {name for name in check.reference if name.startswith("W")}
     if wrong == set(check.reference):

@@ -103,7 +103,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
     report = check.run(samples, worst, directions, name, dtype.name)
     return run.finish(report, returned, narrowed, engine=gradient_fn is None,
                       diagnose=lambda: check.diagnose(returned),
-                      convention=lambda: find_convention(check, returned))
+                      convention=lambda: find_convention(check, returned, options.layout))
 
 
 def assert_gradients_match(network: Network, params: dict, X, T, gradient_fn: Callable | None = None,
