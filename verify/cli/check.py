@@ -71,10 +71,10 @@ from verify.check.inputs import (load_parameters, params_from_arrays, random_dat
 from verify.check.pytorch.loss_names import parse_loss
 from verify.check.sources import load_function
 
-from . import (add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int,
-               write_stdout)
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .options import add_layout_options, layout_from_args, refuse_layout_without_function
+from .options import (add_layout_options, add_network_arguments, given_network_options, layout_from_args,
+                      network_from_args, non_negative_int, positive_int, refuse_layout_without_function)
+from .output import write_stdout
 
 DEFAULT_BATCH = 8
 

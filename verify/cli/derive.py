@@ -35,10 +35,11 @@ import argparse
 
 from derive import InputError, derive
 from derive.concrete.text import format_partial
-from derive.files import check_writable
+from derive.files import atomic_write, check_writable
 from derive.report.latex import standalone
 from derive.symbolic.text import format_derivation, format_second_order
-from verify.cli import add_network_arguments, network_command, network_from_args, write_output
+
+from .options import add_network_arguments, network_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.partial:
         name, index = args.partial[0], _indices(args.partial[1:])
         text = format_partial(derivation, name, index, batch=1 if args.batch is None else args.batch,
-                              expand=args.expand, style=style, see_also=network_command("derive", network))
+                              expand=args.expand, style=style, see_also=network.command("derive"))
     elif args.order == 2:
         text = format_second_order(derivation, style=style, steps=args.steps)
     else:
@@ -112,7 +113,7 @@ def _write_module(derivation, args: argparse.Namespace) -> int:
         source = derivation.numpy_source(order=args.order, any_width=args.any_width)
     except NotImplementedError as exc:
         raise InputError("cannot generate numpy code for %s: %s" % (derivation.network.describe(), exc)) from None
-    write_output(args.output, source)
+    atomic_write(args.output, source)
     functions = "forward, loss, gradients, hvp, gnvp and hessian" if args.order == 2 else "forward, loss and gradients"
     if args.any_width:
         print("wrote %s: %s of every width of %s" % (args.output, functions, derivation.network.describe(any_width=True)))

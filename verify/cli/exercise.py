@@ -33,7 +33,7 @@ from derive.report.example import LECTURE_SIZES
 from derive.report.exercises import SIGNS
 from derive.report.writers import FORMATS, check_tools, format_for
 from derive.files import check_writable
-from verify.cli import add_network_arguments, network_from_args, positive_int
+from .options import add_network_arguments, network_from_args, positive_int
 from verify.exercises import lecture_sheet, make_sheet, make_sheets, write_key, write_keys_csv
 from verify.exercises.sheets import SHEET_LR
 

@@ -38,10 +38,11 @@ from pathlib import Path
 
 from derive import InputError
 from derive.report.writers import check_tools, format_for
-from derive.files import check_writable
-from verify.cli import write_output, write_stdout
+from derive.files import atomic_write, check_writable
 from verify.exercises import mark, read_answers, read_keys
 from verify.exercises.marking import STATUSES
+
+from .output import write_stdout
 
 MARKS_COLUMNS = ("file", "name", "sheet", "score", "out_of") + STATUSES + ("mistakes",)
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output and len(markings) == 1 and Path(args.output).suffix.lower() != ".csv":
         markings[0].write(args.output)
     elif args.output:
-        write_output(args.output, _marks_csv(markings))
+        atomic_write(args.output, _marks_csv(markings))
     if args.json:
         data = [marking.to_dict() | {"file": marking.source} for marking in markings]
         write_stdout(json.dumps(data[0] if len(data) == 1 else data, indent=1))

@@ -63,8 +63,8 @@ from derive import InputError
 
 from verify.check.layouts import EXAMPLES
 
-from . import add_network_arguments, given_network_options, network_from_args
-from .options import add_layout_options, layout_flags_given, layout_from_args, refuse_layout_without_function
+from .options import (add_layout_options, add_network_arguments, given_network_options, layout_flags_given,
+                      layout_from_args, network_from_args, refuse_layout_without_function)
 
 #: The options that restrict random networks: flag -> (attribute, default).
 POOL_FLAGS = {"--activations": ("activations", None), "--losses": ("losses", None), "--max-depth": ("max_depth", 3),

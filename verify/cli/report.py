@@ -46,7 +46,7 @@ from derive import InputError, Network
 from verify.check.inputs import load_parameters
 from derive.report import FORMATS, ExampleInput, lecture_example, random_example
 from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
-from verify.cli import add_network_arguments, network_from_args
+from .options import add_network_arguments, network_from_args
 from verify.engine.data import ACCEPTED, load_data
 from verify.reporting import write_report
 

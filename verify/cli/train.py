@@ -29,13 +29,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from derive import InputError, save_params
-from verify.check.inputs import load_parameters
+from derive.files import atomic_write, check_writable
 from derive.model.params import INIT_SCALE
-from derive.files import check_writable
-from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
-from verify.reporting import check_report_path, training_data, write_report
+from verify.check.inputs import load_parameters
 from verify.engine.data import ACCEPTED, Dataset, load_data, split
 from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
+from verify.reporting import check_report_path, training_data, write_report
+
+from .options import add_network_arguments, network_from_args, non_negative_int, positive_int
 
 LINES_BY_DEFAULT = 10
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         save_params(args.output, history.params)
         print("wrote %s" % args.output)
     if args.history:
-        write_output(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
+        atomic_write(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
         print("wrote %s" % args.history)
     if args.report:
         print("wrote %s" % write_training_report(args.report, args, history, (train_set, validation_set, test_set))[0])
