@@ -77,8 +77,8 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
 
 def test_formatting_refuses_an_unknown_style():
     from derive import InputError, Network, derive
-    from derive.concrete.text import format_partial
-    from derive.symbolic.text import format_derivation
+    from derive.concrete.partial_text import format_partial
+    from derive.symbolic.derivation_text import format_derivation
 
     d = derive(Network([2, 1]))
     with pytest.raises(InputError, match="style 'html' is not one of: text, pretty, latex"):

@@ -26,7 +26,7 @@ from test_report_renderers import PDFLATEX, need, probe
 from verify import Engine
 from verify.check.second_order_evidence import gradient_differences
 from verify.cli import main
-from verify.reporting import report_document, write_report
+from verify.report_writers import report_document, write_report
 
 LABELS = ["W1[0, 0]", "W1[0, 1]", "W1[1, 0]", "W1[1, 1]", "b1[0]", "b1[1]", "W2[0, 0]", "W2[0, 1]", "b2[0]"]
 #: The R-quantities every layer of a 2-layer network must show, forward, Hessian and Gauss-Newton.

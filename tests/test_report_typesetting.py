@@ -30,7 +30,7 @@ from derive.report import build_report, lecture_example, random_example, render
 from derive.report.document import Document, Section
 from derive.report.html import HtmlRenderer
 from derive.report.markdown import MarkdownRenderer
-from verify.reporting import report_document
+from verify.report_writers import report_document
 
 PDFLATEX, PDFTOTEXT = shutil.which("pdflatex"), shutil.which("pdftotext")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -48,7 +48,7 @@ from sympy.simplify import cse_main
 from sympy.simplify.cse_main import opt_cse
 from sympy.utilities.iterables import iterable
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 from derive.symbolic.indices import free_indices
 from derive.symbolic.second_order import v as DIRECTION
 from derive.symbolic.symbols import E, N, activations, deltas, i, j, n, size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import linecache
 import types
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from . import nodes
 from .module import Program

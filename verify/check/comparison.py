@@ -19,9 +19,9 @@ from derive import InputError
 from . import finite_differences as fd
 from .diagnosis import diagnose
 from .hypotheses import Point
-from .diagnostics import (describe_entry, kink_affected, preactivations, saturation_warnings, straddled_kinks,
+from .kinks_and_saturation import (describe_entry, kink_affected, preactivations, saturation_warnings, straddled_kinks,
                           units_at_kinks)
-from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
+from .check_report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
 from .candidates import Returned
 from .tolerances import FD_TOLERANCES, Tolerance
 

@@ -34,7 +34,7 @@ from torch import nn
 from derive import InputError, check_params
 from verify.engine.data import check_data
 
-from .diagnostics import preactivations
+from .kinks_and_saturation import preactivations
 from .gradient_check import check_gradients
 from .modules import module_for
 from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, model_tensors
@@ -42,7 +42,7 @@ from .pytorch.failures import users_failure
 from .pytorch.losses import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
 from .pytorch.tracing import model_name, was_traced
-from .report import CheckReport
+from .check_report import CheckReport
 from .sources import load_function, one_line, user_frame
 
 __all__ = ["TorchNetwork", "check_torch_hvp", "check_torch_module", "gradient_function", "hvp_function",
@@ -116,7 +116,7 @@ def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *,
         **options: Passed to :func:`verify.check_gradients` (``rtol``, ``seed``, ...).
 
     Returns:
-        The :class:`~verify.check.report.CheckReport`, naming each parameter
+        The :class:`~verify.check.check_report.CheckReport`, naming each parameter
         both ways (``W1 (fc1.weight)``); its notes say what was read, layer by layer.
 
     Raises:

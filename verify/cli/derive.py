@@ -34,10 +34,10 @@ from __future__ import annotations
 import argparse
 
 from derive import InputError, derive
-from derive.concrete.text import format_partial
+from derive.concrete.partial_text import format_partial
 from derive.files import atomic_write, check_writable
 from derive.report.latex import standalone
-from derive.symbolic.text import format_derivation, format_second_order
+from derive.symbolic.derivation_text import format_derivation, format_second_order
 
 from .options import add_network_arguments, network_from_args
 

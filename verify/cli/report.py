@@ -48,7 +48,7 @@ from derive.report import FORMATS, ExampleInput, lecture_example, random_example
 from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
 from .options import add_network_arguments, network_from_args
 from verify.engine.data import ACCEPTED, load_data
-from verify.reporting import write_report
+from verify.report_writers import write_report
 
 EXAMPLES = ("lecture", "random", "none")
 

@@ -34,7 +34,7 @@ from derive.model.params import INIT_SCALE
 from verify.check.inputs import load_parameters
 from verify.engine.data import ACCEPTED, Dataset, load_data, split
 from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
-from verify.reporting import check_report_path, training_data, write_report
+from verify.report_writers import check_report_path, training_data, write_report
 
 from .options import add_network_arguments, network_from_args, non_negative_int, positive_int
 
