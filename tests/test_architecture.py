@@ -158,3 +158,16 @@ def test_the_lower_layers_import_nothing_above_them(package):
 
 def test_no_import_cycles_between_modules():
     assert _cycles(GRAPH) == []
+
+
+#: File names more than one package holds, each for the same subject seen from its layer: second derivatives
+#: derived (symbolic), printed (codegen) and reported (report); training done (engine) and reported (report).
+SHARED_SUBJECTS = {"__init__.py", "second_order.py", "training.py"}
+
+
+def test_no_two_modules_share_a_file_name_in_different_meanings():
+    by_name: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        by_name.setdefault(path.name, []).append(module)
+    shared = {name: sorted(modules) for name, modules in by_name.items() if len(modules) > 1}
+    assert set(shared) <= SHARED_SUBJECTS, shared

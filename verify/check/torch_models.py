@@ -16,7 +16,7 @@ layer named ``Linear`` with its own Function), and each activation by its
 values (or as ``activation=`` names it).  A forward on raw tensors is the pair
 ``(forward, params)``: ``forward(X, params)`` with a dict or list of tensors.
 The loss is PyTorch's own (``nn.MSELoss()``, ``nn.CrossEntropyLoss()``, ...,
-or their names) or a loss record's name (:mod:`verify.check.pytorch.losses`).
+or their names) or a loss record's name (:mod:`verify.check.pytorch.model_loss`).
 
 Gradients come from ``torch.autograd.grad`` on a ``torch.func.functional_call``
 with the parameters being checked, so the model itself is never modified.  A
@@ -39,7 +39,7 @@ from .gradient_check import check_gradients
 from .modules import module_for
 from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, model_tensors
 from .pytorch.failures import users_failure
-from .pytorch.losses import binary_targets, model_loss
+from .pytorch.model_loss import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
 from .pytorch.tracing import model_name, was_traced
 from .check_report import CheckReport

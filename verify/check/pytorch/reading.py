@@ -27,8 +27,8 @@ from derive import Activation, InputError, Network, get_activation
 from derive.model.network import split_activation_list
 
 from .graph import Evaluator, ForwardFailed, refuse_what_is_not_an_mlp, split_layers
-from .layers import ReadLayer, read_layer
-from .losses import ModelLoss
+from .layer_reading import ReadLayer, read_layer
+from .model_loss import ModelLoss
 from .tracing import trace
 from .vocabulary import LOG_SOFTMAX
 
