@@ -18,7 +18,11 @@ def folder_with(tmp_path: Path, monkeypatch, *names: str) -> Path:
 
 
 def run(capsys, *argv, command: str = "check") -> tuple[int, str, str]:
-    """``backprop COMMAND ARGV...`` in this process: (exit code, stdout, stderr)."""
-    code = main([command, *argv])
+    """``backprop COMMAND ARGV...`` in this process: (exit code, stdout, stderr), as a shell sees them (a usage
+    error argparse reports, with its exit code 2, included)."""
+    try:
+        code = main([command, *argv])
+    except SystemExit as exc:
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err

@@ -34,7 +34,8 @@ import yaml
 
 from derive.files import check_readable
 
-from .activations import Activation, get_activation
+from .activation_specs import get_activation
+from .activations import Activation
 from derive.errors import InputError, choices
 from .losses import Loss, get_loss, get_reduction
 
@@ -50,7 +51,7 @@ class Network:
     Args:
         sizes: Layer widths n_0..n_L (L >= 1), positive integers.
         activation: One activation spec for every layer, or a list of L specs
-            (see :func:`derive.activations.get_activation`).
+            (see :func:`derive.get_activation`).
         loss: A registered loss name.
         bias: Whether each layer has a bias vector.
         weight_decay: L2 coefficient lambda >= 0 (penalty lambda/2 * sum w^2).

@@ -39,7 +39,7 @@ from derive.files import atomic_write, check_writable
 from derive.report.latex import standalone
 from derive.symbolic.derivation_text import format_derivation, format_second_order
 
-from .options import add_network_arguments, network_from_args
+from .options import add_batch_option, add_network_arguments, add_order_option, network_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,14 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--standalone", action="store_true",
                         help="with --latex: a complete document (preamble included) that pdflatex compiles")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
-    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="1: the gradients (default); 2: second derivatives by the R-operator (Hessian- and "
-                             "Gauss-Newton-vector products along a direction V)")
+    add_order_option(parser, "second derivatives by the R-operator (Hessian- and Gauss-Newton-vector products "
+                     "along a direction V)")
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
     parser.add_argument("--expand", action="store_true", help="with --partial: expand down to inputs and parameters")
-    parser.add_argument("--batch", type=int, metavar="B",
-                        help="with --partial: examples the loss sums over (default 1)")
+    add_batch_option(parser, "with --partial: the examples the loss sums over; default 1")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the generated numpy module (forward, loss, gradients; with --order 2 also hvp, "
                              "gnvp and hessian) to FILE instead")

@@ -42,6 +42,7 @@ from derive.files import atomic_write, check_writable
 from verify.exercises import mark, read_answers, read_keys
 from verify.exercises.marking import STATUSES
 
+from .options import add_json_option
 from .output import write_stdout
 
 MARKS_COLUMNS = ("file", "name", "sheet", "score", "out_of") + STATUSES + ("mistakes",)
@@ -50,7 +51,7 @@ MARKS_COLUMNS = ("file", "name", "sheet", "score", "out_of") + STATUSES + ("mist
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", metavar="KEY", help="key.json (one sheet) or keys.csv (a class)")
     parser.add_argument("answers", metavar="ANSWERS", nargs="+", help="students' answers: .csv or .json files")
-    parser.add_argument("--json", action="store_true", help="print the marks as JSON")
+    add_json_option(parser, "the marks")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="the marked sheet (.html, .md, .tex, .pdf, .ipynb) for one answers file; marks.csv for "
                              "several")
