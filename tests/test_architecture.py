@@ -171,3 +171,13 @@ def test_no_two_modules_share_a_file_name_in_different_meanings():
         by_name.setdefault(path.name, []).append(module)
     shared = {name: sorted(modules) for name, modules in by_name.items() if len(modules) > 1}
     assert set(shared) <= SHARED_SUBJECTS, shared
+
+
+def test_the_architecture_drawing_shows_every_sub_package():
+    drawing = (ROOT / "docs" / "architecture.md").read_text().split("```")[1]
+    packages = sorted(module for module, path in MODULES.items() if path.name == "__init__.py" and "." in module)
+    assert "derive.report" in packages and "verify.check.pytorch" in packages
+    missing = [package for package in packages
+               if package.replace(".", "/") not in drawing and "─ %s " % package.rpartition(".")[2] not in drawing
+               and "%s/" % package.rpartition(".")[2] not in drawing]
+    assert missing == []

@@ -83,7 +83,7 @@ def _attribute(obj, name: str):
                 source = inspect.getsource(klass)
             except (OSError, TypeError):
                 continue
-            if re.search(r"\bself\.%s\s*[:=]" % re.escape(name), source):
+            if re.search(r"\bself\.%s\s*[,:=]" % re.escape(name), source):
                 return name
     raise LookupError(name)
 

@@ -4,8 +4,8 @@ A :class:`Network` is a fully connected feed-forward network (an MLP) given by
 
 * ``sizes`` n_0..n_L: input width n_0, then the width of each of the L layers;
 * an activation per layer (one name for all, or a list of L names), looked up
-  in :mod:`derive.activations` (softmax only on the output layer);
-* a loss from :mod:`derive.losses` and its reduction over examples
+  in :mod:`derive.model.activations` (softmax only on the output layer);
+* a loss from :mod:`derive.model.losses` and its reduction over examples
   (``"sum"``, the lecture's, or ``"mean"``);
 * whether layers have biases;
 * weight decay: L2 coefficient lambda (penalty lambda/2 * sum w^2, so the

@@ -64,7 +64,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
         gradient_fn: ``gradient_fn(params, X, T) -> dict`` to check (or one of
             the other calling forms of :mod:`verify.check.sources`); ``None``
             checks the hand-written engine.
-        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.tolerances`:
+        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.check.tolerances`:
             float32 when the parameters or the returned gradients are float32).
         floor: Absolute floor as a fraction of each parameter's largest entry.
         fd_method: ``"auto"`` (complex step if :func:`is_analytic`, else
@@ -83,7 +83,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
             example, an update instead of a gradient).
 
     Returns:
-        A :class:`~verify.report.CheckReport`; ``report.ok`` is the verdict.
+        A :class:`~verify.check.check_report.CheckReport`; ``report.ok`` is the verdict.
 
     Raises:
         InputError: invalid network, parameters, data or options; a point where

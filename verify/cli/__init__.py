@@ -5,7 +5,7 @@ int``; its one-line help is in :data:`COMMANDS`, so ``backprop --help`` lists
 every subcommand while only the one that runs is imported.  Bad input
 anywhere surfaces as :class:`derive.InputError` and becomes one line on stderr
 and exit code 2: no traceback, and nothing half-written (outputs go through
-:func:`write_output`, an atomic write).
+:func:`derive.files.atomic_write`, an atomic write).
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | 
 
     Args:
         model: An ``nn.Module`` (a :class:`TensorModel` for raw tensors).
-        loss: The loss (:func:`.losses.model_loss`); its output layer is decided here.
+        loss: The loss (:func:`.model_loss.model_loss`); its output layer is decided here.
         activation: Each layer's activation, as ``--activation`` gives them (text or a list of
             names/expressions/records); None recognises them.
         width: The input width n_0 when known (from the data); else read from the first layer's weight.
