@@ -22,7 +22,8 @@ from derive import InputError, Network, derive
 from derive.report import lecture_example, render
 from derive.report.math import mathml, text_number
 from derive.report.second_order import HESSIAN_SHOWN_LARGEST, second_order_sections
-from test_report_renderers import PDFLATEX, need, probe
+from helpers import need
+from test_report_renderers import PDFLATEX, probe
 from verify import Engine
 from verify.check.second_order_evidence import gradient_differences
 from verify.cli import main
