@@ -1,9 +1,12 @@
 """Command-line options that several subcommands take, each defined once (type, default, help).
 
-A subcommand adds the groups it takes (``add_layout_options(parser)``) and
-reads them back with the matching function (``layout_from_args(args)``), so an
-option means the same thing, with the same spelling and the same checks,
-wherever it appears.
+A subcommand adds the options it takes (``add_seed_option(parser, "the
+numbers")``, ``add_layout_options(parser)``) and reads them back with the
+matching function where there is one (``network_from_args(args)``,
+``layout_from_args(args)``), so an option means the same thing, with the same
+spelling and the same checks, wherever it appears.  Where subcommands need
+different defaults, the default is a parameter of the one definition, and its
+docstring says why.  ``tests/test_cli_options.py`` refuses a flag that drifts.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def network_from_args(args: argparse.Namespace) -> Network:
 def add_function_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, grad: str = "",
                          hvp: str = "") -> None:
     """``--grad FN`` and ``--hvp FN``: the user's numpy gradient function or Hessian-vector product, named as
-    ``MODULE:FN`` (``MODULE`` importable from here) or ``path/to/file.py:FN`` (:func:`verify.check.sources.load_function`).
+    ``MODULE:FN`` (``MODULE`` importable from here) or ``path/to/file.py:FN``
+    (:func:`verify.check.sources.load_function` reads both).
 
     Args:
         parser: The subcommand's parser, or the group of options that exclude each other.
