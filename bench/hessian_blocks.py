@@ -23,6 +23,7 @@ from sympy import IndexedBase, KroneckerDelta
 
 from derive import Network, derive
 from derive.codegen import nodes
+from derive.codegen.module_printer import ModulePrinter
 from derive.codegen.module import Program, function
 from derive.codegen.source import compile_module
 from derive.codegen.stable_forms import stabilize
@@ -57,7 +58,7 @@ def blocks_module(network: Network):
         (target, value) for target, value in program.backward_statements if str(target.base).startswith("delta")]
     made = function("hessian_blocks", ("params", "X", "T", "workspace=None"), shapes, first_order + statements,
                     returns, "The Hessian's blocks above the diagonal, printed from hessian_block.")
-    source = nodes.ModulePrinter().print_module(nodes.Module("Hessian blocks of %s." % network.describe(), (made,)))
+    source = ModulePrinter().print_module(nodes.Module("Hessian blocks of %s." % network.describe(), (made,)))
     return compile_module(source, "hessian_blocks", network.describe())
 
 

@@ -36,7 +36,7 @@ from derive import Network  # noqa: E402
 from derive.derivation import Derivation, clear_caches  # noqa: E402
 from derive.report import lecture_example, random_example, render  # noqa: E402
 from verify import write_report  # noqa: E402
-from verify.reporting import report_document  # noqa: E402
+from verify.report_writers import report_document  # noqa: E402
 
 FORMATS = ("html", "markdown", "latex", "notebook") + (("pdf",) if shutil.which("pdflatex") else ())
 

@@ -5,7 +5,8 @@ losses (each defined once, as SymPy), derives gradients with ``sympy.diff`` and
 prints them as numpy code.  It never imports :mod:`verify`.
 """
 
-from derive.model.activations import ACTIVATIONS, Activation, get_activation, register_activation
+from derive.model.activation_specs import get_activation
+from derive.model.activations import ACTIVATIONS, Activation, register_activation
 from .derivation import Derivation, clear_caches, derive, structure_module
 from .errors import InputError
 from derive.model.expression import parse_activation

@@ -10,7 +10,7 @@ Sum(X[n, i]*delta1[n, j], (n, 0, N - 1))
 X[0, 1]*delta1[0, 0]
 
 A :class:`Derivation` is the symbolic derivation
-(:class:`~derive.symbolic.derivation.SymbolicDerivation`: forward equations,
+(:class:`~derive.symbolic.symbolic_derivation.SymbolicDerivation`: forward equations,
 loss, error terms, gradients and the chain-rule steps, with symbolic sizes)
 plus what is built from it:
 
@@ -51,7 +51,7 @@ from derive.model.network import Network
 from derive.report import display
 from derive.symbolic import chain_rule
 from derive.symbolic.chain_rule import Step
-from derive.symbolic.derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
+from derive.symbolic.symbolic_derivation import Derived, SymbolicDerivation, derive_structure, parameter_entry
 from derive.symbolic.second_order import SecondOrder, p, q, second_order
 from derive.symbolic.symbols import i, j
 from derive.symbolic.variants import Variant, variants
@@ -65,7 +65,7 @@ _CONTEXTS_KEPT = 4
 class Derivation(SymbolicDerivation):
     """The derived gradients of one network.  Build it with :func:`derive`.
 
-    Everything of :class:`~derive.symbolic.derivation.SymbolicDerivation`
+    Everything of :class:`~derive.symbolic.symbolic_derivation.SymbolicDerivation`
     (``network``, ``forward_equations``, ``loss``, ``steps``, ``delta(l)``,
     ``gradient(name)``, ``equations()``), plus scalar partials at concrete
     sizes and the generated numpy module.

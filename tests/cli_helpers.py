@@ -1,4 +1,4 @@
-"""What the CLI tests of `backprop check` and `proptest` share: a working folder holding files of tests/buggy/,
+"""What the CLI tests share: a working folder holding files of tests/buggy/,
 and running a subcommand in-process with its exit code and output."""
 
 import shutil
@@ -17,8 +17,17 @@ def folder_with(tmp_path: Path, monkeypatch, *names: str) -> Path:
     return tmp_path
 
 
-def run(capsys, *argv, command: str = "check") -> tuple[int, str, str]:
-    """``backprop COMMAND ARGV...`` in this process: (exit code, stdout, stderr)."""
-    code = main([command, *argv])
+def backprop(capsys, *argv) -> tuple[int, str, str]:
+    """``backprop ARGV...`` in this process: (exit code, stdout, stderr), as a shell sees them (a usage error
+    argparse reports, with its exit code 2, included)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def run(capsys, *argv, command: str = "check") -> tuple[int, str, str]:
+    """``backprop COMMAND ARGV...`` in this process (:func:`backprop`)."""
+    return backprop(capsys, command, *argv)

@@ -9,7 +9,7 @@ import pytest
 from derive import InputError, Network, init_params
 from verify import Engine, check_gradients
 from verify.check import gradient_check as check_module
-from verify.check.diagnostics import describe_entry
+from verify.check.kinks_and_saturation import describe_entry
 from verify.check.gradient_check import is_analytic
 from verify.check.tolerances import DEFAULT_TOLERANCES, Tolerance, tolerance_for
 

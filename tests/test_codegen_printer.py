@@ -20,7 +20,9 @@ from derive.model import numeric
 from derive.model.functions import leaky_relu, relu, sigmoid, softplus
 from derive.symbolic.symbols import N, T, X, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 from derive.codegen import nodes
-from derive.codegen.array_printer import ArrayPrinter, contraction
+from derive.codegen.module_printer import ModulePrinter
+from derive.codegen.array_printer import ArrayPrinter
+from derive.codegen.contractions import contraction
 from derive.codegen.inplace import Lowering
 from derive.codegen.stable_forms import log_softmax, softmax, stabilize
 from derive.symbolic.indices import free_indices
@@ -242,7 +244,7 @@ def test_lowering_gives_dead_memory_only_to_a_matrix_product_and_the_printer_fol
     assert assigned[S].out is None and assigned[S].kept is None
     assert assigned[R].out == A1[n, j]
     function = nodes.FunctionDef("f", ("X", "W1", "W2", "Q"), "Y.", tuple(body) + (nodes.Return(Y[n, j]),))
-    source = nodes.ModulePrinter().print_module(nodes.Module("Lowered.", (function,)))
+    source = ModulePrinter().print_module(nodes.Module("Lowered.", (function,)))
     assert "S = np.add.reduce(Q, axis=2)\n" in source and "R = np.matmul(P, W2.T, out=A1)\n" in source
     rng = np.random.default_rng(1)
     inputs = {"X": rng.standard_normal((5, 4)), "W1": rng.standard_normal((3, 4)), "W2": rng.standard_normal((3, 3)),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from verify.cli import main
+from functools import partial
+
+from cli_helpers import run as run_command
 
 
-def run(capsys, *argv):
-    code = main(["derive", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+run = partial(run_command, command="derive")
 
 
 def test_prints_forward_pass_loss_and_each_layer_from_the_output_back(capsys):
@@ -61,7 +60,7 @@ def test_partial_expand_and_batch(capsys):
     (["2-2-1", "--partial", "W1", "a"], "--partial indices must be integers, got a"),
     (["784-100-10", "--partial", "W1", "0", "0", "--expand"], "expand=True refused"),
     (["2-2-1", "--expand"], "--expand needs --partial"),
-    (["2-2-1", "--partial", "W1", "0", "0", "--batch", "0"], "batch must be a positive integer"),
+    (["2-2-1", "--partial", "W1", "0", "0", "--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
     (["2-x-1"], "is not sizes joined by dashes"),
     (["2-2-1", "--steps", "--partial", "W1", "0", "1"], "--steps shows the derivation with symbolic sizes"),
     (["2-2-1", "--batch", "3"], "--batch needs --partial NAME INDEX"),
@@ -77,8 +76,8 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
 
 def test_formatting_refuses_an_unknown_style():
     from derive import InputError, Network, derive
-    from derive.concrete.text import format_partial
-    from derive.symbolic.text import format_derivation
+    from derive.concrete.partial_text import format_partial
+    from derive.symbolic.derivation_text import format_derivation
 
     d = derive(Network([2, 1]))
     with pytest.raises(InputError, match="style 'html' is not one of: text, pretty, latex"):

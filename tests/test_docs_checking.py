@@ -11,7 +11,6 @@ says FAILED must come with exit status 1, any other with 0.
 """
 
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -19,47 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from doc_helpers import BLOCK, blocks, matches, write_files
 from verify.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "checking.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
-TIMING = re.compile(r"\d+\.\d+ s in all|(?<= in )\d+\.\d+ s(?= \(workers)")
-NOISE = re.compile(r"-?\d\.\d+e-(1[2-9]|[2-9]\d)")
-
-
-def blocks(language: str, page: Path = PAGE) -> list[str]:
-    return [body for lang, body in BLOCK.findall(page.read_text(encoding="utf-8")) if lang == language]
-
-
-def write_files(folder: Path, page: Path = PAGE) -> Path:
-    """Each ```python block of ``page`` that starts with ``# file: NAME``, written to ``folder`` as NAME."""
-    for body in blocks("python", page):
-        first, _, rest = body.partition("\n")
-        if first.startswith("# file: "):
-            (folder / first[len("# file: "):].strip()).write_text(rest)
-    return folder
-
-
-def normalised(line: str) -> str:
-    return NOISE.sub("~0", TIMING.sub("T", line.rstrip()))
-
-
-def matches(shown: list[str], actual: list[str]) -> bool:
-    """Whether ``actual`` is ``shown`` with each ``...`` line standing for any run of lines."""
-    if not shown:
-        return not actual
-    if shown[0] == "...":
-        return any(matches(shown[1:], actual[skip:]) for skip in range(len(actual) + 1))
-    return bool(actual) and normalised(shown[0]) == normalised(actual[0]) and matches(shown[1:], actual[1:])
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    return write_files(tmp_path_factory.mktemp("checking"))
+    return write_files(tmp_path_factory.mktemp("checking"), PAGE)
 
 
-COMMANDS = [body for body in blocks("text") if body.startswith("$ ")]
+COMMANDS = [body for body in blocks(PAGE, "text") if body.startswith("$ ")]
 
 
 def test_the_page_shows_the_commands_of_the_cli_python_and_torch_examples():

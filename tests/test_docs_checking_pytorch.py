@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_docs_checking import blocks, matches, write_files
+from doc_helpers import blocks, matches, write_files
 from verify.cli import main
 
 pytest.importorskip("torch")
@@ -30,7 +30,7 @@ def folder(tmp_path_factory):
     return write_files(tmp_path_factory.mktemp("checking_pytorch"), PAGE)
 
 
-COMMANDS = [body for body in blocks("text", PAGE) if body.startswith("$ ")]
+COMMANDS = [body for body in blocks(PAGE, "text") if body.startswith("$ ")]
 
 
 def test_the_page_shows_one_example_per_style():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_docs_checking import BLOCK, matches
+from doc_helpers import BLOCK, matches
 from verify.cli import main
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "other-conventions.md"

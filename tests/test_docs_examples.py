@@ -11,22 +11,17 @@ pages (tests/test_docs_checking.py, tests/test_docs_checking_pytorch.py).
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+from doc_helpers import DOCS, blocks
+
 SEPARATELY_TESTED = {"property-testing.md", "checking.md", "checking-pytorch.md"}
 PAGES = sorted(p.name for p in DOCS.glob("*.md")
                if p.name not in SEPARATELY_TESTED and "```python" in p.read_text(encoding="utf-8"))
 GENERATED_MODULE = '"""Loss and gradients of the network'
-
-
-def blocks(text: str, language: str) -> list[str]:
-    return re.findall(r"```%s\n(.*?)\n```" % language, text, re.S)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -37,7 +32,7 @@ def test_python_examples_in_the_docs_run(page, tmp_path):
             first = block.splitlines()[0]
             if first.startswith("# ") and first[2:].strip().endswith((".yaml", ".yml", ".json")):
                 body = block if language == "yaml" else "\n".join(block.splitlines()[1:])
-                (tmp_path / first[2:].strip()).write_text(body + "\n")
+                (tmp_path / first[2:].strip()).write_text(body.rstrip("\n") + "\n")
     script = "\n\n".join(b for b in blocks(text, "python") if not b.lstrip().startswith(GENERATED_MODULE))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
                             timeout=600)

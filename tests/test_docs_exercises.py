@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+from doc_helpers import BLOCK
 from verify.cli import main
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "exercises.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
-
 
 def page_blocks() -> list[tuple[str, str]]:
     return BLOCK.findall(PAGE.read_text(encoding="utf-8"))

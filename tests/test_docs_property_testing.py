@@ -9,7 +9,6 @@ and one worker to keep the test fast): the correct function passes (exit 0),
 the buggy one fails with a counterexample (exit 1).
 """
 
-import re
 import shlex
 import subprocess
 import sys
@@ -17,28 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from doc_helpers import blocks, write_files
 from verify.cli import main
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "property-testing.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
-
-
-def blocks(language):
-    return [body for lang, body in BLOCK.findall(PAGE.read_text()) if lang == language]
-
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("property_testing")
-    for body in blocks("python"):
-        first, _, rest = body.partition("\n")
-        assert first.startswith("# file: "), "every python block on the page names its file: %r" % first
-        (folder / first[len("# file: "):].strip()).write_text(rest)
-    return folder
+    return write_files(tmp_path_factory.mktemp("property_testing"), PAGE, every=True)
 
 
 def commands(prefix):
-    return [line for body in blocks("bash") for line in body.splitlines() if line.startswith(prefix)]
+    return [line for body in blocks(PAGE, "bash") for line in body.splitlines() if line.startswith(prefix)]
 
 
 def test_the_page_names_the_files_and_commands_it_uses(example):

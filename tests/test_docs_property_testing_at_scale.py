@@ -17,22 +17,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from doc_helpers import blocks
 from verify.cli import main
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "property-testing-at-scale.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
-
-
-def blocks(language):
-    return [body for lang, body in BLOCK.findall(PAGE.read_text()) if lang == language]
-
 
 def commands():
-    return [line for body in blocks("bash") for line in body.splitlines() if line.startswith("backprop proptest")]
+    return [line for body in blocks(PAGE, "bash") for line in body.splitlines() if line.startswith("backprop proptest")]
 
 
 def outputs():
-    return blocks("text")
+    return blocks(PAGE, "text")
 
 
 def run_command(line, capsys, folder, extra=()):
@@ -85,7 +80,7 @@ def test_the_shards_merge_into_the_verdict_the_page_shows_and_a_missing_one_is_r
 
 
 def test_the_ci_workflow_shards_and_merges_the_run_as_the_commands_do():
-    workflow = yaml.safe_load(blocks("yaml")[0].split("\n", 1)[1])
+    workflow = yaml.safe_load(blocks(PAGE, "yaml")[0].split("\n", 1)[1])
     shard_job, merge_job = workflow["jobs"]["shard"], workflow["jobs"]["merge"]
     count = len(shard_job["strategy"]["matrix"]["shard"])
     run = [step["run"] for step in shard_job["steps"] if "backprop proptest" in step.get("run", "")][0]

@@ -10,29 +10,22 @@ page).
 from __future__ import annotations
 
 import doctest
-import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from test_docs_checking import matches
+from doc_helpers import blocks, matches
 from verify.cli import main
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "second-derivatives.md"
-BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
-
-def blocks(language: str) -> list[str]:
-    return [body for lang, body in BLOCK.findall(PAGE.read_text(encoding="utf-8")) if lang == language]
-
-
-COMMANDS = [body for body in blocks("text") if body.startswith("$ backprop")]
+COMMANDS = [body for body in blocks(PAGE, "text") if body.startswith("$ backprop")]
 
 
 def test_the_python_session_prints_what_the_page_shows(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    session = "\n".join(blocks("pycon"))
+    session = "\n".join(blocks(PAGE, "pycon"))
     assert "module.hvp(" in session and "module.gnvp(" in session and "derivation.hvp_steps" in session
     test = doctest.DocTestParser().get_doctest(session, {}, PAGE.name, str(PAGE), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+from helpers import strict_numpy
 from derive import ACTIVATIONS, LOSSES, InputError, Network, get_activation, init_params
 from verify import Engine
 
@@ -156,11 +157,6 @@ def test_engine_keeps_float32():
 
 
 # --- stability at |z| ~ 1e3 --------------------------------------------------------
-
-
-def strict_numpy():
-    """No silent overflow, division by zero or invalid operation (underflow to 0 is fine)."""
-    return np.errstate(over="raise", divide="raise", invalid="raise")
 
 
 @pytest.mark.parametrize("activation, loss", PAIRS)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from exercise_students import answers
+from helpers import need
 from verify.cli import main
 from verify.exercises import make_sheet, mark, read_key, write_key
 
@@ -53,11 +54,6 @@ window.addEventListener("load", function () {
   document.body.appendChild(out);
 });
 </script>"""
-
-
-def need(tool, name: str):
-    if tool is None:
-        pytest.skip("%s is not installed" % name)
 
 
 def probe(page: Path, folder: Path) -> dict:

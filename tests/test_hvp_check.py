@@ -16,6 +16,7 @@ import pytest
 import sympy
 
 from buggy import numpy_hvp
+from helpers import flat, problem
 from derive import InputError, Network, derive, init_params
 from derive.model.activations import Activation
 from verify import check_hvp
@@ -36,17 +37,6 @@ IDS = ["%s-%s" % ("/".join(o["activation"]) if isinstance(o["activation"], list)
        for o in NETWORKS]
 TORCH_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus,
                      "linear": lambda z: z}
-
-
-def problem(options, seed=0, batch=5):
-    network = Network(**options)
-    params = init_params(network, seed=seed + 1, scale=0.8)
-    rng = np.random.default_rng(seed)
-    X, T = rng.normal(size=(batch, network.sizes[0])), rng.uniform(0.1, 0.9, size=(batch, network.sizes[-1]))
-    if network.loss.name == "cross_entropy":
-        T /= T.sum(axis=1, keepdims=True)
-    V = {name: rng.normal(size=value.shape) for name, value in params.items()}
-    return network, params, X, T, V
 
 
 def torch_parts(network, X, T):
@@ -93,10 +83,6 @@ def torch_loss(network, X, T):
     """E(theta) in torch, as a function of the flat parameter vector."""
     output, output_loss, penalty = torch_parts(network, X, T)
     return lambda flat: output_loss(output(flat)) + penalty(flat)
-
-
-def flat(arrays):
-    return np.concatenate([np.ravel(v) for v in arrays.values()])
 
 
 @pytest.mark.parametrize("options", NETWORKS, ids=IDS)

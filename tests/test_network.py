@@ -135,7 +135,7 @@ def test_networks_differing_only_in_leaky_slope_are_different_and_round_trip_exa
 
 
 def test_custom_activations_with_one_name_but_different_definitions_are_different_networks():
-    from derive.model.activations import custom_activation
+    from derive.model.activation_specs import custom_activation
     from derive.model.expression import VARIABLE
 
     square = Network((2, 1), activation=custom_activation("f", VARIABLE**2))

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from verify.cli import main
+from cli_helpers import backprop
 
 USER_CODE = textwrap.dedent('''
     import numpy as np
@@ -85,12 +85,6 @@ def folder(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 # --- backprop check: the user's code ends the process, hangs, raises, or prints -------------------------------
 
 CHECK_CASES = {
@@ -124,7 +118,7 @@ def test_check_ends_with_one_line_and_exit_2_never_a_silent_pass(name, folder, c
     argv, words = CHECK_CASES[name]
     zeros = {"W1": [[0] * 3] * 4, "b1": [0] * 4, "W2": [[0] * 4] * 2, "b2": [0] * 2}
     (folder / "zero.json").write_text(json.dumps(zeros))
-    code, out, err = run(capsys, "check", *argv)
+    code, out, err = backprop(capsys, "check", *argv)
     lines = err.strip().splitlines()
     assert code == 2, out + err
     assert len(lines) == 1 and lines[0].startswith("backprop check: error: ") and words in lines[0], err
@@ -132,18 +126,18 @@ def test_check_ends_with_one_line_and_exit_2_never_a_silent_pass(name, folder, c
 
 
 def test_what_the_code_prints_stays_out_of_the_json(folder, capsys):
-    code, out, err = run(capsys, "check", *NETWORK, "--grad", "user.py:talks", "--json")
+    code, out, err = backprop(capsys, "check", *NETWORK, "--grad", "user.py:talks", "--json")
     document = json.loads(out)
     assert code == 0 and document["ok"] and document["output"] == "epoch 1: loss 0.25\n"
 
 
 def test_code_that_closes_stdout_does_not_close_the_report(folder, capsys):
-    code, out, err = run(capsys, "check", *NETWORK, "--grad", "user.py:closes_stdout")
+    code, out, err = backprop(capsys, "check", *NETWORK, "--grad", "user.py:closes_stdout")
     assert code == 0 and "entries: OK" in out, err
 
 
 def test_json_is_strict_json_even_when_numbers_are_not_finite(folder, capsys):
-    code, out, _ = run(capsys, "check", *NETWORK, "--grad", "user.py:right", "--json")
+    code, out, _ = backprop(capsys, "check", *NETWORK, "--grad", "user.py:right", "--json")
     assert code == 0
     json.loads(out, parse_constant=lambda name: pytest.fail("bare %s in the JSON" % name))
 
@@ -195,7 +189,7 @@ def test_derive_output_to_a_link_a_pipe_or_a_device_keeps_what_is_there(kind, fo
     reader = threading.Thread(target=lambda: read.append(open(path).read())) if kind == "fifo" else None
     if reader:
         reader.start()
-    code, out, err = run(capsys, "derive", "2-2-1", "-o", str(path))
+    code, out, err = backprop(capsys, "derive", "2-2-1", "-o", str(path))
     if reader:
         reader.join(timeout=60)
     assert code == 0, err
@@ -211,7 +205,7 @@ def test_derive_output_to_a_link_a_pipe_or_a_device_keeps_what_is_there(kind, fo
 
 
 def test_derive_output_to_a_full_device_is_one_line(folder, capsys):
-    code, out, err = run(capsys, "derive", "2-2-1", "-o", "/dev/full")
+    code, out, err = backprop(capsys, "derive", "2-2-1", "-o", "/dev/full")
     assert code == 2 and err.strip() == "backprop derive: error: cannot write /dev/full: No space left on device"
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
@@ -219,7 +213,7 @@ def test_derive_output_to_a_full_device_is_one_line(folder, capsys):
 @pytest.mark.parametrize("kind", ["symlink", "device"])
 def test_report_output_to_a_link_or_a_device_keeps_what_is_there(kind, folder, capsys):
     path = make_output(kind, folder).rename(folder / "out.html")
-    code, out, err = run(capsys, "report", "2-2-1", "--example", "none", "-o", str(path))
+    code, out, err = backprop(capsys, "report", "2-2-1", "--example", "none", "-o", str(path))
     assert code == 0, err
     mode = os.lstat(path).st_mode
     if kind == "symlink":
@@ -230,13 +224,13 @@ def test_report_output_to_a_link_or_a_device_keeps_what_is_there(kind, folder, c
 
 def test_a_report_with_figure_files_to_a_device_is_refused_and_nothing_is_written(folder, capsys):
     path = make_output("device", folder)
-    code, out, err = run(capsys, "report", "2-2-1", "-o", str(path), "--format", "md")
+    code, out, err = backprop(capsys, "report", "2-2-1", "-o", str(path), "--format", "md")
     assert code == 2 and "it is not a file, and a markdown report writes its 2 figure files beside it" in err
     assert {p.name for p in folder.iterdir()} == {"out.py", "user.py"}
 
 
 def test_report_of_an_activation_undefined_on_its_example_is_one_line(folder, capsys):
-    code, out, err = run(capsys, "report", "3-4-2", "--activation", "log(x),sigmoid", "-o", "r.html")
+    code, out, err = backprop(capsys, "report", "3-4-2", "--activation", "log(x),sigmoid", "-o", "r.html")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "log(x) in layer 1 is not real at net input" in err and not (folder / "r.html").exists()
 
@@ -245,6 +239,6 @@ def test_report_reads_a_state_dict_as_check_does(folder, capsys):
     torch = pytest.importorskip("torch")
     torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1)).double()
                .state_dict(), folder / "model.pt")
-    code, out, err = run(capsys, "report", "2-2-1", "--params", "model.pt", "-o", "r.md")
+    code, out, err = backprop(capsys, "report", "2-2-1", "--params", "model.pt", "-o", "r.md")
     assert code == 0, err
     assert "parameters from model.pt" in (folder / "r.md").read_text()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import sympy
 
+from helpers import strict_numpy
 from derive import ACTIVATIONS, LOSSES, get_activation
 from derive.codegen.printing import activation_derivative, activation_forward, compile_elementwise
 from derive.model.expression import VARIABLE as x
@@ -38,10 +39,6 @@ def textbook(expr: sympy.Expr) -> sympy.Expr:
 
 def plain_numpy(expr: sympy.Expr, *symbols):
     return sympy.lambdify(symbols, textbook(expr), modules="numpy")
-
-
-def strict_numpy():
-    return np.errstate(over="raise", divide="raise", invalid="raise")
 
 
 @pytest.mark.parametrize("spec", ELEMENTWISE)

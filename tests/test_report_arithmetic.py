@@ -18,7 +18,7 @@ import pytest
 
 from derive import Network
 from derive.report import lecture_example, random_example, render
-from verify.reporting import report_document
+from verify.report_writers import report_document
 
 def elu(arguments) -> float:
     """elu(z, alpha), printed as elu((z, alpha))."""

@@ -53,10 +53,10 @@ def reports():
     return {pair: build_report(derive(network_for(*pair))) for pair in PAIRS}
 
 
-def flat(blocks):
+def leaf_blocks(blocks):
     for block in blocks:
         if isinstance(block, Box):
-            yield from flat(block.blocks)
+            yield from leaf_blocks(block.blocks)
         else:
             yield block
 
@@ -67,7 +67,7 @@ def prose_and_math(document, skip_sections=()):
     for section in document.sections:
         if section.key in skip_sections:
             continue
-        for block in flat(section.blocks):
+        for block in leaf_blocks(section.blocks):
             if isinstance(block, Paragraph):
                 texts.append("".join(part if isinstance(part, str) else " @ " for part in block.parts))
                 maths += [part for part in block.parts if not isinstance(part, str)]

@@ -22,7 +22,6 @@ tool skips its tests with the package to install.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import need
 from verify.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 import report_screenshots  # noqa: E402  (tools/: the command that refreshes the pictures in docs/)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 WINDOW = (1100, 1300)
 PROBE = """<script>
 window.addEventListener("load", function () {
@@ -63,13 +62,6 @@ window.addEventListener("load", function () {
   document.body.appendChild(out);
 });
 </script>"""
-
-
-def need(tool: str | None, name: str, package: str) -> None:
-    if tool is None:
-        if IN_CI:
-            pytest.fail("CI must install %s (see .ci/run)" % name)
-        pytest.skip("%s is not installed (apt-get install %s)" % (name, package))
 
 
 def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:

@@ -22,11 +22,12 @@ from derive import InputError, Network, derive
 from derive.report import lecture_example, render
 from derive.report.math import mathml, text_number
 from derive.report.second_order import HESSIAN_SHOWN_LARGEST, second_order_sections
-from test_report_renderers import PDFLATEX, need, probe
+from helpers import need
+from test_report_renderers import PDFLATEX, probe
 from verify import Engine
 from verify.check.second_order_evidence import gradient_differences
 from verify.cli import main
-from verify.reporting import report_document, write_report
+from verify.report_writers import report_document, write_report
 
 LABELS = ["W1[0, 0]", "W1[0, 1]", "W1[1, 0]", "W1[1, 1]", "b1[0]", "b1[1]", "W2[0, 0]", "W2[0, 1]", "b2[0]"]
 #: The R-quantities every layer of a 2-layer network must show, forward, Hessian and Gauss-Newton.

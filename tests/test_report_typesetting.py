@@ -16,7 +16,6 @@ CI installs pdflatex and pdftotext (.ci/run); elsewhere they are skipped.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -25,24 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from helpers import need
 from derive import ACTIVATIONS, Network, derive
 from derive.report import build_report, lecture_example, random_example, render
 from derive.report.document import Document, Section
 from derive.report.html import HtmlRenderer
 from derive.report.markdown import MarkdownRenderer
-from verify.reporting import report_document
+from verify.report_writers import report_document
 
 PDFLATEX, PDFTOTEXT = shutil.which("pdflatex"), shutil.which("pdftotext")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: How far past the margin a line may run (TeX's own tolerance for "overfull" starts at 0.1pt).
 MARGIN_POINTS = 3.0
-
-
-def need(tool, name: str, package: str) -> None:
-    if tool is None:
-        if IN_CI:
-            pytest.fail("CI must install %s (see .ci/run)" % name)
-        pytest.skip("%s is not installed (apt-get install %s)" % (name, package))
 
 
 def lecture():

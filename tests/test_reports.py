@@ -22,7 +22,7 @@ from derive.report.example_sections import is_detailed
 from derive.report.math import latex, mathml, number
 from verify import Engine, GradientDescent, check_gradients
 from verify.check.evidence import engine_agreement, step_size_study, verification_data
-from verify.reporting import report_document
+from verify.report_writers import report_document
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from derive import Network, derive, init_params
+from helpers import flat, problem
+from derive import derive
 from verify import Engine
 
 NETWORKS = [
@@ -28,27 +29,12 @@ NETWORKS = [
 ]
 
 
-def problem(options, seed=0):
-    network = Network(**options)
-    params = init_params(network, seed=seed + 1, scale=0.8)
-    rng = np.random.default_rng(seed)
-    X, T = rng.normal(size=(5, network.sizes[0])), rng.uniform(0.1, 0.9, size=(5, network.sizes[-1]))
-    if not network.activations[-1].elementwise:
-        T /= T.sum(axis=1, keepdims=True)
-    V = {name: rng.normal(size=value.shape) for name, value in params.items()}
-    return network, params, X, T, V
-
-
 def engine_difference(network, params, X, T, V, step=1e-5):
     """(g(p + hV) - g(p - hV)) / 2h with the engine's gradients g."""
     engine = Engine(network)
     up = engine.gradients({k: params[k] + step * V[k] for k in params}, X, T)
     down = engine.gradients({k: params[k] - step * V[k] for k in params}, X, T)
     return {k: (up[k] - down[k]) / (2 * step) for k in params}
-
-
-def flat(arrays: dict) -> np.ndarray:
-    return np.concatenate([np.ravel(value) for value in arrays.values()])
 
 
 def units(params):

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from derive import Network, derive, init_params
-from test_hvp_check import NETWORKS as TORCH_NETWORKS, flat, torch_loss
-from test_hvp_check import problem as one_direction_problem
+from helpers import flat
+from helpers import problem as one_direction_problem
+from test_hvp_check import NETWORKS as TORCH_NETWORKS, torch_loss
 from test_second_order_code import NETWORKS
 from verify.check.hvp_check import dense_hessian
 

@@ -13,8 +13,8 @@ the whole array at once, with no loop over units or examples:
   (``np.tanh(Z1)``), and backprop's activations as calls to their stable helpers;
 * a ``Sum`` over a label shared by two factors prints as ``@`` (with ``.T``
   where the labels ask for it), over more factors as ``np.einsum``, and over
-  one factor as ``.sum(axis=..., keepdims=...)``; :func:`contraction` says
-  which, so that the planner knows before printing whether a value can be
+  one factor as ``.sum(axis=..., keepdims=...)``;
+  :func:`derive.codegen.contractions.contraction` says which, so that the planner knows before printing whether a value can be
   written into given memory (``out=``).
 
 Many directions at once: the label ``v``
@@ -44,7 +44,7 @@ printed literally (:func:`~derive.codegen.stable_forms.stabilize`).  A node
 the printer cannot print raises ``NotImplementedError`` naming it; so does any
 function that would need a module other than numpy.
 
-:class:`derive.codegen.nodes.ModulePrinter` extends it to the statements of a
+:class:`derive.codegen.module_printer.ModulePrinter` extends it to the statements of a
 generated module (assignments, in-place updates, functions).
 """
 
@@ -55,15 +55,16 @@ from functools import lru_cache
 
 import numpy as np
 import sympy
-from sympy import Indexed, Mul, S, Sum
+from sympy import Mul, S, Sum
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from derive.symbolic.indices import bound_indices, free_indices
 from derive.symbolic.second_order import v as DIRECTION
+from .contractions import as_product, contraction, directed, einsum_letters, matmul_labels, natural_layout
 from .printing import BackpropNumPyPrinter
 
-__all__ = ["ArrayPrinter", "contraction", "ufunc_name"]
+__all__ = ["ArrayPrinter", "ufunc_name"]
 
 
 @lru_cache(maxsize=None)
@@ -77,58 +78,6 @@ def ufunc_name(function: type) -> str | None:
     """The numpy ufunc that evaluates the SymPy function class ``function`` (``tanh`` -> ``"tanh"``), if any."""
     name = _numpy_functions().get(function.__name__)
     return name if name is not None and isinstance(getattr(np, name, None), np.ufunc) else None
-
-
-def contraction(expr: sympy.Expr) -> str | None:
-    """How :class:`ArrayPrinter` prints ``expr`` if it is a contraction, which can write into given memory.
-
-    Returns:
-        ``"matmul"`` for a sum of two factors over one label, each with at
-        most one other label and not the same one (``delta2 @ W2``);
-        ``"einsum"`` for other sums of several factors whose labels differ,
-        and every other sum along the direction axis (an ellipsis einsum
-        reduces over a middle axis several times faster than ``np.add.reduce``);
-        None for anything else (a reduction ``.sum(axis=...)``, a sum with
-        factors that do not depend on its labels, not a sum at all).
-    """
-    if not isinstance(expr, Sum) or _as_product(expr) is not None:
-        return None
-    bound = bound_indices(expr)
-    factors = Mul.make_args(expr.function)
-    if len(bound) == 1 and len(factors) == 2 and _matmul_labels(factors, next(iter(bound))) is not None:
-        return "matmul"
-    if len(factors) >= 2 and len({free_indices(factor) - {DIRECTION} for factor in factors}) > 1:
-        return "einsum"
-    return "einsum" if DIRECTION in free_indices(expr) else None
-
-
-def _as_product(total: Sum) -> sympy.Expr | None:
-    """``c*Sum(f, ...)`` for a ``Sum(c*f, ...)`` whose factors ``c`` do not depend on its labels; None without such."""
-    bound = bound_indices(total)
-    factors = Mul.make_args(total.function)
-    outside = [factor for factor in factors if not free_indices(factor) & bound]
-    if not outside:
-        return None
-    return Mul(*outside) * Sum(Mul(*[factor for factor in factors if factor not in outside]), *total.limits)
-
-
-def _matmul_labels(factors: tuple, index: sympy.Symbol) -> list[tuple] | None:
-    """The other labels of each of two factors summed over ``index``, if ``@`` can contract them.
-
-    The direction label is not among them: ``@`` broadcasts over it, for a
-    factor that is a stack of matrices (a stack of vectors is an einsum).
-    """
-    labels = [tuple(free_indices(factor) - {index, DIRECTION}) for factor in factors]
-    if len(labels[0]) > 1 or len(labels[1]) > 1 or set(labels[0]) & set(labels[1]):
-        return None
-    if any(DIRECTION in free_indices(factor) and not own for factor, own in zip(factors, labels)):
-        return None
-    return labels
-
-
-def _directed(*exprs) -> tuple:
-    """``(v,)`` if any of ``exprs`` runs along the direction axis, else ``()``."""
-    return (DIRECTION,) if any(DIRECTION in free_indices(expr) for expr in exprs) else ()
 
 
 class ArrayPrinter(BackpropNumPyPrinter):
@@ -183,7 +132,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def parenthesize(self, item, level, strict=False):
         """SymPy's rule, applied to what ``item`` prints as: a sum with index-free factors prints as a product."""
-        product = _as_product(item) if isinstance(item, Sum) else None
+        product = as_product(item) if isinstance(item, Sum) else None
         return super().parenthesize(item if product is None else product, level, strict)
 
     def _print(self, expr, **kwargs):
@@ -270,7 +219,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def _print_Sum(self, expr, out: str | None = None, bare: bool = False):
         """``@``, ``np.einsum`` or ``.sum(...)`` (see :func:`contraction`); a contraction writes into ``out``."""
-        product = _as_product(expr)
+        product = as_product(expr)
         if product is not None:  # parenthesized as a product by parenthesize, merged into one by _print_Mul
             return self._print(product)
         bound = bound_indices(expr)
@@ -284,22 +233,22 @@ class ArrayPrinter(BackpropNumPyPrinter):
         return self._reduce(expr.function, bound, result)
 
     def _matmul(self, factors, index, result, out, bare):
-        (left, right), (free_left, free_right) = factors, _matmul_labels(factors, index)
+        (left, right), (free_left, free_right) = factors, matmul_labels(factors, index)
         if not free_left or (free_right and result.index(free_right[0]) < result.index(free_left[0])):
             (left, free_left), (right, free_right) = (right, free_right), (left, free_left)
-        left_layout, right_layout = _directed(left) + free_left + (index,), _directed(right) + (index,) + free_right
+        left_layout, right_layout = directed(left) + free_left + (index,), directed(right) + (index,) + free_right
         if out is not None:
             return "%s(%s, %s, out=%s)" % (self._module_format("numpy.matmul"), self.argument(left, left_layout),
                                            self.argument(right, right_layout), out)
         product = "%s @ %s" % (self.operand(left, left_layout), self.operand(right, right_layout))
-        alignment = self._alignment(_directed(left, right) + free_left + free_right)
+        alignment = self._alignment(directed(left, right) + free_left + free_right)
         return product if bare and not alignment else "(%s)%s" % (product, alignment)
 
     def _einsum(self, factors, extended, result, out=None):
-        letters = {**_letters(extended), DIRECTION: "..."}  # the direction axes, there or not
+        letters = {**einsum_letters(extended), DIRECTION: "..."}  # the direction axes, there or not
         operands, subscripts = [], []
         for factor in factors:
-            layout = _natural_layout(factor)  # einsum takes any axis order: no transposes
+            layout = natural_layout(factor)  # einsum takes any axis order: no transposes
             operands.append(self.argument(factor, layout))
             subscripts.append("".join(letters[label] for label in layout))
         spec = "%s->%s" % (",".join(subscripts), "".join(letters[label] for label in result))
@@ -309,7 +258,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
         return call + self._alignment(result)
 
     def _reduce(self, body, bound, result):
-        layout = _natural_layout(body)
+        layout = natural_layout(body)
         if tuple(label for label in layout if label not in bound) != result:
             layout = result + tuple(sorted(bound, key=str))
         if not result:
@@ -341,7 +290,7 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def _print_Mul(self, expr):
         """A product, with the index-free factors of the sums among its factors as its own: ``(1/2)*x.sum()/N``."""
-        products = {factor: _as_product(factor) for factor in expr.args if isinstance(factor, Sum)}
+        products = {factor: as_product(factor) for factor in expr.args if isinstance(factor, Sum)}
         merged = expr.xreplace({factor: product for factor, product in products.items() if product is not None})
         return super()._print_Mul(merged) if merged.is_Mul else self._print(merged)
 
@@ -408,27 +357,3 @@ class ArrayPrinter(BackpropNumPyPrinter):
 
     def _print_Min(self, expr):
         return self._print_Max(expr, keep="<=")
-
-
-def _letters(labels: tuple) -> dict:
-    """One einsum letter per label: its own name when that is a single letter, else a free letter."""
-    letters, used = {}, set()
-    for label in labels:
-        name = str(label)
-        if len(name) == 1 and name.isalpha() and name not in used:
-            letters[label] = name
-            used.add(name)
-    spare = (c for c in "abcdefghopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used)
-    for label in labels:
-        if label not in letters:
-            letters[label] = next(spare)
-    return letters
-
-
-def _natural_layout(expr: sympy.Expr) -> tuple:
-    """The axis order of the first entry in ``expr`` that carries all its labels (no transpose needed)."""
-    labels = free_indices(expr)
-    for node in sympy.preorder_traversal(expr):
-        if isinstance(node, Indexed) and frozenset(node.indices) == labels:
-            return tuple(node.indices)
-    return tuple(sorted(labels, key=lambda label: (label != DIRECTION, str(label))))

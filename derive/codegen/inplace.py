@@ -20,7 +20,7 @@ read later is known from the statement list, including arrays that share
 memory (``A1 = Z1`` makes Z1's memory A1's).  Every step is a node of
 :mod:`derive.codegen.nodes` whose values are SymPy expressions, and every
 decision is made here: a matrix product writes into given memory (``out=``)
-only where :func:`~derive.codegen.array_printer.contraction` says it prints
+only where :func:`~derive.codegen.contractions.contraction` says it prints
 as one.  The printer prints the steps as they are.
 """
 
@@ -34,7 +34,8 @@ from sympy import Indexed, IndexedBase, Sum
 from derive.symbolic.indices import free_indices
 
 from . import nodes
-from .array_printer import contraction, ufunc_name
+from .array_printer import ufunc_name
+from .contractions import contraction
 from .nodes import entries, entry_counts, target_name
 from .printing import function_helpers, takes_out
 from .stable_forms import log_softmax, softmax

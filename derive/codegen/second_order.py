@@ -34,7 +34,9 @@ from derive.symbolic.symbols import deltas, j, n
 from sympy import Indexed
 
 from . import nodes
-from .module import Program, function
+from .module_printer import ModulePrinter
+from .generated_function import function
+from .module import Program
 from .stable_forms import stabilize
 
 #: About how many bytes the arrays of one block of directions of the dense Hessian take.
@@ -124,4 +126,4 @@ def without_curvature_source(derivation, layer: int | None = None) -> str:
                                     % ("every hidden layer" if layer is None else "layer %d" % layer))
     module = nodes.Module("H V without the activations' second-derivative terms, for %s (a diagnosis hypothesis)."
                           % derivation.network.describe(), (function_def,))
-    return nodes.ModulePrinter().print_module(module)
+    return ModulePrinter().print_module(module)

@@ -2,7 +2,7 @@
 
 :class:`~derive.codegen.module.Program` plans ``forward``, ``loss`` and
 ``gradients``; with ``order=2``, :mod:`derive.codegen.second_order` adds
-``hvp``, ``gnvp`` and ``hessian``; :class:`~derive.codegen.nodes.ModulePrinter`
+``hvp``, ``gnvp`` and ``hessian``; :class:`~derive.codegen.module_printer.ModulePrinter`
 prints them all.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 import linecache
 import types
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from . import nodes
+from .module_printer import ModulePrinter
 from .module import Program
 from .second_order import second_order_functions
 
@@ -42,7 +43,7 @@ def numpy_source(derivation: SymbolicDerivation, order: int = 1, any_width: bool
     if order == 2:
         functions += second_order_functions(program)
     module = nodes.Module(program.docstring(), functions)
-    return nodes.ModulePrinter().print_module(module)
+    return ModulePrinter().print_module(module)
 
 
 def numpy_module(derivation: SymbolicDerivation, name: str = "backprop_generated", source: str | None = None,

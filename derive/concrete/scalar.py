@@ -52,7 +52,7 @@ from derive.limits import human_bytes
 from .instantiate import Instantiator
 from derive.model.losses import OUTPUT, TARGET
 from derive.model.expression import VARIABLE
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 from derive.symbolic.symbols import N, activations, deltas, i, j, n, preactivations, size
 
 #: Largest estimated size (symbol occurrences in the fully expanded loss) that

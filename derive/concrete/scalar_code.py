@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 from sympy import Indexed
 
 from derive.codegen.printing import BackpropNumPyPrinter, helpers

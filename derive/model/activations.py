@@ -22,14 +22,9 @@ Adding an activation is one :func:`register_activation` call; the parser, the
 printer, the engine, the strategies, the CLI help and the test-suite (which
 parametrizes over :data:`ACTIVATIONS`) pick it up.
 
-Specs that users write resolve through :func:`get_activation`:
-
-* a registered name: ``"sigmoid"``, ``"relu"``;
-* a parameterized name: ``"leaky_relu(0.2)"`` (slope 0.2; default 0.01), ``"elu(0.5)"``;
-* any other text is parsed as a custom expression in ``x``
-  (:func:`derive.model.expression.parse_activation`): ``"x/(1+abs(x))"``.  A
-  custom activation has no hand-written derivative: the engine borrows
-  SymPy's, and gradient-check reports say so.
+Specs that users write (``"sigmoid"``, ``"leaky_relu(0.2)"``, an expression
+in ``x``) resolve to records through
+:func:`derive.model.activation_specs.get_activation`.
 
 Softmax is the one activation that is not elementwise: unit k's output depends
 on every unit's input, ``exp(z_k) / sum_m exp(z_m)``.  Its record has
@@ -40,7 +35,6 @@ derivation, and as ``backward`` the hand-written vector-Jacobian product.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
@@ -48,14 +42,13 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from derive.errors import InputError, choices
+from derive.errors import InputError
 
 from . import functions, numeric
-from .expression import VARIABLE, breakpoints, function_classes_of, parse_activation
+from .expression import VARIABLE, breakpoints
 from .registry import ACTIVATIONS, add_entry
 
-__all__ = ["ACTIVATIONS", "Activation", "LogForms", "custom_activation", "get_activation", "register_activation",
-           "target_levels"]
+__all__ = ["ACTIVATIONS", "Activation", "LogForms", "register_activation", "target_levels"]
 
 #: Kinks are located in this window of pre-activations (beyond it every unit is saturated or linear).
 KINK_WINDOW = 1e3
@@ -114,6 +107,7 @@ class Activation:
         output_range: ``(low, high)``, the values g can take (bounds may be infinite).
         log_forms: Stable log g and log(1 - g), or None.
         parameter: ``(name, value)`` for a parameterized activation.
+        example_parameter: A value of the parameter to show users (``0.2``: ``leaky_relu(0.2)``).
         factory: Builds the record for another parameter value.
     """
 
@@ -129,6 +123,7 @@ class Activation:
     output_range: tuple[float, float] = (-math.inf, math.inf)
     log_forms: LogForms | None = field(default=None, compare=False)
     parameter: tuple[str, float] | None = None
+    example_parameter: float | None = None
     factory: Callable[[float], "Activation"] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -221,9 +216,10 @@ def _kinks_of(name: str, expression: sympy.Expr) -> tuple[float, ...]:
     return tuple(sorted(points))
 
 
-def _check_parameter(function: str, name: str, value, example: str) -> float:
+def _check_parameter(function: str, name: str, value, example: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError("%s %s %r is not a finite number; write e.g. %s" % (function, name, value, example))
+        raise InputError("%s %s %r is not a finite number; write e.g. %s(%g)" % (function, name, value, function,
+                                                                                 example))
     return float(value)
 
 
@@ -251,15 +247,15 @@ register_activation(Activation(
     function=functions.relu, helper=numeric.relu, kinks=(0.0,), output_range=(0.0, math.inf)))
 
 
-def _leaky_relu(slope: float = 0.01) -> Activation:
-    slope = _check_parameter("leaky_relu", "slope", slope, "leaky_relu(0.2)")
+def _leaky_relu(slope: float = 0.01, example: float = 0.2) -> Activation:
+    slope = _check_parameter("leaky_relu", "slope", slope, example)
     exact = sympy.nsimplify(slope, rational=True)
     return Activation(
         "leaky_relu" if slope == 0.01 else "leaky_relu(%r)" % slope,
         lambda z: functions.leaky_relu(z, exact), lambda z: numeric.leaky_relu(z, slope),
         backward=lambda z, a, up: up * np.where(z.real > 0, 1.0, slope).astype(a.dtype),   # 1 or the slope
         function=functions.leaky_relu, helper=numeric.leaky_relu, kinks=(0.0,), parameter=("slope", slope),
-        factory=_leaky_relu)
+        example_parameter=example, factory=_leaky_relu)
 
 
 register_activation(_leaky_relu())
@@ -269,17 +265,17 @@ register_activation(Activation(
     backward=lambda z, a, up: up * 1))                             # the identity's slope is 1
 
 
-def _elu(alpha: float = 1.0) -> Activation:
-    alpha = _check_parameter("elu", "alpha", alpha, "elu(0.5)")
+def _elu(alpha: float = 1.0, example: float = 0.5) -> Activation:
+    alpha = _check_parameter("elu", "alpha", alpha, example)
     if alpha <= 0:
-        raise InputError("elu alpha %r must be > 0; write e.g. elu(0.5)" % alpha)
+        raise InputError("elu alpha %r must be > 0; write e.g. elu(%g)" % (alpha, example))
     exact = sympy.nsimplify(alpha, rational=True)
     return Activation(
         "elu" if alpha == 1.0 else "elu(%r)" % alpha,
         lambda z: functions.elu(z, exact), lambda z: numeric.elu(z, alpha),
         backward=lambda z, a, up: up * np.where(z.real > 0, 1, a + alpha),   # 1, or alpha e^z = a + alpha
         function=functions.elu, helper=numeric.elu, kinks=(0.0,), output_range=(-alpha, math.inf),
-        parameter=("alpha", alpha), factory=_elu)
+        parameter=("alpha", alpha), example_parameter=example, factory=_elu)
 
 
 register_activation(_elu())
@@ -326,75 +322,3 @@ def _softmax_backward(z, a, up):
 register_activation(Activation(
     "softmax", None, numeric.softmax, backward=_softmax_backward, elementwise=False, output_only=True,
     output_range=(0.0, 1.0), log_forms=LogForms(output=None, complement=None, numpy_output=numeric.log_softmax)))
-
-
-# --- specs ---------------------------------------------------------------------------------------
-
-_PARAMETERIZED = re.compile(r"^\s*([a-z_]+)\s*\(\s*([-+0-9.eE]+)\s*\)\s*$", re.ASCII)
-
-
-def get_activation(spec: str | Activation, where: str = "") -> Activation:
-    """Resolve an activation spec: a registered name, ``name(value)``, or an expression in x.
-
-    Args:
-        spec: ``"sigmoid"``, ``"leaky_relu(0.2)"``, ``"x/(1+abs(x))"``, or an
-            :class:`Activation`.
-        where: Where the spec came from, for error messages (``"layer 2"``).
-
-    Raises:
-        InputError: unknown name, bad parameter, or an invalid expression.
-    """
-    if isinstance(spec, Activation):
-        return spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError("activation%s must be a non-empty string; choose one of: %s"
-                         % (_at(where), choices(ACTIVATIONS)))
-    text = spec.strip()
-    if text in ACTIVATIONS:
-        return ACTIVATIONS[text]
-    match = _PARAMETERIZED.match(text)
-    if match and match.group(1) in ACTIVATIONS:
-        try:
-            value = float(match.group(2))
-        except ValueError:
-            raise InputError("activation %r%s: parameter %r is not a number" % (text, _at(where), match.group(2))) from None
-        if ACTIVATIONS[match.group(1)].factory is None:
-            raise InputError("activation %r%s: %s takes no parameter; parameterized: %s" % (
-                text, _at(where), match.group(1), choices(n for n, a in ACTIVATIONS.items() if a.factory)))
-        try:
-            return ACTIVATIONS[match.group(1)].with_parameter(value)
-        except InputError as exc:
-            raise InputError("%s: %s" % (where, exc) if where else str(exc)) from None
-    if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text) and text != "x":
-        raise InputError("unknown activation %r%s; choose one of: %s, or write an expression in x such as 'x/(1+abs(x))'"
-                         % (text, _at(where), choices(ACTIVATIONS)))
-    try:
-        return custom_activation(text, parse_activation(text))
-    except InputError as exc:
-        raise InputError("%s: %s" % (where, exc) if where else str(exc)) from None
-
-
-def custom_activation(name: str, expression: sympy.Expr) -> Activation:
-    """An activation from a SymPy expression in :data:`derive.model.expression.VARIABLE`.
-
-    It has no numpy forward and no hand-written derivative of its own: the
-    code printer prints both from the expression (:mod:`derive.codegen`).  Its
-    kinks are the real zeros of the arguments of its non-smooth parts.
-
-    Raises:
-        InputError: the expression or its derivative holds something numpy
-            cannot evaluate (``sign(x)*x`` differentiates to a ``DiracDelta``),
-            or its kinks are not isolated points.
-    """
-    activation = Activation(name, lambda z: expression.xreplace({VARIABLE: z}), None)
-    for what, expr in (("the expression", expression), ("its derivative", activation.derivative_expr)):
-        unknown = sorted({type(f).__name__ for f in expr.atoms(sympy.Function, sympy.Derivative, sympy.Subs)}
-                         - set(function_classes_of(ACTIVATIONS)))
-        if unknown:
-            raise InputError("activation %r: numpy cannot evaluate %s %s (%s)"
-                             % (name, what, sympy.sstr(expr), ", ".join(unknown)))
-    return activation
-
-
-def _at(where: str) -> str:
-    return " in " + where if where else ""

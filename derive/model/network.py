@@ -4,8 +4,8 @@ A :class:`Network` is a fully connected feed-forward network (an MLP) given by
 
 * ``sizes`` n_0..n_L: input width n_0, then the width of each of the L layers;
 * an activation per layer (one name for all, or a list of L names), looked up
-  in :mod:`derive.activations` (softmax only on the output layer);
-* a loss from :mod:`derive.losses` and its reduction over examples
+  in :mod:`derive.model.activations` (softmax only on the output layer);
+* a loss from :mod:`derive.model.losses` and its reduction over examples
   (``"sum"``, the lecture's, or ``"mean"``);
 * whether layers have biases;
 * weight decay: L2 coefficient lambda (penalty lambda/2 * sum w^2, so the
@@ -34,7 +34,8 @@ import yaml
 
 from derive.files import check_readable
 
-from .activations import Activation, get_activation
+from .activation_specs import get_activation
+from .activations import Activation
 from derive.errors import InputError, choices
 from .losses import Loss, get_loss, get_reduction
 
@@ -50,7 +51,7 @@ class Network:
     Args:
         sizes: Layer widths n_0..n_L (L >= 1), positive integers.
         activation: One activation spec for every layer, or a list of L specs
-            (see :func:`derive.activations.get_activation`).
+            (see :func:`derive.get_activation`).
         loss: A registered loss name.
         bias: Whether each layer has a bias vector.
         weight_decay: L2 coefficient lambda >= 0 (penalty lambda/2 * sum w^2).

@@ -2,7 +2,7 @@
 
 The main text shows the lecture's way and the results; here are the steps
 ``sympy.diff`` takes on the whole network with symbolic sizes, as the
-derivation recorded them (:attr:`~derive.symbolic.derivation.SymbolicDerivation.steps`):
+derivation recorded them (:attr:`~derive.symbolic.symbolic_derivation.SymbolicDerivation.steps`):
 each factor of the chain rule, the sums over the units and examples in
 between, the Iverson brackets that those sums collapse, and the result.
 The output layer and each hidden layer with an activation not shown yet are
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .document import EquationRow, Equations, Section, paragraph
 from .notation import Notation

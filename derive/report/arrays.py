@@ -21,7 +21,7 @@ import sympy
 from derive.codegen.array_printer import ArrayPrinter
 from derive.codegen.printing import helpers
 from derive.codegen.stable_forms import stabilize
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .notation import Notation
 

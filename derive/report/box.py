@@ -21,7 +21,7 @@ from __future__ import annotations
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .document import Box, EquationRow, Equations, Section, paragraph
 from .lecture import in_output, kink_note, output_delta

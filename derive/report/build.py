@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy
 
 from derive.errors import InputError
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .appendix import appendix_sections
 from .box import box_section

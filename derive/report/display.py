@@ -11,7 +11,7 @@ content is the report's (:mod:`derive.report.sections`,
 
 from __future__ import annotations
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .document import Section, Table, equations, paragraph
 from .html import render_sections as html_sections

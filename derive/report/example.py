@@ -30,7 +30,7 @@ import numpy as np
 from derive.errors import InputError
 from derive.model.network import Network
 from derive.model.params import check_params, init_params
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .arrays import array_namespace, array_statements
 

@@ -1,7 +1,7 @@
 """The report's LaTeX printer: the derivation typeset as the lecture writes it (see :mod:`derive.report.conventions`).
 
 :class:`ReportLatexPrinter` extends the printer of ``backprop derive --latex``
-(:class:`~derive.symbolic.text.DerivationLatexPrinter`) with the report's
+(:class:`~derive.symbolic.derivation_text.DerivationLatexPrinter`) with the report's
 conventions: layers as superscripts (W^(1)_{j,i}), R{·} and (HV)_· for the
 second-order arrays, net upright, the lecture's order of terms and factors,
 ∂/∂r(…) for the derivative of a longer expression, the bracket [z > 0] for
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.text import DerivationLatexPrinter
+from derive.symbolic.derivation_text import DerivationLatexPrinter
 
 from .conventions import (GREEK, LAYER_FUNCTION, ArrayName, ArrayNames, array_name, is_simple, layered,
                           lecture_factors, lecture_terms, negative_number, numeric_factors, numeric_fraction,

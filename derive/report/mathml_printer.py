@@ -20,7 +20,8 @@ from .conventions import (GREEK, LAYER_FUNCTION, SHIFTED, ArrayName, ArrayNames,
 
 
 class ReportMathMLPrinter(ArrayNames, MathMLPresentationPrinter):
-    """Presentation MathML with the conventions of :class:`ReportLatexPrinter` (see the module docstring)."""
+    """Presentation MathML with the conventions of :class:`~derive.report.latex_printer.ReportLatexPrinter`
+    (see the module docstring)."""
 
     def _element(self, tag: str, *children, text: str | None = None, **attributes):
         node = self.dom.createElement(tag)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 
 class Notation:

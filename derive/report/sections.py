@@ -16,7 +16,7 @@ from __future__ import annotations
 import sympy
 
 from derive.model.functions import sigmoid
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 from derive.symbolic.layers import data_loss, penalty
 from derive.symbolic.indices import fresh_index, readable_index, rename_bound
 from derive.symbolic.sums import collapse_deltas

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .document import (BlankRow, Blanks, Code, Document, EquationRow, Equations, MarkRow, Marks, Section, Table,
                        paragraph)

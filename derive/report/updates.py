@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation
+from derive.symbolic.symbolic_derivation import SymbolicDerivation
 
 from .arrays import array_statements
 from .document import Code, EquationRow, Equations, Section, Table, paragraph

@@ -46,10 +46,12 @@ from typing import Callable, NamedTuple
 import sympy
 from sympy import Derivative, Dummy, Eq, Sum
 
-from .indices import fresh_index, readable_index, rename_bound
-from .layers import back_substitute, data_loss, layer_output, net_input, penalty
 from derive.model.network import Network
-from .sums import collapse_deltas, factor_sums, pull_out_deltas
+
+from .indices import fresh_index, readable_index, rename_bound
+from .layers import back_substitute, data_loss, net_input, penalty
+from .local_derivatives import clear_factors, definition_key, derived_jacobian, derived_once, dummies, shortest
+from .sums import collapse_deltas
 from .symbols import E, N, activations, biases, deltas, i, j, k, m, n, preactivations, size, weights
 
 
@@ -205,14 +207,14 @@ class Relabeling:
 def _output_delta_piece(network: Network) -> _Derived:
     """delta_L depends on the output activation, the loss and the reduction: derived at depth 1."""
     output, loss = network.activations[-1], network.loss
-    return _piece(("output delta", _definition(output), (loss.name, loss.expression), network.reduction),
+    return _piece(("output delta", definition_key(output), (loss.name, loss.expression), network.reduction),
                   lambda: Network((1, 1), activation=[output], loss=loss, reduction=network.reduction, bias=False),
                   lambda recorder: recorder.output_delta())
 
 
 def _hidden_delta_piece(activation) -> _Derived:
     """A hidden delta depends on its layer's activation only: derived for layer 1 of a depth-2 network."""
-    return _piece(("hidden delta", _definition(activation)),
+    return _piece(("hidden delta", definition_key(activation)),
                   lambda: Network((1, 1, 1), activation=[activation, "linear"], bias=False),
                   lambda recorder: recorder.hidden_delta(1))
 
@@ -270,11 +272,11 @@ class _Recorder:
         """delta_L = dE/dZ_L: the loss derivative through the output activation."""
         L = self.network.depth
         A, Z = activations(L), preactivations(L)
-        example, unit = _dummies("n k")
-        dE_dA = _factor(("loss derivative", self.network.loss.name, self.network.loss.expression, self.network.reduction,
+        example, unit = dummies("n k")
+        dE_dA = derived_once(("loss derivative", self.network.loss.name, self.network.loss.expression, self.network.reduction,
                          L), lambda: collapse_deltas(sympy.diff(self._data_loss, A[n, j])))
         self._record(L, "dE/dA{%d}: derivative of the loss (dE/do)" % L, Derivative(E, A[n, j]), dE_dA)
-        raw, dA_dZ = _jacobian(self.network, L, example, unit)
+        raw, dA_dZ = derived_jacobian(self.network, L, example, unit)
         self._record(L, "dA{%d}/dZ{%d}: derivative of the activation (do/dnet)" % (L, L),
                      Derivative(A[n, k], Z[n, j]), dA_dZ.xreplace({example: n, unit: k}))
         chain, collapsed, simplified = combine(self.network, L, dE_dA, dA_dZ, example, unit)
@@ -290,7 +292,7 @@ class _Recorder:
         parameters = [("W", weights(layer)[j, i])]
         if self.network.bias:
             parameters.append(("b", biases(layer)[j]))
-        example, unit = _dummies("n k")
+        example, unit = dummies("n k")
         net = rename_bound(net_input(self.network, layer, example, unit), fresh_index)
         for letter, entry in parameters:
             name, label = "%s%d" % (letter, layer), "%s{%d}" % (letter, layer)
@@ -312,7 +314,7 @@ class _Recorder:
         """delta_l from delta_{l+1}: back through the next layer's weights, then through g_l."""
         above = layer + 1
         A = activations(layer)
-        example, unit, inner = _dummies("n k j")
+        example, unit, inner = dummies("n k j")
         net = rename_bound(net_input(self.network, above, example, unit), fresh_index)
         dZ_dA = collapse_deltas(sympy.diff(net, A[n, j]))
         self._record(above, "dZ{%d}/dA{%d}: how the next layer's net input depends on this output" % (above, layer),
@@ -321,7 +323,7 @@ class _Recorder:
                                     (unit, 0, size(above) - 1), (example, 0, N - 1)))
         self._record(layer, "dE/dA{%d}: error arriving from layer {%d}" % (layer, above), Derivative(E, A[n, j]),
                      dE_dA)
-        raw, dA_dZ = _jacobian(self.network, layer, example, inner)
+        raw, dA_dZ = derived_jacobian(self.network, layer, example, inner)
         self._record(layer, "dA{%d}/dZ{%d}: derivative of the activation" % (layer, layer),
                      Derivative(A[n, k], preactivations(layer)[n, j]), dA_dZ.xreplace({example: n, inner: k}))
         chain, _, delta = combine(self.network, layer, dE_dA, dA_dZ, example, inner)
@@ -330,58 +332,10 @@ class _Recorder:
         return delta, Pieces(dE_dA, dA_dZ, raw, example, inner)
 
 
-def jacobian_factors(network: Network, layer: int, example: Dummy, unit: Dummy) -> tuple[sympy.Expr, sympy.Expr]:
-    """``diff(A_l[example, unit], Z_l[n, j])``, collapsed: as ``sympy.diff`` gave it, and in terms of A_l."""
-    # Only softmax's normalising sum has a bound index (m), never a free index of the derivation.
-    output = layer_output(network, layer, example, unit)
-    derivative = pull_out_deltas(collapse_deltas(sympy.diff(output, preactivations(layer)[n, j])))
-    return derivative, back_substitute(derivative, network, layer)
-
-
-def _jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> tuple[sympy.Expr, sympy.Expr]:
-    """:func:`jacobian_factors`, derived once per activation and layer number in this process (the output layer
-    and the hidden layer of the stand-in networks are both layer 1), in the caller's summation indices."""
-    def derive_once():
-        indices = _dummies("n k")
-        return indices, jacobian_factors(network, layer, *indices)
-
-    (our_example, our_unit), factors = _factor(("jacobian", _definition(network.activations[layer - 1]), layer),
-                                               derive_once)
-    swap = {our_example: example, our_unit: unit}
-    return tuple(factor.xreplace(swap) for factor in factors)
-
-
-def _factor(key: tuple, build: Callable):
-    """``build()``, once per ``key`` in this process: a factor that several pieces share (the loss's derivative
-    serves every output activation, an activation's Jacobian every loss and layer)."""
-    if key not in _FACTORS:
-        _FACTORS[key] = build()
-    return _FACTORS[key]
-
-
-def jacobian(network: Network, layer: int, example: Dummy, unit: Dummy) -> sympy.Expr:
-    """``diff(A_l[example, unit], Z_l[n, j])``, collapsed and in terms of A_l where possible."""
-    return jacobian_factors(network, layer, example, unit)[1]
-
-
-def output_chain(network: Network, upstream: sympy.Expr) -> sympy.Expr:
-    """``Sum_{n', k'} upstream[n', k'] * dA_L[n', k']/dZ_L[n, j]``: a dE/dA_L (free n, j) carried back through g_L.
-
-    The same chain rule as delta_L's, for any upstream: the Gauss-Newton
-    product sends the loss's curvature back this way.
-    """
-    L = network.depth
-    example, unit = _dummies("n k")
-    chain = Sum(upstream.xreplace({n: example, j: unit}) * jacobian(network, L, example, unit),
-                (unit, 0, size(L) - 1), (example, 0, N - 1))
-    return rename_bound(shortest(back_substitute(collapse_deltas(chain), network, L)), readable_index(m, k, i))
-
-
 #: Pieces already derived in this process (see :func:`_piece`), least recently used first, and their values
 #: renumbered to other layers (see :meth:`ChainRule._take`).
 _PIECES: OrderedDict = OrderedDict()
 _RENUMBERED: dict = {}
-_FACTORS: dict = {}
 PIECES_KEPT = 4096
 
 
@@ -389,23 +343,4 @@ def clear_pieces() -> None:
     """Forget the pieces derived so far (see :func:`_piece`)."""
     _PIECES.clear()
     _RENUMBERED.clear()
-    _FACTORS.clear()
-
-
-def _definition(activation) -> tuple:
-    """What an activation's derivative depends on: its name and SymPy definition (two may share a name)."""
-    return (activation.name, activation.expression if activation.elementwise else None)
-
-
-def _dummies(names: str) -> tuple[Dummy, ...]:
-    return tuple(Dummy(name, integer=True, nonnegative=True) for name in names.split())
-
-
-def shortest(expr: sympy.Expr) -> sympy.Expr:
-    """The shortest (by operation count) of ``expr``, its sums factored, and its ``factor``."""
-    candidates = [expr, factor_sums(expr)]
-    try:
-        candidates.append(sympy.factor(candidates[-1]))
-    except sympy.PolynomialError:  # a custom activation SymPy cannot factor through: keep the others
-        pass
-    return min(candidates, key=sympy.count_ops)
+    clear_factors()

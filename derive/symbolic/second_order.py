@@ -46,9 +46,10 @@ from sympy import Derivative, DiracDelta, Eq, Indexed, IndexedBase, KroneckerDel
 
 from derive.errors import InputError
 
-from .chain_rule import Step, output_chain, shortest
+from .chain_rule import Step
+from .local_derivatives import output_chain, shortest
 from .indices import fresh_index, readable_index, rename_bound
-from .derivation import SymbolicDerivation, parameter_entry
+from .symbolic_derivation import SymbolicDerivation, parameter_entry
 from .layers import back_substitute, data_loss, layer_output, net_input
 from .sums import collapse_deltas
 from .symbols import activations, biases, deltas, i, j, k, m, n, preactivations, size, weights

@@ -140,7 +140,7 @@ class Variant:
 
 
 def variants(derivation) -> tuple[Variant, ...]:
-    """Every variant of ``derivation`` (a :class:`~derive.symbolic.derivation.SymbolicDerivation`), output layer first.
+    """Every variant of ``derivation`` (a :class:`~derive.symbolic.symbolic_derivation.SymbolicDerivation`), output layer first.
 
     A variant whose changed piece comes out identical to the derived one (the
     linear activation has no derivative to leave out) is not listed.

@@ -9,8 +9,8 @@
   (:mod:`~verify.check.hvp_diagnosis`);
 * :mod:`~verify.check.modules`: :func:`~verify.check.modules.module_for`, the generated module of a network,
   derived, printed and compiled once per process (every check, diagnosis and property example gets it there);
-* :mod:`~verify.check.report`: :class:`CheckReport`, plain data with a readable ``str()``;
-* :mod:`~verify.check.diagnostics`: kinks and saturation;
+* :mod:`~verify.check.check_report`: :class:`CheckReport`, plain data with a readable ``str()``;
+* :mod:`~verify.check.kinks_and_saturation`: kinks and saturation;
 * :mod:`~verify.check.diagnosis`: what kind of bug a wrong gradient is, from hypotheses built from the derivation;
 * :mod:`~verify.check.sources`: loading and calling a user's gradient function;
 * :mod:`~verify.check.inputs`: parameter and data files, or seeded random ones;
@@ -20,7 +20,7 @@
 
 from .gradient_check import assert_gradients_match, check_gradients, reference_module
 from .hvp_check import assert_hvp_matches, check_hvp
-from .report import CheckReport
+from .check_report import CheckReport
 from .sources import list_form
 
 __all__ = ["CheckReport", "assert_gradients_match", "assert_hvp_matches", "check_gradients", "check_hvp", "list_form",

@@ -19,11 +19,12 @@ from derive import InputError
 from . import finite_differences as fd
 from .diagnosis import diagnose
 from .hypotheses import Point
-from .diagnostics import (describe_entry, kink_affected, layer_inputs, preactivations, saturation_warnings,
-                          straddled_kinks, units_at_kinks)
-from .report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
+from .check_report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
+from .kinks_and_saturation import (describe_entry, kink_affected, layer_inputs, preactivations, saturation_warnings,
+                                   straddled_kinks, units_at_kinks)
 from .candidates import Returned
 from .tolerances import FD_TOLERANCES, Tolerance
+
 
 class Check:
     """One check in progress: the point, the reference module, the tolerances, and what was found so far."""

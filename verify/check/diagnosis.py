@@ -37,7 +37,7 @@ import numpy as np
 
 from .hypotheses import TRIED, Hypothesis, Point, agrees, allowed, differs, fits, hypotheses, layer_words
 from .localisation import describe_wrong, shared, units_text, wrong_units
-from .report import Diagnosis
+from .check_report import Diagnosis
 
 #: Constant ratios that have a name of their own (besides N and 1/N, which depend on the batch).
 NAMED_RATIOS = {-1.0: "the sign is flipped", 2.0: "a factor 2 too many", 0.5: "a factor 1/2 too few"}

@@ -7,7 +7,7 @@ with three independent checks, each returned as dicts, lists and floats
 * ``check``: :func:`~verify.check.gradient_check.check_gradients` of the engine
   at the example's starting point (candidate: the hand-written engine;
   reference: the generated code; referee: finite differences), as
-  :meth:`~verify.check.report.CheckReport.display_data`;
+  :meth:`~verify.check.check_report.CheckReport.display_data`;
 * ``engine``: the worked example's numbers (forward values, loss, gradients,
   and the parameters after each momentum step) against the engine's and
   :class:`~verify.engine.training.GradientDescent`'s;

@@ -17,13 +17,13 @@ cannot hide under.  Finite differences cost evaluations per entry, so they run
 only where they decide something: at the worst entries (where, if candidate and
 reference disagree, they say which one is right), at a few random entries per
 parameter, and along a few seeded random directions (which test every entry at
-once).  The report (:class:`verify.check.report.CheckReport`) names the source that
+once).  The report (:class:`verify.check.check_report.CheckReport`) names the source that
 takes part in every disagreement.
 
-Kinks and saturation are diagnosed, not guessed at (:mod:`verify.check.diagnostics`).
+Kinks and saturation are diagnosed, not guessed at (:mod:`verify.check.kinks_and_saturation`).
 When the candidate is wrong, the report says what kind of bug fits its numbers
 (:mod:`verify.check.diagnosis`), and when it is right under another loss
-convention, which one (:mod:`verify.check.conventions`).  The steps every
+convention, which one (:mod:`verify.check.other_conventions`).  The steps every
 check shares are in :mod:`verify.check.pipeline`.
 """
 
@@ -34,11 +34,11 @@ from typing import Callable
 from derive import InputError, Network
 
 from . import finite_differences as fd
-from .conventions import find_convention
+from .other_conventions import find_convention
 from .layouts import Layout
 from .modules import module_for as reference_module  # the symbolic reference: one module per network, cached
 from .pipeline import CheckOptions, Run, check_counts, check_inputs, engine_dependence  # noqa: F401 (re-exported)
-from .report import CheckReport
+from .check_report import CheckReport
 
 FD_METHODS = ("auto",) + fd.METHODS
 
@@ -64,7 +64,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
         gradient_fn: ``gradient_fn(params, X, T) -> dict`` to check (or one of
             the other calling forms of :mod:`verify.check.sources`); ``None``
             checks the hand-written engine.
-        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.tolerances`:
+        rtol: Per-entry relative tolerance (default by dtype, :mod:`verify.check.tolerances`:
             float32 when the parameters or the returned gradients are float32).
         floor: Absolute floor as a fraction of each parameter's largest entry.
         fd_method: ``"auto"`` (complex step if :func:`is_analytic`, else
@@ -83,7 +83,7 @@ def check_gradients(network: Network, params: dict, X, T, gradient_fn: Callable 
             example, an update instead of a gradient).
 
     Returns:
-        A :class:`~verify.report.CheckReport`; ``report.ok`` is the verdict.
+        A :class:`~verify.check.check_report.CheckReport`; ``report.ok`` is the verdict.
 
     Raises:
         InputError: invalid network, parameters, data or options; a point where

@@ -16,7 +16,7 @@
 
 Where the network is analytic, complex-step differences through the
 generated *gradients* (exact to rounding) are a second opinion on the
-reference.  The report is a :class:`~verify.check.report.CheckReport`, read
+reference.  The report is a :class:`~verify.check.check_report.CheckReport`, read
 out as for gradients; when the candidate is wrong, the diagnosis says which
 known second-order bug fits (:mod:`verify.check.hvp_diagnosis`).
 
@@ -38,14 +38,14 @@ from derive.symbolic.second_order import second_order
 
 from . import finite_differences as fd
 from . import product_oracles as oracles
-from .diagnostics import describe_entry
+from .kinks_and_saturation import describe_entry
 from .comparison import entry_verdict, rank
 from .gradient_check import check_inputs, is_analytic
 from .hvp_diagnosis import diagnose_product
 from .layouts import Layout
 from .modules import module_for
 from .pipeline import CheckOptions, Run
-from .report import Agreement, CheckReport, EntryFinding
+from .check_report import Agreement, CheckReport, EntryFinding
 from .tolerances import FD_TOLERANCES
 
 #: kind -> (generated function, what it is called, the finite-difference method's name).
@@ -112,7 +112,7 @@ def check_hvp(network: Network, params: dict, X, T, hvp_fn: Callable, V: dict | 
             toolkit's way (:class:`~verify.check.layouts.Layout`).
 
     Returns:
-        A :class:`~verify.check.report.CheckReport`; ``report.ok`` is the verdict.
+        A :class:`~verify.check.check_report.CheckReport`; ``report.ok`` is the verdict.
 
     Raises:
         InputError: invalid network, parameters, data, direction or options; a

@@ -31,7 +31,7 @@ from derive.codegen.source import numpy_module
 from .diagnosis import compose, shape_finding
 from .hypotheses import Hypothesis, Point, agrees
 from .modules import module_for
-from .report import Diagnosis
+from .check_report import Diagnosis
 
 TRIED = {"hessian": "the Gauss-Newton product passed off as the Hessian, a hidden activation's second-derivative "
                     "term left out, a flipped sign or constant factor (2, 1/2), a transposed weight block",

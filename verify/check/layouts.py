@@ -286,7 +286,7 @@ def nielsen_pair(network: Network, result) -> dict | None:
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 
-    Shapes that do not fit are left for :func:`verify.check.sources.check_gradient_result`
+    Shapes that do not fit are left for :func:`verify.check.candidates.check_gradient_result`
     to realign or refuse.
     """
     value = np.asarray(value)

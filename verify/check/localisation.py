@@ -18,7 +18,7 @@ import numpy as np
 
 from derive import Network
 
-from .diagnostics import describe_entry, unit_name
+from .kinks_and_saturation import describe_entry, unit_name
 
 
 def ranges(indices) -> str:

@@ -18,7 +18,7 @@ differences at every entry).  Everything else is here, once:
    (:class:`~verify.check.comparison.Check`);
 4. the check's own **referee**, then **finish** (:meth:`Run.finish`): warnings,
    the diagnosis of a wrong candidate, the convention that would make it right
-   (:mod:`verify.check.conventions`), what the function printed and what was
+   (:mod:`verify.check.other_conventions`), what the function printed and what was
    read, the timing.
 """
 
@@ -39,7 +39,7 @@ from .candidates import Returned, call_candidate
 from .comparison import Check
 from .layouts import Layout
 from .modules import module_for
-from .report import CheckReport
+from .check_report import CheckReport
 from .sources import function_name
 from .tolerances import tolerance_for
 from .undefined import require_finite

@@ -36,7 +36,7 @@ from derive import Network
 from derive.codegen.printing import activation_forward
 from verify.engine import Engine
 
-from .diagnostics import straddled_kinks
+from .kinks_and_saturation import straddled_kinks
 
 #: Complex step along V (V is scaled to largest entry 1 first).
 COMPLEX_STEP = 1e-20

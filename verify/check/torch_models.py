@@ -16,7 +16,7 @@ layer named ``Linear`` with its own Function), and each activation by its
 values (or as ``activation=`` names it).  A forward on raw tensors is the pair
 ``(forward, params)``: ``forward(X, params)`` with a dict or list of tensors.
 The loss is PyTorch's own (``nn.MSELoss()``, ``nn.CrossEntropyLoss()``, ...,
-or their names) or a loss record's name (:mod:`verify.check.pytorch.losses`).
+or their names) or a loss record's name (:mod:`verify.check.pytorch.model_loss`).
 
 Gradients come from ``torch.autograd.grad`` on a ``torch.func.functional_call``
 with the parameters being checked, so the model itself is never modified.  A
@@ -34,15 +34,15 @@ from torch import nn
 from derive import InputError, check_params
 from verify.engine.data import check_data
 
-from .diagnostics import preactivations
+from .kinks_and_saturation import preactivations
 from .gradient_check import check_gradients
 from .modules import module_for
 from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, model_tensors
 from .pytorch.failures import users_failure
-from .pytorch.losses import binary_targets, model_loss
+from .pytorch.model_loss import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
 from .pytorch.tracing import model_name, was_traced
-from .report import CheckReport
+from .check_report import CheckReport
 from .sources import load_function, one_line, user_frame
 
 __all__ = ["TorchNetwork", "check_torch_hvp", "check_torch_module", "gradient_function", "hvp_function",
@@ -116,7 +116,7 @@ def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *,
         **options: Passed to :func:`verify.check_gradients` (``rtol``, ``seed``, ...).
 
     Returns:
-        The :class:`~verify.check.report.CheckReport`, naming each parameter
+        The :class:`~verify.check.check_report.CheckReport`, naming each parameter
         both ways (``W1 (fc1.weight)``); its notes say what was read, layer by layer.
 
     Raises:

@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 
 import numpy as np
 
@@ -71,10 +70,11 @@ from verify.check.inputs import (load_parameters, params_from_arrays, random_dat
 from verify.check.pytorch.loss_names import parse_loss
 from verify.check.sources import load_function
 
-from . import (add_network_arguments, given_network_options, network_from_args, non_negative_int, positive_int,
-               write_stdout)
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .options import add_layout_options, layout_from_args, refuse_layout_without_function
+from .options import (add_batch_option, add_data_option, add_function_options, add_json_option, add_labels_option,
+                      add_layout_options, add_network_arguments, add_order_option, add_params_option, add_seed_option,
+                      given_network_options, layout_from_args, network_from_args, refuse_layout_without_function)
+from .output import write_stdout
 
 DEFAULT_BATCH = 8
 
@@ -83,34 +83,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, spec_help="layer sizes such as 3-4-2, or a .yaml/.json spec file "
                           "(not with --torch, which reads the model's)")
     candidate = parser.add_mutually_exclusive_group()
-    candidate.add_argument("--grad", metavar="FN", help="your gradient function: MODULE:FN or path/to/file.py:FN")
-    candidate.add_argument("--hvp", metavar="FN", help="your Hessian-vector product FN(params, X, T, V): "
-                           "MODULE:FN or path/to/file.py:FN")
+    add_function_options(candidate)
     candidate.add_argument("--torch", metavar="OBJ", help="a PyTorch model: MODULE:OBJECT or path/to/file.py:FACTORY "
                            "(an nn.Module, or (forward, params) for raw tensors)")
     parser.add_argument("--gnvp", action="store_true", help="--hvp FN computes the generalized Gauss-Newton "
                         "product G V, not H V")
     parser.add_argument("--direction", metavar="FILE", help="the direction V for --hvp or --order 2: .npz or .json "
                         "keyed like the parameters (default: a random unit direction from --seed)")
-    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="with --torch: 2 checks the Hessian-vector product of the model's double backward")
-    parser.add_argument("--params", metavar="FILE", help="parameters: .npz, .json or a PyTorch state_dict "
-                        "(default: random from --seed, or the --torch model's own)")
-    parser.add_argument("--data", metavar="FILE", help="examples: .npz (X and T, or X and y) or .csv "
-                        "(default: --batch random examples)")
-    parser.add_argument("--batch", type=positive_int, metavar="N",
-                        help="number of random examples (default %d)" % DEFAULT_BATCH)
-    parser.add_argument("--labels", action="store_true", help="random targets as integer class labels (N,), for "
-                        "code that indexes with y (cs231n) or takes nn.CrossEntropyLoss's targets")
-    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
-                        help="seed of the random parameters, data and finite-difference samples (default 0)")
+    add_order_option(parser, "with --torch, check the Hessian-vector product of the model's double backward")
+    add_params_option(parser, "the parameters (default: random from --seed, or the --torch model's own)")
+    add_data_option(parser, "the examples (default: --batch random examples)")
+    add_batch_option(parser, "random examples without --data; default %d" % DEFAULT_BATCH)
+    add_labels_option(parser, "random targets")
+    add_seed_option(parser, "the random parameters, data and finite-difference samples")
     parser.add_argument("--dtype", choices=("float64", "float32"),
                         help="dtype of the parameters and data given to --grad (default: the --params file's, "
                              "else float64)")
     parser.add_argument("--rtol", type=float, metavar="R", help="per-entry relative tolerance (default by dtype)")
     parser.add_argument("--floor", type=float, metavar="F",
                         help="absolute floor, as a fraction of each parameter's largest entry (default by dtype)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON (only the JSON on stdout)")
+    add_json_option(parser, "the report")
     add_layout_options(parser, examples_flags=("--examples", "--examples-as"))
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="give up on your code after SECONDS (default %g; 0 for no limit)" % DEFAULT_TIMEOUT)

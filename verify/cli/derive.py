@@ -34,11 +34,12 @@ from __future__ import annotations
 import argparse
 
 from derive import InputError, derive
-from derive.concrete.text import format_partial
-from derive.files import check_writable
+from derive.concrete.partial_text import format_partial
+from derive.files import atomic_write, check_writable
 from derive.report.latex import standalone
-from derive.symbolic.text import format_derivation, format_second_order
-from verify.cli import add_network_arguments, network_command, network_from_args, write_output
+from derive.symbolic.derivation_text import format_derivation, format_second_order
+
+from .options import add_batch_option, add_network_arguments, add_order_option, network_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,14 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--standalone", action="store_true",
                         help="with --latex: a complete document (preamble included) that pdflatex compiles")
     parser.add_argument("--steps", action="store_true", help="show every chain-rule step of every layer")
-    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="1: the gradients (default); 2: second derivatives by the R-operator (Hessian- and "
-                             "Gauss-Newton-vector products along a direction V)")
+    add_order_option(parser, "second derivatives by the R-operator (Hessian- and Gauss-Newton-vector products "
+                     "along a direction V)")
     parser.add_argument("--partial", nargs="+", metavar=("NAME", "INDEX"),
                         help="print one scalar partial, e.g. --partial W1 0 1 (weight j=0, i=1) or --partial b2 0")
     parser.add_argument("--expand", action="store_true", help="with --partial: expand down to inputs and parameters")
-    parser.add_argument("--batch", type=int, metavar="B",
-                        help="with --partial: examples the loss sums over (default 1)")
+    add_batch_option(parser, "with --partial: the examples the loss sums over; default 1")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the generated numpy module (forward, loss, gradients; with --order 2 also hvp, "
                              "gnvp and hessian) to FILE instead")
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.partial:
         name, index = args.partial[0], _indices(args.partial[1:])
         text = format_partial(derivation, name, index, batch=1 if args.batch is None else args.batch,
-                              expand=args.expand, style=style, see_also=network_command("derive", network))
+                              expand=args.expand, style=style, see_also=network.command("derive"))
     elif args.order == 2:
         text = format_second_order(derivation, style=style, steps=args.steps)
     else:
@@ -112,7 +111,7 @@ def _write_module(derivation, args: argparse.Namespace) -> int:
         source = derivation.numpy_source(order=args.order, any_width=args.any_width)
     except NotImplementedError as exc:
         raise InputError("cannot generate numpy code for %s: %s" % (derivation.network.describe(), exc)) from None
-    write_output(args.output, source)
+    atomic_write(args.output, source)
     functions = "forward, loss, gradients, hvp, gnvp and hessian" if args.order == 2 else "forward, loss and gradients"
     if args.any_width:
         print("wrote %s: %s of every width of %s" % (args.output, functions, derivation.network.describe(any_width=True)))

@@ -33,7 +33,8 @@ from derive.report.example import LECTURE_SIZES
 from derive.report.exercises import SIGNS
 from derive.report.writers import FORMATS, check_tools, format_for
 from derive.files import check_writable
-from verify.cli import add_network_arguments, network_from_args, positive_int
+from .options import (add_format_option, add_network_arguments, add_seed_option, add_step_options, network_from_args,
+                      positive_int)
 from verify.exercises import lecture_sheet, make_sheet, make_sheets, write_key, write_keys_csv
 from verify.exercises.sheets import SHEET_LR
 
@@ -42,12 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     parser.add_argument("-o", "--output", required=True, metavar="SHEET",
                         help="the sheet: .html, .md, .tex, .pdf or .ipynb")
-    parser.add_argument("--format", metavar="FORMAT", help="the format, if not the output's extension: %s"
-                        % ", ".join(FORMATS))
+    add_format_option(parser, FORMATS)
     parser.add_argument("--key", metavar="KEY", help="the key: .json (default <name>-key.json), or with --count the "
                                                      "CSV of keys (default <name>-keys.csv)")
     parser.add_argument("--answers-sheet", metavar="FILE", help="also write the answer sheet (any format)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the numbers (default 0)")
+    add_seed_option(parser, "the numbers")
     parser.add_argument("--count", type=positive_int, default=1, metavar="K", help="K distinct sheets, one per student")
     parser.add_argument("--example", choices=("random", "lecture"), default="random",
                         help="the numbers: drawn from --seed (default), or the lecture's Backprop Example (2-2-1)")
@@ -55,10 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ours: δ = ∂E/∂Z, w ← w − η∂E/∂w (default); lecture: δ = −∂E/∂net, Δw = ηδx + αΔw")
     parser.add_argument("--steps", type=positive_int, default=1, help="steps of gradient descent (default 1)")
     parser.add_argument("--examples", type=positive_int, default=1, help="examples in the batch (default 1)")
-    parser.add_argument("--lr", type=float, default=None, metavar="ETA",
-                        help="learning rate η (default %g; the lecture's 0.2 with --example lecture)" % SHEET_LR)
-    parser.add_argument("--momentum", type=float, default=None, metavar="ALPHA",
-                        help="momentum α (default 0; the lecture's 0.9 with --example lecture)")
+    add_step_options(parser, "the sheet's steps", None, "default %g; the lecture's 0.2 with --example lecture"
+                     % SHEET_LR, None, "default 0; the lecture's 0.9 with --example lecture")
     parser.add_argument("--digits", type=int, default=4, help="significant digits of the answers (default 4)")
 
 

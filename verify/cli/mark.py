@@ -38,10 +38,12 @@ from pathlib import Path
 
 from derive import InputError
 from derive.report.writers import check_tools, format_for
-from derive.files import check_writable
-from verify.cli import write_output, write_stdout
+from derive.files import atomic_write, check_writable
 from verify.exercises import mark, read_answers, read_keys
 from verify.exercises.marking import STATUSES
+
+from .options import add_json_option
+from .output import write_stdout
 
 MARKS_COLUMNS = ("file", "name", "sheet", "score", "out_of") + STATUSES + ("mistakes",)
 
@@ -49,7 +51,7 @@ MARKS_COLUMNS = ("file", "name", "sheet", "score", "out_of") + STATUSES + ("mist
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", metavar="KEY", help="key.json (one sheet) or keys.csv (a class)")
     parser.add_argument("answers", metavar="ANSWERS", nargs="+", help="students' answers: .csv or .json files")
-    parser.add_argument("--json", action="store_true", help="print the marks as JSON")
+    add_json_option(parser, "the marks")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="the marked sheet (.html, .md, .tex, .pdf, .ipynb) for one answers file; marks.csv for "
                              "several")
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output and len(markings) == 1 and Path(args.output).suffix.lower() != ".csv":
         markings[0].write(args.output)
     elif args.output:
-        write_output(args.output, _marks_csv(markings))
+        atomic_write(args.output, _marks_csv(markings))
     if args.json:
         data = [marking.to_dict() | {"file": marking.source} for marking in markings]
         write_stdout(json.dumps(data[0] if len(data) == 1 else data, indent=1))

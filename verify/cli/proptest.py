@@ -63,8 +63,9 @@ from derive import InputError
 
 from verify.check.layouts import EXAMPLES
 
-from . import add_network_arguments, given_network_options, network_from_args
-from .options import add_layout_options, layout_flags_given, layout_from_args, refuse_layout_without_function
+from .options import (add_function_options, add_json_option, add_labels_option, add_layout_options,
+                      add_network_arguments, add_order_option, add_seed_option, given_network_options,
+                      layout_flags_given, layout_from_args, network_from_args, refuse_layout_without_function)
 
 #: The options that restrict random networks: flag -> (attribute, default).
 POOL_FLAGS = {"--activations": ("activations", None), "--losses": ("losses", None), "--max-depth": ("max_depth", 3),
@@ -78,18 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "file): only parameters and data are drawn; default: random networks too")
     parser.add_argument("--examples", type=_count, metavar="N",
                         help="examples in all (default by profile: dev 200, ci 2000, thorough 20000)")
-    parser.add_argument("--grad", metavar="MODULE:FN", help="your gradient function, FN(params, X, T) -> dict "
-                        "(MODULE importable from here, or path/to/file.py:FN); without SPEC it needs a parameter "
-                        "named network; default: the engine")
-    parser.add_argument("--hvp", metavar="MODULE:FN", help="your Hessian-vector product, FN(params, X, T, V) -> "
-                        "dict, checked instead of gradients (implies --order 2)")
-    parser.add_argument("--order", type=int, choices=(1, 2), help="2: check Hessian-vector products (yours with "
-                        "--hvp, else the generated hvp) against the derivation and differences of the engine")
+    add_function_options(parser, grad="; without SPEC it needs a parameter named network; default: the engine",
+                         hvp="; checked instead of gradients (implies --order 2)")
+    add_order_option(parser, "check Hessian-vector products (yours with --hvp, else the generated hvp) against the "
+                     "derivation and differences of the engine", default=None)
     parser.add_argument("-n", "--workers", metavar="WORKERS",
                         help="parallel worker processes on this machine (pytest-xdist): a number, or 'auto' for one "
                              "per core (default); 0 for none (one process; your function runs in a child process)")
-    parser.add_argument("--seed", type=int, metavar="S", help="search another random sequence (default: 0 under "
-                        "the ci profile, a new one each run under dev and thorough; the summary shows it)")
+    add_seed_option(parser, "the random sequence searched", default=None, default_text="default: 0 under the ci "
+                    "profile, a new one each run under dev and thorough; the summary shows it")
     parser.add_argument("--profile", choices=("dev", "ci", "thorough"), help="hypothesis settings profile "
                         "(default: $BACKPROP_HYPOTHESIS_PROFILE, else ci)")
     parser.add_argument("--activations", metavar="LIST", help="comma-separated activations to draw from (default: all)")
@@ -99,13 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bias", dest="pool_bias", choices=("yes", "no", "any"),
                         help="random networks with biases, without, or either (default any)")
     parser.add_argument("--decay", choices=("yes", "no", "any"), help="weight decay (default any)")
-    parser.add_argument("--labels", action="store_true", help="give your function integer class labels (N,) as "
-                        "targets (each example's likeliest class), for code that indexes with y")
+    add_labels_option(parser, "the targets your function is given (each example's likeliest class)")
     add_layout_options(parser)
     scale = parser.add_argument_group("at scale (docs/property-testing-at-scale.md)")
     scale.add_argument("--shard", metavar="K/N", help="run the K-th of N disjoint parts of the run; the N shards "
                        "together run exactly the examples of the whole run")
-    scale.add_argument("--json", action="store_true", help="print the result as JSON (for --merge)")
+    add_json_option(scale, "the result", "for --merge")
     scale.add_argument("--merge", nargs="+", metavar="RESULT.json", help="merge the --json results of the shards of "
                        "one run into one verdict")
     scale.add_argument("--dask", metavar="ADDRESS", help="run the parts as tasks on the Dask scheduler at ADDRESS "

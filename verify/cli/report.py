@@ -43,12 +43,14 @@ from dataclasses import replace
 import numpy as np
 
 from derive import InputError, Network
-from verify.check.inputs import load_parameters
 from derive.report import FORMATS, ExampleInput, lecture_example, random_example
 from derive.report.example import LECTURE_LR, LECTURE_MOMENTUM, LECTURE_SIZES
-from verify.cli import add_network_arguments, network_from_args
-from verify.engine.data import ACCEPTED, load_data
-from verify.reporting import write_report
+from verify.check.inputs import load_parameters
+from verify.engine.data import load_data
+from verify.report_writers import write_report
+
+from .options import (add_data_option, add_format_option, add_network_arguments, add_order_option, add_params_option,
+                      add_seed_option, add_step_options, network_from_args)
 
 EXAMPLES = ("lecture", "random", "none")
 
@@ -57,22 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="the report: .html, .md, .tex, .pdf or .ipynb")
-    parser.add_argument("--format", metavar="FORMAT",
-                        help="the format, if not the output's extension: %s (or an extension such as md)"
-                             % ", ".join(FORMATS))
+    add_format_option(parser, FORMATS)
     parser.add_argument("--example", choices=EXAMPLES,
                         help="the worked example's numbers: the lecture's (2-2-1), seeded random ones (default), "
                              "or none")
-    parser.add_argument("--params", metavar="PARAMS.npz", help="the worked example's parameters")
-    parser.add_argument("--data", metavar="SOURCE", help="the worked example's examples: " + ACCEPTED)
-    parser.add_argument("--lr", type=float, default=None, metavar="ETA",
-                        help="learning rate of the worked example's steps (default %g)" % LECTURE_LR)
-    parser.add_argument("--momentum", type=float, default=None, metavar="ALPHA",
-                        help="momentum of the worked example's steps (default %g)" % LECTURE_MOMENTUM)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random numbers (default 0)")
-    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="1: the gradients (default); 2: also the second derivatives (R-operator passes, "
-                             "and a small network's dense Hessian)")
+    add_params_option(parser, "the worked example's parameters (default: seeded random ones)")
+    add_data_option(parser, "the worked example's examples (default: one seeded random example)")
+    add_step_options(parser, "the worked example's steps", None, "default %g" % LECTURE_LR, None,
+                     "default %g" % LECTURE_MOMENTUM)
+    add_seed_option(parser, "the random numbers")
+    add_order_option(parser, "also the second derivatives (R-operator passes, and a small network's dense Hessian)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="leave out the verification section")
 

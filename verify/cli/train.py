@@ -28,32 +28,31 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from derive import InputError, save_params
-from verify.check.inputs import load_parameters
+from derive import save_params
+from derive.files import atomic_write, check_writable
 from derive.model.params import INIT_SCALE
-from derive.files import check_writable
-from verify.cli import add_network_arguments, network_from_args, non_negative_int, positive_int, write_output
-from verify.reporting import check_report_path, training_data, write_report
-from verify.engine.data import ACCEPTED, Dataset, load_data, split
+from verify.check.inputs import load_parameters
+from verify.engine.data import Dataset, load_data, split
 from verify.engine.training import EpochRecord, History, check_settings, check_training_memory, train
+from verify.report_writers import check_report_path, training_data, write_report
+
+from .options import (add_data_option, add_network_arguments, add_params_option, add_seed_option, add_step_options,
+                      network_from_args, positive_int)
 
 LINES_BY_DEFAULT = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
-    parser.add_argument("--data", required=True, metavar="SOURCE", help=ACCEPTED)
-    parser.add_argument("--lr", type=float, default=0.1, metavar="ETA", help="learning rate eta (default 0.1)")
-    parser.add_argument("--momentum", type=float, default=0.0, metavar="ALPHA",
-                        help="momentum alpha in [0, 1): Delta w_t = -eta dE/dw + alpha Delta w_{t-1} (default 0)")
+    add_data_option(parser, required=True)
+    add_step_options(parser, "training", 0.1, "default 0.1", 0.0, "default 0")
     parser.add_argument("--epochs", type=positive_int, default=100, help="maximum number of epochs (default 100)")
     parser.add_argument("--batch-size", type=positive_int, default=1, metavar="B",
                         help="examples per update: 1 stochastic (default), B mini-batch, >= N batch")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seeds initial weights, split and order (an integer >= 0; default 0)")
+    add_seed_option(parser, "the initial weights, the split and the order of examples")
     parser.add_argument("--init-scale", type=float, default=INIT_SCALE, metavar="S",
                         help="initial weights uniform in (-S, S) (default %g, the lecture's)" % INIT_SCALE)
-    parser.add_argument("--init", metavar="PARAMS.npz", help="start from these parameters instead")
+    add_params_option(parser, "start from these parameters instead of random ones", flag="--init")
     parser.add_argument("--validation", type=float, default=0.0, metavar="FRACTION",
                         help="fraction of examples held out for early stopping (default 0)")
     parser.add_argument("--test", type=float, default=0.0, metavar="FRACTION",
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         save_params(args.output, history.params)
         print("wrote %s" % args.output)
     if args.history:
-        write_output(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
+        atomic_write(args.history, json.dumps(history.to_dict(), indent=1) + "\n")
         print("wrote %s" % args.history)
     if args.report:
         print("wrote %s" % write_training_report(args.report, args, history, (train_set, validation_set, test_set))[0])

@@ -168,7 +168,7 @@ def train(network: Network, data: Dataset | tuple, *, validation: Dataset | tupl
 
     Args:
         network: What to train (its weight decay applies).
-        data: Training examples: a :class:`~verify.data.Dataset` or a tuple ``(X, T)``.
+        data: Training examples: a :class:`~verify.engine.data.Dataset` or a tuple ``(X, T)``.
         validation: Examples to watch for early stopping, same forms; or None.
         params: Initial parameters; default :func:`derive.init_params` from
             ``seed``, uniform in (-init_scale, init_scale).

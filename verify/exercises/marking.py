@@ -41,7 +41,7 @@ from derive.report.document import MARK_SYMBOLS, Document, written_number
 from derive.report.html import render_sections
 from derive.report.sheet import marked_document
 
-from ..reporting import write_document
+from ..report_writers import write_document
 from .answers import Answers, checked_answers
 from .formulas import formulas_for
 from .mistakes import mistakes_for, rounding_reason

@@ -30,7 +30,7 @@ from derive.report.exercises import SIGNS, Blank, step_blanks
 from derive.report.html import render_sections
 from derive.report.sheet import SheetContent, sheet_document
 
-from ..reporting import write_document
+from ..report_writers import write_document
 from .numbers import draw_numbers
 from .precision import DIGITS
 

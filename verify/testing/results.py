@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 from derive import ACTIVATIONS, LOSSES, InputError
-from verify.check.report import SOURCES
+from verify.check.check_report import SOURCES
 from verify.testing.runs import PropertyRun, toolkit
 
 FORMAT = "backprop-proptest-result/1"

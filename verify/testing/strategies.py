@@ -27,7 +27,7 @@ Values are drawn by Hypothesis, bounded by ``scale``, so they shrink to simple
 numbers (0, 1, 0.5) in a counterexample; a value below ``1e-6 * scale`` in
 magnitude becomes 0 (such values exercise underflow, not gradients).  Simple numbers put ReLU units exactly
 on their kink (``z = 0``) more often than random floats would: the gradient
-check handles that through its kink logic (:mod:`verify.check.diagnostics`), flagging
+check handles that through its kink logic (:mod:`verify.check.kinks_and_saturation`), flagging
 the finite differences that straddle a kink instead of failing them.
 
 The settings profiles (:mod:`verify.testing.profiles`) are importable from

@@ -19,7 +19,7 @@ An MLP's forward is a chain: input -> affine map -> activation -> affine map
   naming the step and where it is in ``forward``.
 
 :class:`Evaluator` runs any part of the graph on values of one's choosing
-(the probes of :mod:`.layers`), with parameters replaced where asked.
+(the probes of :mod:`.layer_reading`), with parameters replaced where asked.
 """
 
 from __future__ import annotations

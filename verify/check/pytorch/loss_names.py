@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from derive import InputError
+from derive import LOSSES, InputError
 
 #: PyTorch loss class -> (record for reduction "sum", record for "mean", the model output it takes, target kind).
 TORCH_LOSSES = {
@@ -41,9 +41,15 @@ TORCH_LOSSES = {
     "BCELoss": ("binary_cross_entropy", "mean_binary_cross_entropy", "outputs", "binary"),
     "BCEWithLogitsLoss": ("binary_cross_entropy", "mean_binary_cross_entropy", "logits", "binary"),
 }
-#: The output activation each loss record needs, which a loss on logits applies itself.
-OUTPUT_ACTIVATION = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
-                     "mean_binary_cross_entropy": "sigmoid"}
+
+
+def output_activation(record: str) -> str | None:
+    """The output activation the loss record ``record`` needs (its :attr:`derive.Loss.requires_output`), which a
+    PyTorch loss on logits applies itself; None for a loss that takes any output."""
+    required = LOSSES[record].requires_output
+    return required[0] if required else None
+
+
 ACCEPTED = ("%s (each with reduction='sum' or 'mean', PyTorch's default)" % ", ".join(TORCH_LOSSES))
 
 _TEXT = re.compile(r"\s*(?:(?:torch\s*\.\s*)?nn\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", re.S)
@@ -82,7 +88,7 @@ class TorchLoss:
     @property
     def output_activation(self) -> str | None:
         """The activation of the network's output layer the loss implies (``None``: the model's own)."""
-        return OUTPUT_ACTIVATION.get(self.record)
+        return output_activation(self.record)
 
     def __str__(self) -> str:
         return "nn.%s(reduction=%r)" % (self.name, self.reduction)

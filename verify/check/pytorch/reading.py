@@ -27,8 +27,8 @@ from derive import Activation, InputError, Network, get_activation
 from derive.model.network import split_activation_list
 
 from .graph import Evaluator, ForwardFailed, refuse_what_is_not_an_mlp, split_layers
-from .layers import ReadLayer, read_layer
-from .losses import ModelLoss
+from .layer_reading import ReadLayer, read_layer
+from .model_loss import ModelLoss
 from .tracing import trace
 from .vocabulary import LOG_SOFTMAX
 
@@ -173,7 +173,7 @@ def read_model(model: nn.Module, loss: ModelLoss, activation=None, width: int | 
 
     Args:
         model: An ``nn.Module`` (a :class:`TensorModel` for raw tensors).
-        loss: The loss (:func:`.losses.model_loss`); its output layer is decided here.
+        loss: The loss (:func:`.model_loss.model_loss`); its output layer is decided here.
         activation: Each layer's activation, as ``--activation`` gives them (text or a list of
             names/expressions/records); None recognises them.
         width: The input width n_0 when known (from the data); else read from the first layer's weight.

@@ -1,7 +1,7 @@
 """What the reader knows of PyTorch by name: activations however they are spelled, steps that change nothing,
 and the layers that make a model something other than an MLP.
 
-The reader recognises what a model computes by its values (:mod:`.layers`);
+The reader recognises what a model computes by its values (:mod:`.layer_reading`);
 names serve three purposes only: reading an activation's parameter
 (``nn.LeakyReLU(0.2)``, ``F.elu(x, alpha=0.5)``), refusing a spelling whose
 mathematics differs from the registry's (``nn.GELU()`` is the erf form,

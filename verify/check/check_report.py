@@ -179,7 +179,7 @@ class CheckReport:
     quantity: str = "g"  # what the entries are, in the table's "max |g|" column: g, HV or GV
     read: str = ""  # how the candidate's arrays were read, when not in the toolkit's layout
     output: str = ""  # what the candidate printed while it ran
-    convention: object = None  # a verify.check.conventions.Convention under which the candidate is right
+    convention: object = None  # a verify.check.other_conventions.Convention under which the candidate is right
     rerun: str = ""  # the command line that passes under that convention (the CLI fills it in)
 
     @property

@@ -24,10 +24,32 @@ from torch import nn
 
 from derive import ACTIVATIONS, LOSSES, Activation, InputError, Network
 
-from .loss_names import OUTPUT_ACTIVATION, TORCH_LOSSES, TorchLoss, check_reduction, parse_loss
+from .loss_names import TORCH_LOSSES, TorchLoss, check_reduction, output_activation, parse_loss
 from .vocabulary import LOG_SOFTMAX
 
 DEFAULT_LOSS = "sse"
+
+
+def _squared(output, T, logits):
+    return F.mse_loss(output, T, reduction="sum")
+
+
+def _binary_cross_entropy(output, T, logits):
+    return (F.binary_cross_entropy_with_logits if logits else F.binary_cross_entropy)(output, T, reduction="sum")
+
+
+#: Each loss record PyTorch can check with, summed over examples and outputs as PyTorch computes it: ``(output, T,
+#: logits) -> total`` (the record's reduction and averaging are :meth:`derive.Network.loss_scale`'s).  This is the
+#: independent oracle's own spelling of each loss, not the record's SymPy definition.
+_TORCH_VALUES = {
+    "sse": lambda output, T, logits: _squared(output, T, logits) / 2,
+    "squared_error": _squared,
+    "mse": _squared,
+    "cross_entropy": lambda output, T, logits: (F.cross_entropy(output, T, reduction="sum") if logits
+                                                else -(T * torch.log(output)).sum()),
+    "binary_cross_entropy": _binary_cross_entropy,
+    "mean_binary_cross_entropy": _binary_cross_entropy,
+}
 
 
 @dataclass
@@ -64,7 +86,7 @@ class ModelLoss:
             InputError: the model's output is not what the loss takes (probabilities given to a loss on logits,
                 logits to ``NLLLoss``, ...), with what to change.
         """
-        wanted = OUTPUT_ACTIVATION.get(self.record)
+        wanted = output_activation(self.record)
         named = self.torch.takes if self.torch else None
         name = "linear" if final is None else final if isinstance(final, str) else final.name
         ends = "no activation: its outputs are logits" if final is None else where
@@ -109,16 +131,7 @@ class ModelLoss:
         if self.torch is not None:
             target = T.argmax(dim=1) if self.indices else T
             return getattr(nn, self.torch.name)(reduction=self.torch.reduction)(output, target)
-        name = self.record
-        if name in ("sse", "squared_error", "mse"):
-            total = F.mse_loss(output, T, reduction="sum") / (2 if name == "sse" else 1)
-        elif name == "cross_entropy":
-            total = F.cross_entropy(output, T, reduction="sum") if self.takes == "logits" else \
-                -(T * torch.log(output)).sum()
-        elif self.takes == "logits":
-            total = F.binary_cross_entropy_with_logits(output, T, reduction="sum")
-        else:
-            total = F.binary_cross_entropy(output, T, reduction="sum")
+        total = _TORCH_VALUES[self.record](output, T, self.takes == "logits")
         return total * network.loss_scale(len(output))
 
 
@@ -139,7 +152,7 @@ def model_loss(loss, reduction: str | None = None) -> ModelLoss:
     named = parse_loss(loss, reduction)
     if named is not None:
         return ModelLoss(named.record, named.reduction, named)
-    records = ("sse", "squared_error", "mse") + tuple(OUTPUT_ACTIVATION)
+    records = tuple(_TORCH_VALUES)
     if loss not in records:
         names = {name.lower(): name for name in tuple(TORCH_LOSSES) + records}
         close = difflib.get_close_matches(loss.lower(), names, n=1)

@@ -13,7 +13,7 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from .derivation import SymbolicDerivation, parameter_entry
+from .symbolic_derivation import SymbolicDerivation, parameter_entry
 from .second_order import direction, second_order
 from derive.errors import InputError
 from .symbols import E, deltas, j, n

@@ -3,16 +3,16 @@
 The lecture's ``dE/dw_ji = delta_j x_i`` at the network's own sizes: the
 partial in named entries (:class:`~derive.concrete.scalar.ScalarPartials`),
 then the definition of every error term it needs, from the output back, in
-the styles of :mod:`derive.symbolic.text` (plain text, 2-D pretty text or LaTeX).
+the styles of :mod:`derive.symbolic.derivation_text` (plain text, 2-D pretty text or LaTeX).
 """
 
 from __future__ import annotations
 
 import sympy
 
-from derive.symbolic.derivation import SymbolicDerivation, parameter_entry
+from derive.symbolic.symbolic_derivation import SymbolicDerivation, parameter_entry
 from derive.symbolic.symbols import E, deltas
-from derive.symbolic.text import block, check_style, equation, heading, indent
+from derive.symbolic.derivation_text import block, check_style, equation, heading, indent
 
 from .scalar import ScalarPartials, check_concrete
 
