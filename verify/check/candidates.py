@@ -175,29 +175,8 @@ class Call:
         labels = ", T as integer class labels" if np.ndim(T) == 1 else ""
         return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
-                             np.shape(X), np.shape(T), layout, labels, self._hint(exc, T)))
-
-    def _hint(self, exc: BaseException, T) -> str:
-        """What the commonest errors of code in another layout mean about the options, said as a hint."""
-        text = str(exc)
-        names = layouts.user_names(self.network, self.layout)
-        if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) and exc.args[0] not in names:
-            example = layouts.suggested_names(exc.args[0])
-            return ("; it looked up %r, but the parameters it was given are named %s: say its names with --names %s "
-                    "(layout=Layout(names=...) in Python)" % (exc.args[0], ", ".join(names.values()), example)
-                    if example else "")
-        if isinstance(exc, IndexError) and ("indices must be" in text or "only integers" in text) and np.ndim(T) != 1:
-            return "; if it indexes with integer class labels, add --labels (or pass T as labels (N,) in Python)"
-        if isinstance(exc, ValueError) and any(words in text for words in ("matmul", "not aligned", "broadcast",
-                                                                           "shapes")):
-            flags = [flag for flag, given in (("--weights in-out (W stored (n_in, n_out), for X @ W)",
-                                               self.layout.weights == "in-out"),
-                                              ("--examples columns (X is (n_0, N))", self.layout.examples == "columns"),
-                                              ("--per-example (one example per call)", self.layout.per_example))
-                     if not given]
-            return ("; if its arrays are laid out otherwise, say so: %s (docs/other-conventions.md)" % ", ".join(flags)
-                    if flags else "")
-        return ""
+                             np.shape(X), np.shape(T), layout, labels,
+                             layouts.option_hint(self.network, self.layout, exc, T)))
 
     def _with_network(self, arguments: list):
         """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
@@ -337,15 +316,6 @@ def _is_number(value) -> bool:
     return getattr(value, "ndim", None) == 0 and hasattr(value, "item")
 
 
-def _accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
-    """The shapes a returned gradient of parameter ``key`` may have, as its layout stores the parameter."""
-    if key.startswith("b"):
-        return "%s, %s or %s, the shapes of bias %s" % (shape, shape + (1,), (1,) + shape, key)
-    if layout is not None and layout.weights == "in-out":
-        return "%s, the shape of weight %s stored (in, out)" % (shape[::-1], key)
-    return "%s, the shape of parameter %s" % (shape, key)
-
-
 def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
                           what: str = "gradient function", layout: Layout | None = None) -> Returned:
     """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
@@ -369,7 +339,7 @@ def check_gradient_result(network: Network, result, name: str, batch: int | None
         if aligned is None:
             hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
             raise InputError("%s %s: %s has shape %s; expected %s%s" % (what, name, key, value.shape,
-                                                                        _accepted_shapes(key, shape, layout), hint))
+                                                                        layouts.accepted_shapes(key, shape, layout), hint))
         bad = ~np.isfinite(value)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])

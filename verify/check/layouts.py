@@ -298,5 +298,40 @@ def from_user_array(network: Network, layout: Layout, name: str, value) -> np.nd
     return value
 
 
-__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "from_user_array", "name_patterns", "nielsen_pair", "one_example",
-           "read_keys", "user_array", "user_data", "user_names", "user_params"]
+def option_hint(network: Network, layout: Layout, exc: BaseException, T) -> str:
+    """What the commonest errors of code in another layout mean about the options, as a hint for the error line:
+    a parameter looked up under its own name (``--names``), a matmul that does not fit (``--weights``,
+    ``--examples``, ``--per-example``), an index that is not a label (``--labels``); "" otherwise."""
+    text = str(exc)
+    names = user_names(network, layout)
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) and exc.args[0] not in names:
+        example = suggested_names(exc.args[0])
+        return ("; it looked up %r, but the parameters it was given are named %s: say its names with --names %s "
+                "(layout=Layout(names=...) in Python)" % (exc.args[0], ", ".join(names.values()), example)
+                if example else "")
+    if isinstance(exc, IndexError) and ("indices must be" in text or "only integers" in text) and np.ndim(T) != 1:
+        return "; if it indexes with integer class labels, add --labels (or pass T as labels (N,) in Python)"
+    if isinstance(exc, ValueError) and any(words in text for words in ("matmul", "not aligned", "broadcast",
+                                                                       "shapes")):
+        flags = [flag for flag, given in (("--weights in-out (W stored (n_in, n_out), for X @ W)",
+                                           layout.weights == "in-out"),
+                                          ("--examples columns (X is (n_0, N))", layout.examples == "columns"),
+                                          ("--per-example (one example per call)", layout.per_example))
+                 if not given]
+        return ("; if its arrays are laid out otherwise, say so: %s (docs/other-conventions.md)" % ", ".join(flags)
+                if flags else "")
+    return ""
+
+
+def accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
+    """The shapes a returned gradient of parameter ``key`` may have, as its layout stores the parameter."""
+    if key.startswith("b"):
+        return "%s, %s or %s, the shapes of bias %s" % (shape, shape + (1,), (1,) + shape, key)
+    if layout is not None and layout.weights == "in-out":
+        return "%s, the shape of weight %s stored (in, out)" % (shape[::-1], key)
+    return "%s, the shape of parameter %s" % (shape, key)
+
+
+__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "nielsen_pair",
+           "one_example", "option_hint", "read_keys", "suggested_names", "user_array", "user_data", "user_names",
+           "user_params"]
