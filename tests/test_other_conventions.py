@@ -191,10 +191,10 @@ def test_bad_layouts_are_one_line_exit_2(corpus, capsys, argv, message):
 
 
 def test_the_example_layout_given_twice_must_agree(corpus, capsys):
-    with pytest.raises(SystemExit) as stop:
-        check(capsys, "3-4-2", "--grad", "nielsen.py:backprop", "--examples", "columns", "--examples-as", "rows")
-    assert stop.value.code == 2
-    assert "--examples-as rows contradicts the earlier columns; give the example layout once" in capsys.readouterr().err
+    code, _, err = check(capsys, "3-4-2", "--grad", "nielsen.py:backprop", "--examples", "columns", "--examples-as",
+                         "rows")
+    assert code == 2
+    assert "--examples-as rows contradicts the earlier columns; give the example layout once" in err
     code, out, _ = check(capsys, "3-4-2", "--grad", "nielsen.py:backprop", "--examples", "columns", "--examples-as",
                          "columns", "--per-example")
     assert code == 0, out
