@@ -1,10 +1,16 @@
-"""The suite keeps generated modules in a disk cache of its own (derive.codegen.cache), never in the user's."""
+"""The suite keeps generated modules in a disk cache of its own (derive.codegen.cache), never in the user's; and the
+``corpus`` fixture: a working folder holding the code written in other people's styles (tests/corpus)."""
 
 import os
 import shutil
 import tempfile
+from pathlib import Path
+
+import pytest
 
 from derive.codegen.cache import CACHE_VARIABLE
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
 
 _CREATED = []
 
@@ -19,3 +25,12 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     for directory in _CREATED:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    """``tmp_path`` as the working directory, with a copy of every file of tests/corpus."""
+    monkeypatch.chdir(tmp_path)
+    for path in CORPUS.glob("*.py"):
+        shutil.copy(path, tmp_path)
+    return tmp_path

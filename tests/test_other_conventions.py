@@ -10,8 +10,6 @@ correct code passes in every layout on random networks.
 import json
 import re
 import shlex
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,17 +20,6 @@ from corpus.any_layout import make
 from derive import InputError, Network
 from verify import check_gradients, strategies
 from verify.check.layouts import Layout
-
-CORPUS = Path(__file__).resolve().parent / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for path in CORPUS.glob("*.py"):
-        shutil.copy(path, tmp_path)
-    return tmp_path
-
 
 def check(capsys, *argv):
     return run(capsys, *argv)

@@ -9,26 +9,13 @@ the same network too, and the one explanation that fits both is named.
 """
 
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from verify.cli import main
-
-CORPUS = Path(__file__).resolve().parent / "corpus"
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for path in CORPUS.glob("*.py"):
-        shutil.copy(path, tmp_path)
-    return tmp_path
-
 
 def proptest(capsys, *argv):
     try:
