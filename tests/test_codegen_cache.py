@@ -92,10 +92,12 @@ def test_a_record_carrying_a_users_own_function_is_never_cached():
 
 def test_after_clear_caches_the_process_no_longer_reads_the_disk(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_VARIABLE, str(tmp_path))
+    # Trusted for this test, whatever an earlier test in this worker did (distrust() is process-wide), and
+    # restored after it: clear_caches() below distrusts the disk for the rest of the process.
+    monkeypatch.setattr(cache, "_trusted", True)
     key = cache.structure_key(Network([2, 2, 1], activation="elu"), 1)
     assert cache.cached_source(key, lambda: "first") == "first"
     assert cache.cached_source(key, lambda: "second") == "first"  # read back
-    monkeypatch.setattr(cache, "_trusted", True)  # restored after the test: distrust() below is process-wide
     from derive import clear_caches
     clear_caches()
     assert cache.cached_source(key, lambda: "third") == "third"

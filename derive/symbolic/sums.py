@@ -63,7 +63,7 @@ def _sum_out(body: sympy.Expr, limit: tuple) -> sympy.Expr:
     for term in _distribute_deltas(body, index):
         outside, inside = term.as_independent(index, as_Add=False)
         if _has_delta(inside, index):
-            terms.append(outside * deltasummation(inside, limit, no_piecewise=True))
+            terms.append(outside * _pick(inside, limit))
         elif inside == 1:
             terms.append(outside * (limit[2] - limit[1] + 1))
         else:
@@ -129,6 +129,26 @@ def _distribute_deltas(expr: sympy.Expr, index: sympy.Symbol) -> list:
         rest = Mul(*[f for f in Mul.make_args(term) if f is not factor])
         terms.extend(_distribute_deltas(Add(*[rest * part for part in factor.args]), index))
     return terms
+
+
+def _pick(inside: sympy.Expr, limit: tuple) -> sympy.Expr:
+    """``Sum(inside, limit)`` for a summand holding a KroneckerDelta in the index: the one term it picks.
+
+    The common case, a product with one factor ``KroneckerDelta(index, j)``
+    (``j`` another index, in range by construction) and no other delta in the
+    index, is the product of the other factors at ``index = j``: what
+    ``deltasummation(..., no_piecewise=True)`` returns, without its general
+    search.  Anything else goes to ``deltasummation``.
+    """
+    index = limit[0]
+    deltas = [f for f in Mul.make_args(inside) if isinstance(f, KroneckerDelta) and index in f.free_symbols]
+    if len(deltas) == 1:
+        first, second = deltas[0].args
+        other = second if first == index else first if second == index else None
+        rest = Mul(*[f for f in Mul.make_args(inside) if f is not deltas[0]])
+        if isinstance(other, sympy.Symbol) and other != index and not _has_delta(rest, index):
+            return rest.xreplace({index: other})
+    return deltasummation(inside, limit, no_piecewise=True)
 
 
 def _has_delta(expr: sympy.Expr, index: sympy.Symbol) -> bool:
