@@ -199,15 +199,23 @@ def _candidate(spec: str, order: int, directory: str | None) -> Callable:
 
 def run_check(network: Network, params: dict, X, T, run: PropertyRun, candidate: Callable | None = None,
               diagnose: bool = True):
-    """The check of one case: the candidate against the generated code and finite differences."""
+    """The check of one drawn case: the candidate against the generated code and finite differences (a draw
+    whose product is zero along its direction says nothing: Hypothesis draws another)."""
+    try:
+        return check_case(network, params, X, T, run, candidate, diagnose)
+    except ZeroProduct:
+        assume(False)
+
+
+def check_case(network: Network, params: dict, X, T, run: PropertyRun, candidate: Callable | None = None,
+               diagnose: bool = True):
+    """The check of one case (raises :class:`~verify.check.hvp_check.ZeroProduct` for a product that is zero along
+    the direction)."""
     layout = Layout(**run.layout)
     if run.order == 2:  # the generated hvp as candidate by default: derivation against the differences
         hvp = candidate or functools.partial(_generated_hvp, network)
-        try:
-            return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose, layout=layout,
-                             candidate_name=None if candidate else "the generated hvp")
-        except ZeroProduct:  # a draw where the product is zero along the direction says nothing: draw another
-            assume(False)
+        return check_hvp(network, params, X, T, hvp, worst=3, diagnose=diagnose, layout=layout,
+                         candidate_name=None if candidate else "the generated hvp")
     samples = network.n_params if network.n_params <= EVERY_ENTRY else SAMPLED_ENTRIES
     return check_gradients(network, params, X, T, candidate, samples=samples, worst=3, directions=1,
                            diagnose=diagnose, layout=layout)
@@ -236,7 +244,7 @@ def counterexample(case: tuple, run: PropertyRun, execution: Execution = Executi
     reproduce it."""
     network, params, X, T = case
     candidate = _candidate(run.candidate, run.order, execution.directory) if run.candidate else None
-    report = run_check(network, params, X, T, run, candidate)
+    report = check_case(network, params, X, T, run, candidate)
     if report.ok:
         return "the minimal case %s passed when checked again: the candidate is not deterministic" % (
             network.describe())
@@ -277,9 +285,14 @@ def generic_draw(report, network: Network, run: PropertyRun, candidate: Callable
     """
     params = random_params(network, GENERIC_SEED)
     X, T = random_data(network, GENERIC_EXAMPLES, GENERIC_SEED, labels=run.labels)
-    generic = run_check(network, params, X, T, run, candidate)
     where = "a generic draw of the same network (random parameters and %d random examples, seed %d)" % (
         GENERIC_EXAMPLES, GENERIC_SEED)
+    try:
+        generic = check_case(network, params, X, T, run, candidate)
+    except InputError as exc:  # the candidate fails there: say so, the minimal case stands on its own
+        return ["", "On %s the candidate could not be checked: %s" % (where, exc)]
+    except ZeroProduct:  # a product that is zero along the draw's direction says nothing
+        return []
     if generic.ok:
         return ["", "On %s the candidate agrees: its bug shows only on degenerate values like these." % where]
     if [(d.parameters, d.text) for d in generic.diagnosis] == [(d.parameters, d.text) for d in report.diagnosis]:
