@@ -117,7 +117,8 @@ def test_the_diagnosis_names_the_parameter_the_factor_and_the_layer():
     report = check_torch_module(styles.legendre_net("half"), *data(3, 2, "labels", seed=1), loss="CrossEntropyLoss",
                                 activation=LEGENDRE)
     assert "the error term delta1 is 0.5 x the right one and the layers above are right, so the slip is where " \
-           "delta1 is computed (layer 1's activation derivative, or what it multiplies)" in str(report)
+           "delta1 is computed: layer 1's activation derivative, or what it multiplies, delta2 W2, the gradient layer 2 sends " \
+           "back to its input (a custom backward's input gradient)" in str(report)
     report = check_torch_module(styles.tutorial_net("not_zeroed", relu="function"), *data(5, 3, "values", seed=1),
                                 loss="MSELoss(reduction='sum')")
     assert "W1 (w1.T): equals the correct gradient without the factor Heaviside(Z1, 0): delta1, the error term of " \
@@ -175,3 +176,42 @@ def test_the_double_backward_of_every_style_passes(build, loss, activation):
         else "values"
     report = check_torch_hvp(model, *data(width, outputs, targets), loss=loss, activation=activation)
     assert report.ok, str(report)
+
+
+class Squeezed(nn.Module):
+    """A regressor or binary classifier that ends in ``.squeeze(-1)``, as much training code does."""
+
+    def __init__(self, sigmoid: bool = False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.hidden, self.out, self.sigmoid = nn.Linear(4, 6).double(), nn.Linear(6, 1).double(), sigmoid
+
+    def forward(self, x):
+        z = self.out(torch.tanh(self.hidden(x)))
+        return (torch.sigmoid(z) if self.sigmoid else z).squeeze(-1)
+
+
+@pytest.mark.parametrize("sigmoid, loss, targets", [(False, "MSELoss", "values"), (False, "BCEWithLogitsLoss", "binary"),
+                                                     (True, "BCELoss", "binary")],
+                         ids=["regressor", "logits", "probability"])
+def test_a_one_unit_output_squeezed_to_n_is_checked_as_the_training_loss_sees_it(sigmoid, loss, targets):
+    X, T = data(4, 1, targets)
+    report = check_torch_module(Squeezed(sigmoid), X, T, loss=loss)
+    assert report.ok, str(report)
+    model = Squeezed(sigmoid)  # the oracle: torch's own training loss on the (N,) output and (N,) targets
+    getattr(nn, loss)()(model(torch.as_tensor(X)), torch.as_tensor(T[:, 0])).backward()
+    reference = module_for(read_module(Squeezed(sigmoid), loss).network)
+    params = read_module(Squeezed(sigmoid), loss).params
+    ours = reference.gradients(params, X, T)
+    assert np.allclose(ours["W1"], model.hidden.weight.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_what_the_check_assumed_about_the_loss_and_the_targets_is_said():
+    X, T = data(3, 2, "labels")
+    notes = check_torch_module(styles.functional_net(), X, T).notes
+    assert "no loss given: checked with sse on the model's outputs; give the loss the model is trained with " \
+           "(--loss CrossEntropyLoss, MSELoss, ...)" in notes
+    notes = check_torch_module(styles.functional_net(), X, T, loss=nn.MSELoss()).notes
+    assert "the targets are integer class labels and nn.MSELoss(reduction='mean') compares values: they were read as " \
+           "one-hot rows (np.eye(2)[y]), which PyTorch's loss itself would need" in notes
+    assert not any("no loss given" in note for note in notes)

@@ -172,8 +172,10 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
     if sorted(names) == sorted(below) and max(layers) < point.network.depth:
         layer = max(layers)
         text += (": the error term delta%d is %.4g x the right one and the layers above are right, so the slip is "
-                 "where delta%d is computed (layer %d's activation derivative, or what it multiplies)%s"
-                 % (layer, ratio, layer, layer, ", and it is passed down to the layers below" if layer > 1 else ""))
+                 "where delta%d is computed: layer %d's activation derivative, or what it multiplies, delta%d W%d, "
+                 "the gradient layer %d sends back to its input (a custom backward's input gradient)%s"
+                 % (layer, ratio, layer, layer, layer + 1, layer + 1, layer + 1,
+                    ", and it is passed down to the layers below" if layer > 1 else ""))
     return text
 
 

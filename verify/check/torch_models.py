@@ -79,7 +79,7 @@ def as_model(found, where: str) -> nn.Module:
                      "forward(X, params) and a dict or list of tensors" % (where, type(found).__name__))
 
 
-def read_module(model, loss="sse", reduction: str | None = None, *, activation=None,
+def read_module(model, loss=None, reduction: str | None = None, *, activation=None,
                 width: int | None = None, reuse: bool = False) -> TorchNetwork:
     """Read ``model`` into a network and its parameters (:func:`verify.check.pytorch.reading.read_model`).
 
@@ -99,7 +99,7 @@ def read_module(model, loss="sse", reduction: str | None = None, *, activation=N
                       model_loss(loss, reduction), activation, width, reuse)
 
 
-def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *, params: dict | None = None,
+def check_torch_module(model, X, T, loss=None, reduction: str | None = None, *, params: dict | None = None,
                        activation=None, **options) -> CheckReport:
     """Check the gradients PyTorch's autograd computes for ``model`` against the symbolic reference.
 
@@ -108,7 +108,8 @@ def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *,
         X: Inputs ``(N, n_0)`` (numpy array or tensor, on any device).
         T: Targets ``(N, n_L)``, or integer class labels ``(N,)``.
         loss: A PyTorch loss object (``nn.CrossEntropyLoss()``) or name (``"MSELoss(reduction='sum')"``),
-            or a loss record's name (``"sse"``, ``"cross_entropy"``).
+            or a loss record's name (``"sse"``, ``"cross_entropy"``); None (the default) checks with ``sse``
+            and says so in a note.
         reduction: With a record's name: ``"sum"`` or ``"mean"`` over examples.
         params: Parameters to check at, keyed ``W1, b1, ...`` (default: the model's own);
             cast to the model's dtype.
@@ -132,7 +133,7 @@ def check_torch_module(model, X, T, loss="sse", reduction: str | None = None, *,
     return report
 
 
-def check_torch_hvp(model, X, T, loss="sse", reduction: str | None = None, *, params: dict | None = None,
+def check_torch_hvp(model, X, T, loss=None, reduction: str | None = None, *, params: dict | None = None,
                     V: dict | None = None, activation=None, **options) -> CheckReport:
     """Check the Hessian-vector product PyTorch's double backward computes for ``model``'s loss.
 
@@ -176,6 +177,7 @@ def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:
             read = read_module(model, loss, reduction, activation=activation, width=width, reuse=reuse)
             Xc, Tc = check_data(read.network, X, T)
             read.loss.targets_from(Tc, labels)
+            read.notes += _target_notes(read, labels, loss)
             if params is not None:
                 dtype = next(iter(read.params.values())).dtype
                 read.params = {k: v.astype(dtype) for k, v in check_params(read.network, params).items()}
@@ -186,6 +188,18 @@ def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:
         except InputError:
             if not reuse:
                 raise
+
+
+def _target_notes(read: TorchNetwork, labels: bool, loss) -> list[str]:
+    """What the check assumed about the loss and the targets, where the user may not have meant it."""
+    notes = []
+    if loss is None:
+        notes.append("no loss given: checked with %s on the model's outputs; give the loss the model is trained with "
+                     "(--loss CrossEntropyLoss, MSELoss, ...)" % read.network.loss.name)
+    if labels and not read.loss.takes_classes and read.network.sizes[-1] > 1:
+        notes.append("the targets are integer class labels and %s compares values: they were read as one-hot rows "
+                     "(np.eye(%d)[y]), which PyTorch's loss itself would need" % (read.loss, read.network.sizes[-1]))
+    return notes
 
 
 def _finite_weights(read: TorchNetwork) -> None:

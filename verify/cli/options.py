@@ -61,7 +61,8 @@ def add_network_arguments(parser: argparse.ArgumentParser, spec_help: str | None
     parser.add_argument("--activation", help="one activation for all layers, or one per layer separated by commas "
                         "(%s, %s, or an expression in x such as 'x/(1+abs(x))')"
                         % (", ".join(ACTIVATIONS), ", ".join(parameterized)))
-    parser.add_argument("--loss", help="%s; default sse" % losses)
+    parser.add_argument("--loss", help="%s; default sse (with --torch also PyTorch's names: CrossEntropyLoss, "
+                        "NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss, with reduction='sum' or 'mean')" % losses)
     parser.add_argument("--reduction", choices=("sum", "mean"), help="sum or mean over examples (default: sum, the lecture's; mean for --loss mse)")
     parser.add_argument("--no-bias", dest="bias", action="store_false", default=None, help="layers without biases")
     parser.add_argument("--weight-decay", type=float, metavar="LAMBDA", help="L2 coefficient: penalty LAMBDA/2 * sum w^2")

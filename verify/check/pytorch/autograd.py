@@ -28,8 +28,11 @@ def model_tensors(read: TorchNetwork, params: dict, requires_grad: bool = False)
 
 
 def call(read: TorchNetwork, tensors: dict[str, torch.Tensor], X) -> torch.Tensor:
-    """The model's output on ``X`` with its parameters replaced by ``tensors``."""
-    return torch.func.functional_call(read.model, tensors, (torch.as_tensor(np.asarray(X), dtype=read.dtype),))
+    """The model's output on ``X`` with its parameters replaced by ``tensors``, as (N, n_L): a one-unit output that
+    the forward squeezes to (N,) (``.squeeze(-1)``, as regression and binary classifiers often end) is the same
+    numbers, taken as one column."""
+    output = torch.func.functional_call(read.model, tensors, (torch.as_tensor(np.asarray(X), dtype=read.dtype),))
+    return output.unsqueeze(-1) if output.ndim == 1 and read.network.sizes[-1] == 1 else output
 
 
 def loss_of(read: TorchNetwork, tensors: dict[str, torch.Tensor], X, T) -> torch.Tensor:

@@ -175,6 +175,8 @@ def read_activation(model: nn.Module, evaluator: Evaluator, split: Split, layer:
                          % (layer.number, where, one_line(exc), user_frame(exc, fallback=False),
                             tuple(Z.shape))) from None
     Z = Z.numpy()
+    if values is not None and values.shape == Z.shape[:1] and Z.shape[1:] == (1,):
+        values = values[:, None]  # one unit squeezed to (N,) after its activation (.squeeze(-1)): the same values
     if values is None or values.shape != Z.shape:
         raise InputError("cannot read layer %d's activation (%s): it maps net inputs of shape %s to %s; an MLP's "
                          "activations keep one value per unit" % (layer.number, where, Z.shape,
