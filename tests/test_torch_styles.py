@@ -118,7 +118,8 @@ def test_the_diagnosis_names_the_parameter_the_factor_and_the_layer():
                                 activation=LEGENDRE)
     assert "the error term delta1 is 0.5 x the right one and the layers above are right, so the slip is where " \
            "delta1 is computed: layer 1's activation derivative, or what it multiplies, delta2 W2, the gradient layer 2 sends " \
-           "back to its input (a custom backward's input gradient)" in str(report)
+           "back to its input (a custom backward's input gradient). Hand-written backwards this reaches first: " \
+           "layer 1's activation, LegendrePolynomial3.apply at tests/buggy/torch_styles.py line" in str(report)
     report = check_torch_module(styles.tutorial_net("not_zeroed", relu="function"), *data(5, 3, "values", seed=1),
                                 loss="MSELoss(reduction='sum')")
     assert "W1 (w1.T): equals the correct gradient without the factor Heaviside(Z1, 0): delta1, the error term of " \

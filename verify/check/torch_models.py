@@ -27,6 +27,9 @@ float64 copy.  PyTorch is an optional dependency (``pip install
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import torch
 from torch import nn
@@ -130,7 +133,30 @@ def check_torch_module(model, X, T, loss=None, reduction: str | None = None, *, 
                              parameter_names=_other_names(read), **options)
     report.notes = read.notes + report.notes
     report.warnings = _softplus_notes(read, X) + report.warnings
+    report.diagnosis = [_with_backwards(read, d) for d in report.diagnosis]
     return report
+
+
+def _with_backwards(read: TorchNetwork, diagnosis):
+    """A finding with the hand-written backwards (custom ``autograd.Function``) it reaches first, where to look.
+
+    Parameters of layer l and below that are wrong while the layers above are right are computed from delta_l:
+    layer l's activation backward, and the input gradient layer l + 1's backward sends down.
+    """
+    if diagnosis.kind == "right" or not read.layers:
+        return diagnosis
+    layers = sorted({int(name[1:]) for name in diagnosis.parameters})
+    top = layers[-1]
+    places = [("layer %d's activation" % top, read.layers[top - 1].activation_text)]
+    places += [("layer %d's own backward" % layer, read.layers[layer - 1].affine_text) for layer in layers]
+    if top < len(read.layers):
+        places.append(("the input gradient of layer %d's backward" % (top + 1), read.layers[top].affine_text))
+    custom = ["%s, %s" % (what, found.group(0)) for what, text in places
+              if (found := re.search(r"\w+\.apply( in [^,;]*?)? at [^,;()]+ line \d+", text))]
+    if not custom:
+        return diagnosis
+    return dataclasses.replace(diagnosis, text="%s. Hand-written backwards this reaches first: %s" % (
+        diagnosis.text.rstrip("."), "; ".join(custom)))
 
 
 def check_torch_hvp(model, X, T, loss=None, reduction: str | None = None, *, params: dict | None = None,
