@@ -152,6 +152,20 @@ def test_profiles_are_registered_under_prefixed_names_and_never_overwrite_existi
     assert out == ["7", "3", str(strategies.PROFILES["ci"].max_examples), "True"]
 
 
+@pytest.mark.parametrize("environment", [{"CI": "true"}, {}], ids=["on-a-ci-machine", "on-a-laptop"])
+def test_only_the_ci_profile_draws_the_same_examples_every_run_wherever_it_runs(environment):
+    """Hypothesis loads a derandomized profile of its own when it sees ``CI``: ``dev`` must not inherit it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from verify.testing import strategies\n"
+            "print(*(strategies.profile_settings(p).derandomize for p in ('dev', 'ci', 'thorough')))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS", "TF_BUILD")} | environment
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "True", "False"]
+
+
 def test_the_pool_checks_each_structure_at_several_widths_and_a_part_holds_all_of_a_structures_widths():
     from verify.testing.runs import PropertyRun
 

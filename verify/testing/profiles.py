@@ -27,11 +27,14 @@ from derive import InputError
 SUPPRESSED = (HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example)
 PROFILE_VARIABLE = "BACKPROP_HYPOTHESIS_PROFILE"
 _COMMON = dict(deadline=None, print_blob=True, suppress_health_check=list(SUPPRESSED))
-#: Settings profiles by name; ``max_examples`` is per test.
+#: Settings profiles by name; ``max_examples`` is per test.  Each says ``derandomize`` itself: a setting left
+#: out is inherited from the profile loaded when this module is imported, and Hypothesis loads its own
+#: derandomized ``ci`` profile when it sees ``CI`` in the environment, which would make ``dev`` and
+#: ``thorough`` draw the same examples every run exactly where fresh ones are wanted.
 PROFILES = {
-    "dev": settings(max_examples=50, **_COMMON),
+    "dev": settings(max_examples=50, derandomize=False, **_COMMON),
     "ci": settings(max_examples=200, derandomize=True, **_COMMON),
-    "thorough": settings(max_examples=2000, **_COMMON),
+    "thorough": settings(max_examples=2000, derandomize=False, **_COMMON),
 }
 #: Prefix of the names the profiles are registered under with Hypothesis.
 PROFILE_PREFIX = "backprop-"
