@@ -9,7 +9,8 @@ DOCS = ROOT / "docs"
 #: A fenced block: its language and its body (with the body's last newline).
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 TIMING = re.compile(r"\d+\.\d+ s in all|(?<= in )\d+\.\d+ s(?= \(workers)")
-NOISE = re.compile(r"-?\d\.\d+e-(1[2-9]|[2-9]\d)")
+#: Rounding noise: a number below 1e-12, or an exact zero (which the same sums give on another BLAS or thread count).
+NOISE = re.compile(r"-?\d\.\d+e-(1[2-9]|[2-9]\d)|-?0\.0+e[+-]00")
 
 
 def blocks(page: Path | str, language: str) -> list[str]:
@@ -35,7 +36,7 @@ def write_files(folder: Path, page: Path, every: bool = False) -> Path:
 
 
 def normalised(line: str) -> str:
-    """``line`` without what changes from run to run: timings, and numbers below 1e-12 (rounding noise)."""
+    """``line`` without what changes from run to run: timings, and numbers below 1e-12 and exact zeros (rounding noise)."""
     return NOISE.sub("~0", TIMING.sub("T", line.rstrip()))
 
 
