@@ -87,6 +87,19 @@ def test_a_convention_that_explains_every_entry_is_named_with_the_command_that_p
     assert code == 0, out + err
 
 
+def test_a_penalty_the_check_was_not_told_of_is_the_convention_not_a_bug_and_its_loss_agrees(corpus, capsys):
+    # CS231n's loss(X, y, reg=0.05) adds 2 * reg * W to each weight's gradient; the user forgot --weight-decay.
+    code, out, _ = check(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                         "mean", "--weights", "in-out", "--labels", "--grad", "cs231n.py:loss")
+    assert code == 1
+    assert "your weight decay adds 0.1 w to each weight's gradient" in out
+    assert diagnosis(out) == ["W1, W2: right under the convention above (--weight-decay 0.1)",
+                              "b1, b2: right at every entry"]
+    assert re.search(r"the loss it returned, [0-9.]+, is the loss of the convention above \(4-6-3, relu/softmax, "
+                     r"cross_entropy \(mean\), bias, L2 0.1\), as its gradient is; this network's is [0-9.]+", out)
+    assert "Warnings:" not in out
+
+
 # --- real bugs, named and located ------------------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from .candidates import Returned, call_candidate
 from .comparison import Check
 from .layouts import Layout
 from .modules import module_for
-from .check_report import CheckReport
+from .check_report import CheckReport, Diagnosis
 from .sources import function_name
 from .tolerances import tolerance_for
 from .undefined import require_finite
@@ -155,16 +155,22 @@ class Run:
         check.compare(candidate, reference, returned)
         return check, checked_dtype, narrowed
 
-    def _loss_note(self, given: float, gradient_right: bool) -> tuple[bool, str]:
+    def _loss_note(self, given: float, gradient_right: bool, convention: Network | None = None) -> tuple[bool, str]:
         """Whether the loss the function returned beside its gradient is the network's loss here, and the note.
 
         A returned loss that is not the network's while the gradient is right means the function's loss and
-        gradient are of different losses (a sum and a mean, a missing 1/2): one of them has a slip.
+        gradient are of different losses (a sum and a mean, a missing 1/2): one of them has a slip.  Where the
+        gradient is right under another ``convention`` (a network) and the loss is that network's, loss and
+        gradient agree with each other, and the note says so.
         """
         with np.errstate(all="ignore"):
             expected = float(module_for(self.network).loss(self.p64, self.X64, self.T64))
+            theirs = None if convention is None else float(module_for(convention).loss(self.p64, self.X64, self.T64))
         if np.isclose(given, expected, rtol=1e-6, atol=1e-12):
             return True, "the loss it returned, %.6g, is the network's loss here" % given
+        if theirs is not None and np.isclose(given, theirs, rtol=1e-6, atol=1e-12):
+            return True, ("the loss it returned, %.6g, is the loss of the convention above (%s), as its gradient is; "
+                          "this network's is %.6g" % (given, convention.describe(), expected))
         ratio = " (%.4g x)" % (given / expected) if expected else ""
         if gradient_right:
             return False, ("the loss it returned, %.6g, is not the network's loss here, %.6g%s, though its gradient "
@@ -190,21 +196,35 @@ class Run:
                                     "of rounding, (|p| + |p'|) x 4 eps / lr, added to its tolerance"
                                     % (self.options.layout.update, largest))
         report.output = returned.output
+        wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
+        if self.options.diagnose and wrong and convention is not None:
+            report.convention = convention()
+        explained = report.convention is not None and bool(report.convention.options)
         if returned.loss is not None:
             gradient_right = bool(report.agreements) and report.agreements[0].agree
-            same, note = self._loss_note(returned.loss, gradient_right)
+            same, note = self._loss_note(returned.loss, gradient_right,
+                                         report.convention.network if explained else None)
             (report.notes if same or not gradient_right else report.warnings).append(note)
-        wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
         if self.options.diagnose and wrong:
             try:
                 report.diagnosis = diagnose()
             except NotImplementedError as exc:  # a variant the printer cannot print: the verdict stands without it
                 report.warnings.append("no diagnosis: %s" % exc)
-            if convention is not None:
-                report.convention = convention()
+            if explained:
+                report.diagnosis = _under_convention(report.diagnosis, report.convention)
         report.parameter_names = dict(self.options.parameter_names or {})
         report.seconds = time.perf_counter() - self.started
         return report
+
+
+def _under_convention(diagnosis: list, convention) -> list:
+    """``diagnosis`` with the parameters no bug pattern fits said to be right under ``convention`` instead.
+
+    Where a convention (another loss, reduction or weight decay) explains every entry, "no known bug pattern
+    fits" would send the user looking for a bug that is not there.
+    """
+    said = "right under the convention above (%s)" % " ".join(convention.options)
+    return [Diagnosis(d.parameters, "convention", None, said) if d.kind == "no_fit" else d for d in diagnosis]
 
 
 __all__ = ["CheckOptions", "Run", "check_counts", "check_inputs", "engine_dependence", "engine_for"]
