@@ -93,11 +93,30 @@ def test_a_penalty_the_check_was_not_told_of_is_the_convention_not_a_bug_and_its
                          "mean", "--weights", "in-out", "--labels", "--grad", "cs231n.py:loss")
     assert code == 1
     assert "your weight decay adds 0.1 w to each weight's gradient" in out
-    assert diagnosis(out) == ["W1, W2: right under the convention above (--weight-decay 0.1)",
+    assert diagnosis(out) == ["W1 (W1.T), W2 (W2.T): right under the convention above (--weight-decay 0.1)",
                               "b1, b2: right at every entry"]
     assert re.search(r"the loss it returned, [0-9.]+, is the loss of the convention above \(4-6-3, relu/softmax, "
                      r"cross_entropy \(mean\), bias, L2 0.1\), as its gradient is; this network's is [0-9.]+", out)
     assert "Warnings:" not in out
+
+
+def test_a_report_names_each_entry_as_the_users_own_layout_indexes_it():
+    # PyTorch's numpy warm-up: weights (in, out) named w1, w2; the toolkit's W1[j, i] is the user's w1[i, j].
+    from corpus.pytorch_numpy_warmup import gradients
+
+    network = Network((5, 7, 3), activation=["relu", "linear"], bias=False, loss="squared_error")
+    rng = np.random.default_rng(3)
+    params = {"W1": rng.normal(size=(7, 5)), "W2": rng.normal(size=(3, 7))}
+    X, T = rng.normal(size=(6, 5)), rng.normal(size=(6, 3))
+    report = check_gradients(network, params, X, T, lambda p, x, y: {k: 3 * v for k, v in gradients(p, x, y).items()},
+                             layout=Layout(weights="in-out", names="w{l},b{l}"))
+    theirs = {k: 3 * v for k, v in gradients({"w1": params["W1"].T.copy(), "w2": params["W2"].T.copy()}, X, T).items()}
+    assert report.parameter_names == {"W1": "w1.T", "W2": "w2.T"}
+    assert "W1 (w1.T) 7x5" in str(report)
+    assert report.worst
+    for finding in report.worst:
+        user, row, column = re.search(r"yours: (w[12])\[(\d+), (\d+)\]", finding.meaning).groups()
+        assert theirs[user][int(row), int(column)] == pytest.approx(finding.candidate, rel=1e-12)
 
 
 # --- real bugs, named and located ------------------------------------------------------------------------------
@@ -115,7 +134,8 @@ def test_one_bias_four_times_too_large_is_said_as_such_and_the_rest_is_right(cor
                          "mean", "--weight-decay", "0.1", "--weights", "in-out", "--labels", "--batch", batch,
                          "--grad", "cs231n.py:bias_times_four")
     assert code == 1
-    assert diagnosis(out) == ["b1: every entry of b1 is 4 x the reference" + hedge, "W1, W2, b2: right at every entry"]
+    assert diagnosis(out) == ["b1: every entry of b1 is 4 x the reference" + hedge,
+                               "W1 (W1.T), W2 (W2.T), b2: right at every entry"]
 
 
 def test_two_bugs_in_two_parameters_are_each_named(corpus, capsys):
@@ -124,8 +144,8 @@ def test_two_bugs_in_two_parameters_are_each_named(corpus, capsys):
                          "cs231n.py:two_bugs")
     assert code == 1
     assert diagnosis(out) == ["b1: every entry of b1 is 4 x the reference",
-                              "W2: every entry of W2 is 2 x the reference (a factor 2 too many)",
-                              "W1, b2: right at every entry"]
+                              "W2 (W2.T): every entry of W2 is 2 x the reference (a factor 2 too many)",
+                              "W1 (W1.T), b2: right at every entry"]
 
 
 def test_a_softmax_derivative_taken_elementwise_is_named(corpus, capsys):

@@ -166,6 +166,32 @@ def user_names(network: Network, layout: Layout) -> dict[str, str]:
             for name in network.param_shapes()}
 
 
+def shown_names(network: Network, layout: Layout) -> dict[str, str]:
+    """How each parameter is written in the user's layout, where that differs from the toolkit's name.
+
+    ``{"W1": "w1.T", "b1": "b_1"}``: the toolkit's W1 (out, in) is the user's ``w1`` transposed, its b1 the user's
+    ``b_1``; reports show it beside the toolkit's name, as they do a model's ``fc1.weight``.  A bias kept as a
+    column (n, 1) is not shown: its entries are the same, with a trailing 0.
+    """
+    shown = {}
+    for key, name in user_names(network, layout).items():
+        if key.startswith("W") and layout.weights == "in-out":
+            name += ".T"
+        if name != key:
+            shown[key] = name
+    return shown
+
+
+def user_entry(network: Network, layout: Layout, key: str, index: tuple[int, ...]) -> str:
+    """Entry ``index`` of parameter ``key`` as the user indexes it: W1[5, 0] is ``w1[0, 5]`` under in-out weights."""
+    name = user_names(network, layout)[key]
+    if key.startswith("W") and layout.weights == "in-out":
+        index = tuple(reversed(index))
+    elif key.startswith("b") and layout.examples == "columns":
+        index = (*index, 0)
+    return "%s[%s]" % (name, ", ".join(str(i) for i in index))
+
+
 # --- into the user's layout -------------------------------------------------------------------------
 
 

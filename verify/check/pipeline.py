@@ -25,7 +25,7 @@ differences at every entry).  Everything else is here, once:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable
 
@@ -37,7 +37,7 @@ from verify.engine import Engine, check_data
 
 from .candidates import Returned, call_candidate
 from .comparison import Check
-from .layouts import Layout
+from .layouts import Layout, shown_names, user_entry
 from .modules import module_for
 from .check_report import CheckReport, Diagnosis
 from .sources import function_name
@@ -179,6 +179,13 @@ class Run:
         return False, "the loss it returned, %.6g, is not the network's loss here either, %.6g%s" % (given, expected,
                                                                                                  ratio)
 
+    def _in_user_layout(self, report: CheckReport, layout: Layout) -> None:
+        """The parameters and worst entries of ``report`` named as the user's layout writes them too."""
+        report.parameter_names = shown = shown_names(self.network, layout)
+        report.worst = [replace(finding, meaning="%s; yours: %s" % (finding.meaning, user_entry(
+            self.network, layout, *_entry_key(finding.label)))) if _entry_key(finding.label)[0] in shown else finding
+                        for finding in report.worst]
+
     def finish(self, report: CheckReport, returned: Returned, narrowed: list, engine: bool,
                diagnose: Callable[[], list], convention: Callable[[], object] | None = None,
                quantity: str = "gradients") -> CheckReport:
@@ -213,8 +220,16 @@ class Run:
             if explained:
                 report.diagnosis = _under_convention(report.diagnosis, report.convention)
         report.parameter_names = dict(self.options.parameter_names or {})
+        if self.options.layout is not None and not report.parameter_names:
+            self._in_user_layout(report, self.options.layout)
         report.seconds = time.perf_counter() - self.started
         return report
+
+
+def _entry_key(label: str) -> tuple[str, tuple[int, ...]]:
+    """``"W1[5, 0]"`` as ``("W1", (5, 0))``."""
+    name, _, index = label.rstrip("]").partition("[")
+    return name, tuple(int(i) for i in index.split(","))
 
 
 def _under_convention(diagnosis: list, convention) -> list:
