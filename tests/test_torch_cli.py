@@ -52,6 +52,47 @@ MODELS = textwrap.dedent('''
 ''')
 
 
+def test_a_custom_backward_that_returns_too_few_gradients_exits_2_naming_its_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.py").write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+
+
+        class Affine(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, w, b):
+                ctx.save_for_backward(x, w)
+                return x @ w.T + b
+
+            @staticmethod
+            def backward(ctx, g):
+                x, w = ctx.saved_tensors
+                return g @ w, g.T @ x
+
+
+        class Layer(nn.Module):
+            def __init__(self, n_in, n_out):
+                super().__init__()
+                self.w = nn.Parameter(torch.randn(n_out, n_in))
+                self.b = nn.Parameter(torch.zeros(n_out))
+
+            def forward(self, x):
+                return Affine.apply(x, self.w, self.b)
+
+
+        def model():
+            torch.manual_seed(0)
+            return nn.Sequential(Layer(3, 4), nn.Tanh(), Layer(4, 2))
+    '''))
+    code, out, err = run(capsys, "--torch", "mine.py:model")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ("function AffineBackward returned an incorrect number of gradients (expected 3, got 2), in the backward "
+            "of Affine at mine.py line 13: it returns one gradient per input of forward, in forward's order (x, w, b), "
+            "None for an input that needs none; it returned 2 for 3 inputs") in err
+
+
 def test_a_custom_function_activation_is_named_with_activation_and_checked(folder, capsys):
     code, out, err = run(capsys, "--torch", "torch_styles.py:legendre_net", "--loss", "CrossEntropyLoss", *LEGENDRE)
     assert code == 0, err

@@ -12,6 +12,9 @@ training step computes (torch's ``loss.backward()`` in the test itself, no code
 of ours on the torch side).
 """
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -107,6 +110,28 @@ def test_a_bug_planted_in_each_kind_of_backward_is_caught_and_named(case):
     wrong = {name for kind, names in expected for name in names}
     assert [d.parameters for d in report.diagnosis if d.kind == "right"] == [
         tuple(row.name for row in report.rows if row.name not in wrong)]
+
+
+def test_gradients_returned_in_another_order_are_located_in_the_users_backward_not_in_torch():
+    from derive import InputError
+
+    source = (Path(styles.__file__).read_text()).splitlines()
+    start = source.index("class LinearFunction(torch.autograd.Function):")
+    line = next(k for k, text in enumerate(source[start:], start + 1) if "def backward(" in text)
+    with pytest.raises(InputError) as raised:
+        check_torch_module(styles.custom_linear_net("wrong_order", at="second"), *data(3, 2, "values"),
+                           loss="MSELoss")
+    message = str(raised.value)
+    assert re.search(r"in the backward of LinearFunction at \S*torch_styles.py line %d: it returns one gradient per "
+                     r"input of forward, in forward's order \(input, weight, bias\)" % line, message)
+    assert "at index 0 it returned one of shape (2, 4) where input's is (6, 4): returned in another order?" in message
+    assert "torch/autograd" not in message
+    # In the first layer the input needs no gradient: torch drops what comes back in its place, W1's among them.
+    report = check_torch_module(styles.custom_linear_net("wrong_order"), *data(3, 2, "values"), loss="MSELoss")
+    (w1,) = [d.text for d in report.diagnosis if d.parameters == ("W1",)]
+    assert w1.startswith("every entry of W1 is 0 where the reference is not: no gradient reached it (never computed, "
+                         "or overwritten with zeros; from a custom autograd backward, None returned in its place, or "
+                         "the gradients returned in another order)")
 
 
 def test_the_diagnosis_names_the_parameter_the_factor_and_the_layer():

@@ -87,6 +87,8 @@ class LinearFunction(torch.autograd.Function):
             grad_bias = grad_output.mean(0) if cls.bug == "bias_mean" else grad_output.sum(0)
         if cls.bug == "weight_doubled":
             grad_weight = 2 * grad_weight
+        if cls.bug == "wrong_order":
+            return grad_weight, grad_input, grad_bias
         return grad_input, grad_weight, grad_bias
 
 

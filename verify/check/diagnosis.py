@@ -167,6 +167,10 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
                    "gradient)?" if mean else "= 1/N, N the number of examples: averaged over them where the sum was "
                    "meant?")
     text = "%s %.4g x the reference%s" % (subject, ratio, " (%s)" % meaning if meaning else "")
+    if ratio == 0:
+        return ("%s 0 where the reference is not: no gradient reached %s (never computed, or overwritten with zeros; "
+                "from a custom autograd backward, None returned in its place, or the gradients returned in another "
+                "order)" % (subject, "it" if len(names) == 1 else "them"))
     layers = {int(name[1:]) for name in names}
     below = [name for name in point.reference if int(name[1:]) <= max(layers)]
     if sorted(names) == sorted(below) and max(layers) < point.network.depth:

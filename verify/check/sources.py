@@ -180,6 +180,9 @@ def user_frame(exc: BaseException, fallback: bool = True) -> str:
     installed packages (numpy, torch); the frame is the last such frame of the
     traceback, or (``fallback``) the first one called from backprop when all are installed.
     """
+    custom = custom_backward_text(exc)
+    if custom:
+        return custom
     frames = traceback.extract_tb(exc.__traceback__)
     ours = (str(Path(derive.__file__).resolve().parent), str(Path(__file__).resolve().parent.parent))
     installed = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -193,6 +196,54 @@ def user_frame(exc: BaseException, fallback: bool = True) -> str:
     if frame is None:
         return ""
     return user_frame_text(frame.filename, frame.lineno, frame.name, frame.line)
+
+
+#: PyTorch's two complaints about what a custom ``autograd.Function``'s backward returned.
+_BAD_BACKWARD = re.compile(r"[Ff]unction (?P<name>\w+?)Backward returned an (?:invalid gradient at index (?P<index>\d+) "
+                           r"- got \[(?P<got>[\d, ]*)\] but expected shape compatible with \[(?P<expected>[\d, ]*)\]"
+                           r"|incorrect number of gradients \(expected (?P<wanted>\d+), got (?P<count>\d+)\))")
+
+
+def custom_backward_text(exc: BaseException) -> str:
+    """Where and why, when PyTorch refused what a custom ``autograd.Function``'s backward returned; else "".
+
+    PyTorch raises it from its engine, so the traceback never reaches the user's backward; the class is found
+    among ``torch.autograd.Function``'s subclasses by the name in the message, and its ``backward`` located:
+    ``, in the backward of LinearFunction at model.py line 12: it returns one gradient per input of forward, in
+    forward's order (input, weight, bias); at index 0 it returned one of shape (2, 4) where input's is (8, 4):
+    returned in another order?``
+    """
+    found = _BAD_BACKWARD.search(str(exc))
+    torch = sys.modules.get("torch")
+    if not found or torch is None:
+        return ""
+    classes, seen = [torch.autograd.Function], []
+    while classes:
+        cls = classes.pop()
+        seen.append(cls)
+        classes += [sub for sub in cls.__subclasses__() if sub not in seen]
+    function = next((cls for cls in reversed(seen) if cls.__name__ == found.group("name")
+                     and cls.backward is not torch.autograd.Function.backward), None)
+    if function is None:
+        return ""
+    backward = inspect.unwrap(getattr(function.backward, "__func__", function.backward))
+    try:
+        lines, first = inspect.getsourcelines(backward)
+        first += next((k for k, line in enumerate(lines) if line.lstrip().startswith("def ")), 0)  # past decorators
+        where = " at %s line %d" % (_shown_path(inspect.getsourcefile(backward), os.getcwd()), first)
+        inputs = list(inspect.signature(function.forward).parameters)[1:]
+    except (OSError, TypeError, ValueError):
+        return ""
+    text = ", in the backward of %s%s: it returns one gradient per input of forward, in forward's order (%s), None " \
+           "for an input that needs none" % (function.__name__, where, ", ".join(inputs))
+    if found.group("index") is not None:
+        index = int(found.group("index"))
+        name = inputs[index] if index < len(inputs) else "input %d" % index
+        text += "; at index %d it returned one of shape (%s) where %s's is (%s): returned in another order?" % (
+            index, found.group("got"), name, found.group("expected"))
+    else:
+        text += "; it returned %s for %s inputs" % (found.group("count"), found.group("wanted"))
+    return text
 
 
 def user_frame_text(filename: str, lineno: int, function: str, code: str | None) -> str:
