@@ -23,7 +23,7 @@ def torch_gradients(network, params, X, loss_of_output):
         A = torch.tanh(Z) if layer < network.depth else Z
     loss = loss_of_output(A)
     loss.backward()
-    return float(loss), {k: t.grad.numpy() for k, t in tensors.items()}
+    return float(loss.detach()), {k: t.grad.numpy() for k, t in tensors.items()}
 
 
 def draw(network, batch, seed):
