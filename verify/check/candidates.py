@@ -31,7 +31,7 @@ from derive import InputError, Network
 
 from . import layouts
 from .layouts import Layout
-from .sources import calling_form, function_name, one_line, user_frame
+from .sources import call_order_hint, calling_form, function_name, one_line, user_frame
 
 #: Gradient dtypes accepted, whatever the parameters' dtype.
 GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -176,7 +176,7 @@ class Call:
         return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
                              np.shape(X), np.shape(T), layout, labels,
-                             layouts.option_hint(self.network, self.layout, exc, T)))
+                             call_order_hint(self.function) or layouts.option_hint(self.network, self.layout, exc, T)))
 
     def _with_network(self, arguments: list):
         """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
@@ -220,7 +220,15 @@ class Call:
         return gradient
 
     def _without_loss(self, result):
-        """The gradient of a ``(loss, grads)`` (or ``(grads, loss)``) pair, the loss kept in :attr:`losses`."""
+        """The gradient of a ``(loss, grads)`` (or ``(grads, loss)``) pair, or of a dict with a number under
+        ``"loss"`` (or ``"cost"``) beside the gradients, the loss kept in :attr:`losses`."""
+        if isinstance(result, dict):
+            key = next((key for key in result if str(key).lower() in _LOSS_KEYS and _is_number(result[key])), None)
+            if key is None:
+                return result
+            self.losses.append(float(np.asarray(result[key])))
+            self.returned = self.returned or "the loss under %r beside the gradients" % key
+            return {k: v for k, v in result.items() if k != key}
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             return result
         scalar = [_is_number(part) for part in result]
@@ -305,6 +313,10 @@ class Call:
             gradient.step = {key: -after[key] / rate for key in before}  # the other reading: a step, not parameters
         gradient.uncertainty = {key: 4 * eps * (np.abs(before[key]) + np.abs(after[key])) / rate for key in before}
         return gradient
+
+
+#: Keys under which a returned dict may hold the loss (a number) beside the gradients.
+_LOSS_KEYS = ("loss", "cost", "j", "e", "error")
 
 
 def _is_number(value) -> bool:

@@ -231,7 +231,8 @@ class CheckReport:
         lines += ["  " + self.read] if self.read else []
         lines += ["  " + self.summary, ""]
         if self.convention is not None:
-            passes = "; they pass for %s" % self.convention.network.describe() if self.convention.options else ""
+            passes = ("; they pass for %s" % self.convention.network.describe()
+                      if self.convention.options and not getattr(self.convention, "negated", False) else "")
             lines += ["Convention: %s%s" % (self.convention.text, passes)]
             if self.convention.options:
                 lines += ["  rerun: %s" % self.rerun if self.rerun else "  options: %s" % " ".join(

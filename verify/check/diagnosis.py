@@ -162,6 +162,10 @@ def _ratio_text(point: Point, names: list[str], ratio: float) -> str:
     if batch > 1 and np.isclose(ratio, batch):
         meaning = ("= N, the number of examples: summed over them where the mean was meant?" if mean else
                    "= N, the number of examples: multiplied by N once too often?")
+    elif point.network.loss.averages_outputs and point.network.sizes[-1] > 1 and np.isclose(
+            ratio, point.network.sizes[-1]):
+        meaning = ("= n_L, the number of output units: divided by N only, where the mean over every entry of T "
+                   "divides by N x n_L?")
     elif batch > 1 and np.isclose(ratio, 1 / batch):
         meaning = ("= 1/N, N the number of examples: divided by N twice (once in the output delta, again in the "
                    "gradient)?" if mean else "= 1/N, N the number of examples: averaged over them where the sum was "

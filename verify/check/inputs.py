@@ -167,9 +167,10 @@ def random_params(network: Network, seed: int, dtype=np.float64) -> dict[str, np
 
 
 def random_data(network: Network, batch: int, seed: int, dtype=np.float64,
-                labels: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``batch`` examples: inputs uniform in [-1, 1]; targets probability rows for softmax, else in the output's
-    range; with ``labels``, integer class labels (N,) instead (0..n_L-1, or 0 and 1 for one output unit).
+                labels: bool = False, soft: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` examples: inputs uniform in [-1, 1]; targets in the output's range, for softmax probability rows
+    (``soft``) or one-hot rows (what classification code that takes ``T.argmax(1)`` as the class assumes); with
+    ``labels``, integer class labels (N,) instead (0..n_L-1, or 0 and 1 for one output unit).
 
     Raises:
         InputError: the data would not fit in memory.
@@ -183,8 +184,10 @@ def random_data(network: Network, batch: int, seed: int, dtype=np.float64,
         return X.astype(dtype), rng.integers(0, max(2, network.sizes[-1]), batch)
     if output.elementwise:
         T = rng.uniform(*target_range(output), (batch, network.sizes[-1]))
-    else:
+    elif soft:
         T = rng.dirichlet(np.ones(network.sizes[-1]), batch)
+    else:
+        T = np.eye(network.sizes[-1])[rng.integers(0, network.sizes[-1], batch)]
     return X.astype(dtype), T.astype(dtype)
 
 

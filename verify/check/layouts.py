@@ -309,6 +309,25 @@ def nielsen_pair(network: Network, result) -> dict | None:
     return None
 
 
+def arrays_from_user(network: Network, layout: Layout, arrays: dict) -> dict:
+    """A parameter file's arrays saved from the user's own code, keyed and shaped as the toolkit's.
+
+    Keys in the user's names (``w1`` under ``--names 'w{l},b{l}'``) become ``W1``; weights stored (in, out) under
+    ``--weights in-out`` are transposed, biases saved as (1, n) or (n, 1) flattened.  Arrays in the toolkit's
+    own names and layout pass as they are; anything else is left for the parameter reader to refuse by name.
+    """
+    expected, theirs = network.param_shapes(), {name: key for key, name in user_names(network, layout).items()}
+    if not set(arrays) <= set(theirs) | set(expected):
+        return arrays
+    result = {}
+    for name, value in arrays.items():
+        key = theirs.get(name, name)
+        value = np.asarray(value)
+        ours = value.shape == expected.get(key) and value.shape != value.shape[::-1]  # unambiguous (out, in), (n,)
+        result[key] = from_user_array(network, layout, key, value) if key in expected and not ours else value
+    return result
+
+
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 

@@ -38,6 +38,8 @@ class Convention:
         options: The command-line options that name it (``["--loss", "squared_error"]``), beside the others.
         ratio: The constant the candidate is times the reference at every entry, if it is one constant.
         text: The finding in words.
+        negated: The candidate is the *negative* of that network's gradient (the direction of descent): the
+            options leave only the flipped sign to fix.
     """
 
     network: Network
@@ -45,10 +47,11 @@ class Convention:
     options: list
     ratio: float | None
     text: str
+    negated: bool = False
 
     def to_dict(self) -> dict:
         return {"network": self.network.describe(), "changes": dict(self.changes), "options": list(self.options),
-                "ratio": self.ratio, "text": self.text}
+                "ratio": self.ratio, "text": self.text, "negated": self.negated}
 
 
 def find_convention(check, returned, layout=None) -> Convention | None:
@@ -90,17 +93,26 @@ def _conventions(check, returned) -> Convention | None:
         alternatives = [network.replace(weight_decay=coefficient) for coefficient in _decay_fits(check)]
     else:
         return None
+    negative = {k: -v for k, v in check.candidate.items()}
     for alternative in alternatives:
         if alternative == network or alternative.reduction == network.reduction == "mean" and len(check.X) == 1:
             continue
         with np.errstate(all="ignore"):
             expected = {k: np.asarray(v, np.float64) for k, v in module_for(alternative).gradients(
                 check.params, check.X, check.T).items()}
-        if _same(check, expected, check.reference) or not _same(check, check.candidate, expected):
+        if _same(check, expected, check.reference):
+            continue
+        negated = not _same(check, check.candidate, expected)
+        if negated and not _same(check, negative, expected):
             continue
         if returned.loss is not None and not _returns_loss_of(alternative, check, returned.loss):
             return _contradicted(check, network, alternative, returned.loss)
-        return _convention(check, network, alternative)
+        found = _convention(check, network, alternative)
+        if not negated:
+            return found
+        return Convention(alternative, found.changes, found.options, found.ratio, found.text.replace(
+            ": your", ": the sign is flipped (it is the negative gradient, the direction a step goes) and your", 1)
+            + "; under %s only the sign remains to fix" % " ".join(found.options), negated=True)
     return None
 
 
@@ -167,6 +179,16 @@ def _convention(check, network: Network, alternative: Network) -> Convention:
     if "weight_decay" in changes:
         reason = ("your weight decay adds %.6g w to each weight's gradient: the penalty %.6g/2 sum w^2 (a penalty "
                   "reg * sum w^2 is weight_decay = 2 reg)" % (alternative.weight_decay, alternative.weight_decay))
+        examples, per_batch = len(check.X), alternative.weight_decay * len(check.X)
+        if examples > 1 and _figures(per_batch) < min(3, _figures(alternative.weight_decay)):
+            reason += ("; %.6g = %.3g/N, N = %d the examples: your penalty is divided by the batch size, so the "
+                       "coefficient that passes holds for this N only" % (alternative.weight_decay, per_batch, examples))
+    elif "loss" in changes and network.loss.averages_outputs and not alternative.loss.averages_outputs \
+            and alternative.reduction == "mean" and not alternative.loss.name == "sse":
+        outputs = network.sizes[-1]
+        reason = ("your gradient divides by N, the number of examples, only: the mean of (o - t)^2 over every entry "
+                  "(np.mean((o - t)**2), nn.MSELoss()) divides by N x n_L = N x %d, the size of T; yours is the "
+                  "gradient of %s, averaged over the examples" % (outputs, alternative.loss.convention))
     elif "loss" in changes:
         reason = "your loss is %s" % alternative.loss.convention
         if alternative.reduction != network.reduction:
@@ -177,6 +199,11 @@ def _convention(check, network: Network, alternative: Network) -> Convention:
                      network.reduction))
     text = "%s: %s" % (said, reason)
     return Convention(alternative, changes, _options(network, alternative), ratio, text)
+
+
+def _figures(value: float) -> int:
+    """How many significant figures ``value`` is written with (0.1: 1, 0.0125: 3), up to 7."""
+    return next((k for k in range(1, 7) if abs(float("%.*g" % (k, value)) - value) <= 1e-9 * abs(value)), 7)
 
 
 def _options(network: Network, alternative: Network) -> list[str]:

@@ -238,8 +238,10 @@ def _under_convention(diagnosis: list, convention) -> list:
     Where a convention (another loss, reduction or weight decay) explains every entry, "no known bug pattern
     fits" would send the user looking for a bug that is not there.
     """
-    said = "right under the convention above (%s)" % " ".join(convention.options)
-    return [Diagnosis(d.parameters, "convention", None, said) if d.kind == "no_fit" else d for d in diagnosis]
+    said = "%s under the convention above (%s)" % ("the negative of the right values" if convention.negated else
+                                                    "right", " ".join(convention.options))
+    replaced = ("no_fit", "scale") if convention.negated else ("no_fit",)
+    return [Diagnosis(d.parameters, "convention", None, said) if d.kind in replaced else d for d in diagnosis]
 
 
 __all__ = ["CheckOptions", "Run", "check_counts", "check_inputs", "engine_dependence", "engine_for"]

@@ -198,6 +198,27 @@ def user_frame(exc: BaseException, fallback: bool = True) -> str:
     return user_frame_text(frame.filename, frame.lineno, frame.name, frame.line)
 
 
+#: Names people give the data, and the parameters, in a gradient function's signature.
+_DATA_NAMES = {"x", "xs", "inputs", "input", "data", "features", "x_batch", "x_train"}
+_PARAMETER_NAMES = {"params", "parameters", "weights", "theta", "param", "p", "net", "model", "network_params"}
+
+
+def call_order_hint(function) -> str:
+    """A hint when ``function``'s own parameter names say it takes its arguments in another order, else ""."""
+    try:
+        names = [p.name for p in inspect.signature(function).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return ""
+    where = next((k for k, name in enumerate(names) if name.lower() in _PARAMETER_NAMES), None)
+    if len(names) < 3 or names[0].lower() not in _DATA_NAMES or where is None:
+        return ""
+    order = [names[where]] + [name for k, name in enumerate(names[:3]) if k != where]
+    return ("; it is called as f(params, X, T), the parameters first, but its own signature is (%s): take them in "
+            "that order, or check lambda %s: %s(%s)" % (", ".join(names), ", ".join(order[:3]),
+                                                         getattr(function, "__name__", "f"), ", ".join(names[:3])))
+
+
 #: PyTorch's two complaints about what a custom ``autograd.Function``'s backward returned.
 _BAD_BACKWARD = re.compile(r"[Ff]unction (?P<name>\w+?)Backward returned an (?:invalid gradient at index (?P<index>\d+) "
                            r"- got \[(?P<got>[\d, ]*)\] but expected shape compatible with \[(?P<expected>[\d, ]*)\]"

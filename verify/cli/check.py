@@ -68,6 +68,7 @@ from verify.check.hvp_check import check_hvp
 from verify.check.inputs import (load_parameters, params_from_arrays, random_data, random_params, read_data,
                                  read_param_file)
 from verify.check.pytorch.loss_names import parse_loss
+from verify.check.layouts import arrays_from_user
 from verify.check.sources import load_function
 
 from .isolation import DEFAULT_TIMEOUT, run_isolated
@@ -95,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_option(parser, "the examples (default: --batch random examples)")
     add_batch_option(parser, "random examples without --data; default %d" % DEFAULT_BATCH)
     add_labels_option(parser, "random targets")
+    parser.add_argument("--soft-targets", action="store_true",
+                        help="random targets of a softmax output as probability rows (soft labels, label smoothing) "
+                             "instead of one-hot rows: for code that takes any target distribution")
     add_seed_option(parser, "the random parameters, data and finite-difference samples")
     parser.add_argument("--dtype", choices=("float64", "float32"),
                         help="dtype of the parameters and data given to --grad (default: the --params file's, "
@@ -168,6 +172,10 @@ def _check_options(args) -> None:
     if args.data and args.labels:
         raise InputError("--labels draws random integer class labels; with --data the file's targets (T) or labels "
                          "(y) are used")
+    if args.soft_targets and (args.data or args.labels or args.torch):
+        raise InputError("--soft-targets draws random probability rows as a softmax output's targets; not with %s"
+                         % ("--data (the file's targets are used)" if args.data else "--labels" if args.labels else
+                            "--torch (its random targets are as its loss is trained on)"))
     if args.data and args.batch:
         raise InputError("--batch sets the number of random examples; with --data the file's examples are used")
     refuse_layout_without_function(args)
@@ -191,7 +199,8 @@ def _check_function(args) -> tuple:
     function = load_function(args.hvp or args.grad, "--hvp" if args.hvp else "--grad")
     names = {}
     if args.params:
-        params, names = load_parameters(args.params, network)
+        params, names = params_from_arrays(network, arrays_from_user(network, layout_from_args(args), read_param_file(
+            args.params)), "parameter file %s" % args.params)
         if args.dtype:
             params = {k: v.astype(args.dtype) for k, v in params.items()}
         source = "from %s" % args.params
@@ -257,5 +266,8 @@ def _data(args, network, dtype) -> tuple:
         T = T.astype(dtype) if T.dtype.kind == "f" else T
         return X.astype(dtype), T, "from %s (%d examples)" % (args.data, len(X))
     batch = args.batch or DEFAULT_BATCH
-    X, T = random_data(network, batch, args.seed, dtype, labels=args.labels)
-    return X, T, "%d random examples%s (seed %d)" % (batch, ", integer class labels" if args.labels else "", args.seed)
+    rows = not network.activations[-1].elementwise and not args.labels
+    X, T = random_data(network, batch, args.seed, dtype, labels=args.labels, soft=args.soft_targets)
+    targets = (", integer class labels" if args.labels else ", soft targets (probability rows)" if rows and
+               args.soft_targets else ", one-hot targets" if rows else "")
+    return X, T, "%d random examples%s (seed %d)" % (batch, targets, args.seed)

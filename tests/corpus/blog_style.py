@@ -1,0 +1,81 @@
+"""Numpy backprop as blog posts and tutorials write it: weights stored (in, out), biases (1, n), the class taken as
+``Y.argmax(1)``, ``np.mean((y - out)**2)`` losses, the update direction returned, L2 penalties divided by N, a loss
+beside the gradients in the same dict, and a function that takes ``(X, Y, params)``."""
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid_derivative(s):
+    return s * (1.0 - s)
+
+
+def softmax_forward(params, X):
+    z1 = X @ params["W1"] + params["b1"]
+    a1 = np.tanh(z1)
+    z2 = a1 @ params["W2"] + params["b2"]
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    return a1, p / p.sum(axis=1, keepdims=True)
+
+
+def one_hot_backward(params, X, Y):
+    """Cross-entropy averaged over the batch, the targets taken to be one-hot: dz2 = p, minus 1 at the class."""
+    N = X.shape[0]
+    a1, p = softmax_forward(params, X)
+    dz2 = p.copy()
+    dz2[np.arange(N), Y.argmax(axis=1)] -= 1
+    dz2 /= N
+    dz1 = (dz2 @ params["W2"].T) * (1 - a1 ** 2)
+    return [X.T @ dz1, dz1.sum(0), a1.T @ dz2, dz2.sum(0)]
+
+
+def with_loss_entry(params, X, Y):
+    """The gradients with the loss under "loss" in the same dict, keys dW1/db1/..."""
+    a1, p = softmax_forward(params, X)
+    dW1, db1, dW2, db2 = one_hot_backward(params, X, Y)
+    loss = -np.sum(Y * np.log(p)) / X.shape[0]
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "loss": loss}
+
+
+def data_first(X, Y, params):
+    return one_hot_backward(params, X, Y)
+
+
+def update_direction(params, X, y):
+    """The classic blog post: 2 (y - out) s'(out) back through the layers, the direction the weights move in
+    (W += lr * d) for the loss sum (y - out)^2: the negative gradient."""
+    layer1 = sigmoid(X @ params["W1"])
+    output = sigmoid(layer1 @ params["W2"])
+    d_output = 2 * (y - output) * sigmoid_derivative(output)
+    return {"W1": X.T @ ((d_output @ params["W2"].T) * sigmoid_derivative(layer1)), "W2": layer1.T @ d_output}
+
+
+def mean_divided_by_n(params, X, Y):
+    """loss = np.mean((Y - out)**2) over every entry, its gradient divided by N only."""
+    h = sigmoid(X @ params["W1"] + params["b1"])
+    out = sigmoid(h @ params["W2"] + params["b2"])
+    d_out = 2 * (out - Y) / X.shape[0] * out * (1 - out)
+    d_h = d_out @ params["W2"].T * h * (1 - h)
+    return {"W1": X.T @ d_h, "b1": d_h.sum(0, keepdims=True), "W2": h.T @ d_out, "b2": d_out.sum(0, keepdims=True)}
+
+
+lam = 0.1
+
+
+def l2_over_batch(params, X, Y):
+    """ReLU and softmax, the L2 penalty 0.5 * lam * sum W^2 divided by the batch size, as many course notes write."""
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    N = X.shape[0]
+    z1 = X @ W1 + b1
+    h = np.maximum(0, z1)
+    s = h @ W2 + b2
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.sum(Y * np.log(p)) / N + 0.5 * lam * (np.sum(W1 ** 2) + np.sum(W2 ** 2)) / N
+    ds = (p - Y) / N
+    dh = ds @ W2.T
+    dh[z1 <= 0] = 0
+    return loss, {"W1": X.T @ dh + lam * W1 / N, "b1": dh.sum(0), "W2": h.T @ ds + lam * W2 / N, "b2": ds.sum(0)}

@@ -1,0 +1,101 @@
+"""Backprop written as blog posts and course notes write it (``tests/corpus/blog_style.py``), checked as its author
+would check it: one-hot classification code passes on the default data, and each convention it follows, or slip
+it makes, is said in its own terms with the options that fit it."""
+
+import re
+import shlex
+
+import numpy as np
+import pytest
+
+from cli_helpers import run
+
+SOFTMAX = ["4-5-3", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--weights",
+           "in-out"]
+
+
+def test_classification_code_that_takes_the_class_as_argmax_passes_on_the_default_one_hot_targets(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:one_hot_backward")
+    assert code == 0, out + err
+    assert "data: 8 random examples, one-hot targets (seed 0)" in out
+
+
+def test_soft_targets_are_drawn_on_request_and_show_where_code_assumes_one_hot(corpus, capsys):
+    code, out, _ = run(capsys, *SOFTMAX, "--soft-targets", "--grad", "blog_style.py:one_hot_backward")
+    assert code == 1
+    assert "data: 8 random examples, soft targets (probability rows) (seed 0)" in out
+    code, _, err = run(capsys, *SOFTMAX, "--soft-targets", "--labels", "--grad", "blog_style.py:one_hot_backward")
+    assert code == 2 and "--soft-targets" in err and "not with --labels" in err
+
+
+def test_a_loss_returned_in_the_gradients_dict_is_read_as_the_loss(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:with_loss_entry")
+    assert code == 0, out + err
+    assert "keys dW1/db1/…, the loss under 'loss' beside the gradients" in out
+    assert re.search(r"the loss it returned, [0-9.]+, is the network's loss here", out)
+
+
+def test_a_function_taking_the_data_first_is_told_the_order_it_is_called_in(corpus, capsys):
+    code, _, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:data_first")
+    assert code == 2
+    assert ("it is called as f(params, X, T), the parameters first, but its own signature is (X, Y, params): take "
+            "them in that order, or check lambda params, X, Y: data_first(X, Y, params)") in err
+
+
+def test_the_update_direction_of_an_unhalved_loss_is_said_as_a_sign_and_a_convention(corpus, capsys):
+    code, out, _ = run(capsys, "3-4-2", "--activation", "sigmoid", "--no-bias", "--weights", "in-out", "--grad",
+                       "blog_style.py:update_direction")
+    assert code == 1
+    assert ("your gradients are exactly -2 x the reference at every entry: the sign is flipped (it is the negative "
+            "gradient, the direction a step goes) and your loss is sum (o - t)^2 without the 1/2") in out
+    assert "they pass for" not in out
+    assert "W1 (W1.T), W2 (W2.T): the negative of the right values under the convention above (--loss squared_error)" \
+        in out
+    rerun = re.search(r"^  rerun: (.*)$", out, re.M).group(1)
+    code, out, _ = run(capsys, *shlex.split(rerun)[2:])
+    assert code == 1 and "equal -1 x the correct gradients: the sign is flipped" in out
+
+
+def test_a_mean_over_every_entry_divided_by_n_only_is_said_as_such(corpus, capsys):
+    code, out, _ = run(capsys, "3-4-3", "--activation", "sigmoid", "--loss", "mse", "--weights", "in-out", "--grad",
+                       "blog_style.py:mean_divided_by_n")
+    assert code == 1
+    assert ("your gradients are exactly 3 x the reference at every entry: your gradient divides by N, the number of "
+            "examples, only: the mean of (o - t)^2 over every entry (np.mean((o - t)**2), nn.MSELoss()) divides by "
+            "N x n_L = N x 3, the size of T") in out
+    assert "(= n_L, the number of output units: divided by N only, where the mean over every entry of T divides by " \
+           "N x n_L?)" in out
+
+
+@pytest.mark.parametrize("batch, coefficient", [("8", "0.0125"), ("4", "0.025")])
+def test_a_penalty_divided_by_the_batch_size_is_said_with_its_coefficient_per_example(corpus, capsys, batch,
+                                                                                       coefficient):
+    code, out, _ = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                       "mean", "--weights", "in-out", "--batch", batch, "--grad", "blog_style.py:l2_over_batch")
+    assert code == 1
+    assert ("%s = 0.1/N, N = %s the examples: your penalty is divided by the batch size, so the coefficient that "
+            "passes holds for this N only" % (coefficient, batch)) in out
+    assert "--weight-decay %s" % coefficient in out
+
+
+def test_a_parameter_file_saved_from_the_users_own_arrays_is_read_in_their_layout(corpus, capsys):
+    rng = np.random.default_rng(5)
+    params = {"W1": rng.normal(size=(4, 5)), "b1": rng.normal(size=(1, 5)), "W2": rng.normal(size=(5, 3)),
+              "b2": rng.normal(size=3)}
+    np.savez("mine.npz", **params)
+    code, out, err = run(capsys, *SOFTMAX, "--params", "mine.npz", "--grad", "blog_style.py:one_hot_backward",
+                         "--json")
+    assert code == 0, out + err
+    import json
+    from corpus.blog_style import one_hot_backward
+    from verify.check.inputs import random_data
+    from derive import Network
+
+    network = Network((4, 5, 3), activation=["tanh", "softmax"], loss="cross_entropy", reduction="mean")
+    X, T = random_data(network, 8, 0, soft=False)
+    theirs = one_hot_backward({k: v for k, v in params.items()}, X, T)
+    document = json.loads(out)
+    assert document["ok"] and document["parameters"] == "from mine.npz, float64"
+    # The gradient at the user's own parameters, as their code computes it there: the file was read as they wrote it.
+    assert [row["largest"] for row in document["rows"]] == pytest.approx(
+        [float(np.max(np.abs(g))) for g in theirs], rel=1e-12)
