@@ -99,3 +99,16 @@ def test_a_parameter_file_saved_from_the_users_own_arrays_is_read_in_their_layou
     # The gradient at the user's own parameters, as their code computes it there: the file was read as they wrote it.
     assert [row["largest"] for row in document["rows"]] == pytest.approx(
         [float(np.max(np.abs(g))) for g in theirs], rel=1e-12)
+
+
+def test_a_property_search_of_one_hot_code_says_so_on_soft_targets_and_passes_with_one_hot(corpus, capsys):
+    search = [*SOFTMAX, "--grad", "blog_style.py:one_hot_backward", "--examples", "20", "--seed", "1", "-n", "0"]
+    code, out, _ = run(capsys, *search, command="proptest")
+    assert code == 1
+    assert ("The targets T here are soft probability rows, not one-hot: if your code takes each example's class as "
+            "T.argmax(1), run the search with --one-hot (class labels (N,): --labels).") in out
+    code, out, err = run(capsys, *search, "--one-hot", command="proptest")
+    assert code == 0, out + err
+    code, _, err = run(capsys, "4-5-3", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--one-hot",
+                       "--examples", "5", command="proptest")
+    assert code == 2 and "--one-hot gives your function one-hot targets: it goes with --grad or --hvp" in err

@@ -98,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random networks with biases, without, or either (default any)")
     parser.add_argument("--decay", choices=("yes", "no", "any"), help="weight decay (default any)")
     add_labels_option(parser, "the targets your function is given (each example's likeliest class)")
+    parser.add_argument("--one-hot", action="store_true",
+                        help="a softmax output's targets given to your function as one-hot rows only (each "
+                             "example's likeliest class), for code that takes the class as T.argmax(1); by default "
+                             "soft probability rows are drawn too")
     add_layout_options(parser)
     scale = parser.add_argument_group("at scale (docs/property-testing-at-scale.md)")
     scale.add_argument("--shard", metavar="K/N", help="run the K-th of N disjoint parts of the run; the N shards "
@@ -196,6 +200,7 @@ def _merge(args) -> int:
     given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]
     given += [flag for flag, (attribute, _) in POOL_FLAGS.items() if getattr(args, attribute) is not None]
     given += given_network_options(args) + layout_flags_given(args) + (["--labels"] if args.labels else [])
+    given += ["--one-hot"] if args.one_hot else []
     if given:
         flag = given[0] if given[0].startswith("--") else "--" + given[0].replace("_", "-")
         raise InputError("--merge takes only result files (and --json), not %s" % ("SPEC" if flag == "--spec"
@@ -262,12 +267,16 @@ def property_run(args: argparse.Namespace, sharded: bool = False):
     refuse_layout_without_function(args)
     if args.labels and not candidate:
         raise InputError("--labels gives your function class labels as targets: it goes with --grad or --hvp")
+    if args.one_hot and (args.labels or not candidate):
+        raise InputError("--one-hot gives your function one-hot targets: it goes with --grad or --hvp, and not with "
+                         "--labels (class labels already)")
     layout = layout_from_args(args)
     if candidate:
         _check_grad(candidate, fixed, networks, order, layout, args.labels)
     return PropertyRun(examples=args.examples or TOTAL_EXAMPLES[profile], profile=profile, seed=seed,
                        network=fixed.to_dict() if fixed is not None else None, networks=networks,
-                       candidate=candidate, order=order, layout=layout.to_dict(), labels=args.labels)
+                       candidate=candidate, order=order, layout=layout.to_dict(), labels=args.labels,
+                       one_hot=args.one_hot)
 
 
 def _workers(text: str | None) -> str:

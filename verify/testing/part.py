@@ -165,7 +165,7 @@ def _property(run: PropertyRun, part: int, execution: Execution, tally: Tally):
     @settings(profile, **options)
     @given(case=strategies.cases(st.sampled_from(networks)))
     def the_candidate_agrees(case):
-        case = with_labels(case) if run.labels else case
+        case = with_labels(case) if run.labels else with_one_hot(case) if run.one_hot else case
         network, params, X, T = case
         try:
             report = run_check(network, params, X, T, run, candidate, diagnose=False)  # diagnosed on the minimal one
@@ -221,6 +221,14 @@ def check_case(network: Network, params: dict, X, T, run: PropertyRun, candidate
                            diagnose=diagnose, layout=layout)
 
 
+def with_one_hot(case: tuple) -> tuple:
+    """The case with a softmax output's targets as one-hot rows of each example's likeliest class."""
+    network, params, X, T = case
+    if network.activations[-1].elementwise:
+        return case
+    return network, params, X, np.eye(network.sizes[-1], dtype=T.dtype)[np.argmax(T, axis=1)]
+
+
 def with_labels(case: tuple) -> tuple:
     """The case with its targets as integer class labels (N,), as classifiers' code takes them: each example's
     likeliest class (for one output unit, class 1 where the target is above the middle of the output's range)."""
@@ -260,7 +268,7 @@ def counterexample(case: tuple, run: PropertyRun, execution: Execution = Executi
         "%s disagree on %s" % ("products H V" if run.order == 2 else "gradients", network.describe()),
         "  network = Network.from_dict(%r)" % network.to_dict(),
         "  params = %s" % params_text, "  X = %s" % _literal(X), "  T = %s" % _literal(T),
-        "", str(report)] + generic_draw(report, network, run, candidate) + ["",
+        "", str(report)] + generic_draw(report, network, run, candidate) + _soft_targets_hint(network, T, run) + ["",
         "Reproduce the search:  %s" % run.command(execution.shard),
         "Reproduce this case:   python - <<'EOF'",
         "import numpy as np",
@@ -270,6 +278,16 @@ def counterexample(case: tuple, run: PropertyRun, execution: Execution = Executi
         "network = Network.from_dict(%r)" % network.to_dict(),
         "params = %s" % params_text, "X = %s" % _literal(X), "T = %s" % _literal(T),
         "print(%s)" % call, "EOF"])
+
+
+def _soft_targets_hint(network: Network, T, run: PropertyRun) -> list[str]:
+    """A hint when a candidate failed on soft targets of a softmax output: its code may take the class as argmax."""
+    if not run.candidate or run.labels or run.one_hot or network.activations[-1].elementwise or np.ndim(T) != 2:
+        return []
+    if np.array_equal(T, np.eye(T.shape[1])[np.argmax(T, axis=1)]):
+        return []
+    return ["", "The targets T here are soft probability rows, not one-hot: if your code takes each example's class "
+                "as T.argmax(1), run the search with --one-hot (class labels (N,): --labels)."]
 
 
 def generic_draw(report, network: Network, run: PropertyRun, candidate: Callable | None) -> list[str]:
@@ -284,7 +302,7 @@ def generic_draw(report, network: Network, run: PropertyRun, candidate: Callable
     explanation that fits both draws is named.
     """
     params = random_params(network, GENERIC_SEED)
-    X, T = random_data(network, GENERIC_EXAMPLES, GENERIC_SEED, labels=run.labels)
+    X, T = random_data(network, GENERIC_EXAMPLES, GENERIC_SEED, labels=run.labels, soft=not run.one_hot)
     where = "a generic draw of the same network (random parameters and %d random examples, seed %d)" % (
         GENERIC_EXAMPLES, GENERIC_SEED)
     try:

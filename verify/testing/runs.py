@@ -79,6 +79,8 @@ class PropertyRun:
         layout: How the candidate takes and returns arrays (:meth:`verify.Layout.to_dict`: the fields that
             differ from the toolkit's own layout).
         labels: Targets given to the candidate as integer class labels (N,), as classifiers' code takes them.
+        one_hot: The targets of a softmax output drawn one-hot only (each example's likeliest class), for code
+            that takes the class as ``T.argmax(1)``; by default soft probability rows are drawn too.
     """
 
     examples: int
@@ -90,10 +92,12 @@ class PropertyRun:
     order: int = 1
     layout: dict = field(default_factory=dict)
     labels: bool = False
+    one_hot: bool = False
 
     def __post_init__(self):
-        if (self.layout or self.labels) and not self.candidate:
-            raise InputError("a layout and class labels describe the candidate's code: give one (--grad or --hvp)")
+        if (self.layout or self.labels or self.one_hot) and not self.candidate:
+            raise InputError("a layout, class labels and one-hot targets describe the candidate's code: give one "
+                             "(--grad or --hvp)")
         if not isinstance(self.layout, dict) or not set(self.layout) <= set(LAYOUT_FIELDS):
             raise InputError("not a layout: %r; accepted keys: %s" % (self.layout, ", ".join(LAYOUT_FIELDS)))
         Layout(**self.layout)  # a bad name pattern or learning rate: one line now
@@ -190,6 +194,7 @@ class PropertyRun:
         if self.candidate:
             words.append("--%s %s" % ("hvp" if self.order == 2 else "grad", self.candidate))
             words += Layout(**self.layout).command_options() + (["--labels"] if self.labels else [])
+            words += ["--one-hot"] if self.one_hot else []
         elif self.order == 2:
             words.append("--order 2")
         for key, value in sorted(self.networks.items()):
