@@ -112,3 +112,13 @@ def test_a_property_search_of_one_hot_code_says_so_on_soft_targets_and_passes_wi
     code, _, err = run(capsys, "4-5-3", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--one-hot",
                        "--examples", "5", command="proptest")
     assert code == 2 and "--one-hot gives your function one-hot targets: it goes with --grad or --hvp" in err
+
+
+def test_a_transposed_weight_gradient_is_said_in_the_shapes_of_the_users_own_layout(corpus, capsys):
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:transposed_first_layer")
+    assert code == 1
+    assert ("W1 (W1.T): returned with shape (5, 4), the transpose of your W1's shape (4, 5) (in, out): entry [i, j] "
+            "must hold dE/dW1[i, j], for the weight from unit i to unit j, as your W1[i, j] does; transposed back, it "
+            "is right") in out
+    assert "W1 was returned with shape 5x4, not 4x5, the shape of your W1" in out
+    assert "--weights in-out" not in out.split("Diagnosis:")[1].split("\n\n")[0]

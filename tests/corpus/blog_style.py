@@ -79,3 +79,9 @@ def l2_over_batch(params, X, Y):
     dh = ds @ W2.T
     dh[z1 <= 0] = 0
     return loss, {"W1": X.T @ dh + lam * W1 / N, "b1": dh.sum(0), "W2": h.T @ ds + lam * W2 / N, "b2": ds.sum(0)}
+
+
+def transposed_first_layer(params, X, Y):
+    """dW1 returned as (dz1.T @ X), the transpose of the (in, out) W1 it belongs to."""
+    dW1, db1, dW2, db2 = one_hot_backward(params, X, Y)
+    return [dW1.T, db1, dW2, db2]

@@ -318,9 +318,12 @@ def _parameter_table(rows: list[ParameterRow], names: dict[str, str] | None = No
             _number(row.max_abs_error), _number(row.max_rel_error), row.over, row.excused))
     for row in rows:
         if row.returned_shape is not None:
-            lines.append("  %s was returned with shape %s, not %s: every entry counts as wrong (errors above are of "
-                         "its values realigned)" % (row.name, "x".join(map(str, row.returned_shape)),
-                                                     "x".join(map(str, row.shape))))
+            theirs = names.get(row.name, "").endswith(".T")  # stored (in, out): say the shapes as the user has them
+            returned, expected = (row.returned_shape[::-1], row.shape[::-1]) if theirs else (row.returned_shape,
+                                                                                                row.shape)
+            lines.append("  %s was returned with shape %s, not %s%s: every entry counts as wrong (errors above are of "
+                         "its values realigned)" % (row.name, "x".join(map(str, returned)), "x".join(map(str, expected)),
+                                                    ", the shape of your %s" % names[row.name][:-2] if theirs else ""))
     return lines
 
 

@@ -182,6 +182,9 @@ class Run:
     def _in_user_layout(self, report: CheckReport, layout: Layout) -> None:
         """The parameters and worst entries of ``report`` named as the user's layout writes them too."""
         report.parameter_names = shown = shown_names(self.network, layout)
+        report.diagnosis = [_transposed_as_theirs(d, shown[d.parameters[0]][:-2], self.network)
+                            if d.kind == "transposed" and shown.get(d.parameters[0], "").endswith(".T") else d
+                            for d in report.diagnosis]
         report.worst = [replace(finding, meaning="%s; yours: %s" % (finding.meaning, user_entry(
             self.network, layout, *_entry_key(finding.label)))) if _entry_key(finding.label)[0] in shown else finding
                         for finding in report.worst]
@@ -224,6 +227,16 @@ class Run:
             self._in_user_layout(report, self.options.layout)
         report.seconds = time.perf_counter() - self.started
         return report
+
+
+def _transposed_as_theirs(diagnosis: Diagnosis, theirs: str, network: Network) -> Diagnosis:
+    """A weight gradient returned transposed, said in the shapes of the user's (in, out) layout."""
+    shape = network.param_shapes()[diagnosis.parameters[0]]
+    right = "it is right" in diagnosis.text
+    return replace(diagnosis, text=(
+        "returned with shape %s, the transpose of your %s's shape %s (in, out): entry [i, j] must hold dE/d%s[i, j], "
+        "for the weight from unit i to unit j, as your %s[i, j] does; transposed back, %s"
+        % (shape, theirs, shape[::-1], theirs, theirs, "it is right" if right else "it is still wrong (see below)")))
 
 
 def _entry_key(label: str) -> tuple[str, tuple[int, ...]]:
