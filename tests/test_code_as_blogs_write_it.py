@@ -122,3 +122,13 @@ def test_a_transposed_weight_gradient_is_said_in_the_shapes_of_the_users_own_lay
             "is right") in out
     assert "W1 was returned with shape 5x4, not 4x5, the shape of your W1" in out
     assert "--weights in-out" not in out.split("Diagnosis:")[1].split("\n\n")[0]
+
+
+def test_a_penalty_on_the_biases_too_is_named_with_its_coefficient(corpus, capsys):
+    code, out, _ = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                       "mean", "--weights", "in-out", "--weight-decay", "0.0125", "--grad",
+                       "blog_style.py:l2_on_biases_too")
+    assert code == 1
+    assert ("b1, b2: equal the right gradients plus 0.0125 b: a penalty 0.0125/2 sum b^2 on the biases too (the "
+            "weights' own coefficient)") in out
+    assert "W1 (W1.T), W2 (W2.T): right at every entry" in out

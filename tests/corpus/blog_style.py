@@ -85,3 +85,10 @@ def transposed_first_layer(params, X, Y):
     """dW1 returned as (dz1.T @ X), the transpose of the (in, out) W1 it belongs to."""
     dW1, db1, dW2, db2 = one_hot_backward(params, X, Y)
     return [dW1.T, db1, dW2, db2]
+
+
+def l2_on_biases_too(params, X, Y):
+    """The same penalty over N applied to every parameter, the biases included (as torch.optim's weight_decay)."""
+    loss, grads = l2_over_batch(params, X, Y)
+    N = X.shape[0]
+    return loss, {name: g + lam * params[name] / N if name.startswith("b") else g for name, g in grads.items()}

@@ -37,11 +37,11 @@ MAX_EXAMPLES_PER_TERM = 512
 PREFERENCE = ("scale", "transposed", "penalty_missing", "penalty_doubled", "data_scale", "missing_derivative",
               "derivative_at_preactivation", "derivative_of_activation", "jacobian_diagonal",
               "matched_output_delta", "derivative_at_other_layer", "bias_not_summed", "untransposed_weights",
-              "wrong_layer_weights", "gauss_newton", "hessian", "missing_curvature")
+              "wrong_layer_weights", "bias_penalty", "gauss_newton", "hessian", "missing_curvature")
 TRIED = ("a missing or misplaced activation derivative in any layer (at the net input, at another layer's values, "
          "a softmax Jacobian's diagonal only), another loss's output delta, a flipped sign or constant factor (2, "
          "1/2, N, 1/N), a transposed weight gradient, a bias gradient not summed over the batch, delta sent back "
-         "through the wrong weights, a missing or doubled penalty term")
+         "through the wrong weights, a missing or doubled penalty term, a penalty on the biases")
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +104,7 @@ def hypotheses(point: Point, candidate: dict, disagree: list[str]) -> list[Hypot
         if reference[name].shape[0] == reference[name].shape[1] > 1:
             found.append(Hypothesis("transposed", layer, {name: reference[name].T},
                                     functools.partial(_explain_transposed, network, layer)))
-    return found + _bias_terms(point, candidate, disagree)
+    return found + _bias_terms(point, candidate, disagree) + _bias_penalty(point, candidate, disagree)
 
 
 def factors(network: Network, batch: int) -> list[tuple[float, str, str]]:
@@ -148,6 +148,28 @@ def _bias_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypo
                                         functools.partial(_explain_one_example, example, N)))
                 break
     return found
+
+
+def _bias_penalty(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
+    """Wrong bias gradients that are the right ones plus c b, one c for all: weight decay applied to the biases too
+    (as ``torch.optim``'s ``weight_decay`` does), where this network's penalty, like the lecture's, has weights only."""
+    biases = [name for name in disagree if name.startswith("b") and np.vdot(point.params[name], point.params[name])]
+    if not biases:
+        return []
+    fitted = [float(np.vdot(candidate[name] - point.reference[name], point.params[name])
+                    / np.vdot(point.params[name], point.params[name])) for name in biases]
+    c = float("%.6g" % np.median(fitted))
+    if not c:
+        return []
+    gradients = {name: point.reference[name] + c * point.params[name] for name in biases}
+    return [Hypothesis("bias_penalty", None, gradients, functools.partial(_explain_bias_penalty, c, point.network))]
+
+
+def _explain_bias_penalty(c: float, network: Network, parameters: tuple[str, ...]) -> str:
+    same = " (the weights' own coefficient)" if np.isclose(c, network.weight_decay) else ""
+    return ("equal%s the right gradients plus %.6g b: a penalty %.6g/2 sum b^2 on the biases too%s, where this "
+            "network's weight decay, like the lecture's, leaves the biases out (torch.optim's weight_decay decays "
+            "them as well)" % ("s" if len(parameters) == 1 else "", c, c, same))
 
 
 def _per_example(point: Point) -> dict[str, np.ndarray]:
