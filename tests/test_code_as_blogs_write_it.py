@@ -132,3 +132,16 @@ def test_a_penalty_on_the_biases_too_is_named_with_its_coefficient(corpus, capsy
     assert ("b1, b2: equal the right gradients plus 0.0125 b: a penalty 0.0125/2 sum b^2 on the biases too (the "
             "weights' own coefficient)") in out
     assert "W1 (W1.T), W2 (W2.T): right at every entry" in out
+
+
+def test_a_penalty_term_forgotten_in_one_layer_is_named_with_both_readings(corpus, capsys):
+    code, out, _ = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                       "mean", "--weights", "in-out", "--grad", "blog_style.py:penalty_on_w2_only")
+    assert code == 1
+    assert ("W2 (W2.T): equals the right gradient plus 0.0125 W: a weight-decay term, the penalty 0.0125/2 sum w^2, "
+            "that this network does not have; W1 has no such term: if your loss has the penalty, its gradient lacks "
+            "it (check with --weight-decay 0.0125), else W2 has one too many") in out
+    code, out, _ = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                       "mean", "--weights", "in-out", "--weight-decay", "0.0125", "--grad",
+                       "blog_style.py:penalty_on_w2_only")
+    assert code == 1 and "W1 (W1.T): equals the correct gradient without the penalty term W1/80 (for W1)" in out

@@ -37,7 +37,7 @@ MAX_EXAMPLES_PER_TERM = 512
 PREFERENCE = ("scale", "transposed", "penalty_missing", "penalty_doubled", "data_scale", "missing_derivative",
               "derivative_at_preactivation", "derivative_of_activation", "jacobian_diagonal",
               "matched_output_delta", "derivative_at_other_layer", "bias_not_summed", "untransposed_weights",
-              "wrong_layer_weights", "bias_penalty", "gauss_newton", "hessian", "missing_curvature")
+              "wrong_layer_weights", "bias_penalty", "penalty_extra", "gauss_newton", "hessian", "missing_curvature")
 TRIED = ("a missing or misplaced activation derivative in any layer (at the net input, at another layer's values, "
          "a softmax Jacobian's diagonal only), another loss's output delta, a flipped sign or constant factor (2, "
          "1/2, N, 1/N), a transposed weight gradient, a bias gradient not summed over the batch, delta sent back "
@@ -151,25 +151,49 @@ def _bias_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypo
 
 
 def _bias_penalty(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
-    """Wrong bias gradients that are the right ones plus c b, one c for all: weight decay applied to the biases too
-    (as ``torch.optim``'s ``weight_decay`` does), where this network's penalty, like the lecture's, has weights only."""
-    biases = [name for name in disagree if name.startswith("b") and np.vdot(point.params[name], point.params[name])]
-    if not biases:
-        return []
-    fitted = [float(np.vdot(candidate[name] - point.reference[name], point.params[name])
-                    / np.vdot(point.params[name], point.params[name])) for name in biases]
-    c = float("%.6g" % np.median(fitted))
-    if not c:
-        return []
-    gradients = {name: point.reference[name] + c * point.params[name] for name in biases}
-    return [Hypothesis("bias_penalty", None, gradients, functools.partial(_explain_bias_penalty, c, point.network))]
+    """Wrong gradients that are the right ones plus c p, one c for all of a kind: weight decay applied to the biases
+    too (as ``torch.optim``'s ``weight_decay`` does), where this network's penalty, like the lecture's, has weights
+    only; or, in a network without weight decay, a decay term on some weights."""
+    found = []
+    for letter, kind, explain in (("b", "bias_penalty", _explain_bias_penalty),
+                                  ("W", "penalty_extra", _explain_extra_penalty)):
+        if letter == "W" and point.network.weight_decay:
+            continue  # penalty_missing and penalty_doubled, derived, cover a network with weight decay
+        names = [name for name in disagree if name.startswith(letter) and np.vdot(point.params[name],
+                                                                                  point.params[name])]
+        if not names:
+            continue
+        fitted = [float(np.vdot(candidate[name] - point.reference[name], point.params[name])
+                        / np.vdot(point.params[name], point.params[name])) for name in names]
+        c = float("%.6g" % np.median(fitted))
+        if c:
+            gradients = {name: point.reference[name] + c * point.params[name] for name in names}
+            found.append(Hypothesis(kind, None, gradients, functools.partial(explain, c, point.network)))
+    return found
+
+
+def _explain_extra_penalty(c: float, network: Network, parameters: tuple[str, ...]) -> str:
+    others = [name for name in network.param_shapes() if name.startswith("W") and name not in parameters]
+    text = ("%s plus %.6g W: a weight-decay term, the penalty %.6g/2 sum w^2, that this network does not have"
+            % (_right(parameters), c, c))
+    if others:
+        text += ("; %s ha%s no such term: if your loss has the penalty, %s gradient%s lack%s it (check with "
+                 "--weight-decay %.6g), else %s ha%s one too many" % (
+                     ", ".join(others), "s" if len(others) == 1 else "ve", "its" if len(others) == 1 else "their",
+                     "" if len(others) == 1 else "s", "s" if len(others) == 1 else "", c, ", ".join(parameters),
+                     "s" if len(parameters) == 1 else "ve"))
+    return text
 
 
 def _explain_bias_penalty(c: float, network: Network, parameters: tuple[str, ...]) -> str:
     same = " (the weights' own coefficient)" if np.isclose(c, network.weight_decay) else ""
-    return ("equal%s the right gradients plus %.6g b: a penalty %.6g/2 sum b^2 on the biases too%s, where this "
-            "network's weight decay, like the lecture's, leaves the biases out (torch.optim's weight_decay decays "
-            "them as well)" % ("s" if len(parameters) == 1 else "", c, c, same))
+    return ("%s plus %.6g b: a penalty %.6g/2 sum b^2 on the biases too%s, where this network's weight decay, like "
+            "the lecture's, leaves the biases out (torch.optim's weight_decay decays them as well)"
+            % (_right(parameters), c, c, same))
+
+
+def _right(parameters: tuple[str, ...]) -> str:
+    return "equals the right gradient" if len(parameters) == 1 else "equal the right gradients"
 
 
 def _per_example(point: Point) -> dict[str, np.ndarray]:

@@ -253,7 +253,7 @@ def _under_convention(diagnosis: list, convention) -> list:
     """
     said = "%s under the convention above (%s)" % ("the negative of the right values" if convention.negated else
                                                     "right", " ".join(convention.options))
-    replaced = ("no_fit", "scale") if convention.negated else ("no_fit",)
+    replaced = ("no_fit", "penalty_extra") + (("scale",) if convention.negated else ())
     return [Diagnosis(d.parameters, "convention", None, said) if d.kind in replaced else d for d in diagnosis]
 
 
