@@ -287,7 +287,6 @@ UNREADABLE = {
     "gelu-erf": (lambda: linear_tanh(nn.GELU()), r"cannot read layer 1's activation \(model\[1\] \(nn.GELU\)\): "
                  r"backprop's gelu is the tanh approximation"),
     "softmax-dim-0": (lambda: linear_tanh(nn.Softmax(dim=0)), r"nn.Softmax\(dim=0\) normalises across examples"),
-    "dropout-training": (lambda: linear_tanh(nn.Dropout(0.5)), r"call model.eval\(\)"),
     "mixed-bias": (lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2, bias=False)),
                    "some layers have a bias and some do not"),
     "unknown-activation": (lambda: linear_tanh(Squared()),
@@ -307,6 +306,28 @@ UNREADABLE = {
                     r"the first W2\[1, 3\]"),
     "not-a-module": (lambda: np.zeros(3), "expected a torch.nn.Module or a pair \\(forward, params\\), got ndarray"),
 }
+
+
+def test_a_model_with_dropout_in_training_mode_is_checked_on_a_copy_in_eval_mode():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Dropout(0.5), nn.Linear(4, 2)).double()
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (6, 2))
+    report = check_torch_module(model, X, T)
+    assert report.ok, report
+    assert any(note.startswith("the model is in training mode with dropout (2), whose output is random: checked on "
+                               "a copy in eval mode") for note in report.notes)
+    assert model.training and model[2].training  # the user's model is left as it was
+    # The oracle, nobody's code here: the same model's own gradient in eval mode, by torch.
+    reference = [p.detach().clone() for p in model.parameters()]
+    evaluated = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        for mine, theirs in zip(evaluated.parameters(), reference):
+            mine.copy_(theirs)
+    loss = 0.5 * ((evaluated(torch.tensor(X)) - torch.tensor(T)) ** 2).sum()
+    loss.backward()
+    expected = evaluated[0].weight.grad.numpy()
+    assert np.allclose(report.rows[0].largest, np.abs(expected).max(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("build, message", UNREADABLE.values(), ids=UNREADABLE)
