@@ -145,3 +145,12 @@ def test_a_penalty_term_forgotten_in_one_layer_is_named_with_both_readings(corpu
                        "mean", "--weights", "in-out", "--weight-decay", "0.0125", "--grad",
                        "blog_style.py:penalty_on_w2_only")
     assert code == 1 and "W1 (W1.T): equals the correct gradient without the penalty term W1/80 (for W1)" in out
+
+
+def test_a_gradient_function_that_also_steps_the_weights_it_was_given_is_warned_of(corpus, capsys):
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:gradients_and_a_step")
+    assert code == 0
+    assert ("Warnings:\n  - blog_style.py:gradients_and_a_step changed W1 in place, the parameters it was given: a "
+            "gradient function that also updates the weights steps twice in a training loop") in out
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:one_hot_backward")
+    assert code == 0 and "in place" not in out

@@ -99,3 +99,10 @@ def penalty_on_w2_only(params, X, Y):
     loss, grads = l2_over_batch(params, X, Y)
     grads["W1"] = grads["W1"] - lam * params["W1"] / X.shape[0]
     return loss, grads
+
+
+def gradients_and_a_step(params, X, Y):
+    """Returns the gradients and, by the way, takes a step on the weights it was given."""
+    grads = one_hot_backward(params, X, Y)
+    params["W1"] -= 0.1 * grads[0]
+    return grads

@@ -50,6 +50,7 @@ class Returned(NamedTuple):
         output: What the function printed while it ran.
         read: What was read, when it is not the toolkit's own layout (``read: weights (in, out), ...``).
         loss: The loss the function returned beside its gradient, if it did.
+        changed: The parameters the function changed in place (not asked to: no update layout), by the user's names.
     """
 
     gradients: dict[str, np.ndarray]
@@ -59,6 +60,7 @@ class Returned(NamedTuple):
     output: str = ""
     read: str = ""
     loss: float | None = None
+    changed: tuple[str, ...] = ()
 
 
 def call_candidate(function: Callable, network: Network, params: dict, X: np.ndarray, T: np.ndarray, *,
@@ -99,7 +101,8 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
     if context.losses:
         loss = sum(context.losses) / (len(X) if layout.per_example and network.reduction == "mean" else 1)
     return checked._replace(uncertainty=uncertainty, output=context.output.getvalue()[:OUTPUT_KEPT], read=read,
-                            loss=loss)
+                            loss=loss, changed=tuple(name for name in layouts.user_names(network, layout).values()
+                                                     if name in context.changed))
 
 
 class _Capture(io.StringIO):
@@ -126,6 +129,7 @@ class Call:
         self.expected = expected
         self.batch, self.form, self.output = batch, calling_form(function), _Capture()
         self.keys, self.returned, self.signalled, self.losses = "", "", False, []
+        self.changed: set[str] = set()
         self.order = list(network.param_shapes())
 
     @contextlib.contextmanager
@@ -168,6 +172,9 @@ class Call:
             raise self._raised(exc, X, T) from None
         if self.layout.update is not None:
             return self._from_update(given if not self.form.lists else arguments[0], params, result)
+        self.changed |= {name for name, value in given.items() if isinstance(value, np.ndarray) and not np.array_equal(
+            value, layouts.user_params(self.network, self.layout, {k: params[k] for k in params})[name],
+            equal_nan=True)}
         return self._read(result)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:

@@ -206,6 +206,11 @@ class Run:
                                     "of rounding, (|p| + |p'|) x 4 eps / lr, added to its tolerance"
                                     % (self.options.layout.update, largest))
         report.output = returned.output
+        if returned.changed:
+            report.warnings.append(
+                "%s changed %s in place, the parameters it was given: a gradient function that also updates the "
+                "weights steps twice in a training loop (the check used the values from before the call; if it is a "
+                "training step, check it with --update LR)" % (report.candidate_name, ", ".join(returned.changed)))
         wrong = report.culprit in ("candidate", "undetermined") and not report.agreements[0].agree
         if self.options.diagnose and wrong and convention is not None:
             report.convention = convention()
