@@ -26,6 +26,10 @@ def test_soft_targets_are_drawn_on_request_and_show_where_code_assumes_one_hot(c
     assert "data: 8 random examples, soft targets (probability rows) (seed 0)" in out
     code, _, err = run(capsys, *SOFTMAX, "--soft-targets", "--labels", "--grad", "blog_style.py:one_hot_backward")
     assert code == 2 and "--soft-targets" in err and "not with --labels" in err
+    code, _, err = run(capsys, "3-4-2", "--activation", "sigmoid", "--soft-targets", "--no-bias", "--weights",
+                       "in-out", "--grad", "blog_style.py:update_direction")
+    assert code == 2 and err.count("\n") == 1
+    assert "--soft-targets draws probability rows for a softmax output; this network's output is sigmoid" in err
 
 
 def test_a_loss_returned_in_the_gradients_dict_is_read_as_the_loss(corpus, capsys):

@@ -267,6 +267,9 @@ def _data(args, network, dtype) -> tuple:
         return X.astype(dtype), T, "from %s (%d examples)" % (args.data, len(X))
     batch = args.batch or DEFAULT_BATCH
     rows = not network.activations[-1].elementwise and not args.labels
+    if args.soft_targets and not rows:
+        raise InputError("--soft-targets draws probability rows for a softmax output; this network's output is %s, "
+                         "whose random targets are values it can take" % network.activations[-1].name)
     X, T = random_data(network, batch, args.seed, dtype, labels=args.labels, soft=args.soft_targets)
     targets = (", integer class labels" if args.labels else ", soft targets (probability rows)" if rows and
                args.soft_targets else ", one-hot targets" if rows else "")
