@@ -35,6 +35,7 @@ import sympy
 from sympy import Rational
 
 from derive import ACTIVATIONS, LOSSES, Network, derive
+from derive.model.functions import normal_cdf
 from derive.symbolic.symbols import T, X, biases, weights
 
 pytestmark = pytest.mark.slow  # brute-force proofs: expensive, run by CI with the rest
@@ -141,6 +142,8 @@ def _has_irrational_constant(expr: sympy.Expr) -> bool:
 
 def _equal_numerically(ours: sympy.Expr, oracle: sympy.Expr, rng: random.Random) -> bool:
     """Both sides at a random rational point, evaluated with 60 digits (mpmath, shared subexpressions once)."""
+    # Phi (the exact GELU's), written out in erf, which mpmath evaluates
+    ours, oracle = (side.replace(normal_cdf, lambda z: (1 + sympy.erf(z / sympy.sqrt(2))) / 2) for side in (ours, oracle))
     symbols = sorted(ours.free_symbols | oracle.free_symbols, key=str)
     evaluate = sympy.lambdify(symbols, [ours, oracle], modules="mpmath", cse=True)
     with mpmath.workdps(60):

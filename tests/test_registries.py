@@ -1,8 +1,8 @@
 """Every activation and loss: derivative = sympy.diff, numpy code = the SymPy definition, no overflow.
 
 The oracle is a textbook rewrite typed here: backprop's SymPy functions
-(sigmoid, relu, leaky_relu, elu, softplus) are replaced by their formulas in
-exp, log and Piecewise, differentiated by SymPy and evaluated by plain
+(sigmoid, relu, leaky_relu, elu, softplus, normal_cdf) are replaced by their formulas in
+exp, log, erf and Piecewise, differentiated by SymPy and evaluated by plain
 ``lambdify``.  It checks both derivatives a record leads to: the one SymPy
 derives from its definition (printed by the code printer) and the one written
 by hand in the record for the engine (``backward``).  Tests parametrize over
@@ -10,6 +10,8 @@ the registries, so a new entry is covered for free.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from helpers import strict_numpy
 from derive import ACTIVATIONS, LOSSES, get_activation
 from derive.codegen.printing import activation_derivative, activation_forward, compile_elementwise
 from derive.model.expression import VARIABLE as x
-from derive.model.functions import elu, leaky_relu, relu, sigmoid, softplus
+from derive.model.functions import elu, leaky_relu, normal_cdf, relu, sigmoid, softplus
 from derive.model.losses import OUTPUT, TARGET
 
 REGISTERED = sorted(name for name, a in ACTIVATIONS.items() if a.elementwise) + ["leaky_relu(0.2)", "elu(0.5)"]
@@ -34,11 +36,13 @@ def textbook(expr: sympy.Expr) -> sympy.Expr:
                .replace(softplus, lambda z: sympy.log(1 + sympy.exp(z))) \
                .replace(relu, lambda z: sympy.Piecewise((z, z > 0), (0, True))) \
                .replace(leaky_relu, lambda z, a: sympy.Piecewise((z, z > 0), (a * z, True))) \
-               .replace(elu, lambda z, a: sympy.Piecewise((z, z > 0), (a * (sympy.exp(z) - 1), True)))
+               .replace(elu, lambda z, a: sympy.Piecewise((z, z > 0), (a * (sympy.exp(z) - 1), True))) \
+               .replace(normal_cdf, lambda z: (1 + sympy.erf(z / sympy.sqrt(2))) / 2)
 
 
 def plain_numpy(expr: sympy.Expr, *symbols):
-    return sympy.lambdify(symbols, textbook(expr), modules="numpy")
+    """Plain ``lambdify``; erf, which numpy lacks, from the standard library entry by entry."""
+    return sympy.lambdify(symbols, textbook(expr), modules=[{"erf": np.vectorize(math.erf)}, "numpy"])
 
 
 @pytest.mark.parametrize("spec", ELEMENTWISE)

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The PyTorch module for each registered activation (None: no module, a linear layer).
 MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01),
            "linear": None, "elu": nn.ELU, "softplus": nn.Softplus, "silu": nn.SiLU,
-           "gelu": lambda: nn.GELU(approximate="tanh"), "softmax": lambda: nn.Softmax(dim=-1)}
+           "gelu": lambda: nn.GELU(approximate="tanh"), "gelu_erf": nn.GELU,
+           "softmax": lambda: nn.Softmax(dim=-1)}
 
 
 def sequential(network: Network, params: dict, logits: bool = False, dtype=torch.float64) -> nn.Sequential:
@@ -284,8 +285,6 @@ UNREADABLE = {
                    r"in W it does not compute h @ W.T of them"),
     "preprocessing": (Preprocessed, r"cannot read Preprocessed: / changes the input before the first layer"),
     "two-outputs": (TwoOutputs, "cannot read TwoOutputs: its forward returns a tuple"),
-    "gelu-erf": (lambda: linear_tanh(nn.GELU()), r"cannot read layer 1's activation \(model\[1\] \(nn.GELU\)\): "
-                 r"backprop's gelu is the tanh approximation"),
     "softmax-dim-0": (lambda: linear_tanh(nn.Softmax(dim=0)), r"nn.Softmax\(dim=0\) normalises across examples"),
     "mixed-bias": (lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2, bias=False)),
                    "some layers have a bias and some do not"),
@@ -306,6 +305,19 @@ UNREADABLE = {
                     r"the first W2\[1, 3\]"),
     "not-a-module": (lambda: np.zeros(3), "expected a torch.nn.Module or a pair \\(forward, params\\), got ndarray"),
 }
+
+
+@pytest.mark.parametrize("gelu, read", [(nn.GELU(), "gelu_erf"), (nn.GELU(approximate="tanh"), "gelu")],
+                         ids=["exact", "tanh"])
+def test_pytorchs_gelu_is_read_as_the_form_it_computes_and_checked(gelu, read):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), gelu, nn.Linear(5, 2)).double()
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-3, 3, (6, 3)), rng.uniform(-1, 1, (6, 2))
+    report = check_torch_module(model, X, T, loss="MSELoss")
+    assert report.ok, report
+    assert report.network == "3-5-2, %s/linear, mse (mean), bias" % read
+    assert report.fd_method == ("central" if read == "gelu_erf" else "complex")
 
 
 def test_a_model_with_dropout_in_training_mode_is_checked_on_a_copy_in_eval_mode():

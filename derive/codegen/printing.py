@@ -30,7 +30,7 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.model import numeric
+from derive.model import functions, numeric
 from derive.model.activations import Activation
 from derive.model.expression import VARIABLE
 from derive.model.registry import ACTIVATIONS
@@ -44,8 +44,10 @@ STRUCTURAL_HELPERS: dict[str, Callable] = {name: getattr(numeric, name) for name
 
 
 def function_helpers() -> dict[type, Callable]:
-    """The numpy helper of each SymPy function class an activation record names (``sigmoid`` -> numeric.sigmoid)."""
-    return {record.function: record.helper for record in ACTIVATIONS.values() if record.function is not None}
+    """The numpy helper of each SymPy function class an activation record names (``sigmoid`` -> numeric.sigmoid),
+    and of the function classes records use without being theirs (Phi in the exact GELU, z Phi(z))."""
+    table = {record.function: record.helper for record in ACTIVATIONS.values() if record.function is not None}
+    return {**table, functions.normal_cdf: numeric.normal_cdf}
 
 
 def helpers() -> dict[str, Callable]:

@@ -104,6 +104,8 @@ class Activation:
         kinks: Points where the derivative jumps (ReLU: ``(0.0,)``); there
             finite differences straddle two slopes and the subgradient is a
             convention.  Derived from the expression when not given.
+        complex_step: Whether its numpy helpers take complex values (analytic off the real axis), so that
+            complex-step differences may go through it; False for the exact GELU (``math.erfc``).
         output_range: ``(low, high)``, the values g can take (bounds may be infinite).
         log_forms: Stable log g and log(1 - g), or None.
         parameter: ``(name, value)`` for a parameterized activation.
@@ -121,6 +123,7 @@ class Activation:
     output_only: bool = False
     kinks: tuple[float, ...] | None = None
     output_range: tuple[float, float] = (-math.inf, math.inf)
+    complex_step: bool = True
     log_forms: LogForms | None = field(default=None, compare=False)
     parameter: tuple[str, float] | None = None
     example_parameter: float | None = None
@@ -155,8 +158,8 @@ class Activation:
 
     @property
     def analytic(self) -> bool:
-        """Whether complex-step differentiation is exact through this activation (no kinks)."""
-        return not self.kinks
+        """Whether complex-step differentiation is exact through this activation (no kinks, complex helpers)."""
+        return not self.kinks and self.complex_step
 
     @property
     def custom(self) -> bool:
@@ -313,6 +316,18 @@ def _gelu_backward(z, a, up):
 
 
 register_activation(Activation("gelu", _gelu, _gelu_numpy, backward=_gelu_backward, output_range=(-0.17, math.inf)))
+
+#: 1/sqrt(2 pi), the standard normal density at 0.
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def _gelu_erf_backward(z, a, up):
+    return up * (numeric.normal_cdf(z) + z * np.exp(-0.5 * z * z) * _INV_SQRT_2PI)   # (z Phi)' = Phi + z phi
+
+
+register_activation(Activation(
+    "gelu_erf", lambda z: z * functions.normal_cdf(z), lambda z: np.asarray(z) * numeric.normal_cdf(z),
+    backward=_gelu_erf_backward, output_range=(-0.17, math.inf), complex_step=False))
 
 
 def _softmax_backward(z, a, up):

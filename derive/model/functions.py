@@ -115,6 +115,35 @@ class elu(Function):
         return self.args[0].is_real
 
 
+class normal_cdf(Function):
+    """The standard normal distribution function Phi(z) = (1 + erf(z/sqrt(2)))/2; Phi'(z) = exp(-z^2/2)/sqrt(2 pi).
+
+    GELU's exact form is z Phi(z) (PyTorch's ``nn.GELU()``).  Not an activation of its own: the printer calls
+    :func:`derive.model.numeric.normal_cdf` for it, the one helper that is not an activation record's.
+    """
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return S.Half
+        if z.is_Number:
+            return (1 + sympy.erf(z / sympy.sqrt(2))) / 2
+        return None
+
+    def fdiff(self, argindex=1):
+        z = self.args[0]
+        return exp(-z ** 2 / 2) / sympy.sqrt(2 * sympy.pi)
+
+    def _eval_rewrite_as_erf(self, z, **kwargs):
+        return (1 + sympy.erf(z / sympy.sqrt(2))) / 2
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer):
+        return r"\Phi\left(%s\right)" % printer._print(self.args[0])
+
+
 class softplus(Function):
     """log(1 + e^z), a smooth ReLU; its derivative is the sigmoid."""
 

@@ -57,6 +57,23 @@ def sigmoid(z, out=None):
     return result
 
 
+def normal_cdf(z):
+    """Phi(z) = erfc(-z/sqrt(2))/2, the standard normal distribution function, accurate to an ulp or two everywhere.
+
+    erfc keeps the left tail's tiny values accurate where 1 + erf would round to 0.  numpy has no erf, so each
+    entry goes through ``math.erfc`` (real arrays only: it has no complex extension here, so a network using it
+    is checked with real finite differences, not the complex step).  Self-contained: the code generator copies its
+    source.
+    """
+    import math
+
+    z = np.asarray(z)
+    if z.dtype.kind == "c":
+        raise TypeError("normal_cdf takes real arrays only (math.erfc has no complex values)")
+    erfc = np.frompyfunc(lambda x: 0.5 * math.erfc(-x * 0.7071067811865476), 1, 1)
+    return erfc(z).astype(np.result_type(z, 0.5))
+
+
 def softplus(z):
     """log(1 + exp(z)) as max(z, 0) + log1p(exp(-|z|)); analytic off the real axis."""
     z = np.asarray(z)

@@ -171,6 +171,9 @@ class ReportMathMLPrinter(ArrayNames, MathMLPresentationPrinter):
     def _print_sigmoid(self, expr):
         return self._row(self._element("mi", text="σ"), self._parenthesized(expr.args[0]))
 
+    def _print_normal_cdf(self, expr):
+        return self._row(self._element("mi", text="Φ", mathvariant="normal"), self._parenthesized(expr.args[0]))
+
     def _print_change(self, expr):
         delta = self._element("mi", text="Δ", mathvariant="normal")
         if len(expr.args) == 2:

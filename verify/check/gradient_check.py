@@ -130,7 +130,7 @@ def _choose_method(network: Network, fd_method: str) -> str:
     if fd_method == "auto":
         return "complex" if is_analytic(network) else "central"
     if fd_method == "complex" and not is_analytic(network):
-        raise InputError("fd_method 'complex' needs an analytic network, but %s has a kink (%s); use 'central' "
-                         "or 'richardson'" % (network.describe(), ", ".join(
+        raise InputError("fd_method 'complex' needs an analytic network, but %s has a kink or no complex values "
+                         "(%s); use 'central' or 'richardson'" % (network.describe(), ", ".join(
                              a.name for a in network.activations if not a.analytic) or "L1 penalty"))
     return fd_method

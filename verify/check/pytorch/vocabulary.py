@@ -3,10 +3,11 @@ and the layers that make a model something other than an MLP.
 
 The reader recognises what a model computes by its values (:mod:`.layer_reading`);
 names serve three purposes only: reading an activation's parameter
-(``nn.LeakyReLU(0.2)``, ``F.elu(x, alpha=0.5)``), refusing a spelling whose
-mathematics differs from the registry's (``nn.GELU()`` is the erf form,
-``softmax(dim=0)`` mixes examples) with the reason, and naming what is not an
-MLP (a convolution, a normalisation layer, attention) in one line.
+(``nn.LeakyReLU(0.2)``, ``F.elu(x, alpha=0.5)``), telling spellings apart whose
+mathematics differs (``nn.GELU()`` is the erf form ``gelu_erf``,
+``approximate='tanh'`` the registry's ``gelu``), refusing one that mixes
+examples (``softmax(dim=0)``) with the reason, and naming what is not an MLP (a
+convolution, a normalisation layer, attention) in one line.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def _softplus(beta) -> Activation:
 
 
 def _gelu(approximate) -> Activation:
-    if approximate != "tanh":
-        raise InputError("backprop's gelu is the tanh approximation: use nn.GELU(approximate='tanh') or "
-                         "F.gelu(x, approximate='tanh')")
-    return ACTIVATIONS["gelu"]
+    """``nn.GELU()``/``F.gelu`` is the exact z Phi(z) (``gelu_erf``); ``approximate='tanh'`` is the registry's gelu."""
+    if approximate not in ("none", "tanh"):
+        raise InputError("GELU with approximate=%r: PyTorch takes 'none' (z Phi(z)) or 'tanh'" % (approximate,))
+    return ACTIVATIONS["gelu" if approximate == "tanh" else "gelu_erf"]
 
 
 def _softmax(dim, what: str = "softmax"):
