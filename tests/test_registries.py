@@ -179,3 +179,16 @@ def test_compiled_functions_return_fresh_arrays_of_the_broadcast_shape_and_dtype
     assert constant(np.zeros(3, np.float32)).dtype == np.float32
     two = compile_elementwise(OUTPUT - TARGET, OUTPUT, TARGET)
     assert two(np.zeros((4, 1)), np.ones((1, 3))).shape == (4, 3)
+
+
+@pytest.mark.parametrize("spec", REGISTERED)
+def test_every_forward_and_derivative_takes_one_number_as_the_worked_example_gives_them(spec):
+    activation = get_activation(spec)
+    def oracle(expr, z):  # a constant (the identity's slope) lambdifies to a number: broadcast it
+        return float(np.broadcast_to(plain_numpy(expr, x)(np.array([float(z)])), (1,))[0])
+
+    for z in (0.3, np.float64(-1.7), np.array(2.5)):
+        expected = oracle(textbook(activation.expression), z)
+        assert float(activation_forward(activation)(z)) == pytest.approx(expected, rel=1e-12)
+        slope = oracle(sympy.diff(textbook(activation.expression), x), z)
+        assert float(activation_derivative(activation)(z)) == pytest.approx(slope, rel=1e-12, abs=1e-15)

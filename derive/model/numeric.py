@@ -71,7 +71,7 @@ def normal_cdf(z):
     if z.dtype.kind == "c":
         raise TypeError("normal_cdf takes real arrays only (math.erfc has no complex values)")
     erfc = np.frompyfunc(lambda x: 0.5 * math.erfc(-x * 0.7071067811865476), 1, 1)
-    return erfc(z).astype(np.result_type(z, 0.5))
+    return np.asarray(erfc(z), dtype=np.result_type(z, 0.5))
 
 
 def softplus(z):
