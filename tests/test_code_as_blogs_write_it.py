@@ -24,6 +24,8 @@ def test_soft_targets_are_drawn_on_request_and_show_where_code_assumes_one_hot(c
     code, out, _ = run(capsys, *SOFTMAX, "--soft-targets", "--grad", "blog_style.py:one_hot_backward")
     assert code == 1
     assert "data: 8 random examples, soft targets (probability rows) (seed 0)" in out
+    assert ("the targets were soft probability rows (--soft-targets): if your code takes each example's class as "
+            "T.argmax(1), it is right only for one-hot rows, the default") in out
     code, _, err = run(capsys, *SOFTMAX, "--soft-targets", "--labels", "--grad", "blog_style.py:one_hot_backward")
     assert code == 2 and "--soft-targets" in err and "not with --labels" in err
     code, _, err = run(capsys, "3-4-2", "--activation", "sigmoid", "--soft-targets", "--no-bias", "--weights",
@@ -116,6 +118,10 @@ def test_a_property_search_of_one_hot_code_says_so_on_soft_targets_and_passes_wi
     code, _, err = run(capsys, "4-5-3", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--one-hot",
                        "--examples", "5", command="proptest")
     assert code == 2 and "--one-hot gives your function one-hot targets: it goes with --grad or --hvp" in err
+    code, _, err = run(capsys, "3-4-2", "--activation", "sigmoid", "--no-bias", "--weights", "in-out", "--one-hot",
+                       "--grad", "blog_style.py:update_direction", "--examples", "5", command="proptest")
+    assert code == 2 and "--one-hot gives a softmax output's targets as one-hot rows; this network's output is " \
+                         "sigmoid" in err
 
 
 def test_a_transposed_weight_gradient_is_said_in_the_shapes_of_the_users_own_layout(corpus, capsys):
@@ -158,3 +164,18 @@ def test_a_gradient_function_that_also_steps_the_weights_it_was_given_is_warned_
             "gradient function that also updates the weights steps twice in a training loop") in out
     code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:one_hot_backward")
     assert code == 0 and "in place" not in out
+
+
+def test_a_loss_of_one_entry_in_an_array_is_a_loss_and_a_nan_loss_is_said_as_such(corpus, capsys):
+    with open("costs.py", "w") as handle:
+        handle.write("import numpy as np\n"
+                     "from blog_style import one_hot_backward\n\n"
+                     "def cost_11(params, X, Y):\n"
+                     "    dW1, db1, dW2, db2 = one_hot_backward(params, X, Y)\n"
+                     "    return {'dW1': dW1, 'db1': db1, 'dW2': dW2, 'db2': db2, 'cost': np.array([[0.5]])}\n\n"
+                     "def nan_loss(params, X, Y):\n"
+                     "    return float('nan'), one_hot_backward(params, X, Y)\n")
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "costs.py:cost_11")
+    assert code == 0 and "the loss under 'cost' beside the gradients" in out
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "costs.py:nan_loss")
+    assert code == 0 and re.search(r"the loss it returned is nan; the network's loss here is [0-9.]+", out)

@@ -16,7 +16,7 @@ from derive import ACTIVATIONS, LOSSES, InputError, Network, get_activation, ini
 from verify import Engine
 
 #: Every registered activation plus parameterized and custom-expression ones.
-ACTIVATION_SPECS = sorted(ACTIVATIONS) + ["leaky_relu(0.2)", "x/(1+abs(x))", "x*sigmoid(x)"]
+ACTIVATION_SPECS = sorted(ACTIVATIONS) + ["leaky_relu(0.2)", "x/(1+abs(x))", "x*sigmoid(x)", "x*gelu_erf(x)"]
 
 #: (sizes, batch, bias, weight_decay, l1, reduction): widths down to 1, batch 1, depths 1 to 3.
 CONFIGS = [

@@ -25,7 +25,7 @@ from derive.model.functions import elu, leaky_relu, normal_cdf, relu, sigmoid, s
 from derive.model.losses import OUTPUT, TARGET
 
 REGISTERED = sorted(name for name, a in ACTIVATIONS.items() if a.elementwise) + ["leaky_relu(0.2)", "elu(0.5)"]
-ELEMENTWISE = REGISTERED + ["x/(1+abs(x))", "x*sigmoid(x)", "tanh(x) + 0.1*softplus(x)"]
+ELEMENTWISE = REGISTERED + ["x/(1+abs(x))", "x*sigmoid(x)", "tanh(x) + 0.1*softplus(x)", "gelu_erf(2*x) - x"]
 POINTS = np.array([-20.0, -3.7, -1.0, -0.3, 0.2, 0.9, 2.5, 7.0, 20.0])
 EXTREMES = np.array([-1000.0, -700.0, -40.0, -1.0, 0.0, 1.0, 40.0, 700.0, 1000.0])
 

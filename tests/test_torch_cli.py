@@ -93,6 +93,22 @@ def test_a_custom_backward_that_returns_too_few_gradients_exits_2_naming_its_lin
             "None for an input that needs none; it returned 2 for 3 inputs") in err
 
 
+def test_a_model_left_in_training_mode_with_dropout_is_checked_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.py").write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 2)).double()
+    '''))
+    for order in ("1", "2"):
+        code, out, err = run(capsys, "--torch", "net.py:model", "--loss", "MSELoss", "--order", order)
+        assert code == 0, out + err
+        assert ("the model is in training mode with dropout, whose output is random: checked on a copy in eval "
+                "mode, dropout off") in out
+
+
 def test_a_custom_function_activation_is_named_with_activation_and_checked(folder, capsys):
     code, out, err = run(capsys, "--torch", "torch_styles.py:legendre_net", "--loss", "CrossEntropyLoss", *LEGENDRE)
     assert code == 0, err

@@ -327,7 +327,7 @@ def test_a_model_with_dropout_in_training_mode_is_checked_on_a_copy_in_eval_mode
     X, T = rng.uniform(-1, 1, (6, 3)), rng.uniform(-1, 1, (6, 2))
     report = check_torch_module(model, X, T)
     assert report.ok, report
-    assert any(note.startswith("the model is in training mode with dropout (2), whose output is random: checked on "
+    assert any(note.startswith("the model is in training mode with dropout, whose output is random: checked on "
                                "a copy in eval mode") for note in report.notes)
     assert model.training and model[2].training  # the user's model is left as it was
     # The oracle, nobody's code here: the same model's own gradient in eval mode, by torch.
@@ -340,6 +340,31 @@ def test_a_model_with_dropout_in_training_mode_is_checked_on_a_copy_in_eval_mode
     loss.backward()
     expected = evaluated[0].weight.grad.numpy()
     assert np.allclose(report.rows[0].largest, np.abs(expected).max(), rtol=1e-12)
+
+
+class FunctionalDropout(nn.Module):
+    """Dropout written functionally, told the mode (``training=self.training``) or not (``F.dropout``'s default)."""
+
+    def __init__(self, follows_mode: bool):
+        super().__init__()
+        self.first, self.second, self.follows_mode = nn.Linear(3, 4), nn.Linear(4, 2), follows_mode
+
+    def forward(self, x):
+        h = torch.tanh(self.first(x))
+        h = F.dropout(h, 0.3, training=self.training) if self.follows_mode else F.dropout(h, 0.3)
+        return self.second(h)
+
+
+def test_functional_dropout_that_follows_the_mode_is_checked_in_eval_mode_and_one_that_always_drops_is_refused():
+    torch.manual_seed(0)
+    X, T = np.random.default_rng(0).uniform(-1, 1, (6, 3)), np.random.default_rng(1).uniform(-1, 1, (6, 2))
+    report = check_torch_module(FunctionalDropout(True).double(), X, T)
+    assert report.ok and any("checked on a copy in eval mode" in note for note in report.notes)
+    with pytest.raises(InputError, match=r"F.dropout .*drops whatever the model's mode \(training=True, or "
+                                         r"F.dropout's default\), so its output is random; pass "
+                                         r"training=self.training") as caught:
+        check_torch_module(FunctionalDropout(False).double(), X, T)
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("build, message", UNREADABLE.values(), ids=UNREADABLE)

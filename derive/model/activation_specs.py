@@ -78,7 +78,11 @@ def custom_activation(name: str, expression: sympy.Expr) -> Activation:
             cannot evaluate (``sign(x)*x`` differentiates to a ``DiracDelta``),
             or its kinks are not isolated points.
     """
-    activation = Activation(name, lambda z: expression.xreplace({VARIABLE: z}), None)
+    # the functions whose numpy helpers take no complex values: those of the records that say so (Phi, gelu_erf's)
+    real_only = {type(f) for record in ACTIVATIONS.values() if record.elementwise and not record.complex_step
+                 for f in record.expression.atoms(sympy.Function)}
+    activation = Activation(name, lambda z: expression.xreplace({VARIABLE: z}), None, complex_step=not any(
+        type(f) in real_only for f in expression.atoms(sympy.Function)))
     for what, expr in (("the expression", expression), ("its derivative", activation.derivative_expr)):
         unknown = sorted({type(f).__name__ for f in expr.atoms(sympy.Function, sympy.Derivative, sympy.Subs)}
                          - set(function_classes_of(ACTIVATIONS)))

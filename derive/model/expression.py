@@ -31,6 +31,7 @@ import sympy
 
 from derive.errors import InputError, choices
 
+from .functions import normal_cdf
 from .registry import ACTIVATIONS
 
 #: The variable x of an activation's expression: real, so that abs(x)' = sign(x).
@@ -48,8 +49,9 @@ MATH_FUNCTIONS = {
 CONSTANTS = {"x": VARIABLE, "pi": sympy.pi, "e": sympy.E}
 #: SymPy nodes that switch between smooth pieces: where their arguments cross zero, the derivative may jump.
 SWITCHES = (sympy.Abs, sympy.sign, sympy.Heaviside)
-#: Nodes besides SymPy functions that printed numpy code evaluates: ``Heaviside``/``Piecewise`` come from derivatives.
-_PRINTABLE_EXTRA = (sympy.Heaviside, sympy.Piecewise)
+#: Nodes besides SymPy functions that printed numpy code evaluates: ``Heaviside``/``Piecewise`` come from derivatives,
+#: ``normal_cdf`` (Phi) from the exact GELU, a record's expression without being a record's own function.
+_PRINTABLE_EXTRA = (sympy.Heaviside, sympy.Piecewise, normal_cdf)
 
 
 def callable_activations(registry: dict = ACTIVATIONS) -> dict:

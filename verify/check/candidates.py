@@ -31,7 +31,7 @@ from derive import InputError, Network
 
 from . import layouts
 from .layouts import Layout
-from .sources import call_order_hint, calling_form, function_name, one_line, user_frame
+from .sources import LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, one_line, user_frame
 
 #: Gradient dtypes accepted, whatever the parameters' dtype.
 GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -178,8 +178,8 @@ class Call:
         return self._read(result)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:
-        layout = "; in the layout given: %s" % self.layout.describe()[len("read: "):]
-        labels = ", T as integer class labels" if np.ndim(T) == 1 else ""
+        layout = "" if self.layout.default else "; in the layout given: %s" % self.layout.describe()[len("read: "):]
+        labels = ", T as integer class labels" if np.asarray(T).dtype.kind in "iu" else ""
         return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
                              np.shape(X), np.shape(T), layout, labels,
@@ -230,19 +230,19 @@ class Call:
         """The gradient of a ``(loss, grads)`` (or ``(grads, loss)``) pair, or of a dict with a number under
         ``"loss"`` (or ``"cost"``) beside the gradients, the loss kept in :attr:`losses`."""
         if isinstance(result, dict):
-            key = next((key for key in result if str(key).lower() in _LOSS_KEYS and _is_number(result[key])), None)
+            key = next((key for key in result if str(key).lower() in LOSS_KEYS and is_number(result[key])), None)
             if key is None:
                 return result
-            self.losses.append(float(np.asarray(result[key])))
+            self.losses.append(float(result[key].item() if hasattr(result[key], "item") else result[key]))
             self.returned = self.returned or "the loss under %r beside the gradients" % key
             return {k: v for k, v in result.items() if k != key}
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             return result
-        scalar = [_is_number(part) for part in result]
+        scalar = [is_number(part) for part in result]
         if scalar[0] == scalar[1]:
             return result
         loss, gradient = result if scalar[0] else result[::-1]
-        self.losses.append(float(np.asarray(loss)))
+        self.losses.append(float(loss.item() if hasattr(loss, "item") else loss))
         self.returned = self.returned or ("(loss, gradients)" if scalar[0] else "(gradients, loss)")
         return gradient
 
@@ -320,19 +320,6 @@ class Call:
             gradient.step = {key: -after[key] / rate for key in before}  # the other reading: a step, not parameters
         gradient.uncertainty = {key: 4 * eps * (np.abs(before[key]) + np.abs(after[key])) / rate for key in before}
         return gradient
-
-
-#: Keys under which a returned dict may hold the loss (a number) beside the gradients.
-_LOSS_KEYS = ("loss", "cost", "j", "e", "error")
-
-
-def _is_number(value) -> bool:
-    """A real number: a Python or numpy scalar, or an array or tensor with no axes."""
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return True
-    return getattr(value, "ndim", None) == 0 and hasattr(value, "item")
 
 
 def check_gradient_result(network: Network, result, name: str, batch: int | None = None,

@@ -166,6 +166,8 @@ class Run:
         with np.errstate(all="ignore"):
             expected = float(module_for(self.network).loss(self.p64, self.X64, self.T64))
             theirs = None if convention is None else float(module_for(convention).loss(self.p64, self.X64, self.T64))
+        if not np.isfinite(given):
+            return False, "the loss it returned is %s; the network's loss here is %.6g" % (given, expected)
         if np.isclose(given, expected, rtol=1e-6, atol=1e-12):
             return True, "the loss it returned, %.6g, is the network's loss here" % given
         if theirs is not None and np.isclose(given, theirs, rtol=1e-6, atol=1e-12):

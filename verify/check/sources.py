@@ -45,6 +45,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+import numpy as np
 
 import derive
 from derive import InputError
@@ -217,6 +218,26 @@ def call_order_hint(function) -> str:
     return ("; it is called as f(params, X, T), the parameters first, but its own signature is (%s): take them in "
             "that order, or check lambda %s: %s(%s)" % (", ".join(names), ", ".join(order[:3]),
                                                          getattr(function, "__name__", "f"), ", ".join(names[:3])))
+
+
+#: Keys under which a returned dict may hold the loss (a number) beside the gradients.
+LOSS_KEYS = ("loss", "cost", "j", "e", "error")
+
+
+def is_number(value) -> bool:
+    """A real number: a Python or numpy scalar, or an array or tensor of one entry (a cost of shape (1, 1))."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    shape = getattr(value, "shape", None)
+    if shape is None or not hasattr(value, "item") or int(np.prod(tuple(shape))) != 1:
+        return False
+    try:
+        item = value.item()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
 
 
 #: PyTorch's two complaints about what a custom ``autograd.Function``'s backward returned.

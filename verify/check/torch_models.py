@@ -42,6 +42,7 @@ from .gradient_check import check_gradients
 from .modules import module_for
 from .pytorch.autograd import call, gradient_function, hvp_function, loss_of, model_tensors
 from .pytorch.failures import users_failure
+from .pytorch.graph import DropoutInTraining
 from .pytorch.model_loss import binary_targets, model_loss
 from .pytorch.reading import TorchNetwork, read_model, tensor_model
 from .pytorch.tracing import model_name, was_traced
@@ -98,8 +99,19 @@ def read_module(model, loss=None, reduction: str | None = None, *, activation=No
     Raises:
         InputError: one line naming what cannot be read and where in ``forward``.
     """
-    return read_model(as_model(model, "the model") if isinstance(model, tuple) else model,
-                      model_loss(loss, reduction), activation, width, reuse)
+    model = as_model(model, "the model") if isinstance(model, tuple) else model
+    try:
+        return read_model(model, model_loss(loss, reduction), activation, width, reuse)
+    except DropoutInTraining:
+        if not model.training:
+            raise
+    # Dropout in training mode makes the output random; gradient checks run in eval mode, where it is the identity.
+    import copy
+
+    read = read_model(copy.deepcopy(model).eval(), model_loss(loss, reduction), activation, width, reuse=False)
+    read.notes.insert(0, "the model is in training mode with dropout, whose output is random: checked on a copy in "
+                         "eval mode, dropout off, as gradient checks run (your model is left in training mode)")
+    return read
 
 
 def check_torch_module(model, X, T, loss=None, reduction: str | None = None, *, params: dict | None = None,
@@ -198,13 +210,12 @@ def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:
     labels = T.ndim == 1 and T.dtype.kind in "biu"
     width = X.shape[1] if X.ndim == 2 and X.shape[1] else None
     model = as_model(model, "the model") if isinstance(model, tuple) else model
-    model, evaluated = _in_eval_mode(model)
     for reuse in (True, False) if was_traced(model) else (False,):
         try:
             read = read_module(model, loss, reduction, activation=activation, width=width, reuse=reuse)
             Xc, Tc = check_data(read.network, X, T)
             read.loss.targets_from(Tc, labels)
-            read.notes += evaluated + _target_notes(read, labels, loss)
+            read.notes += _target_notes(read, labels, loss)
             if params is not None:
                 dtype = next(iter(read.params.values())).dtype
                 read.params = {k: v.astype(dtype) for k, v in check_params(read.network, params).items()}
@@ -215,29 +226,6 @@ def _prepared(model, X, T, loss, reduction, params, activation) -> tuple:
         except InputError:
             if not reuse:
                 raise
-
-
-#: Modules whose output is random in training mode and the identity in eval mode.
-_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
-
-
-def _in_eval_mode(model) -> tuple:
-    """``model``, or a copy of it in eval mode when it is in training mode with dropout that drops, and the note.
-
-    A gradient check needs a deterministic forward; dropout in eval mode is the identity, as gradient checks (and
-    ``torch.autograd.gradcheck`` users) run it.  The user's own model is left as it is.
-    """
-    if not isinstance(model, nn.Module) or not model.training:
-        return model, []
-    dropping = [name for name, module in model.named_modules() if isinstance(module, _DROPOUTS) and module.p > 0]
-    if not dropping:
-        return model, []
-    import copy
-
-    return copy.deepcopy(model).eval(), [
-        "the model is in training mode with dropout (%s), whose output is random: checked on a copy in eval mode, "
-        "dropout off, as gradient checks run (your model is left in training mode)"
-        % ", ".join(dropping[:3]) + (", ..." if len(dropping) > 3 else "")]
 
 
 def _target_notes(read: TorchNetwork, labels: bool, loss) -> list[str]:

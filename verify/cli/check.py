@@ -129,6 +129,9 @@ def _verdict(args, printed) -> tuple[int, str]:
     report.output = printed() + report.output
     if report.convention is not None and report.convention.options and not args.torch:
         report.rerun = rerun_command(getattr(args, "argv", None), report.convention.options)
+    if getattr(args, "soft_targets", False) and not report.ok:
+        report.notes.append("the targets were soft probability rows (--soft-targets): if your code takes each "
+                            "example's class as T.argmax(1), it is right only for one-hot rows, the default")
     if args.json:
         return (0 if report.ok else 1), json.dumps(dict(report.to_dict(), **sources), indent=2, allow_nan=False)
     lines = ["%s: %s" % (key, sources[key]) for key in ("parameters", "data", "direction") if key in sources]

@@ -270,6 +270,9 @@ def property_run(args: argparse.Namespace, sharded: bool = False):
     if args.one_hot and (args.labels or not candidate):
         raise InputError("--one-hot gives your function one-hot targets: it goes with --grad or --hvp, and not with "
                          "--labels (class labels already)")
+    if args.one_hot and fixed is not None and fixed.activations[-1].elementwise:
+        raise InputError("--one-hot gives a softmax output's targets as one-hot rows; this network's output is %s, "
+                         "whose targets are values it can take" % fixed.activations[-1].name)
     layout = layout_from_args(args)
     if candidate:
         _check_grad(candidate, fixed, networks, order, layout, args.labels)

@@ -184,7 +184,7 @@ def verdict_line(document: dict) -> str:
             map(str, document["missing_parts"]))
     if run.order == 2:
         return ("OK: %s, the generated hvp and differences of the engine's gradients agree on every example."
-                % ("your hvp function %s" % run.candidate if run.candidate else "the derivation's H V:"))
+                % ("your hvp function %s" % run.candidate if run.candidate else "the derivation's H V"))
     candidate = "your gradient function %s" % run.candidate if run.candidate else "the engine"
     return "OK: %s, the generated code and finite differences agree on every example." % candidate
 

@@ -137,6 +137,10 @@ class ForwardFailed(InputError):
     """The model's forward raised on a probe input (of a width it may not take)."""
 
 
+class DropoutInTraining(InputError):
+    """A dropout that drops in the forward read: in training mode (the caller may read an eval copy), or always."""
+
+
 def refuse_what_is_not_an_mlp(model: nn.Module, graph: fx.Graph) -> None:
     """Refuse, before running anything, a step that is not an MLP's (a convolution, a normalisation, attention)
     or whose output is random (dropout in training mode).
@@ -151,8 +155,12 @@ def refuse_what_is_not_an_mlp(model: nn.Module, graph: fx.Graph) -> None:
                              "x @ W.T + b) each followed by an elementwise activation"
                              % (model_name(model), describe(model, node), what, locate(node)))
         if dropout_in_training(model, node):
-            raise InputError("%s is in training mode, so its output is random; call model.eval() before checking "
-                             "gradients%s" % (describe(model, node), locate(node)))
+            if model.training:
+                raise DropoutInTraining("%s is in training mode, so its output is random; call model.eval() before "
+                                        "checking gradients%s" % (describe(model, node), locate(node)))
+            raise DropoutInTraining("%s drops whatever the model's mode (training=True, or F.dropout's default), so "
+                                    "its output is random; pass training=self.training (or use nn.Dropout), which "
+                                    "eval mode turns off%s" % (describe(model, node), locate(node)))
 
 
 def split_layers(model: nn.Module, graph: fx.Graph, X: torch.Tensor, parameters: dict) -> Split:
