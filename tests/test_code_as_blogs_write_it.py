@@ -179,3 +179,16 @@ def test_a_loss_of_one_entry_in_an_array_is_a_loss_and_a_nan_loss_is_said_as_suc
     assert code == 0 and "the loss under 'cost' beside the gradients" in out
     code, out, _ = run(capsys, *SOFTMAX, "--grad", "costs.py:nan_loss")
     assert code == 0 and re.search(r"the loss it returned is nan; the network's loss here is [0-9.]+", out)
+
+
+@pytest.mark.parametrize("saved, message", [
+    ({"W1": (4, 6), "b1": (1, 5), "W2": (5, 3), "b2": (3,)},
+     "W1 has shape (4, 6); expected (4, 5) ((in, out), as --weights in-out stores it)"),
+    ({"W1": (4, 5), "b1": (1, 5), "W2": (5, 3)}, "missing b2; expected the keys W1, b1, W2, b2"),
+    ({"W1": (4, 5), "b1": (1, 5), "W2": (5, 3), "b2": (3,), "lr": ()}, "an unexpected key 'lr'"),
+], ids=["wrong-shape", "missing", "extra"])
+def test_a_parameter_file_in_the_users_layout_is_refused_in_their_terms(corpus, capsys, saved, message):
+    np.savez("mine.npz", **{key: np.zeros(shape) for key, shape in saved.items()})
+    code, out, err = run(capsys, *SOFTMAX, "--params", "mine.npz", "--grad", "blog_style.py:one_hot_backward")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "parameter file mine.npz: " + message in err

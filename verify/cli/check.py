@@ -202,8 +202,9 @@ def _check_function(args) -> tuple:
     function = load_function(args.hvp or args.grad, "--hvp" if args.hvp else "--grad")
     names = {}
     if args.params:
+        where = "parameter file %s" % args.params
         params, names = params_from_arrays(network, arrays_from_user(network, layout_from_args(args), read_param_file(
-            args.params)), "parameter file %s" % args.params)
+            args.params), where), where)
         if args.dtype:
             params = {k: v.astype(args.dtype) for k, v in params.items()}
         source = "from %s" % args.params
