@@ -309,54 +309,6 @@ def nielsen_pair(network: Network, result) -> dict | None:
     return None
 
 
-def arrays_from_user(network: Network, layout: Layout, arrays: dict, where: str = "parameter file") -> dict:
-    """A parameter file's arrays saved from the user's own code, keyed and shaped as the toolkit's.
-
-    Keys in the user's names (``w1`` under ``--names 'w{l},b{l}'``) become ``W1``; weights stored (in, out) under
-    ``--weights in-out`` are transposed, biases saved as (1, n) or (n, 1) flattened.  Arrays in the toolkit's
-    own names and layout pass as they are.  A file in the user's names and another layout than the toolkit's is
-    refused in the user's terms (a missing name, a shape as their layout stores it, a key that is none of
-    theirs); anything else is left for the parameter reader to refuse.
-
-    Raises:
-        InputError: a file in the user's names and layout whose keys or shapes do not fit the network.
-    """
-    expected, theirs = network.param_shapes(), {name: key for key, name in user_names(network, layout).items()}
-    if not layout.default:
-        _refuse_in_user_terms(network, layout, arrays, theirs, where)
-    if not set(arrays) <= set(theirs) | set(expected):
-        return arrays
-    result = {}
-    for name, value in arrays.items():
-        key = theirs.get(name, name)
-        value = np.asarray(value)
-        ours = value.shape == expected.get(key) and value.shape != value.shape[::-1]  # unambiguous (out, in), (n,)
-        result[key] = from_user_array(network, layout, key, value) if key in expected and not ours else value
-    return result
-
-
-def _refuse_in_user_terms(network: Network, layout: Layout, arrays: dict, theirs: dict, where: str) -> None:
-    """Refuse, in the user's names and shapes, a file written in them whose keys or shapes do not fit."""
-    if not set(arrays) & set(theirs):
-        return  # not in the user's names (a state_dict, the toolkit's names): the toolkit's own reader says what is wrong
-    said = "as --weights in-out stores it" if layout.weights == "in-out" else "as the network has it"
-    missing = [name for name in theirs if name not in arrays]
-    extra = [key for key in arrays if key not in theirs]
-    if missing or extra:
-        raise InputError("%s: %s; expected the keys %s (your names for %s)" % (
-            where, "missing %s" % ", ".join(missing) if missing else "an unexpected key %r" % extra[0],
-            ", ".join(theirs), ", ".join(theirs.values())))
-    for name, key in theirs.items():
-        shape, value = network.param_shapes()[key], np.shape(arrays[name])
-        accepted = [shape[::-1], shape] if key.startswith("W") else [shape, (1,) + shape, shape + (1,)]
-        if layout.weights != "in-out" and key.startswith("W"):
-            accepted = [shape]
-        if value not in accepted:
-            raise InputError("%s: %s has shape %s; expected %s (%s, %s)" % (
-                where, name, value, accepted[0], "(in, out)" if key.startswith("W") and layout.weights == "in-out"
-                else "(out, in)" if key.startswith("W") else "or %s or %s" % tuple(accepted[1:]), said))
-
-
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 

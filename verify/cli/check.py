@@ -65,10 +65,9 @@ import numpy as np
 from derive import InputError
 from verify.check.gradient_check import check_gradients
 from verify.check.hvp_check import check_hvp
-from verify.check.inputs import (load_parameters, params_from_arrays, random_data, random_params, read_data,
-                                 read_param_file)
+from verify.check.inputs import (arrays_from_user, load_parameters, params_from_arrays, random_data, random_params,
+                                 read_data, read_param_file)
 from verify.check.pytorch.loss_names import parse_loss
-from verify.check.layouts import arrays_from_user
 from verify.check.sources import load_function
 
 from .isolation import DEFAULT_TIMEOUT, run_isolated
