@@ -185,8 +185,8 @@ class Run:
         """The parameters and worst entries of ``report`` named as the user's layout writes them too."""
         report.parameter_names = shown = shown_names(self.network, layout)
         report.diagnosis = [_transposed_as_theirs(d, shown[d.parameters[0]][:-2], self.network)
-                            if d.kind == "transposed" and shown.get(d.parameters[0], "").endswith(".T") else d
-                            for d in report.diagnosis]
+                            if d.kind == "transposed" and shown.get(d.parameters[0], "").endswith(".T")
+                            and d.parameters[0] in _realigned(report) else d for d in report.diagnosis]
         report.worst = [replace(finding, meaning="%s; yours: %s" % (finding.meaning, user_entry(
             self.network, layout, *_entry_key(finding.label)))) if _entry_key(finding.label)[0] in shown else finding
                         for finding in report.worst]
@@ -234,6 +234,11 @@ class Run:
             self._in_user_layout(report, self.options.layout)
         report.seconds = time.perf_counter() - self.started
         return report
+
+
+def _realigned(report: CheckReport) -> set[str]:
+    """The parameters returned in another shape than theirs (a non-square weight transposed), realigned by the check."""
+    return {row.name for row in report.rows if row.returned_shape is not None}
 
 
 def _transposed_as_theirs(diagnosis: Diagnosis, theirs: str, network: Network) -> Diagnosis:
