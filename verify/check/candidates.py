@@ -172,9 +172,9 @@ class Call:
             raise self._raised(exc, X, T) from None
         if self.layout.update is not None:
             return self._from_update(given if not self.form.lists else arguments[0], params, result)
-        self.changed |= {name for name, value in given.items() if isinstance(value, np.ndarray) and not np.array_equal(
-            value, layouts.user_params(self.network, self.layout, {k: params[k] for k in params})[name],
-            equal_nan=True)}
+        before = layouts.user_params(self.network, self.layout, params)
+        self.changed |= {name for name, value in given.items()
+                         if isinstance(value, np.ndarray) and not np.array_equal(value, before[name], equal_nan=True)}
         return self._read(result)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:

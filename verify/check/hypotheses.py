@@ -104,7 +104,7 @@ def hypotheses(point: Point, candidate: dict, disagree: list[str]) -> list[Hypot
         if reference[name].shape[0] == reference[name].shape[1] > 1:
             found.append(Hypothesis("transposed", layer, {name: reference[name].T},
                                     functools.partial(_explain_transposed, network, layer)))
-    return found + _bias_terms(point, candidate, disagree) + _bias_penalty(point, candidate, disagree)
+    return found + _bias_terms(point, candidate, disagree) + _decay_terms(point, candidate, disagree)
 
 
 def factors(network: Network, batch: int) -> list[tuple[float, str, str]]:
@@ -150,7 +150,15 @@ def _bias_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypo
     return found
 
 
-def _bias_penalty(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
+def fitted_decay(candidate: dict, reference: dict, params: dict, names) -> float | None:
+    """The c with candidate - reference = c p for the parameters ``names``: the median of each one's least-squares
+    fit (parameters that are all zero left out); None when none is left."""
+    fits = [float(np.vdot(candidate[name] - reference[name], params[name]) / np.vdot(params[name], params[name]))
+            for name in names if np.vdot(params[name], params[name])]
+    return float(np.median(fits)) if fits else None
+
+
+def _decay_terms(point: Point, candidate: dict, disagree: list[str]) -> list[Hypothesis]:
     """Wrong gradients that are the right ones plus c p, one c for all of a kind: weight decay applied to the biases
     too (as ``torch.optim``'s ``weight_decay`` does), where this network's penalty, like the lecture's, has weights
     only; or, in a network without weight decay, a decay term on some weights."""
@@ -161,11 +169,8 @@ def _bias_penalty(point: Point, candidate: dict, disagree: list[str]) -> list[Hy
             continue  # penalty_missing and penalty_doubled, derived, cover a network with weight decay
         names = [name for name in disagree if name.startswith(letter) and np.vdot(point.params[name],
                                                                                   point.params[name])]
-        if not names:
-            continue
-        fitted = [float(np.vdot(candidate[name] - point.reference[name], point.params[name])
-                        / np.vdot(point.params[name], point.params[name])) for name in names]
-        c = float("%.6g" % np.median(fitted))
+        fitted = fitted_decay(candidate, point.reference, point.params, names)
+        c = 0.0 if fitted is None else float("%.6g" % fitted)
         if c:
             gradients = {name: point.reference[name] + c * point.params[name] for name in names}
             found.append(Hypothesis(kind, None, gradients, functools.partial(explain, c, point.network)))

@@ -22,6 +22,7 @@ import numpy as np
 
 from derive import Network
 
+from .hypotheses import fitted_decay
 from .modules import module_for
 
 #: Losses that differ only by constant factors; a candidate right for one is tried against the others.
@@ -144,16 +145,10 @@ def _same(check, values: dict, expected: dict) -> bool:
 
 def _decay_fits(check) -> list[float]:
     """Weight-decay coefficients that would explain the candidate's weights: (candidate - reference) = mu * W."""
-    extra = []
-    for name, reference in check.reference.items():
-        if name.startswith("W"):
-            W = check.params[name]
-            denominator = float(np.vdot(W, W))
-            if denominator:
-                extra.append(float(np.vdot(check.candidate[name] - reference, W)) / denominator)
-    if not extra:
+    mu = fitted_decay(check.candidate, check.reference, check.params,
+                      [name for name in check.reference if name.startswith("W")])
+    if mu is None:
         return []
-    mu = float(np.median(extra))
     coefficient = float("%.6g" % (check.network.weight_decay + mu))
     return [coefficient] if coefficient > 0 and abs(mu) > 1e-12 * max(1.0, check.network.weight_decay) else []
 

@@ -128,7 +128,7 @@ def _verdict(args, printed) -> tuple[int, str]:
     report.output = printed() + report.output
     if report.convention is not None and report.convention.options and not args.torch:
         report.rerun = rerun_command(getattr(args, "argv", None), report.convention.options)
-    if getattr(args, "soft_targets", False) and not report.ok:
+    if args.soft_targets and not report.ok:
         report.notes.append("the targets were soft probability rows (--soft-targets): if your code takes each "
                             "example's class as T.argmax(1), it is right only for one-hot rows, the default")
     if args.json:
