@@ -86,17 +86,39 @@ def median_times(functions: dict, rounds: int, number: int, clock=time.perf_coun
     ``clock``: wall time by default; ``time.thread_time`` counts only this thread's CPU time (with BLAS
     and PyTorch on one thread, what the code costs, whatever the neighbours on a shared machine do).
     """
+    return {name: statistics.median(times) for name, times in round_times(functions, rounds, number, clock).items()}
+
+
+def round_times(functions: dict, rounds: int, number: int, clock=time.perf_counter, warm: bool = False) -> dict:
+    """Each function's time per call in each of ``rounds`` alternating rounds (after three warm-up calls each).
+
+    With ``warm``, each function is called once more, untimed, right before its ``number`` timed calls: its
+    arrays are then in the cache as in a loop that calls it again and again, whichever function ran before it.
+    """
     for function in functions.values():
         for _ in range(3):
             function()
     samples = {name: [] for name in functions}
     for _ in range(rounds):
         for name, function in functions.items():
+            if warm:
+                function()
             start = clock()
             for _ in range(number):
                 function()
             samples[name].append((clock() - start) / number)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return samples
+
+
+def paired_ratio(samples: dict, name: str, baseline: str) -> float:
+    """The median over rounds of ``name``'s time over ``baseline``'s in the same round.
+
+    On a shared machine the speed drifts over seconds (neighbours, clock
+    frequency); two functions timed one right after the other in a round see
+    the same speed, so their ratio round by round is steadier than the ratio
+    of their medians over the run.
+    """
+    return statistics.median(mine / theirs for mine, theirs in zip(samples[name], samples[baseline]))
 
 
 def sigmoid(z):

@@ -12,6 +12,12 @@ sigmoid output with the sum-squared error:
   **their matrix-product bound**: the products each must do, alone, written
   into kept arrays (:func:`hvp_products`, :func:`gnvp_products`), as
   ``bench/codegen.py`` does for the gradient (target: at most 1.05);
+  each ratio is the median over the rounds of the two times in the same round
+  (:func:`paired_ratio` of ``bench/codegen.py``), which a shared machine's drifting
+  speed disturbs far less than a ratio of two medians taken seconds apart, and
+  each function's timed calls follow one untimed call, so that its arrays are
+  in the cache as in a loop calling it, whatever ran before (otherwise the one
+  timed right after the torch calls starts with a cold cache);
 * the generated ``gradients``, for scale;
 * ``torch.autograd.functional.hvp`` of the same loss written in torch
   (double backward), CPU, float64, and ``torch.func.jvp`` of
@@ -35,7 +41,8 @@ long-running numpy process); otherwise the products' fresh result arrays
 Threads: OpenBLAS and PyTorch on one thread each, as in ``bench/codegen.py``
 and ``bench/check_torch.py`` (on a shared 2-core machine a second thread
 mostly measures the neighbours), and times are the CPU time of this thread:
-what the code costs, whatever the neighbours do.  Run: ``python bench/hvp.py [--rounds 15]``.
+what the code costs, whatever the neighbours do.  Run: ``python bench/hvp.py [--rounds 41]`` (a run takes
+about five minutes; on a shared machine fewer rounds leave the ratios a percent or two apart from run to run).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -85,6 +93,7 @@ def _sibling(name: str):
 _codegen = _sibling("codegen")
 #: Median time per call of each function, timed in alternating rounds (after warm-up), as in bench/codegen.py.
 median_times = _codegen.median_times
+round_times, paired_ratio = _codegen.round_times, _codegen.paired_ratio
 hessian_blocks = _sibling("hessian_blocks")
 
 
@@ -189,7 +198,8 @@ def products(name: str, network: Network, rounds: int) -> None:
                 for key, e in zip(names, expected))
     assert worst < 1e-10, "generated hvp and torch disagree: %g" % worst
     shapes = Shapes(network, BATCH)
-    times = median_times({
+    # Each product function right before its bound, so that a round's ratio compares the two at one machine speed.
+    samples = round_times({
         "gradients": lambda: module.gradients(params, X, T, workspace=workspaces[0]),
         "hvp": lambda: module.hvp(params, X, T, V, workspace=workspaces[1]),
         "hvp products": lambda: hvp_products(shapes),
@@ -197,15 +207,17 @@ def products(name: str, network: Network, rounds: int) -> None:
         "gnvp products": lambda: gnvp_products(shapes),
         "torch hvp": lambda: torch.autograd.functional.hvp(loss, tensors, directions),
         "torch jvp(grad)": lambda: torch.func.jvp(grad, tensors, directions),
-    }, rounds, number=3, clock=time.thread_time)
+    }, rounds, number=3 if network.sizes[1] > 100 else 6, clock=time.thread_time, warm=True)
+    times = {key: statistics.median(values) for key, values in samples.items()}
+    ratio = lambda key, baseline: paired_ratio(samples, key, baseline)  # noqa: E731
     print("  %-27s hvp %7.2f ms = %.3f x its products (%.2f ms) | gnvp %7.2f ms = %.3f x its products (%.2f ms)"
-          % (name, times["hvp"] * 1e3, times["hvp"] / times["hvp products"], times["hvp products"] * 1e3,
-             times["gnvp"] * 1e3, times["gnvp"] / times["gnvp products"], times["gnvp products"] * 1e3))
+          % (name, times["hvp"] * 1e3, ratio("hvp", "hvp products"), times["hvp products"] * 1e3,
+             times["gnvp"] * 1e3, ratio("gnvp", "gnvp products"), times["gnvp products"] * 1e3))
     print("  %-27s hvp = %.2f x gradient (%.2f ms), %.2f x torch hvp (%.2f ms), %.2f x torch jvp(grad) (%.2f ms); "
           "gnvp = %.2f x gradient  (hvp agrees with torch to %.0e)"
-          % ("", times["hvp"] / times["gradients"], times["gradients"] * 1e3, times["hvp"] / times["torch hvp"],
-             times["torch hvp"] * 1e3, times["hvp"] / times["torch jvp(grad)"], times["torch jvp(grad)"] * 1e3,
-             times["gnvp"] / times["gradients"], worst))
+          % ("", ratio("hvp", "gradients"), times["gradients"] * 1e3, ratio("hvp", "torch hvp"),
+             times["torch hvp"] * 1e3, ratio("hvp", "torch jvp(grad)"), times["torch jvp(grad)"] * 1e3,
+             ratio("gnvp", "gradients"), worst))
 
 
 def many_directions(name: str, network: Network, rounds: int) -> None:
@@ -263,7 +275,7 @@ def dense(name: str, network: Network, batch: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds (median over them)")
+    parser.add_argument("--rounds", type=int, default=41, help="alternating timing rounds (median over them)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     _codegen.warm_allocator()

@@ -130,3 +130,21 @@ def test_the_module_shown_in_the_docs_is_the_one_generated_today():
     text = (ROOT / "docs" / "codegen.md").read_text(encoding="utf-8")
     shown = text.split("```python\n")[2].split("\n```")[0] + "\n"
     assert shown == derive(Network((2, 2, 1))).numpy_source()
+
+
+def test_a_sigmoid_layers_bias_is_added_in_the_sigmoids_own_pass():
+    # Z1 = X @ W1.T, then sigmoid(Z1 + b1) in one pass: no separate Z1 += b1 over memory a product has just left.
+    # A tanh layer (a numpy ufunc, no helper) and the softmax output keep their own bias addition.
+    network = Network((6, 5, 4, 3), activation=["sigmoid", "tanh", "softmax"], loss="cross_entropy")
+    source = derive(network).numpy_source()
+    gradients = source.split("def gradients(")[1].split("\ndef ")[0]
+    assert "sigmoid(A1, shift=b1, out=A1)" in gradients and "Z1 += b1" not in gradients
+    assert "Z2 += b2" in gradients and "Z3 += b3" in gradients
+    module = derive(network).numpy_module()
+    params = init_params(network, seed=2)
+    rng = np.random.default_rng(2)
+    X, T = rng.standard_normal((2, 6)) * 40, np.eye(3)[rng.integers(0, 3, 2)]  # large net inputs, both signs
+    expected = module.gradients(params, X, T)  # two examples: the branch of plain expressions, bias added apart
+    found = module.gradients(params, X.repeat(150, axis=0), T.repeat(150, axis=0), workspace={})
+    for name in params:
+        np.testing.assert_allclose(found[name], 150 * expected[name], rtol=1e-12, atol=1e-300)

@@ -1,7 +1,7 @@
 """The array printer (derive/codegen/array_printer.py): index-level expressions become whole-array numpy code.
 
 The printed code is checked two ways: its text where the form matters (a
-contraction must print as ``@``, a bias gradient as ``np.add.reduce(delta1, axis=0)``), and its
+contraction must print as ``@``, a bias gradient as a product with ones), and its
 value, evaluated on random arrays against ``np.einsum`` references written
 here by hand from the index expressions.  Expressions go through
 ``stabilize`` first, as the planner sends them to the printer.
@@ -80,15 +80,29 @@ def test_transposed_target_layout_swaps_the_matmul():
     assert printed(expr, (i, j))[0] == "X.T @ delta1"
 
 
-def test_bias_gradient_is_a_sum_over_the_example_axis():
+def test_bias_gradient_is_a_sum_over_the_example_axis_by_a_product_with_ones():
     expr = Sum(delta1[n, j], (n, 0, N - 1))
-    assert printed(expr, (j,))[0] == "np.add.reduce(delta1, axis=0)"
+    assert printed(expr, (j,))[0] == "np.ones(delta1.shape[-2], delta1.dtype) @ delta1"
+    np.testing.assert_allclose(evaluate(expr, (j,)), np.einsum("nj->j", ARRAYS["delta1"]))
+
+
+def test_a_few_entries_are_summed_by_add_reduce():
+    printer = ArrayPrinter()
+    printer.small_arrays = True  # as in a module's branch for arrays of a few entries
+    assert printer.array(Sum(delta1[n, j], (n, 0, N - 1)), (j,)) == "np.add.reduce(delta1, axis=0)"
 
 
 def test_row_sum_inside_an_elementwise_product_keeps_its_axis():
     expr = -T[n, j] + A2[n, j] * Sum(T[n, m], (m, 0, size(2) - 1))
-    assert "np.add.reduce(T, axis=1, keepdims=True)" in printed(expr)[0]
+    assert "(T @ np.ones(T.shape[-1], T.dtype))[:, None]" in printed(expr)[0]
     np.testing.assert_allclose(evaluate(expr), -ARRAYS["T"] + ARRAYS["A2"] * ARRAYS["T"].sum(axis=1, keepdims=True))
+
+
+def test_column_sum_of_a_transposed_matrix_lines_up_with_the_frame():
+    expr = Sum(W2[k, j], (j, 0, size(1) - 1)) * delta2[n, k]  # row sums of W2, one per output unit k
+    np.testing.assert_allclose(evaluate(expr, (n, k)), ARRAYS["delta2"] * np.einsum("kj->k", ARRAYS["W2"]))
+    expr = Sum(W2[k, j], (k, 0, size(2) - 1)) * A1[n, j]  # column sums of W2, one per hidden unit j
+    np.testing.assert_allclose(evaluate(expr, (n, j)), ARRAYS["A1"] * np.einsum("kj->j", ARRAYS["W2"]))
 
 
 def test_three_factor_contraction_prints_as_einsum():
@@ -108,7 +122,7 @@ def test_vector_entry_missing_a_leading_axis_gets_a_new_axis():
     expr = Sum(delta1[n, j], (j, 0, size(1) - 1)) * A1[n, j]
     code = printed(expr)[0]
     np.testing.assert_allclose(evaluate(expr), ARRAYS["delta1"].sum(axis=1, keepdims=True) * ARRAYS["A1"])
-    assert "keepdims=True" in code
+    assert code.endswith("[:, None]")
 
 
 def test_softmax_pattern_prints_as_the_stable_helper():

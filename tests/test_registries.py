@@ -129,6 +129,54 @@ def test_softmax_matches_its_vector_definition_and_is_overflow_free():
     np.testing.assert_array_equal(extreme, [[1.0, 0.0, 0.0]])
 
 
+@pytest.mark.parametrize("low", [-3.0, -750.0], ids=["ordinary", "left-of-overflow"])
+def test_sigmoid_of_a_shifted_net_input_is_the_sigmoid_of_the_sum_bit_for_bit(low):
+    # Generated code adds the bias inside the sigmoid's first pass (sigmoid(Z1, shift=b1, out=Z1)).
+    sigmoid_numpy = ACTIVATIONS["sigmoid"].numpy
+    rng = np.random.default_rng(5)
+    Z, b = rng.uniform(low, 3.0, (40, 30)), rng.uniform(-2.0, 2.0, 30)
+    expected = sigmoid_numpy(Z + b)
+    with strict_numpy():
+        in_place = Z.copy()
+        sigmoid_numpy(in_place, out=in_place, shift=b)
+        fresh = sigmoid_numpy(Z, shift=b)
+    np.testing.assert_array_equal(in_place, expected)
+    np.testing.assert_array_equal(fresh, expected)
+    tiny = expected[Z + b < -700.0]
+    assert low > -700 or (tiny.size and (tiny > 0).any())  # the left tail is exp(z), not rounded to 0
+
+
+def row_by_row_softmax(rows) -> np.ndarray:
+    """Each row's softmax in Python floats: shifted by its own maximum, summed exactly (math.fsum)."""
+    result = []
+    for row in np.asarray(rows, dtype=float).tolist():
+        powers = [math.exp(value - max(row)) for value in row]
+        total = math.fsum(powers)
+        result.append([power / total for power in powers])
+    return np.array(result)
+
+
+@pytest.mark.parametrize("rows", [
+    [[0.5, -1.0, 2.0], [3.0, 3.0, -4.0], [-15.0, -14.0, -16.5]],  # rows within reach of one common shift
+    [[0.0, 1.0, 2.0], [-1000.0, -999.0, -998.0]],  # the second row underflows under the first row's shift
+    [[700.0, 0.0, -700.0], [-700.0, 0.0, 700.0], [5.0, 5.0, 5.0]],
+    [[1e-300, -1e-300, 0.0], [30.0, -30.0, 0.0]],
+], ids=["close", "far-apart", "huge-logits", "tiny-and-wide"])
+def test_softmax_rows_match_a_row_by_row_softmax_to_the_last_bits(rows):
+    with strict_numpy():
+        computed = ACTIVATIONS["softmax"].numpy(np.array(rows))
+    np.testing.assert_allclose(computed, row_by_row_softmax(rows), rtol=4e-16, atol=0)
+
+
+def test_softmax_keeps_a_nan_or_infinite_row_to_itself():
+    rows = np.array([[1.0, 2.0, 3.0], [np.nan, 0.0, 1.0], [0.0, np.inf, 1.0], [-np.inf, 0.0, 0.0]])
+    with np.errstate(invalid="ignore"):
+        computed = ACTIVATIONS["softmax"].numpy(rows)
+    np.testing.assert_allclose(computed[0], row_by_row_softmax(rows[:1])[0], rtol=4e-16)
+    assert np.isnan(computed[1]).all() and np.isnan(computed[2, 1])
+    np.testing.assert_allclose(computed[3], [0.0, 0.5, 0.5], rtol=4e-16)
+
+
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_loss_derivative_is_sympy_diff_and_numpy_values_match_the_definition(name):
     loss = LOSSES[name]

@@ -12,8 +12,10 @@ the whole array at once, with no loop over units or examples:
 * an elementwise function of entries prints as the numpy function of arrays
   (``np.tanh(Z1)``), and backprop's activations as calls to their stable helpers;
 * a ``Sum`` over a label shared by two factors prints as ``@`` (with ``.T``
-  where the labels ask for it), over more factors as ``np.einsum``, and over
-  one factor as ``.sum(axis=..., keepdims=...)``;
+  where the labels ask for it), over more factors as ``np.einsum``, over the
+  first or last label of one matrix as ``@`` with a vector of ones
+  (``np.ones(N) @ delta1``: BLAS sums at full speed), and over one factor
+  otherwise as ``np.add.reduce(..., axis=..., keepdims=...)``;
   :func:`derive.codegen.contractions.contraction` says which, so that the planner knows before printing whether a value can be
   written into given memory (``out=``).
 
@@ -61,7 +63,8 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from derive.symbolic.indices import bound_indices, free_indices
 from derive.symbolic.second_order import v as DIRECTION
-from .contractions import as_product, contraction, directed, einsum_letters, matmul_labels, natural_layout
+from .contractions import (as_product, contraction, directed, einsum_letters, matmul_labels, natural_layout,
+                           sum_by_ones)
 from .printing import BackpropNumPyPrinter
 
 __all__ = ["ArrayPrinter", "ufunc_name"]
@@ -90,6 +93,9 @@ class ArrayPrinter(BackpropNumPyPrinter):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False, **(settings or {})})
         self._frame: tuple = ()
         self._nodes: list = []
+        #: Whether the code is for arrays of a few entries (:class:`derive.codegen.nodes.SmallArrays`), where a
+        #: sum is ``np.add.reduce`` (a microsecond cheaper there than a product with ones).
+        self.small_arrays = False
 
     # --- entry points ---------------------------------------------------------------
 
@@ -226,6 +232,9 @@ class ArrayPrinter(BackpropNumPyPrinter):
         factors = Mul.make_args(expr.function)
         result = self._order(free_indices(expr))
         form = contraction(expr)
+        side = None if self.small_arrays else sum_by_ones(expr)
+        if side is not None:
+            return self._sum_by_ones(expr.function, side, bound, out, bare)
         if form == "matmul":
             return self._matmul(factors, next(iter(bound)), result, out, bare)
         if form == "einsum":
@@ -279,6 +288,19 @@ class ArrayPrinter(BackpropNumPyPrinter):
         if kept == wanted:
             return "%s(%s, axis=%s, keepdims=True)" % (reduce, code, axis)
         return plain + self._alignment(result)
+
+    def _sum_by_ones(self, matrix, side, bound, out, bare):
+        """``np.ones(len) @ M`` (``side`` "rows") or ``M @ np.ones(len)`` ("columns"), aligned to the frame."""
+        name = self._print(matrix.base.label)
+        ones = "%s(%s.shape[%d], %s.dtype)" % (self._module_format("numpy.ones"), name, -2 if side == "rows" else -1,
+                                               name)
+        left, right = (ones, name) if side == "rows" else (name, ones)
+        if out is not None:
+            return "%s(%s, %s, out=%s)" % (self._module_format("numpy.matmul"), left, right, out)
+        alignment = self._alignment(directed(matrix) + tuple(
+            label for label in matrix.indices if label not in bound and label != DIRECTION))
+        product = "%s @ %s" % (left, right)
+        return product if bare and not alignment else "(%s)%s" % (product, alignment)
 
     # --- elementwise functions ----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from sympy import Indexed, Mul, Sum
 from derive.symbolic.indices import bound_indices, free_indices
 from derive.symbolic.second_order import v as DIRECTION
 
-__all__ = ["as_product", "contraction", "directed", "einsum_letters", "matmul_labels", "natural_layout"]
+__all__ = ["as_product", "contraction", "directed", "einsum_letters", "matmul_labels", "natural_layout", "sum_by_ones"]
 
 
 def contraction(expr: sympy.Expr) -> str | None:
@@ -31,9 +31,12 @@ def contraction(expr: sympy.Expr) -> str | None:
         most one other label and not the same one (``delta2 @ W2``);
         ``"einsum"`` for other sums of several factors whose labels differ,
         and every other sum along the direction axis (an ellipsis einsum
-        reduces over a middle axis several times faster than ``np.add.reduce``);
-        None for anything else (a reduction ``.sum(axis=...)``, a sum with
-        factors that do not depend on its labels, not a sum at all).
+        reduces over a middle axis several times faster than ``np.add.reduce``;
+        the printer prints the row and column sums of :func:`sum_by_ones` as
+        products with ones, which write into given memory as well);
+        None for anything else (a reduction ``np.add.reduce`` or a product with
+        a vector of ones, a sum with factors that do not depend on its labels,
+        not a sum at all).
     """
     if not isinstance(expr, Sum) or as_product(expr) is not None:
         return None
@@ -44,6 +47,28 @@ def contraction(expr: sympy.Expr) -> str | None:
     if len(factors) >= 2 and len({free_indices(factor) - {DIRECTION} for factor in factors}) > 1:
         return "einsum"
     return "einsum" if DIRECTION in free_indices(expr) else None
+
+
+def sum_by_ones(total: sympy.Expr) -> str | None:
+    """``"rows"`` or ``"columns"`` if ``total`` sums one matrix (or stack of matrices) over its first or last label.
+
+    Such a sum prints as a matrix-vector product with a vector of ones
+    (``np.ones(N) @ delta1`` for a bias gradient, ``T @ np.ones(n_2)`` for a
+    row sum): BLAS does it in one pass at full speed, where ``np.add.reduce``
+    over the first axis adds row after row, and over a short last axis pays
+    its loop overhead per row (two to five times as long at batch 256).
+    ``"rows"`` sums over the first label (ones on the left), ``"columns"`` over
+    the last.  None for anything else.
+    """
+    if not isinstance(total, Sum) or not isinstance(total.function, Indexed) or len(total.limits) != 1:
+        return None
+    own = tuple(label for label in total.function.indices if label != DIRECTION)
+    bound = total.limits[0][0]
+    if len(own) != 2 or len(set(total.function.indices)) != len(total.function.indices) or bound not in own:
+        return None
+    if DIRECTION in total.function.indices and total.function.indices[0] != DIRECTION:
+        return None
+    return "rows" if own[0] == bound else "columns"
 
 
 def as_product(total: Sum) -> sympy.Expr | None:

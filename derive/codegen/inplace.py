@@ -37,7 +37,7 @@ from . import nodes
 from .array_printer import ufunc_name
 from .contractions import contraction
 from .nodes import entries, entry_counts, target_name
-from .printing import function_helpers, takes_out
+from .printing import function_helpers, takes_out, takes_shift
 from .stable_forms import log_softmax, softmax
 
 
@@ -84,7 +84,7 @@ class Lowering:
             if self.buffer[target_name(target)] is not None:
                 self.latest[self.buffer[target_name(target)]] = target
             body += ([nodes.Comment(target, value)] if len(steps) > 1 else []) + steps
-        return [self._kept(step) for step in body]
+        return [self._kept(step) for step in _bias_into_helpers(body, self.helpers)]
 
     def _is_fresh(self, value: sympy.Expr) -> bool:
         """Whether printing ``value`` already makes a new array (a sum, a helper call)."""
@@ -168,7 +168,11 @@ class Lowering:
         if ufunc is None:
             return None
         inner = self._lower(target, value.base if value.is_Pow else value.args[0], stealable)
-        return None if inner is None else inner + [nodes.Apply(ufunc, target)]
+        if inner is None:
+            return None
+        if ufunc == "divide":  # 1/x as np.divide(1, x): numpy's reciprocal loop is not vectorized, half the speed
+            return inner + [nodes.Apply(ufunc, target, (sympy.S.One, target))]
+        return inner + [nodes.Apply(ufunc, target)]
 
     def _operation(self, target, value: sympy.Expr, stealable, scratch: bool = False) -> list | None:
         """An Add or Mul: the spine first, then the other operands with ``+=``/``*=``.
@@ -191,7 +195,8 @@ class Lowering:
             return 2
 
         spine = min(full, key=rank)
-        rest = [arg for arg in value.args if arg is not spine]
+        # The other matrix products first, next to the spine's, then the terms that are no products (a bias).
+        rest = sorted((arg for arg in value.args if arg is not spine), key=lambda arg: not self._is_fresh(arg))
         negated = _negated(spine) if value.is_Add else None
         steps = self._lower(target, spine if negated is None else negated, stealable)
         if steps is None:
@@ -237,6 +242,54 @@ class Lowering:
 _OTHER_DTYPES = (sympy.Heaviside, sympy.Piecewise, sympy.core.relational.Relational, sympy.Max, sympy.Min)
 
 
+def _bias_into_helpers(body: list, helpers: dict) -> list:
+    """``Z1 += b1`` moved into the helper that then takes Z1's memory: ``sigmoid(A1, shift=b1, out=A1)``.
+
+    The helper adds the broadcast term in the pass that negates its argument
+    anyway, so the net input costs one pass over memory fewer (at 784-100-10
+    the first pass after the product ``X @ W1.T``, which reads its array back
+    from a cache that the product has just filled with X).  Only where the
+    steps are exactly ``Z += b`` (``b`` with fewer labels than Z), ``A = Z``
+    and the helper applied to A, with only steps that do not touch Z in
+    between (the product of the R-forward pass): the net input is read by nothing else.
+    """
+    steps = [step for step in body]
+    for place, step in enumerate(steps):
+        if not (isinstance(step, nodes.Apply) and step.helper and step.shift is None and place >= 2
+                and takes_shift(helpers_by_name(helpers)[step.ufunc])):
+            continue
+        alias = steps[place - 1]
+        if not (isinstance(alias, nodes.Assign) and alias.target == step.target and alias.out is None
+                and isinstance(alias.value, Indexed)):
+            continue
+        net_input = target_name(alias.value)
+        for index in range(place - 2, -1, -1):  # back to Z's last step, over steps that do not touch Z
+            bias = steps[index]
+            if bias is None or isinstance(bias, nodes.Comment) or net_input not in _names(bias):
+                continue
+            if (isinstance(bias, nodes.Update) and bias.operator == "+" and bias.target == alias.value
+                    and free_indices(bias.value) < frozenset(bias.target.indices)):
+                steps[place] = replace(step, shift=bias.value)
+                steps[index] = None
+            break
+    return [step for step in steps if step is not None]
+
+
+def _names(step) -> set:
+    """The arrays a lowered step reads or writes, by name."""
+    found = {target_name(step.target)}
+    for value in (getattr(step, "value", None), getattr(step, "out", None), getattr(step, "shift", None),
+                  *getattr(step, "arguments", ())):
+        if isinstance(value, sympy.Basic):
+            found |= {target_name(entry) for entry in entries(value)}
+    return found
+
+
+def helpers_by_name(helpers: dict) -> dict:
+    """The helpers of ``function_helpers()`` by the name printed code calls them by."""
+    return {function.__name__: helper for function, helper in helpers.items()}
+
+
 def _update(target, additive: bool, arg: sympy.Expr) -> nodes.Update:
     if additive:
         return nodes.Update(target, "-", -arg) if arg.could_extract_minus_sign() else nodes.Update(target, "+", arg)
@@ -255,7 +308,7 @@ def _negated(value: sympy.Expr) -> sympy.Expr | None:
 def _ufunc(value: sympy.Expr) -> str | None:
     """The numpy ufunc that applies ``value``'s outermost operation in place, if there is one."""
     if value.is_Pow:
-        return {2: "square", -1: "reciprocal", sympy.S.Half: "sqrt"}.get(value.exp)
+        return {2: "square", -1: "divide", sympy.S.Half: "sqrt"}.get(value.exp)
     if isinstance(value, sympy.Function) and len(value.args) == 1:
         return ufunc_name(type(value))
     return None

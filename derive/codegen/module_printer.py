@@ -50,7 +50,7 @@ class ModulePrinter(ArrayPrinter):
         """
         if not EQUAL_PRINTS_ALIKE:
             return super().array(expr, layout, out)
-        key = (expr, tuple(layout), out, self._helpers_key)
+        key = (expr, tuple(layout), out, self.small_arrays, self._helpers_key)
         found = _PRINTED.get(key)
         if found is None:
             kept, self.helpers_used = self.helpers_used, set()  # the helpers this value calls, all of them
@@ -95,6 +95,8 @@ class ModulePrinter(ArrayPrinter):
             function = statement.ufunc
         else:
             function = self._module_format("numpy." + statement.ufunc)
+        if statement.shift is not None:
+            arguments.append("shift=%s" % self.argument(statement.shift, layout))
         return "%s(%s, out=%s)" % (function, ", ".join(arguments), name)
 
     def _print_Comment(self, statement: Comment):
@@ -154,7 +156,11 @@ class ModulePrinter(ArrayPrinter):
             condition = "N * %s <= %d" % (self._print(statement.widths[0]), SMALL_ENTRIES)
         else:
             condition = "N * max(%s) <= %d" % (", ".join(self._print(width) for width in statement.widths), SMALL_ENTRIES)
-        body = "\n".join(self._print(inner) for inner in statement.body).splitlines()
+        self.small_arrays = True
+        try:
+            body = "\n".join(self._print(inner) for inner in statement.body).splitlines()
+        finally:
+            self.small_arrays = False
         condition = "not %s and %s" % (DIRECTIONS.name, condition) if statement.directed else condition
         return "\n".join(["if workspace is None and %s:" % condition] + ["    " + line for line in body])
 

@@ -120,6 +120,7 @@ class Apply:
     target: Target
     arguments: tuple = ()
     helper: bool = False  # a derive/numeric.py helper taking ``out=`` instead of a numpy ufunc
+    shift: sympy.Expr | None = None  # a helper's ``shift=``: it computes its function of ``target + shift``
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ def takes_out(helper: Callable) -> bool:
     return "out" in inspect.signature(helper).parameters
 
 
+def takes_shift(helper: Callable) -> bool:
+    """Whether a helper adds a broadcast term to its argument in its own first pass (``sigmoid(z, shift=b1)``)."""
+    return "shift" in inspect.signature(helper).parameters
+
+
 class BackpropNumPyPrinter(NumPyPrinter):
     """NumPyPrinter that prints backprop's activation functions as stable helpers."""
 

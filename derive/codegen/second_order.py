@@ -31,7 +31,10 @@ from __future__ import annotations
 from derive.symbolic.second_order import Product, SecondOrder, direction, moved, product_entry, second_order, v
 from derive.symbolic.symbols import deltas, j, n
 
-from sympy import Indexed
+import sympy
+from sympy import Indexed, IndexedBase, Mul, Sum
+
+from derive.symbolic.indices import free_indices
 
 from . import nodes
 from .module_printer import ModulePrinter
@@ -82,11 +85,17 @@ def product_function(program, product: Product, kind: str, name: str, what: str)
     backward = []
     for layer in range(program.depth, 0, -1):
         backward += prepared([(moved(deltas(layer), kind)[n, j], product.deltas[layer])])
+        # The bias entry (a sum of the layer's R-delta) first, while that array is still in the cache, then the
+        # weight entry, a product large enough not to care.
         backward += prepared([(product_entry(key, entry_kind), product.entries[key])
-                              for key in program.parameters if int(key[1:]) == layer])
+                              for key in sorted(program.parameters, key=lambda key: key.startswith("W"))
+                              if int(key[1:]) == layer])
     returns = {key: product_entry(key, entry_kind) for key in program.parameters}
     returns = {key: entry.base[(v, *entry.indices)] for key, entry in returns.items()}
-    statements = first_order + along_directions(prepared(passes.forward) + backward, program.parameters)
+    forward = prepared(passes.forward)
+    labelled = along_directions(forward + backward, program.parameters)
+    statements = (as_early_as_read(first_order, labelled[:len(forward)])
+                  + per_example_coefficients(labelled[len(forward):]))
     return function(name, ("params", "X", "T", "V", "workspace=None"), shapes, statements, returns,
                     "The %s times a direction V (a dict shaped like params): a dict shaped like params.\n\n"
                     "V may also hold many directions along leading axes, the same for every key\n"
@@ -111,6 +120,75 @@ def along_directions(statements: list, keys) -> list:
             directed.add(target.base)
         labelled.append((target, value))
     return labelled
+
+
+def as_early_as_read(statements: list, later: list) -> list:
+    """``statements``, with each of ``later`` (in its order) placed where its matrix products find their arrays warm.
+
+    The R-forward pass goes along with the forward pass, layer by layer.  A
+    statement with a matrix product goes right after the first statement
+    whose products read one of the same arrays (and after every statement
+    whose result it reads): ``RZ1 = X @ V_W1.T + V_b1`` right after
+    ``Z1 = X @ W1.T + b1``, and ``RZ2``, which reads A1, RA1 and W2, right
+    after ``Z2 = A1 @ W2.T + b2``; an elementwise one (``RA1 = RZ1*A1*(1 - A1)``)
+    right after the last statement it reads.  The products that read the
+    data X, or a weight matrix, then run one after the other, as
+    ``bench/hvp.py``'s bound times them, and the elementwise steps of both
+    statements come after both products (:mod:`derive.codegen.inplace` lets
+    the bias wait for the activation's helper): after a product that has
+    streamed megabytes through the cache, the first numpy calls run slowly
+    until their own memory is back, and two products in a row pay that once.
+    """
+    scheduled = list(statements)
+    for target, value in later:
+        read = {entry.base for entry in value.atoms(Indexed)}
+        position = max((place + 1 for place, (earlier, _) in enumerate(scheduled)
+                        if getattr(earlier, "base", earlier) in read), default=0)
+        operands = _product_operands(value)
+        sharing = [place + 1 for place, (_, earlier) in enumerate(scheduled) if operands & _product_operands(earlier)]
+        position = max([position] + sharing[:1])
+        scheduled.insert(position, (target, value))
+    return scheduled
+
+
+def _product_operands(value) -> set:
+    """The arrays ``value`` reads inside its sums (the operands of its matrix products)."""
+    return {entry.base for total in value.atoms(Sum) for entry in total.atoms(Indexed)}
+
+
+def per_example_coefficients(statements: list) -> list:
+    """``statements`` with each R-quantity's terms grouped by what moves along the directions.
+
+    ``Rdelta1 = M*A1*(1 - A1) + RA1*S*(1 - A1) - RA1*S*A1`` (S the back-propagated
+    delta) becomes ``c_Rdelta1 = S*(1 - 2*A1)`` and ``Rdelta1 = M*A1*(1 - A1) +
+    RA1*c_Rdelta1``: the terms that share their factor along the directions
+    (RA1) are one term, and its coefficient, which is the same for every
+    direction, is computed once, as its own statement (``sympy.factor_terms``
+    writes it).  One pass over an array of every direction fewer per merged
+    term, and an array of the examples' size computed once instead of once
+    per direction.
+    """
+    grouped = []
+    for target, value in statements:
+        if v not in getattr(target, "indices", ()) or not isinstance(value, sympy.Add):
+            grouped.append((target, value))
+            continue
+        groups: dict = {}
+        for term in value.args:
+            factors = Mul.make_args(term)
+            along = Mul(*[factor for factor in factors if v in free_indices(factor)])
+            groups.setdefault(along, []).append(Mul(*[factor for factor in factors if v not in free_indices(factor)]))
+        terms = []
+        for along, coefficients in groups.items():
+            coefficient = sympy.factor_terms(sympy.Add(*coefficients))
+            if len(coefficients) > 1 and free_indices(coefficient):
+                labels = tuple(label for label in target.indices if label in free_indices(coefficient))
+                name = IndexedBase("c%d_%s" % (len(terms), target.base.label), real=True)[labels]
+                grouped.append((name, coefficient))
+                coefficient = name
+            terms.append(along * coefficient)
+        grouped.append((target, sympy.Add(*terms)))
+    return grouped
 
 
 def without_curvature_source(derivation, layer: int | None = None) -> str:

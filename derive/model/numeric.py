@@ -15,8 +15,8 @@ functions into a standalone module.
 import numpy as np
 
 
-def sigmoid(z, out=None):
-    """1 / (1 + exp(-z)), overflow-free and accurate to a few ulps everywhere.
+def sigmoid(z, out=None, shift=None):
+    """1 / (1 + exp(-z)), overflow-free and accurate to a few ulps everywhere; with ``shift``, of ``z + shift``.
 
     Computed as written wherever exp(-z) cannot overflow: each of its three
     operations is accurate to an ulp, so the result is too, in both tails.
@@ -28,23 +28,32 @@ def sigmoid(z, out=None):
     the real axis.  A small array is computed through new arrays (for a few
     entries, numpy's allocation costs less than writing in place), a large
     one in ``out``, which may be ``z`` itself (the generated code computes A1
-    in Z1's memory).  The function is self-contained: the code generator
-    copies its source.
+    in Z1's memory).  ``shift`` (a bias, broadcast against z) is added in the
+    pass that negates z anyway: ``sigmoid(Z1, out=Z1, shift=b1)`` is
+    ``sigmoid(Z1 + b1)`` with one pass over Z1 fewer.  The function is
+    self-contained: the code generator copies its source.
     """
     z = np.asarray(z)
+    if shift is not None:
+        negated = np.subtract(-np.asarray(shift), z, out=out)  # -(z + shift)
+        if np.maximum.reduce(negated.real, axis=None, initial=0.0) <= 700.0:  # False for NaN
+            np.exp(negated, out=negated)
+            negated += 1
+            return np.divide(1.0, negated, out=negated)
+        z = out = np.negative(negated, out=negated)  # z + shift, through the overflow-free form below
     if 0 < z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
         lowest = min(z.real.ravel().tolist())
     else:
         lowest = np.minimum.reduce(z.real, axis=None, initial=0.0)
     if lowest >= -700.0:  # False for NaN, which the second form handles too
         if out is None:
-            return np.reciprocal(1.0 + np.exp(-z))
+            return 1.0 / (1.0 + np.exp(-z))
         if z.size <= 1024:
-            return np.reciprocal(1.0 + np.exp(-z), out=out)
+            return np.divide(1.0, 1.0 + np.exp(-z), out=out)
         result = np.negative(z, out=out)
         np.exp(result, out=result)
         result += 1
-        return np.reciprocal(result, out=result)
+        return np.divide(1.0, result, out=result)  # np.reciprocal gives the same bits, at half the speed
     if out is None:
         out = np.empty(z.shape, np.result_type(z, 0.5))
     tail = z.real < -4.0
@@ -107,8 +116,27 @@ def heaviside(z, at_zero):
 
 
 def softmax(z):
-    """Softmax along the last axis, shifted by the row maximum so exp cannot overflow."""
+    """Softmax along the last axis, shifted so that exp cannot overflow.
+
+    A real array is shifted by its largest entry, one number for every row
+    (a row maximum is a reduction along a short axis, the slowest kind in
+    numpy), and each row's total is a matrix-vector product with ones.  That
+    is exact as long as no row's largest entry lies far below the array's:
+    where some row's total comes out under 1e-10 (its own maximum more than
+    about 23 below the array's, or a NaN or infinity anywhere) every row is
+    shifted by its own maximum instead, as complex arrays always are.  Above
+    that bound an entry computed through the common shift loses accuracy only
+    if its probability is below 1e-291, where the row-wise shift is already
+    near the subnormal range.
+    """
     z = np.asarray(z)
+    if z.dtype.kind == "f" and z.size:
+        e = np.subtract(z, np.maximum.reduce(z, axis=None))
+        np.exp(e, out=e)
+        totals = e @ np.ones(z.shape[-1], z.dtype)
+        if np.minimum.reduce(totals, axis=None) >= 1e-10:
+            e /= totals[..., None]
+            return e
     shifted = z - z.real.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=-1, keepdims=True)
