@@ -253,7 +253,7 @@ def _bias_into_helpers(body: list, helpers: dict) -> list:
     and the helper applied to A, with only steps that do not touch Z in
     between (the product of the R-forward pass): the net input is read by nothing else.
     """
-    steps = [step for step in body]
+    steps = list(body)
     for place, step in enumerate(steps):
         if not (isinstance(step, nodes.Apply) and step.helper and step.shift is None and place >= 2
                 and takes_shift(helpers_by_name(helpers)[step.ufunc])):

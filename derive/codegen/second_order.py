@@ -94,7 +94,7 @@ def product_function(program, product: Product, kind: str, name: str, what: str)
     returns = {key: entry.base[(v, *entry.indices)] for key, entry in returns.items()}
     forward = prepared(passes.forward)
     labelled = along_directions(forward + backward, program.parameters)
-    statements = (as_early_as_read(first_order, labelled[:len(forward)])
+    statements = (next_to_shared_operands(first_order, labelled[:len(forward)])
                   + per_example_coefficients(labelled[len(forward):]))
     return function(name, ("params", "X", "T", "V", "workspace=None"), shapes, statements, returns,
                     "The %s times a direction V (a dict shaped like params): a dict shaped like params.\n\n"
@@ -122,7 +122,7 @@ def along_directions(statements: list, keys) -> list:
     return labelled
 
 
-def as_early_as_read(statements: list, later: list) -> list:
+def next_to_shared_operands(statements: list, later: list) -> list:
     """``statements``, with each of ``later`` (in its order) placed where its matrix products find their arrays warm.
 
     The R-forward pass goes along with the forward pass, layer by layer.  A
@@ -160,11 +160,11 @@ def per_example_coefficients(statements: list) -> list:
     """``statements`` with each R-quantity's terms grouped by what moves along the directions.
 
     ``Rdelta1 = M*A1*(1 - A1) + RA1*S*(1 - A1) - RA1*S*A1`` (S the back-propagated
-    delta) becomes ``c_Rdelta1 = S*(1 - 2*A1)`` and ``Rdelta1 = M*A1*(1 - A1) +
-    RA1*c_Rdelta1``: the terms that share their factor along the directions
+    delta) becomes ``c1_Rdelta1 = S*(1 - 2*A1)`` and ``Rdelta1 = M*A1*(1 - A1) +
+    RA1*c1_Rdelta1``: the terms that share their factor along the directions
     (RA1) are one term, and its coefficient, which is the same for every
     direction, is computed once, as its own statement (``sympy.factor_terms``
-    writes it).  One pass over an array of every direction fewer per merged
+    writes it; ``c1`` because it is the coefficient of the statement's second term).  One pass over an array of every direction fewer per merged
     term, and an array of the examples' size computed once instead of once
     per direction.
     """
