@@ -254,9 +254,10 @@ def _bias_into_helpers(body: list, helpers: dict) -> list:
     between (the product of the R-forward pass): the net input is read by nothing else.
     """
     steps = list(body)
+    by_name = {function.__name__: helper for function, helper in helpers.items()}
     for place, step in enumerate(steps):
         if not (isinstance(step, nodes.Apply) and step.helper and step.shift is None and place >= 2
-                and takes_shift(helpers_by_name(helpers)[step.ufunc])):
+                and takes_shift(by_name[step.ufunc])):
             continue
         alias = steps[place - 1]
         if not (isinstance(alias, nodes.Assign) and alias.target == step.target and alias.out is None
@@ -283,11 +284,6 @@ def _names(step) -> set:
         if isinstance(value, sympy.Basic):
             found |= {target_name(entry) for entry in entries(value)}
     return found
-
-
-def helpers_by_name(helpers: dict) -> dict:
-    """The helpers of ``function_helpers()`` by the name printed code calls them by."""
-    return {function.__name__: helper for function, helper in helpers.items()}
 
 
 def _update(target, additive: bool, arg: sympy.Expr) -> nodes.Update:

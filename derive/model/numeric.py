@@ -34,26 +34,26 @@ def sigmoid(z, out=None, shift=None):
     self-contained: the code generator copies its source.
     """
     z = np.asarray(z)
+    negated = None  # -z (-(z + shift)) in out, once it is computed
     if shift is not None:
-        negated = np.subtract(-np.asarray(shift), z, out=out)  # -(z + shift)
-        if np.maximum.reduce(negated.real, axis=None, initial=0.0) <= 700.0:  # False for NaN
-            np.exp(negated, out=negated)
-            negated += 1
-            return np.divide(1.0, negated, out=negated)
-        z = out = np.negative(negated, out=negated)  # z + shift, through the overflow-free form below
-    if 0 < z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
+        negated = np.subtract(-np.asarray(shift), z, out=out)
+        lowest = -np.maximum.reduce(negated.real, axis=None, initial=0.0)
+    elif 0 < z.size <= 64:  # a few entries: Python's min is cheaper than a numpy reduction
         lowest = min(z.real.ravel().tolist())
     else:
         lowest = np.minimum.reduce(z.real, axis=None, initial=0.0)
     if lowest >= -700.0:  # False for NaN, which the second form handles too
-        if out is None:
-            return 1.0 / (1.0 + np.exp(-z))
-        if z.size <= 1024:
-            return np.divide(1.0, 1.0 + np.exp(-z), out=out)
-        result = np.negative(z, out=out)
-        np.exp(result, out=result)
-        result += 1
-        return np.divide(1.0, result, out=result)  # np.reciprocal gives the same bits, at half the speed
+        if negated is None:
+            if out is None:
+                return 1.0 / (1.0 + np.exp(-z))
+            if z.size <= 1024:
+                return np.divide(1.0, 1.0 + np.exp(-z), out=out)
+            negated = np.negative(z, out=out)
+        np.exp(negated, out=negated)
+        negated += 1
+        return np.divide(1.0, negated, out=negated)  # np.reciprocal gives the same bits, at half the speed
+    if negated is not None:  # z + shift, through the overflow-free form below
+        z = out = np.negative(negated, out=negated)
     if out is None:
         out = np.empty(z.shape, np.result_type(z, 0.5))
     tail = z.real < -4.0
