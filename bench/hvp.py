@@ -25,7 +25,11 @@ sigmoid output with the sum-squared error:
 * ``hvp`` of 16 directions at once (``V`` with a leading direction axis)
   against 16 calls of one direction each;
 
-after checking that the generated and torch products agree.  Then the dense
+after checking that the generated and torch products agree; and H·V's matrix
+products with the examples as rows, as the generated code keeps them, against
+the same products with the examples as columns (:func:`hvp_products_by_columns`:
+the layout the code was not given, because it is faster for one width and
+slower for another on the same BLAS).  Then the dense
 Hessian of 10-10-10-2 (242 parameters, batch 64) and 30-30-5 (1,085
 parameters, batch 32), and of the lecture's 2-2-1 (one example): the generated
 ``hessian`` (``hvp`` on blocks of unit directions) against ``torch.func.hessian``
@@ -158,6 +162,34 @@ def hvp_products(s: Shapes) -> None:
             s.product(("Rback'", l), s.delta[l], s.V[l])
 
 
+class ColumnShapes(Shapes):
+    """:class:`Shapes` with the per-example arrays stored the other way, one column per example (``A_l^T``,
+    ``(units, batch)``), as a from-scratch backprop that keeps examples as columns does; the data stay as given."""
+
+    def __init__(self, network: Network, batch: int, seed: int = 1):
+        super().__init__(network, batch, seed)
+        for arrays in (self.A, self.RA, self.delta, self.Rdelta):
+            for l, value in arrays.items():
+                arrays[l] = np.ascontiguousarray(value.T) if l else value.T
+
+
+def hvp_products_by_columns(s: ColumnShapes) -> None:
+    """:func:`hvp_products` with every per-example product transposed: Z_l^T = W_l A_{l-1}^T, HV_W_l = Rδ_l^T A_{l-1}
+    with Rδ_l^T stored, (δ_l W_l)^T = W_l^T δ_l^T: the same arithmetic, the batch as BLAS's other dimension."""
+    for l in range(1, s.depth + 1):
+        s.product(("Z", l), s.W[l], s.A[l - 1])
+        s.product(("RZ", l), s.V[l], s.A[l - 1])
+        if l > 1:
+            s.product(("RZ'", l), s.W[l], s.RA[l - 1])
+    for l in range(s.depth, 0, -1):
+        s.product(("HV", l), s.Rdelta[l], s.A[l - 1].T)
+        if l > 1:
+            s.product(("HV'", l), s.delta[l], s.RA[l - 1].T)
+            s.product(("back", l), s.W[l].T, s.delta[l])
+            s.product(("Rback", l), s.W[l].T, s.Rdelta[l])
+            s.product(("Rback'", l), s.V[l].T, s.delta[l])
+
+
 def gnvp_products(s: Shapes) -> None:
     """The matrix products G·V must do: forward and R-forward, Gδ_{l-1} from Gδ_l W_l, GV_W_l = Gδ_l^T A_{l-1}."""
     forward_products(s, R=True)
@@ -218,6 +250,15 @@ def products(name: str, network: Network, rounds: int) -> None:
           % ("", ratio("hvp", "gradients"), times["gradients"] * 1e3, ratio("hvp", "torch hvp"),
              times["torch hvp"] * 1e3, ratio("hvp", "torch jvp(grad)"), times["torch jvp(grad)"] * 1e3,
              ratio("gnvp", "gradients"), worst))
+
+
+def layouts(name: str, network: Network, rounds: int) -> None:
+    """The products of H·V with examples as rows (the generated code's layout) against examples as columns."""
+    rows, columns = Shapes(network, BATCH), ColumnShapes(network, BATCH)
+    samples = round_times({"rows": lambda: hvp_products(rows), "columns": lambda: hvp_products_by_columns(columns)},
+                          rounds, number=3 if network.sizes[1] > 100 else 6, clock=time.thread_time, warm=True)
+    print("  %-27s H·V's products with examples as columns = %.3f x with examples as rows"
+          % (name, paired_ratio(samples, "columns", "rows")))
 
 
 def many_directions(name: str, network: Network, rounds: int) -> None:
@@ -286,6 +327,8 @@ def main() -> None:
         products(name, network, args.rounds)
     for name in ("784-100-10 softmax+CE", "784-512-512-10 softmax+CE"):
         many_directions(name, NETWORKS[name], args.rounds)
+    for name in ("784-100-10 softmax+CE", "784-512-512-10 softmax+CE"):
+        layouts(name, NETWORKS[name], args.rounds)
     for name, (network, batch) in DENSE.items():
         dense(name, network, batch, args.rounds)
 

@@ -46,6 +46,16 @@ def test_seed_and_batch_refuse_what_no_subcommand_takes(capsys):
     assert code == 2 and "--batch: expected a positive integer, got 'x'" in err
 
 
+def test_a_negative_number_with_an_exponent_is_a_value_refused_for_its_sign_not_a_missing_argument(capsys):
+    from cli_helpers import run
+    code, _, err = run(capsys, "2-2-1", "--data", "xor", "--lr", "-1e-3", "--epochs", "1", command="train")
+    assert code == 2 and "learning rate lr must be a finite number > 0, got -0.001" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "2-2-1", "--seed", "-1E2", "-o", "r.html", command="report")
+    assert code == 2 and "--seed: expected an integer >= 0, got '-1E2'" in err
+    code, _, err = run(capsys, "2-2-1", "--lr", "-e3", command="train")
+    assert code == 2 and "expected one argument" in err
+
+
 def test_the_help_shows_each_parameterized_activation_with_its_records_example(capsys):
     from cli_helpers import run
     code, out, err = run(capsys, "--help", command="derive")

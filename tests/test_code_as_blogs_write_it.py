@@ -192,3 +192,42 @@ def test_a_parameter_file_in_the_users_layout_is_refused_in_their_terms(corpus, 
     code, out, err = run(capsys, *SOFTMAX, "--params", "mine.npz", "--grad", "blog_style.py:one_hot_backward")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "parameter file mine.npz: " + message in err
+
+
+def test_a_function_taking_each_array_as_its_own_argument_is_given_them_by_name(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_pass")
+    assert code == 0, out + err
+    assert ("read: weights (in, out), examples as rows, parameters passed as the arguments W1, b1, W2, b2, a list "
+            "in the order W2, b2, W1, b1 (by its shapes)") in out
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:grads_by_keyword")
+    assert code == 0, out + err
+    assert "parameters passed as the arguments w1, b1, w2, b2, a list in the order W1, W2, b1, b2 (by its shapes)" \
+        in out
+
+
+def test_gradients_returned_last_layer_first_are_read_by_shape_only_where_the_shapes_tell(corpus, capsys):
+    square = ["4-4-4", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--weights",
+              "in-out", "--grad", "blog_style.py:backward_pass"]
+    code, out, _ = run(capsys, *square)
+    assert code == 1
+    assert ("a list read in layer order (its shapes fit W2, b2, W1, b1 too: layers of different widths tell the "
+            "orders apart)") in out
+    assert "the CANDIDATE is wrong" in out
+
+
+def test_arguments_by_name_from_python_and_a_wrong_gradient_still_fails(corpus):
+    import blog_style
+    from derive import Network
+    from verify import Layout, check_gradients
+    from verify.check.inputs import random_data, random_params
+
+    network = Network((4, 5, 3), activation=["tanh", "softmax"], loss="cross_entropy", reduction="mean")
+    params = random_params(network, seed=1)
+    X, T = random_data(network, batch=6, seed=1)
+    assert check_gradients(network, params, X, T, blog_style.backward_pass, layout=Layout(weights="in-out")).ok
+
+    def forgot_the_mean(X, Y, W1, b1, W2, b2):  # the output delta not divided by N: N times too large
+        return tuple(g * len(X) for g in blog_style.backward_pass(X, Y, W1, b1, W2, b2))
+
+    report = check_gradients(network, params, X, T, forgot_the_mean, layout=Layout(weights="in-out"))
+    assert not report.ok and report.culprit == "candidate"

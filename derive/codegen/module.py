@@ -158,8 +158,8 @@ class Program:
         else:
             lines = ["Loss and gradients of the network %s." % network.describe()]
         lines += ["", "Printed from its SymPy derivation by backprop (derive.codegen); do not edit.",
-                  "It imports only numpy.  W_l[j, i] is the weight from unit i of layer l-1 to",
-                  "unit j of layer l; params = {%s}." % shapes,
+                  "It needs numpy and nothing else outside Python's standard library.  W_l[j, i] is",
+                  "the weight from unit i of layer l-1 to unit j of layer l; params = {%s}." % shapes,
                   "X is (N, %s), T is (N, %s); n is the example, j the unit." % (self.sizes[0], self.sizes[-1]),
                   "", "Loss (%s):" % network.loss.name, "    E = %s" % nodes.text(self.derivation.loss),
                   "", "Forward pass:"]

@@ -32,7 +32,8 @@ def numpy_source(derivation: SymbolicDerivation, order: int = 1, any_width: bool
             size symbols stay symbols (the same source for 784-100-10 and 3-4-2).
 
     Returns:
-        Python source that imports only numpy.
+        Python source that needs numpy and nothing else outside the standard library
+        (the one standard module a helper may import is ``math``, for ``math.erfc``).
 
     Raises:
         NotImplementedError: an expression contains a node the printer cannot

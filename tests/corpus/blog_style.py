@@ -1,6 +1,7 @@
 """Numpy backprop as blog posts and tutorials write it: weights stored (in, out), biases (1, n), the class taken as
 ``Y.argmax(1)``, ``np.mean((y - out)**2)`` losses, the update direction returned, L2 penalties divided by N, a loss
-beside the gradients in the same dict, and a function that takes ``(X, Y, params)``."""
+beside the gradients in the same dict, a function that takes ``(X, Y, params)``, and functions that take each array
+as its own argument and return the gradients in the order they computed them."""
 
 import numpy as np
 
@@ -106,3 +107,22 @@ def gradients_and_a_step(params, X, Y):
     grads = one_hot_backward(params, X, Y)
     params["W1"] -= 0.1 * grads[0]
     return grads
+
+
+def backward_pass(X, Y, W1, b1, W2, b2):
+    """Each array its own argument, the gradients returned in the order they were computed: the last layer first."""
+    a1 = np.tanh(X @ W1 + b1)
+    z2 = a1 @ W2 + b2
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz2 = (p - Y) / len(X)
+    dW2, db2 = a1.T @ dz2, dz2.sum(axis=0)
+    dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
+    dW1, db1 = X.T @ dz1, dz1.sum(axis=0)
+    return dW2, db2, dW1, db1
+
+
+def grads_by_keyword(X, Y, *, w1, w2, b1, b2, learning_rate=0.1):
+    """The arrays as keyword-only arguments, lower-case, in no particular order; weights first in the result."""
+    dW2, db2, dW1, db1 = backward_pass(X, Y, w1, b1, w2, b2)
+    return dW1, dW2, db1, db2

@@ -31,7 +31,8 @@ from derive import InputError, Network
 
 from . import layouts
 from .layouts import Layout
-from .sources import LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, one_line, user_frame
+from .sources import (LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, named_parameters, one_line,
+                      user_frame)
 
 #: Gradient dtypes accepted, whatever the parameters' dtype.
 GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -95,8 +96,9 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
         results = [context.call(params, x, t, direction) for x, t in examples]
     gradients, uncertainty = context.combine(results, expected)
     checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what, layout)
-    read = layout.describe(context.keys, context.returned, network.reduction) if not (
-        layout.default and not context.keys and not context.returned) else ""
+    returned = ", ".join(part for part in (context.passed, context.returned) if part)
+    read = layout.describe(context.keys, returned, network.reduction) if not (
+        layout.default and not context.keys and not returned) else ""
     loss = None
     if context.losses:
         loss = sum(context.losses) / (len(X) if layout.per_example and network.reduction == "mean" else 1)
@@ -128,6 +130,11 @@ class Call:
         self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
         self.expected = expected
         self.batch, self.form, self.output = batch, calling_form(function), _Capture()
+        #: The user's name of each parameter -> the argument of the function that takes it, when it takes each
+        #: array as its own argument (``backprop(X, y, W1, b1, W2, b2)``); else None.
+        self.named = named_parameters(function, layouts.user_names(network, layout).values())
+        self.passed = "" if self.named is None else "parameters passed as the arguments %s" % ", ".join(
+            self.named.values())
         self.keys, self.returned, self.signalled, self.losses = "", "", False, []
         self.changed: set[str] = set()
         self.order = list(network.param_shapes())
@@ -153,15 +160,18 @@ class Call:
     def call(self, params: dict, X, T, direction: dict | None) -> Gradient:
         """One call with the arrays in the user's layout; its result back in the toolkit's."""
         given = layouts.user_params(self.network, self.layout, params)
-        arguments = [given, X, T]
+        arguments, by_name = [given, X, T], {"network": self.network} if self.form.network else {}
         if direction is not None:
             arguments.append(layouts.user_params(self.network, self.layout, direction))
-        if self.form.lists:
+        if self.named is not None:
+            del arguments[0]
+            by_name.update({argument: given[name] for name, argument in self.named.items()})
+        elif self.form.lists:
             names = layouts.user_names(self.network, self.layout)
             arguments = [[value[names[key]] for key in self.order] if isinstance(value, dict) else value
                          for value in arguments]
         try:
-            result = self._with_network(arguments) if self.form.network else self.function(*arguments)
+            result = self._by_name(arguments, by_name) if by_name else self.function(*arguments)
         except InputError:
             raise
         except KeyboardInterrupt as exc:
@@ -185,19 +195,22 @@ class Call:
                              np.shape(X), np.shape(T), layout, labels,
                              call_order_hint(self.function) or layouts.option_hint(self.network, self.layout, exc, T)))
 
-    def _with_network(self, arguments: list):
-        """Call with ``arguments`` in the other positional slots and the network in the one named ``network``."""
+    def _by_name(self, arguments: list, by_name: dict):
+        """Call with the values of ``by_name`` in the function's arguments of those names (``network``, ``W1``, ...)
+        and ``arguments`` in its other positional slots, in order; what is left goes by keyword."""
         import inspect
 
-        positional, rest, by_keyword = [], list(arguments), True
+        positional, rest, keywords = [], list(arguments), dict(by_name)
         for parameter in inspect.signature(self.function).parameters.values():
-            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-                if parameter.name == "network":
-                    positional.append(self.network)
-                    by_keyword = False
-                elif rest:
-                    positional.append(rest.pop(0))
-        return self.function(*positional, *rest, **({"network": self.network} if by_keyword else {}))
+            if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                continue
+            if parameter.name in keywords:
+                positional.append(keywords.pop(parameter.name))
+            elif rest:
+                positional.append(rest.pop(0))
+            else:
+                break
+        return self.function(*positional, *rest, **keywords)
 
     def _read(self, result) -> Gradient:
         """A dict, a list in layer order, or Nielsen's pair (alone or beside the loss), in the toolkit's layout."""
@@ -259,8 +272,17 @@ class Call:
             raise InputError("%s %s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
                              "(nabla_b, nabla_w))%s" % (self.what, self.name, len(result), len(self.order),
                                                         ", ".join(self.order), hint))
+        orders = layouts.returned_orders(self.network, self.layout, result)
+        names = layouts.user_names(self.network, self.layout)
+        if len(orders) == 1 and orders[0] != self.order:
+            self.returned = "a list in the order %s (by its shapes)" % ", ".join(names[key] for key in orders[0])
+            return dict(zip(orders[0], result))
         if not self.form.lists:
             self.returned = "a list in layer order"
+        if len(orders) > 1 and orders[0] == self.order:
+            self.returned = "a list read in layer order (its shapes fit %s too: layers of different widths tell " \
+                            "the orders apart)" % " or ".join(", ".join(names[key] for key in order)
+                                                             for order in orders[1:])
         return dict(zip(self.order, result))
 
     def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:

@@ -309,6 +309,37 @@ def nielsen_pair(network: Network, result) -> dict | None:
     return None
 
 
+def returned_orders(network: Network, layout: Layout, result) -> list[list[str]]:
+    """The common orders of the parameters that a returned list's shapes fit, layer order first if it fits.
+
+    Backprop written by hand often returns its gradients in the order it computed them, the last layer first
+    (``dW2, db2, dW1, db1``), or the weights before the biases (``dW1, dW2, db1, db2``).  Each order here is one of
+    those whose every array has its parameter's shape in ``layout``; with layers of different widths one order
+    fits, with equal widths several may.
+    """
+    keys = list(network.param_shapes())
+    if len(result) != len(keys):
+        return []
+
+    def fits(key: str, value) -> bool:
+        shape, given = network.param_shapes()[key], np.shape(value)
+        if key.startswith("b"):
+            return given in (shape, shape + (1,), (1,) + shape)
+        return given == (shape[::-1] if layout.weights == "in-out" else shape)
+
+    orders = [keys, keys[::-1]]
+    if network.bias:
+        weights, biases = keys[0::2], keys[1::2]
+        layers = [keys[k:k + 2] for k in range(0, len(keys), 2)]
+        orders[1:] = [sum(layers[::-1], []), weights + biases, weights[::-1] + biases[::-1], biases + weights,
+                      sum((pair[::-1] for pair in layers), []), sum((pair[::-1] for pair in layers[::-1]), [])]
+    fitting = []
+    for order in orders:
+        if order not in fitting and all(fits(key, value) for key, value in zip(order, result)):
+            fitting.append(order)
+    return fitting
+
+
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 
@@ -359,5 +390,5 @@ def accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
 
 
 __all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "nielsen_pair",
-           "one_example", "option_hint", "read_keys", "suggested_names", "user_array", "user_data", "user_names",
+           "one_example", "option_hint", "read_keys", "returned_orders", "suggested_names", "user_array", "user_data", "user_names",
            "user_params"]

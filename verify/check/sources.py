@@ -166,6 +166,25 @@ def calling_form(function: Callable) -> CallingForm:
         None if first is None else first.annotation))
 
 
+def named_parameters(function: Callable, names) -> dict[str, str] | None:
+    """``{"W1": "w1", ...}``: the parameter of ``function``'s signature that takes each of ``names``, when it has one
+    for every name: a blog's ``backprop(X, y, W1, b1, W2, b2)`` takes each array as its own argument.
+
+    A name matches a parameter spelled the same but for case and underscores (``W1``, ``w1``, ``W_1``); None unless
+    every name has its own parameter (then the function takes its parameters in one dict or list).
+    """
+    try:
+        parameters = [p.name for p in inspect.signature(function).parameters.values()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    spelled = {name.lower().replace("_", ""): name for name in reversed(parameters)}
+    found = {name: spelled.get(name.lower().replace("_", "")) for name in names}
+    if not found or None in found.values() or len(set(found.values())) != len(found):
+        return None
+    return found
+
+
 def _is_list_annotation(annotation) -> bool:
     if annotation is None or annotation is inspect.Parameter.empty:
         return False

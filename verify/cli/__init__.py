@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from derive import InputError
@@ -36,7 +37,12 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit code 2), not usage + error."""
+    """argparse, but a usage error is one line (and exit code 2), not usage + error; and a negative number written
+    with an exponent (``--lr -1e-4``) is a value, as ``-0.0001`` is, not an unknown option."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message):
         self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
