@@ -231,3 +231,18 @@ def test_arguments_by_name_from_python_and_a_wrong_gradient_still_fails(corpus):
 
     report = check_gradients(network, params, X, T, forgot_the_mean, layout=Layout(weights="in-out"))
     assert not report.ok and report.culprit == "candidate"
+
+
+def test_arguments_for_some_parameters_only_are_told_the_option_or_the_layers_that_fit(corpus, capsys):
+    sigmoid = ["3-4-2", "--activation", "sigmoid", "--weights", "in-out", "--grad", "blog_style.py:backward_no_bias"]
+    code, _, err = run(capsys, *sigmoid)
+    assert code == 2 and err.count("\n") == 1
+    assert ("its arguments take W1, W2 but none takes b1, b2, which 3-4-2, sigmoid, sse (sum), bias has: if the code "
+            "has no biases, check it with --no-bias") in err
+    code, out, err = run(capsys, *sigmoid, "--no-bias")
+    assert code == 0, out + err
+    code, _, err = run(capsys, "3-4-3-2", "--activation", "sigmoid", "--no-bias", *sigmoid[3:])
+    assert code == 2 and "its arguments take W1, W2 but none takes W3, which 3-4-3-2" in err
+    code, _, err = run(capsys, "4-3", "--activation", "softmax", "--loss", "cross_entropy", "--reduction", "mean",
+                       "--weights", "in-out", "--grad", "blog_style.py:backward_pass")
+    assert code == 2 and "its arguments take W2, b2 too, a layer more than 4-3, softmax" in err

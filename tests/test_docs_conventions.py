@@ -1,7 +1,8 @@
 """docs/other-conventions.md runs as written: its files are written, its commands run, their output compared.
 
 The rules are docs/checking.md's (tests/test_docs_checking.py): ``...`` stands for any lines, timings and
-rounding noise are not compared, and a page output that says FAILED must come with exit status 1.
+rounding noise are not compared, a page output that says FAILED must come with exit status 1, and one that is an
+error line with exit status 2 (the line is compared with standard error).
 """
 
 import shlex
@@ -34,6 +35,8 @@ def test_each_command_prints_what_the_page_shows(body, tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     command, *shown = body.rstrip("\n").splitlines()
     code = main(shlex.split(command[2:])[1:])
-    output = capsys.readouterr().out
-    assert code == (1 if any("FAILED" in line for line in shown) else 0), output
+    captured = capsys.readouterr()
+    refused = bool(shown) and shown[0].startswith("backprop check: error: ")  # one line on stderr, exit status 2
+    output = captured.err if refused else captured.out
+    assert code == (2 if refused else 1 if any("FAILED" in line for line in shown) else 0), output
     assert matches(shown, output.rstrip("\n").splitlines()), "page:\n%s\n\nactual:\n%s" % ("\n".join(shown), output)

@@ -126,3 +126,12 @@ def grads_by_keyword(X, Y, *, w1, w2, b1, b2, learning_rate=0.1):
     """The arrays as keyword-only arguments, lower-case, in no particular order; weights first in the result."""
     dW2, db2, dW1, db1 = backward_pass(X, Y, w1, b1, w2, b2)
     return dW1, dW2, db1, db2
+
+
+def backward_no_bias(X, Y, W1, W2):
+    """No biases: X @ W1, sigmoid, sum-squared error halved; the arrays as arguments, gradients in layer order."""
+    a1 = sigmoid(X @ W1)
+    a2 = sigmoid(a1 @ W2)
+    d2 = (a2 - Y) * sigmoid_derivative(a2)
+    d1 = (d2 @ W2.T) * sigmoid_derivative(a1)
+    return X.T @ d1, a1.T @ d2

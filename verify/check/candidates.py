@@ -32,7 +32,7 @@ from derive import InputError, Network
 from . import layouts
 from .layouts import Layout
 from .sources import (LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, named_parameters, one_line,
-                      user_frame)
+                      partly_named_hint, user_frame)
 
 #: Gradient dtypes accepted, whatever the parameters' dtype.
 GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -193,7 +193,9 @@ class Call:
         return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
                              np.shape(X), np.shape(T), layout, labels,
-                             call_order_hint(self.function) or layouts.option_hint(self.network, self.layout, exc, T)))
+                             call_order_hint(self.function) or partly_named_hint(
+                                 self.function, layouts.user_names(self.network, self.layout),
+                                 self.network.describe(), layouts.next_layer_names(self.network, self.layout)) or layouts.option_hint(self.network, self.layout, exc, T)))
 
     def _by_name(self, arguments: list, by_name: dict):
         """Call with the values of ``by_name`` in the function's arguments of those names (``network``, ``W1``, ...)

@@ -157,6 +157,12 @@ def user_name(pattern: str, layer: int) -> str:
     return _PLACEHOLDER.sub(lambda match: str(layer - 1 if match.group(1) else layer), pattern)
 
 
+def next_layer_names(network: Network, layout: Layout) -> list[str]:
+    """The user's names of the parameters a layer more than ``network`` has would bring (``["W3", "b3"]``)."""
+    weights, biases = name_patterns(layout.names) if layout.names is not None else ("W{l}", "b{l}")
+    return [user_name(pattern, network.depth + 1) for pattern in (weights, biases)[:1 + bool(network.bias)]]
+
+
 def user_names(network: Network, layout: Layout) -> dict[str, str]:
     """The user's name of every parameter: ``{"W1": "w1", "b1": "b1"}`` (the toolkit's names without a pattern)."""
     if layout.names is None:
@@ -389,6 +395,6 @@ def accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
     return "%s, the shape of parameter %s" % (shape, key)
 
 
-__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "nielsen_pair",
+__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "next_layer_names", "nielsen_pair",
            "one_example", "option_hint", "read_keys", "returned_orders", "suggested_names", "user_array", "user_data", "user_names",
            "user_params"]

@@ -173,16 +173,41 @@ def named_parameters(function: Callable, names) -> dict[str, str] | None:
     A name matches a parameter spelled the same but for case and underscores (``W1``, ``w1``, ``W_1``); None unless
     every name has its own parameter (then the function takes its parameters in one dict or list).
     """
+    found = _arguments_named(function, names)
+    if not found or None in found.values() or len(set(found.values())) != len(found):
+        return None
+    return found
+
+
+def partly_named_hint(function: Callable, names: dict, network_text: str, beyond: list) -> str:
+    """A hint when ``function`` has arguments for some of the parameters ``names`` (toolkit's -> user's) but not all,
+    or for the parameters ``beyond`` of a layer the network does not have, else "": code without biases checked on
+    a network with them, or a layer more or less than the code has."""
+    found = _arguments_named(function, names.values())
+    given = [user for user, argument in found.items() if argument is not None]
+    missing = [key for key, user in names.items() if found.get(user) is None]
+    more = [name for name, argument in _arguments_named(function, beyond).items() if argument is not None]
+    if given and more:
+        return ("; its arguments take %s too, a layer more than %s has: give the network the layers the code has"
+                % (", ".join(more), network_text))
+    if not given or not missing:
+        return ""
+    text = "; its arguments take %s but none takes %s, which %s has" % (", ".join(given), ", ".join(
+        names[key] for key in missing), network_text)
+    if all(key.startswith("b") for key in missing):
+        return text + ": if the code has no biases, check it with --no-bias (Network(..., bias=False) in Python)"
+    return text + ": give the network the layers the code has, or pass the parameters in one dict, f(params, X, T)"
+
+
+def _arguments_named(function: Callable, names) -> dict:
+    """Each of ``names`` -> the argument of ``function`` spelled the same but for case and underscores, or None."""
     try:
         parameters = [p.name for p in inspect.signature(function).parameters.values()
                       if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     except (TypeError, ValueError):
-        return None
+        return {}
     spelled = {name.lower().replace("_", ""): name for name in reversed(parameters)}
-    found = {name: spelled.get(name.lower().replace("_", "")) for name in names}
-    if not found or None in found.values() or len(set(found.values())) != len(found):
-        return None
-    return found
+    return {name: spelled.get(name.lower().replace("_", "")) for name in names}
 
 
 def _is_list_annotation(annotation) -> bool:
