@@ -205,14 +205,20 @@ def test_a_function_taking_each_array_as_its_own_argument_is_given_them_by_name(
         in out
 
 
-def test_gradients_returned_last_layer_first_are_read_by_shape_only_where_the_shapes_tell(corpus, capsys):
+def test_gradients_returned_last_layer_first_with_equal_widths_are_read_in_the_order_nearest_the_reference(
+        corpus, capsys):
     square = ["4-4-4", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--weights",
-              "in-out", "--grad", "blog_style.py:backward_pass"]
-    code, out, _ = run(capsys, *square)
+              "in-out", "--grad"]
+    code, out, err = run(capsys, *square, "blog_style.py:backward_pass")
+    assert code == 0, out + err
+    assert "a list in the order W2, b2, W1, b1 (by its values: its shapes fit layer order too)" in out
+    code, out, _ = run(capsys, *square, "blog_style.py:backward_pass_without_tanh_derivative")
     assert code == 1
-    assert ("a list read in layer order (its shapes fit W2, b2, W1, b1 too: layers of different widths tell the "
-            "orders apart)") in out
-    assert "the CANDIDATE is wrong" in out
+    assert "a list in the order W2, b2, W1, b1 (by its values" in out
+    assert "missing the tanh derivative" in out
+    code, out, err = run(capsys, *square, "blog_style.py:grads_by_keyword")  # layer order does not fit; two others do
+    assert code == 0, out + err
+    assert "a list in the order W1, W2, b1, b2 (by its values: its shapes fit W2, W1, b2, b1 too)" in out
 
 
 def test_arguments_by_name_from_python_and_a_wrong_gradient_still_fails(corpus):

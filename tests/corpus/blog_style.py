@@ -135,3 +135,14 @@ def backward_no_bias(X, Y, W1, W2):
     d2 = (a2 - Y) * sigmoid_derivative(a2)
     d1 = (d2 @ W2.T) * sigmoid_derivative(a1)
     return X.T @ d1, a1.T @ d2
+
+
+def backward_pass_without_tanh_derivative(X, Y, W1, b1, W2, b2):
+    """backward_pass with the hidden layer's tanh derivative forgotten: dz1 = dz2 @ W2.T."""
+    a1 = np.tanh(X @ W1 + b1)
+    z2 = a1 @ W2 + b2
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz2 = (p - Y) / len(X)
+    dz1 = dz2 @ W2.T
+    return a1.T @ dz2, dz2.sum(axis=0), X.T @ dz1, dz1.sum(axis=0)

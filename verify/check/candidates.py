@@ -116,10 +116,12 @@ class _Capture(io.StringIO):
 
 class Gradient(dict):
     """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry, and, for a
-    returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters)."""
+    returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters);
+    for a returned list whose shapes fit several orders, its reading in each, by order (``orders``)."""
 
     uncertainty: dict = {}
     step: dict | None = None
+    orders: dict = {}
 
 
 class Call:
@@ -217,6 +219,7 @@ class Call:
     def _read(self, result) -> Gradient:
         """A dict, a list in layer order, or Nielsen's pair (alone or beside the loss), in the toolkit's layout."""
         result = self._without_loss(result)
+        others: list = []
         if isinstance(result, dict):
             mapping, self.keys = layouts.read_keys(self.network, self.layout, list(result), "%s %s" % (
                 self.what, self.name))
@@ -226,7 +229,7 @@ class Call:
             if by_name is not None:
                 self.returned = "a pair of lists (nabla_b, nabla_w)"
             else:
-                by_name = self._layer_order(result)
+                by_name, others = self._layer_order(result)
         else:
             hint = " (None: with --update, the function may update the arrays it is given in place)" if (
                 result is None) else ""
@@ -236,6 +239,9 @@ class Call:
                                  ", ".join(self.order), hint))
         gradient = Gradient({name: layouts.from_user_array(self.network, self.layout, name, value)
                              for name, value in by_name.items()})
+        if others:
+            gradient.orders = {order: {key: layouts.from_user_array(self.network, self.layout, key, value)
+                                       for key, value in zip(order, result)} for order in others}
         bias_shapes = {np.shape(v) for k, v in by_name.items() if k.startswith("b")}
         if self.layout.examples == "rows" and any(len(s) == 2 and s[1] == 1 and s[0] > 1 for s in bias_shapes):
             self.returned = self.returned or "biases as columns (n, 1)"
@@ -274,18 +280,24 @@ class Call:
             raise InputError("%s %s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
                              "(nabla_b, nabla_w))%s" % (self.what, self.name, len(result), len(self.order),
                                                         ", ".join(self.order), hint))
-        orders = layouts.returned_orders(self.network, self.layout, result)
+        orders = [tuple(order) for order in layouts.returned_orders(self.network, self.layout, result)]
+        first = orders[0] if orders else tuple(self.order)  # layer order when it fits, or when no order does
+        if first == tuple(self.order):
+            self.returned = "" if self.form.lists else "a list in layer order"
+        else:
+            self.returned = "a list in the order %s (by its shapes)" % self._order_text(first)
+        if len(orders) > 1 and self.expected is None:
+            self.returned = "a list read in the order %s (its shapes fit %s too: layers of different widths tell " \
+                            "the orders apart)" % (self._order_text(first), self._others_text(orders[1:]))
+        return dict(zip(first, result)), orders if len(orders) > 1 else []
+
+    def _order_text(self, order) -> str:
         names = layouts.user_names(self.network, self.layout)
-        if len(orders) == 1 and orders[0] != self.order:
-            self.returned = "a list in the order %s (by its shapes)" % ", ".join(names[key] for key in orders[0])
-            return dict(zip(orders[0], result))
-        if not self.form.lists:
-            self.returned = "a list in layer order"
-        if len(orders) > 1 and orders[0] == self.order:
-            self.returned = "a list read in layer order (its shapes fit %s too: layers of different widths tell " \
-                            "the orders apart)" % " or ".join(", ".join(names[key] for key in order)
-                                                             for order in orders[1:])
-        return dict(zip(self.order, result))
+        return ", ".join(names[key] for key in order)
+
+    def _others_text(self, orders) -> str:
+        """``layer order or W2, b2, W1, b1``: other orders a returned list's shapes fit."""
+        return " or ".join("layer order" if list(order) == self.order else self._order_text(order) for order in orders)
 
     def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:
         """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
@@ -302,6 +314,9 @@ class Call:
             return summed
 
         gradients = total(results)
+        if results[0].orders and expected is not None:
+            gradients = self._nearest_order({order: total([r.orders[order] for r in results])
+                                             for order in results[0].orders}, expected)
         if results[0].step is not None:
             steps = total([result.step for result in results])
             if expected is not None:
@@ -316,6 +331,22 @@ class Call:
             self.returned = self.returned or ("the step -lr * g" if as_step else "the parameters after one step")
         uncertainty = total([r.uncertainty for r in results], penalty=False) if results[0].uncertainty else {}
         return gradients, uncertainty
+
+    def _nearest_order(self, readings: dict, expected: dict) -> dict:
+        """Of the readings of a returned list in each order its shapes fit (``readings``, by order, the first as it
+        was read), the one nearest ``expected``, said in :attr:`returned`: with equal widths (4-4-4) the shapes
+        cannot tell ``dW2, db2, dW1, db1`` from layer order."""
+        def miss(reading: dict) -> float:
+            return sum(float(np.sum(np.abs(np.asarray(reading[key], np.float64) - expected[key]) ** 2))
+                       for key in expected if key in reading and np.shape(reading[key]) == np.shape(expected[key]))
+
+        nearest = min(readings, key=lambda order: miss(readings[order]))  # the first of equals: as read
+        if nearest == tuple(self.order):
+            self.returned = "" if self.form.lists else "a list in layer order"
+        else:
+            self.returned = "a list in the order %s (by its values: its shapes fit %s too)" % (
+                self._order_text(nearest), self._others_text(order for order in readings if order != nearest))
+        return readings[nearest]
 
     def _penalty(self, key: str):
         """The penalty's gradient for parameter ``key``: lambda W + mu sign(W) for a weight, 0 for a bias."""
