@@ -221,7 +221,8 @@ def test_gradients_returned_last_layer_first_with_equal_widths_are_read_in_the_o
     assert "a list in the order W1, W2, b1, b2 (by its values: its shapes fit W2, W1, b2, b1 too)" in out
 
 
-def test_arguments_by_name_from_python_and_a_wrong_gradient_still_fails(corpus):
+def test_arguments_by_name_from_python_and_a_wrong_gradient_still_fails(corpus, monkeypatch):
+    monkeypatch.syspath_prepend(str(corpus))
     import blog_style
     from derive import Network
     from verify import Layout, check_gradients
@@ -252,3 +253,27 @@ def test_arguments_for_some_parameters_only_are_told_the_option_or_the_layers_th
     code, _, err = run(capsys, "4-3", "--activation", "softmax", "--loss", "cross_entropy", "--reduction", "mean",
                        "--weights", "in-out", "--grad", "blog_style.py:backward_pass")
     assert code == 2 and "its arguments take W2, b2 too, a layer more than 4-3, softmax" in err
+
+
+def test_parameters_unpacked_as_a_list_are_passed_as_one_after_a_dict_fails(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:unpacked_list")
+    assert code == 0, out + err
+    assert ("parameters passed as a list in layer order, as its code takes them (given a dict, it raised "
+            "UFuncTypeError)") in out
+    code, _, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:data_first")  # fails with a list too: as before
+    assert code == 2 and "it is called as f(params, X, T), the parameters first" in err
+
+
+def test_a_hidden_bias_gradient_summed_over_everything_fails_and_is_said_as_such(corpus, capsys):
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:bias_summed_over_everything")
+    assert code == 1
+    assert ("b1: returned as one number (shape ()) where b1 has 5 entries: the bias gradient summed over the units "
+            "too (np.sum(delta) without axis=0), where each unit's entry is its own column summed over the examples; "
+            "it is the sum of the right entries") in out
+    assert "no known bug pattern fits" not in out
+
+
+def test_one_number_for_the_bias_of_a_one_unit_layer_is_that_bias_gradient(corpus, capsys):
+    code, out, err = run(capsys, "3-4-1", "--activation", "tanh,sigmoid", "--loss", "binary_cross_entropy",
+                         "--reduction", "mean", "--weights", "in-out", "--grad", "blog_style.py:binary_classifier")
+    assert code == 0, out + err

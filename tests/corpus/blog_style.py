@@ -146,3 +146,31 @@ def backward_pass_without_tanh_derivative(X, Y, W1, b1, W2, b2):
     dz2 = (p - Y) / len(X)
     dz1 = dz2 @ W2.T
     return a1.T @ dz2, dz2.sum(axis=0), X.T @ dz1, dz1.sum(axis=0)
+
+
+def unpacked_list(params, X, Y):
+    """The parameters unpacked as a list, ``W1, b1, W2, b2 = params``, with nothing in the signature saying so."""
+    W1, b1, W2, b2 = params
+    dW2, db2, dW1, db1 = backward_pass(X, Y, W1, b1, W2, b2)
+    return [dW1, db1, dW2, db2]
+
+
+def bias_summed_over_everything(X, Y, W1, b1, W2, b2):
+    """``np.sum(dz1)`` for the hidden bias: summed over the units as well as the examples."""
+    a1 = np.tanh(X @ W1 + b1)
+    z2 = a1 @ W2 + b2
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz2 = (p - Y) / len(X)
+    dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
+    return {"dW1": X.T @ dz1, "db1": np.sum(dz1), "dW2": a1.T @ dz2, "db2": np.sum(dz2, axis=0)}
+
+
+def binary_classifier(X, y, W1, b1, W2, b2):
+    """One sigmoid output, binary cross-entropy averaged: ``db2 = np.sum(dz2) / m``, one number for the one unit."""
+    m = X.shape[0]
+    a1 = np.tanh(X @ W1 + b1)
+    a2 = sigmoid(a1 @ W2 + b2)
+    dz2 = a2 - y
+    dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
+    return {"dW1": X.T @ dz1 / m, "db1": np.sum(dz1, axis=0) / m, "dW2": a1.T @ dz2 / m, "db2": np.sum(dz2) / m}

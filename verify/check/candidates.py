@@ -29,7 +29,7 @@ import numpy as np
 
 from derive import InputError, Network
 
-from . import layouts
+from . import layouts, returned_lists
 from .layouts import Layout
 from .sources import (LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, named_parameters, one_line,
                       partly_named_hint, user_frame)
@@ -137,7 +137,7 @@ class Call:
         self.named = named_parameters(function, layouts.user_names(network, layout).values())
         self.passed = "" if self.named is None else "parameters passed as the arguments %s" % ", ".join(
             self.named.values())
-        self.keys, self.returned, self.signalled, self.losses = "", "", False, []
+        self.keys, self.returned, self.signalled, self.losses, self.answered = "", "", False, [], False
         self.changed: set[str] = set()
         self.order = list(network.param_shapes())
 
@@ -160,7 +160,44 @@ class Call:
         raise KeyboardInterrupt
 
     def call(self, params: dict, X, T, direction: dict | None) -> Gradient:
-        """One call with the arrays in the user's layout; its result back in the toolkit's."""
+        """One call with the arrays in the user's layout; its result back in the toolkit's.
+
+        A function that takes its parameters as a list (``W1, b1, W2, b2 = params``) without saying so
+        (``params: list``, :func:`~verify.check.sources.list_form`) raises on a dict; then, on the first call, it is
+        called again with the list, and kept in that form if that answers.
+        """
+        try:
+            given, arguments, result = self._invoke(params, X, T, direction)
+        except InputError:
+            raise
+        except Exception as exc:
+            if self.answered or self.named is not None or self.form.lists:
+                raise self._raised(exc, X, T) from None
+            self.form = self.form._replace(lists=True)
+            try:
+                given, arguments, result = self._invoke(params, X, T, direction)
+            except BaseException:
+                self.form = self.form._replace(lists=False)
+                raise self._raised(exc, X, T) from None
+            self.passed = "parameters passed as a list in layer order, as its code takes them (given a dict, it " \
+                          "raised %s)" % type(exc).__name__
+        except KeyboardInterrupt as exc:
+            if self.signalled:
+                raise
+            raise self._raised(exc, X, T, " (raised by the code, not a Ctrl-C)") from None
+        except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
+            raise self._raised(exc, X, T) from None
+        self.answered = True
+        if self.layout.update is not None:
+            return self._from_update(given if not self.form.lists else arguments[0], params, result)
+        before = layouts.user_params(self.network, self.layout, params)
+        self.changed |= {name for name, value in given.items()
+                         if isinstance(value, np.ndarray) and not np.array_equal(value, before[name], equal_nan=True)}
+        return self._read(result)
+
+    def _invoke(self, params: dict, X, T, direction: dict | None) -> tuple[dict, list, object]:
+        """Call the function once in its calling form: the parameters given (a copy, by the user's names), the
+        positional arguments, and what it returned."""
         given = layouts.user_params(self.network, self.layout, params)
         arguments, by_name = [given, X, T], {"network": self.network} if self.form.network else {}
         if direction is not None:
@@ -172,22 +209,7 @@ class Call:
             names = layouts.user_names(self.network, self.layout)
             arguments = [[value[names[key]] for key in self.order] if isinstance(value, dict) else value
                          for value in arguments]
-        try:
-            result = self._by_name(arguments, by_name) if by_name else self.function(*arguments)
-        except InputError:
-            raise
-        except KeyboardInterrupt as exc:
-            if self.signalled:
-                raise
-            raise self._raised(exc, X, T, " (raised by the code, not a Ctrl-C)") from None
-        except BaseException as exc:  # SystemExit too: a user's sys.exit() must not end the check as a pass
-            raise self._raised(exc, X, T) from None
-        if self.layout.update is not None:
-            return self._from_update(given if not self.form.lists else arguments[0], params, result)
-        before = layouts.user_params(self.network, self.layout, params)
-        self.changed |= {name for name, value in given.items()
-                         if isinstance(value, np.ndarray) and not np.array_equal(value, before[name], equal_nan=True)}
-        return self._read(result)
+        return given, arguments, self._by_name(arguments, by_name) if by_name else self.function(*arguments)
 
     def _raised(self, exc: BaseException, X, T, why: str = "") -> InputError:
         layout = "" if self.layout.default else "; in the layout given: %s" % self.layout.describe()[len("read: "):]
@@ -225,7 +247,7 @@ class Call:
                 self.what, self.name))
             by_name = {name: result[key] for name, key in mapping.items()}
         elif isinstance(result, (list, tuple)):
-            by_name = layouts.nielsen_pair(self.network, result)
+            by_name = returned_lists.nielsen_pair(self.network, result)
             if by_name is not None:
                 self.returned = "a pair of lists (nabla_b, nabla_w)"
             else:
@@ -267,21 +289,10 @@ class Call:
         self.returned = self.returned or ("(loss, gradients)" if scalar[0] else "(gradients, loss)")
         return gradient
 
-    def _layer_order(self, result) -> dict:
-        if len(result) != len(self.order) or not all(hasattr(value, "__array__") or isinstance(value, (list, float))
-                                                     for value in result):
-            pair = len(result) == 2 and all(isinstance(part, (list, tuple)) and len(part) == self.network.depth
-                                            for part in result)
-            hint = (": it returned a pair of lists of %d arrays, but with shapes %s for the biases, not the "
-                    "parameters' shapes%s" % (self.network.depth, ", ".join(str(np.shape(b)) for b in result[0]),
-                                              "" if self.layout.per_example else "; if it takes one example per "
-                                              "call (as Nielsen's backprop(x, y) does), add --per-example")
-                    if pair else "")
-            raise InputError("%s %s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
-                             "(nabla_b, nabla_w))%s" % (self.what, self.name, len(result), len(self.order),
-                                                        ", ".join(self.order), hint))
-        orders = [tuple(order) for order in layouts.returned_orders(self.network, self.layout, result)]
-        first = orders[0] if orders else tuple(self.order)  # layer order when it fits, or when no order does
+    def _layer_order(self, result) -> tuple[dict, list]:
+        """A returned list by parameter, in the first order its shapes fit, and every order they fit if several."""
+        orders = returned_lists.fitting_orders(self.network, self.layout, result, "%s %s" % (self.what, self.name))
+        first = orders[0]
         if first == tuple(self.order):
             self.returned = "" if self.form.lists else "a list in layer order"
         else:
@@ -292,12 +303,10 @@ class Call:
         return dict(zip(first, result)), orders if len(orders) > 1 else []
 
     def _order_text(self, order) -> str:
-        names = layouts.user_names(self.network, self.layout)
-        return ", ".join(names[key] for key in order)
+        return returned_lists.order_text(self.network, self.layout, order)
 
     def _others_text(self, orders) -> str:
-        """``layer order or W2, b2, W1, b1``: other orders a returned list's shapes fit."""
-        return " or ".join("layer order" if list(order) == self.order else self._order_text(order) for order in orders)
+        return returned_lists.orders_text(self.network, self.layout, orders)
 
     def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:
         """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
@@ -320,9 +329,7 @@ class Call:
         if results[0].step is not None:
             steps = total([result.step for result in results])
             if expected is not None:
-                miss = lambda g: sum(float(np.sum((np.asarray(g[k]) - expected[k]) ** 2))  # noqa: E731
-                                     for k in expected if k in g)
-                as_step = miss(steps) < miss(gradients)
+                as_step = returned_lists.distance(steps, expected) < returned_lists.distance(gradients, expected)
             else:
                 as_step = sum(float(np.sum(np.square(v))) for v in steps.values()) < sum(
                     float(np.sum(np.square(v))) for v in gradients.values())
@@ -336,17 +343,13 @@ class Call:
         """Of the readings of a returned list in each order its shapes fit (``readings``, by order, the first as it
         was read), the one nearest ``expected``, said in :attr:`returned`: with equal widths (4-4-4) the shapes
         cannot tell ``dW2, db2, dW1, db1`` from layer order."""
-        def miss(reading: dict) -> float:
-            return sum(float(np.sum(np.abs(np.asarray(reading[key], np.float64) - expected[key]) ** 2))
-                       for key in expected if key in reading and np.shape(reading[key]) == np.shape(expected[key]))
-
-        nearest = min(readings, key=lambda order: miss(readings[order]))  # the first of equals: as read
-        if nearest == tuple(self.order):
+        order = returned_lists.nearest(readings, expected)
+        if order == tuple(self.order):
             self.returned = "" if self.form.lists else "a list in layer order"
         else:
             self.returned = "a list in the order %s (by its values: its shapes fit %s too)" % (
-                self._order_text(nearest), self._others_text(order for order in readings if order != nearest))
-        return readings[nearest]
+                self._order_text(order), self._others_text(other for other in readings if other != order))
+        return readings[order]
 
     def _penalty(self, key: str):
         """The penalty's gradient for parameter ``key``: lambda W + mu sign(W) for a weight, 0 for a bias."""
@@ -419,13 +422,17 @@ def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -
     one cannot be told from a right one by its shape: the check's diagnosis
     finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
     over the examples (when there are several: with one, ``(1, n_l)`` is
-    only an extra axis, and refused as a shape error).
+    only an extra axis, and refused as a shape error); a bias gradient of one
+    number where a layer has several units (``np.sum(delta)``, summed over the
+    units too) stands for each of them, so that the check fails and says so.
     """
     expected = network.param_shapes()[name]
     if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
         return value.T
     if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
         return value.sum(axis=0)
+    if name.startswith("b") and value.size == 1 and value.ndim <= 2 and expected[0] > 1:
+        return np.full(expected, value.reshape(()), dtype=value.dtype)
     return None
 
 

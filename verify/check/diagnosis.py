@@ -60,8 +60,15 @@ def diagnose(point: Point, candidate: dict, wrong: list[str], returned: dict | N
     returned, raw = returned or {}, raw or {}
     found = [Diagnosis((name,), *shape_finding(point, name, returned[name], raw[name])) for name in wrong
              if name in returned]
-    disagree = [name for name in wrong if not agrees(point, name, candidate[name])]
+    disagree = [name for name in wrong if not agrees(point, name, candidate[name])
+                and not (name in returned and shape_says_all(raw[name]))]
     return found + compose(point, candidate, disagree, hypotheses(point, candidate, disagree), TRIED)
+
+
+def shape_says_all(raw) -> bool:
+    """Whether a realigned gradient's shape alone says all there is (one number for a layer's biases): no pattern
+    of its values can explain more."""
+    return np.size(raw) == 1
 
 
 def compose(point: Point, candidate: dict, disagree: list[str], tried_hypotheses: list[Hypothesis],
@@ -227,10 +234,19 @@ def shape_finding(point: Point, name: str, shape: tuple, raw: np.ndarray) -> tup
             % (shape, name, expected, name, name, "it is right" if right else "it is still wrong (see below)",
                " (if your code stores weights as (in, out) for X @ W, check it with --weights in-out, or "
                "layout=Layout(weights='in-out'))" if right else ""))
+    if np.size(raw) == 1:
+        total = float(np.sum(point.reference[name]))
+        summed = abs(float(np.asarray(raw, np.float64).reshape(())) - total) <= 1e-9 * max(
+            1.0, float(np.abs(point.reference[name]).sum()))
+        return "bias_not_summed", layer, (
+            "returned as one number (shape %s) where %s has %d entries: the bias gradient summed over the units "
+            "too (np.sum(delta) without axis=0), where each unit's entry is its own column summed over the "
+            "examples%s" % (np.shape(raw), name, expected[0], "; it is the sum of the right entries" if summed
+                            else ""))
     right = agrees(point, name, np.asarray(raw, np.float64).sum(axis=0))
     return "bias_not_summed", layer, (
         "returned with shape %s, one row per example: the bias gradient is not summed over the batch (sum over "
         "axis 0 for shape %s); summed, %s" % (shape, expected, "it is right" if right else "it is still wrong (see below)"))
 
 
-__all__ = ["NAMED_RATIOS", "compose", "diagnose", "layer_words", "shape_finding"]
+__all__ = ["NAMED_RATIOS", "compose", "diagnose", "layer_words", "shape_finding", "shape_says_all"]

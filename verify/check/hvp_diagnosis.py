@@ -28,7 +28,7 @@ from derive import derive
 from derive.codegen.second_order import without_curvature_source
 from derive.codegen.source import numpy_module
 
-from .diagnosis import compose, shape_finding
+from .diagnosis import compose, shape_finding, shape_says_all
 from .hypotheses import Hypothesis, Point, agrees
 from .modules import module_for
 from .check_report import Diagnosis
@@ -57,7 +57,8 @@ def diagnose_product(check, kind: str, V: dict, returned) -> list[Diagnosis]:
     wrong = [row.name for row in check.rows if row.over]
     found = [Diagnosis((name,), *shape_finding(point, name, returned.shapes[name], returned.raw[name]))
              for name in wrong if name in returned.shapes]
-    disagree = [name for name in wrong if not agrees(point, name, check.candidate[name])]
+    disagree = [name for name in wrong if not agrees(point, name, check.candidate[name])
+                and not (name in returned.shapes and shape_says_all(returned.raw[name]))]
     module = module_for(network, order=2)
     run = lambda function: {k: np.asarray(v, np.float64) for k, v in function(  # noqa: E731
         check.params, check.X, check.T, V).items()}

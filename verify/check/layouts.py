@@ -292,60 +292,6 @@ def _match(keys: list[str], stems: dict[str, str]) -> dict[str, str] | None:
     return mapping if len(mapping) == len(stems) else None
 
 
-def nielsen_pair(network: Network, result) -> dict | None:
-    """Nielsen's ``(nabla_b, nabla_w)`` (either order) as a dict by parameter, when ``result`` is such a pair."""
-    if not network.bias or not isinstance(result, (tuple, list)) or len(result) != 2:
-        return None
-    if not all(isinstance(part, (list, tuple)) and len(part) == network.depth for part in result):
-        return None
-    shapes = network.param_shapes()
-
-    def biases(part) -> bool:  # (n,), (n, 1) or (1, n)
-        return all(np.ndim(b) in (1, 2) and np.size(b) == shapes["b%d" % layer][0] and
-                   (np.ndim(b) == 1 or 1 in np.shape(b)) for layer, b in enumerate(part, start=1))
-
-    def weights(part) -> bool:  # (out, in) or (in, out)
-        return all(np.ndim(w) == 2 and sorted(np.shape(w)) == sorted(shapes["W%d" % layer])
-                   for layer, w in enumerate(part, start=1))
-
-    for b, w in (result, result[::-1]):
-        if biases(b) and weights(w):
-            return {**{"W%d" % layer: value for layer, value in enumerate(w, start=1)},
-                    **{"b%d" % layer: value for layer, value in enumerate(b, start=1)}}
-    return None
-
-
-def returned_orders(network: Network, layout: Layout, result) -> list[list[str]]:
-    """The common orders of the parameters that a returned list's shapes fit, layer order first if it fits.
-
-    Backprop written by hand often returns its gradients in the order it computed them, the last layer first
-    (``dW2, db2, dW1, db1``), or the weights before the biases (``dW1, dW2, db1, db2``).  Each order here is one of
-    those whose every array has its parameter's shape in ``layout``; with layers of different widths one order
-    fits, with equal widths several may.
-    """
-    keys = list(network.param_shapes())
-    if len(result) != len(keys):
-        return []
-
-    def fits(key: str, value) -> bool:
-        shape, given = network.param_shapes()[key], np.shape(value)
-        if key.startswith("b"):
-            return given in (shape, shape + (1,), (1,) + shape)
-        return given == (shape[::-1] if layout.weights == "in-out" else shape)
-
-    orders = [keys, keys[::-1]]
-    if network.bias:
-        weights, biases = keys[0::2], keys[1::2]
-        layers = [keys[k:k + 2] for k in range(0, len(keys), 2)]
-        orders[1:] = [sum(layers[::-1], []), weights + biases, weights[::-1] + biases[::-1], biases + weights,
-                      sum((pair[::-1] for pair in layers), []), sum((pair[::-1] for pair in layers[::-1]), [])]
-    fitting = []
-    for order in orders:
-        if order not in fitting and all(fits(key, value) for key, value in zip(order, result)):
-            fitting.append(order)
-    return fitting
-
-
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 
@@ -354,8 +300,8 @@ def from_user_array(network: Network, layout: Layout, name: str, value) -> np.nd
     """
     value = np.asarray(value)
     shape = network.param_shapes()[name]
-    if name.startswith("b") and value.ndim == 2 and 1 in value.shape and value.size == shape[0]:
-        return value.reshape(shape)
+    if name.startswith("b") and (value.ndim == 2 and 1 in value.shape or value.ndim == 0) and value.size == shape[0]:
+        return value.reshape(shape)  # (n, 1), (1, n), or one number for a layer of one unit (np.sum(delta))
     if name.startswith("W") and layout.weights == "in-out" and value.ndim == 2:
         return value.T
     return value
@@ -395,6 +341,6 @@ def accepted_shapes(key: str, shape: tuple, layout: Layout | None) -> str:
     return "%s, the shape of parameter %s" % (shape, key)
 
 
-__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "next_layer_names", "nielsen_pair",
-           "one_example", "option_hint", "read_keys", "returned_orders", "suggested_names", "user_array", "user_data", "user_names",
+__all__ = ["EXAMPLES", "Layout", "WEIGHTS", "accepted_shapes", "from_user_array", "name_patterns", "next_layer_names",
+           "one_example", "option_hint", "read_keys", "suggested_names", "user_array", "user_data", "user_names",
            "user_params"]

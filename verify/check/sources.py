@@ -66,10 +66,20 @@ def load_function(spec: str, option: str = "--grad") -> Callable:
             missing or non-callable attribute.
     """
     target, colon, attribute = str(spec).rpartition(":")
-    if not colon or not target or not attribute.isidentifier():
+    path = attribute.split(".")
+    if not colon or not target or not all(part.isidentifier() for part in path) or len(path) > 2:
         raise InputError("%s %r is not MODULE:FUNCTION or path/to/file.py:FUNCTION" % (option, spec))
     module = _import_file(target, spec, option) if target.endswith(".py") else _import_module(target, spec, option)
-    function = getattr(module, attribute, None)
+    function = getattr(module, path[0], None)
+    if len(path) == 2 and inspect.isclass(function):
+        function = _method(function, path[1], spec, option)
+    elif len(path) == 2:
+        raise InputError("%s %r is not MODULE:FUNCTION or path/to/file.py:FUNCTION" % (option, spec))
+    if inspect.isclass(function):
+        raise InputError("%s %s: %s is a class; the check calls a function f(params, X, T) that returns the "
+                         "gradients: write one that sets an instance's parameters from params and returns what "
+                         "its backward pass computes (docs/other-conventions.md, Nielsen's Network)"
+                         % (option, spec, attribute))
     if function is None:
         available = sorted(name for name, value in vars(module).items() if callable(value) and not name.startswith("_"))
         raise InputError("%s %s: %s has no function %r; it defines: %s"
@@ -77,6 +87,20 @@ def load_function(spec: str, option: str = "--grad") -> Callable:
     if not callable(function):
         raise InputError("%s %s: %s.%s is a %s, not a function" % (option, spec, target, attribute, type(function).__name__))
     return function
+
+
+def _method(cls: type, name: str, spec: str, option: str) -> Callable:
+    """``Class.name`` when it is a function that needs no instance (a static or class method); else one line
+    saying what the check calls instead."""
+    if name not in dir(cls):
+        raise InputError("%s %s: class %s has no attribute %r" % (option, spec, cls.__name__, name))
+    value = inspect.getattr_static(cls, name)
+    if isinstance(value, (staticmethod, classmethod)):
+        return getattr(cls, name)
+    raise InputError("%s %s: %s is a method of class %s, which needs an instance with its parameters set; the check "
+                     "calls a function f(params, X, T): write one that sets an instance's parameters from params "
+                     "and returns %s(...) (docs/other-conventions.md, Nielsen's Network)"
+                     % (option, spec, name, cls.__name__, "instance.%s" % name))
 
 
 def _import_module(name: str, spec: str, option: str):

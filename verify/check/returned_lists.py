@@ -1,0 +1,116 @@
+"""Reading a list of gradients a user's function returned: which array is which parameter.
+
+Backprop written by hand returns its gradients in many orders: layer order
+(``dW1, db1, dW2, db2``), the order the backward pass computes them, last layer
+first (``dW2, db2, dW1, db1``), the weights before the biases, or Nielsen's
+pair of lists ``(nabla_b, nabla_w)``.  :func:`returned_orders` finds the common
+orders a list's shapes fit; where more than one fits (layers of equal width),
+:func:`nearest` takes the reading nearest the reference gradient, so that
+correct code passes and wrong code is diagnosed where it is wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive import InputError, Network
+
+from .layouts import Layout, user_names
+
+__all__ = ["distance", "fitting_orders", "nearest", "nielsen_pair", "order_text", "orders_text", "returned_orders"]
+
+
+def nielsen_pair(network: Network, result) -> dict | None:
+    """Nielsen's ``(nabla_b, nabla_w)`` (either order) as a dict by parameter, when ``result`` is such a pair."""
+    if not network.bias or not isinstance(result, (tuple, list)) or len(result) != 2:
+        return None
+    if not all(isinstance(part, (list, tuple)) and len(part) == network.depth for part in result):
+        return None
+    shapes = network.param_shapes()
+
+    def biases(part) -> bool:  # (n,), (n, 1) or (1, n)
+        return all(np.ndim(b) in (1, 2) and np.size(b) == shapes["b%d" % layer][0] and
+                   (np.ndim(b) == 1 or 1 in np.shape(b)) for layer, b in enumerate(part, start=1))
+
+    def weights(part) -> bool:  # (out, in) or (in, out)
+        return all(np.ndim(w) == 2 and sorted(np.shape(w)) == sorted(shapes["W%d" % layer])
+                   for layer, w in enumerate(part, start=1))
+
+    for b, w in (result, result[::-1]):
+        if biases(b) and weights(w):
+            return {**{"W%d" % layer: value for layer, value in enumerate(w, start=1)},
+                    **{"b%d" % layer: value for layer, value in enumerate(b, start=1)}}
+    return None
+
+
+def returned_orders(network: Network, layout: Layout, result) -> list[list[str]]:
+    """The common orders of the parameters that a returned list's shapes fit, layer order first if it fits.
+
+    Backprop written by hand often returns its gradients in the order it computed them, the last layer first
+    (``dW2, db2, dW1, db1``), or the weights before the biases (``dW1, dW2, db1, db2``).  Each order here is one of
+    those whose every array has its parameter's shape in ``layout``; with layers of different widths one order
+    fits, with equal widths several may.
+    """
+    keys = list(network.param_shapes())
+    if len(result) != len(keys):
+        return []
+
+    def fits(key: str, value) -> bool:
+        shape, given = network.param_shapes()[key], np.shape(value)
+        if key.startswith("b"):
+            return given in (shape, shape + (1,), (1,) + shape) or given == () and shape == (1,)
+        return given == (shape[::-1] if layout.weights == "in-out" else shape)
+
+    orders = [keys, keys[::-1]]
+    if network.bias:
+        weights, biases = keys[0::2], keys[1::2]
+        layers = [keys[k:k + 2] for k in range(0, len(keys), 2)]
+        orders[1:] = [sum(layers[::-1], []), weights + biases, weights[::-1] + biases[::-1], biases + weights,
+                      sum((pair[::-1] for pair in layers), []), sum((pair[::-1] for pair in layers[::-1]), [])]
+    fitting = []
+    for order in orders:
+        if order not in fitting and all(fits(key, value) for key, value in zip(order, result)):
+            fitting.append(order)
+    return fitting
+
+
+def fitting_orders(network: Network, layout: Layout, result, who: str) -> list[tuple]:
+    """:func:`returned_orders` of a returned list, or layer order alone when none fits (a shape is then refused
+    by name); ``who`` names the function for the one line refusing a list of another length."""
+    keys = list(network.param_shapes())
+    if len(result) != len(keys) or not all(hasattr(value, "__array__") or isinstance(value, (list, float))
+                                           for value in result):
+        pair = len(result) == 2 and all(isinstance(part, (list, tuple)) and len(part) == network.depth
+                                        for part in result)
+        hint = (": it returned a pair of lists of %d arrays, but with shapes %s for the biases, not the "
+                "parameters' shapes%s" % (network.depth, ", ".join(str(np.shape(b)) for b in result[0]),
+                                          "" if layout.per_example else "; if it takes one example per "
+                                          "call (as Nielsen's backprop(x, y) does), add --per-example")
+                if pair else "")
+        raise InputError("%s returned %d arrays; expected %d, in layer order %s (or a pair of lists "
+                         "(nabla_b, nabla_w))%s" % (who, len(result), len(keys), ", ".join(keys), hint))
+    return [tuple(order) for order in returned_orders(network, layout, result)] or [tuple(keys)]
+
+
+def distance(reading: dict, expected: dict) -> float:
+    """The squared distance of a reading of a result from ``expected``, over the parameters whose shapes agree."""
+    return sum(float(np.sum(np.abs(np.asarray(reading[key], np.float64) - expected[key]) ** 2))
+               for key in expected if key in reading and np.shape(reading[key]) == np.shape(expected[key]))
+
+
+def nearest(readings: dict, expected: dict):
+    """The key of the reading nearest ``expected`` (the first of equals: the reading as first made)."""
+    return min(readings, key=lambda key: distance(readings[key], expected))
+
+
+def order_text(network: Network, layout: Layout, order) -> str:
+    """``W2, b2, W1, b1``: an order of the parameters, in the user's names."""
+    names = user_names(network, layout)
+    return ", ".join(names[key] for key in order)
+
+
+def orders_text(network: Network, layout: Layout, orders) -> str:
+    """``layer order or W2, b2, W1, b1``: other orders a returned list's shapes fit."""
+    layer = tuple(network.param_shapes())
+    return " or ".join("layer order" if tuple(order) == layer else order_text(network, layout, order)
+                       for order in orders)
