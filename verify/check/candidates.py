@@ -23,45 +23,20 @@ import contextlib
 import io
 import signal
 import threading
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
 from derive import InputError, Network
 
-from . import layouts, returned_lists
+from . import classes, layouts, returned
+from .returned import Returned, check_gradient_result
 from .layouts import Layout
 from .sources import (LOSS_KEYS, call_order_hint, calling_form, function_name, is_number, named_parameters, one_line,
                       partly_named_hint, user_frame)
 
-#: Gradient dtypes accepted, whatever the parameters' dtype.
-GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 #: The most characters of a function's printed output kept for the report.
 OUTPUT_KEPT = 20_000
-
-
-class Returned(NamedTuple):
-    """A gradient function's result, checked and in the toolkit's layout.
-
-    Attributes:
-        gradients: One array per parameter, in the parameter's shape (realigned where needed).
-        shapes: The shape each realigned parameter was returned in.
-        raw: The arrays as returned, for the realigned parameters.
-        uncertainty: Extra absolute error each entry may carry from the way it was read (an update's rounding).
-        output: What the function printed while it ran.
-        read: What was read, when it is not the toolkit's own layout (``read: weights (in, out), ...``).
-        loss: The loss the function returned beside its gradient, if it did.
-        changed: The parameters the function changed in place (not asked to: no update layout), by the user's names.
-    """
-
-    gradients: dict[str, np.ndarray]
-    shapes: dict[str, tuple[int, ...]]
-    raw: dict[str, np.ndarray]
-    uncertainty: dict[str, np.ndarray] = {}
-    output: str = ""
-    read: str = ""
-    loss: float | None = None
-    changed: tuple[str, ...] = ()
 
 
 def call_candidate(function: Callable, network: Network, params: dict, X: np.ndarray, T: np.ndarray, *,
@@ -96,7 +71,8 @@ def call_candidate(function: Callable, network: Network, params: dict, X: np.nda
         results = [context.call(params, x, t, direction) for x, t in examples]
     gradients, uncertainty = context.combine(results, expected)
     checked = check_gradient_result(network, gradients, name, None if layout.per_example else len(X), what, layout)
-    returned = ", ".join(part for part in (context.passed, context.returned) if part)
+    called = getattr(context.function, "described", lambda: "")()
+    returned = ", ".join(part for part in (called, context.passed, context.returned) if part)
     read = layout.describe(context.keys, returned, network.reduction) if not (
         layout.default and not context.keys and not returned) else ""
     loss = None
@@ -129,6 +105,9 @@ class Call:
 
     def __init__(self, function, network: Network, layout: Layout, name: str, what: str, batch: int,
                  expected: dict | None = None):
+        method = classes.method_of(function)
+        if method is not None:  # Class.backward: called on an instance made for the network, its parameters set
+            function = classes.bind(method, network, layout, "%s %s" % (what, name))
         self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
         self.expected = expected
         self.batch, self.form, self.output = batch, calling_form(function), _Capture()
@@ -171,7 +150,7 @@ class Call:
         except InputError:
             raise
         except Exception as exc:
-            if self.answered or self.named is not None or self.form.lists:
+            if self.answered or self.named is not None or self.form.lists or hasattr(self.function, "described"):
                 raise self._raised(exc, X, T) from None
             self.form = self.form._replace(lists=True)
             try:
@@ -247,7 +226,7 @@ class Call:
                 self.what, self.name))
             by_name = {name: result[key] for name, key in mapping.items()}
         elif isinstance(result, (list, tuple)):
-            by_name = returned_lists.nielsen_pair(self.network, result)
+            by_name = returned.nielsen_pair(self.network, result)
             if by_name is not None:
                 self.returned = "a pair of lists (nabla_b, nabla_w)"
             else:
@@ -291,7 +270,7 @@ class Call:
 
     def _layer_order(self, result) -> tuple[dict, list]:
         """A returned list by parameter, in the first order its shapes fit, and every order they fit if several."""
-        orders = returned_lists.fitting_orders(self.network, self.layout, result, "%s %s" % (self.what, self.name))
+        orders = returned.fitting_orders(self.network, self.layout, result, "%s %s" % (self.what, self.name))
         first = orders[0]
         if first == tuple(self.order):
             self.returned = "" if self.form.lists else "a list in layer order"
@@ -303,10 +282,10 @@ class Call:
         return dict(zip(first, result)), orders if len(orders) > 1 else []
 
     def _order_text(self, order) -> str:
-        return returned_lists.order_text(self.network, self.layout, order)
+        return returned.order_text(self.network, self.layout, order)
 
     def _others_text(self, orders) -> str:
-        return returned_lists.orders_text(self.network, self.layout, orders)
+        return returned.orders_text(self.network, self.layout, orders)
 
     def combine(self, results: list[Gradient], expected: dict | None) -> tuple[dict, dict]:
         """The results of every call, summed over the examples (averaged for reduction "mean"), as one gradient;
@@ -329,7 +308,7 @@ class Call:
         if results[0].step is not None:
             steps = total([result.step for result in results])
             if expected is not None:
-                as_step = returned_lists.distance(steps, expected) < returned_lists.distance(gradients, expected)
+                as_step = returned.distance(steps, expected) < returned.distance(gradients, expected)
             else:
                 as_step = sum(float(np.sum(np.square(v))) for v in steps.values()) < sum(
                     float(np.sum(np.square(v))) for v in gradients.values())
@@ -343,7 +322,7 @@ class Call:
         """Of the readings of a returned list in each order its shapes fit (``readings``, by order, the first as it
         was read), the one nearest ``expected``, said in :attr:`returned`: with equal widths (4-4-4) the shapes
         cannot tell ``dW2, db2, dW1, db1`` from layer order."""
-        order = returned_lists.nearest(readings, expected)
+        order = returned.nearest(readings, expected)
         if order == tuple(self.order):
             self.returned = "" if self.form.lists else "a list in layer order"
         else:
@@ -380,62 +359,6 @@ class Call:
         return gradient
 
 
-def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
-                          what: str = "gradient function", layout: Layout | None = None) -> Returned:
-    """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
-
-    A shape that :func:`realign` recognises is accepted and realigned.
-
-    Raises:
-        InputError: one line naming the function, the parameter and what was expected.
-    """
-    expected = network.param_shapes()
-    gradients, shapes, raw = {}, {}, {}
-    for key, shape in expected.items():
-        try:
-            value = np.asarray(result[key])
-        except Exception as exc:
-            raise InputError("%s %s: %s is not an array (%s)" % (what, name, key, one_line(exc))) from None
-        if value.dtype not in GRADIENT_DTYPES:
-            raise InputError("%s %s: %s has dtype %s; expected float64 or float32"
-                             % (what, name, key, value.dtype))
-        aligned = value if value.shape == shape else realign(network, key, value, batch)
-        if aligned is None:
-            hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
-            raise InputError("%s %s: %s has shape %s; expected %s%s" % (what, name, key, value.shape,
-                                                                        layouts.accepted_shapes(key, shape, layout), hint))
-        bad = ~np.isfinite(value)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise InputError("%s %s: %s[%s] is %s; every gradient entry must be finite"
-                             % (what, name, key, ", ".join(map(str, index)), value[index]))
-        gradients[key] = aligned
-        if aligned is not value:
-            shapes[key], raw[key] = value.shape, value
-    return Returned(gradients, shapes, raw)
-
-
-def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -> np.ndarray | None:
-    """``value`` in parameter ``name``'s shape, when it came back transposed or with one row per example; else None.
-
-    A weight gradient of shape ``(n_{l-1}, n_l)`` is transposed back (a square
-    one cannot be told from a right one by its shape: the check's diagnosis
-    finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
-    over the examples (when there are several: with one, ``(1, n_l)`` is
-    only an extra axis, and refused as a shape error); a bias gradient of one
-    number where a layer has several units (``np.sum(delta)``, summed over the
-    units too) stands for each of them, so that the check fails and says so.
-    """
-    expected = network.param_shapes()[name]
-    if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
-        return value.T
-    if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
-        return value.sum(axis=0)
-    if name.startswith("b") and value.size == 1 and value.ndim <= 2 and expected[0] > 1:
-        return np.full(expected, value.reshape(()), dtype=value.dtype)
-    return None
-
-
 def call_gradient_function(function: Callable, network: Network, params: dict, X, T, name: str | None = None,
                            direction: dict | None = None, what: str = "gradient function",
                            layout: Layout | None = None) -> Returned:
@@ -443,5 +366,4 @@ def call_gradient_function(function: Callable, network: Network, params: dict, X
     return call_candidate(function, network, params, X, T, layout=layout, name=name, direction=direction, what=what)
 
 
-__all__ = ["GRADIENT_DTYPES", "Returned", "call_candidate", "call_gradient_function", "check_gradient_result",
-           "realign"]
+__all__ = ["call_candidate", "call_gradient_function"]

@@ -22,7 +22,7 @@ from .hypotheses import Point
 from .check_report import METHOD_NAMES, Agreement, CheckReport, DirectionFinding, EntryFinding, ParameterRow, plural
 from .kinks_and_saturation import (describe_entry, kink_affected, layer_inputs, preactivations, saturation_warnings,
                                    straddled_kinks, units_at_kinks)
-from .candidates import Returned
+from .returned import Returned
 from .tolerances import FD_TOLERANCES, Tolerance
 
 

@@ -295,7 +295,7 @@ def _match(keys: list[str], stems: dict[str, str]) -> dict[str, str] | None:
 def from_user_array(network: Network, layout: Layout, name: str, value) -> np.ndarray:
     """A returned array back in the toolkit's layout: weights transposed from (in, out), biases flattened.
 
-    Shapes that do not fit are left for :func:`verify.check.candidates.check_gradient_result`
+    Shapes that do not fit are left for :func:`verify.check.returned.check_gradient_result`
     to realign or refuse.
     """
     value = np.asarray(value)

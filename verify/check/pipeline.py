@@ -35,7 +35,8 @@ from derive import InputError, Network, check_params
 from derive.limits import check_memory
 from verify.engine import Engine, check_data
 
-from .candidates import Returned, call_candidate
+from .candidates import call_candidate
+from .returned import Returned
 from .comparison import Check
 from .layouts import Layout, shown_names, user_entry
 from .modules import module_for

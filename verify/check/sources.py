@@ -75,11 +75,11 @@ def load_function(spec: str, option: str = "--grad") -> Callable:
         function = _method(function, path[1], spec, option)
     elif len(path) == 2:
         raise InputError("%s %r is not MODULE:FUNCTION or path/to/file.py:FUNCTION" % (option, spec))
-    if inspect.isclass(function):
-        raise InputError("%s %s: %s is a class; the check calls a function f(params, X, T) that returns the "
-                         "gradients: write one that sets an instance's parameters from params and returns what "
-                         "its backward pass computes (docs/other-conventions.md, Nielsen's Network)"
-                         % (option, spec, attribute))
+    if inspect.isclass(function) and option != "--torch":  # a torch.nn.Module subclass is a model to make
+        methods = sorted(name for name, value in vars(function).items()
+                         if callable(value) and not name.startswith("_"))
+        raise InputError("%s %s: %s is a class; name the method to check, as %s:%s.METHOD (it defines: %s)"
+                         % (option, spec, attribute, target, attribute, ", ".join(methods) or "no public methods"))
     if function is None:
         available = sorted(name for name, value in vars(module).items() if callable(value) and not name.startswith("_"))
         raise InputError("%s %s: %s has no function %r; it defines: %s"
@@ -89,18 +89,27 @@ def load_function(spec: str, option: str = "--grad") -> Callable:
     return function
 
 
+class InstanceMethod:
+    """Method ``name`` of class ``cls``, to be called on an instance: ``instance``, or one that
+    :func:`verify.check.classes.bind` makes for the network checked."""
+
+    def __init__(self, cls: type, name: str, instance=None):
+        self.cls, self.name, self.instance = cls, name, instance
+        self.__module__, self.__qualname__, self.__name__ = cls.__module__, "%s.%s" % (cls.__qualname__, name), name
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("%s needs an instance: verify.check.classes.bind makes one" % self.__qualname__)
+
+
 def _method(cls: type, name: str, spec: str, option: str) -> Callable:
-    """``Class.name`` when it is a function that needs no instance (a static or class method); else one line
-    saying what the check calls instead."""
+    """``Class.name``: a static or class method as it is; a method that needs an instance as an
+    :class:`InstanceMethod`, which the check calls on an instance it makes."""
     if name not in dir(cls):
         raise InputError("%s %s: class %s has no attribute %r" % (option, spec, cls.__name__, name))
     value = inspect.getattr_static(cls, name)
-    if isinstance(value, (staticmethod, classmethod)):
+    if isinstance(value, (staticmethod, classmethod)) or not inspect.isfunction(value):
         return getattr(cls, name)
-    raise InputError("%s %s: %s is a method of class %s, which needs an instance with its parameters set; the check "
-                     "calls a function f(params, X, T): write one that sets an instance's parameters from params "
-                     "and returns %s(...) (docs/other-conventions.md, Nielsen's Network)"
-                     % (option, spec, name, cls.__name__, "instance.%s" % name))
+    return InstanceMethod(cls, name)
 
 
 def _import_module(name: str, spec: str, option: str):
@@ -268,8 +277,8 @@ def user_frame(exc: BaseException, fallback: bool = True) -> str:
 
 
 #: Names people give the data, and the parameters, in a gradient function's signature.
-_DATA_NAMES = {"x", "xs", "inputs", "input", "data", "features", "x_batch", "x_train"}
-_PARAMETER_NAMES = {"params", "parameters", "weights", "theta", "param", "p", "net", "model", "network_params"}
+DATA_NAMES = {"x", "xs", "inputs", "input", "data", "features", "x_batch", "x_train"}
+PARAMETER_NAMES = {"params", "parameters", "weights", "theta", "param", "p", "net", "model", "network_params"}
 
 
 def call_order_hint(function) -> str:
@@ -279,8 +288,8 @@ def call_order_hint(function) -> str:
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         return ""
-    where = next((k for k, name in enumerate(names) if name.lower() in _PARAMETER_NAMES), None)
-    if len(names) < 3 or names[0].lower() not in _DATA_NAMES or where is None:
+    where = next((k for k, name in enumerate(names) if name.lower() in PARAMETER_NAMES), None)
+    if len(names) < 3 or names[0].lower() not in DATA_NAMES or where is None:
         return ""
     order = [names[where]] + [name for k, name in enumerate(names[:3]) if k != where]
     return ("; it is called as f(params, X, T), the parameters first, but its own signature is (%s): take them in "

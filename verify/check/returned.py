@@ -1,4 +1,4 @@
-"""Reading a list of gradients a user's function returned: which array is which parameter.
+"""Reading what a user's function returned: which array is which parameter, and whether each fits its parameter.
 
 Backprop written by hand returns its gradients in many orders: layer order
 (``dW1, db1, dW2, db2``), the order the backward pass computes them, last layer
@@ -7,17 +7,52 @@ pair of lists ``(nabla_b, nabla_w)``.  :func:`returned_orders` finds the common
 orders a list's shapes fit; where more than one fits (layers of equal width),
 :func:`nearest` takes the reading nearest the reference gradient, so that
 correct code passes and wrong code is diagnosed where it is wrong.
+:func:`check_gradient_result` then takes each array in its parameter's shape
+(:func:`realign`: transposed, one row per example, one number) or refuses it
+in one line, and :class:`Returned` is what the check compares.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from derive import InputError, Network
 
+from . import layouts
 from .layouts import Layout, user_names
+from .sources import one_line
 
-__all__ = ["distance", "fitting_orders", "nearest", "nielsen_pair", "order_text", "orders_text", "returned_orders"]
+__all__ = ["GRADIENT_DTYPES", "Returned", "check_gradient_result", "distance", "fitting_orders", "nearest",
+           "nielsen_pair", "order_text", "orders_text", "realign", "returned_orders"]
+
+#: Gradient dtypes accepted, whatever the parameters' dtype.
+GRADIENT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+class Returned(NamedTuple):
+    """A gradient function's result, checked and in the toolkit's layout.
+
+    Attributes:
+        gradients: One array per parameter, in the parameter's shape (realigned where needed).
+        shapes: The shape each realigned parameter was returned in.
+        raw: The arrays as returned, for the realigned parameters.
+        uncertainty: Extra absolute error each entry may carry from the way it was read (an update's rounding).
+        output: What the function printed while it ran.
+        read: What was read, when it is not the toolkit's own layout (``read: weights (in, out), ...``).
+        loss: The loss the function returned beside its gradient, if it did.
+        changed: The parameters the function changed in place (not asked to: no update layout), by the user's names.
+    """
+
+    gradients: dict[str, np.ndarray]
+    shapes: dict[str, tuple[int, ...]]
+    raw: dict[str, np.ndarray]
+    uncertainty: dict[str, np.ndarray] = {}
+    output: str = ""
+    read: str = ""
+    loss: float | None = None
+    changed: tuple[str, ...] = ()
 
 
 def nielsen_pair(network: Network, result) -> dict | None:
@@ -114,3 +149,59 @@ def orders_text(network: Network, layout: Layout, orders) -> str:
     layer = tuple(network.param_shapes())
     return " or ".join("layer order" if tuple(order) == layer else order_text(network, layout, order)
                        for order in orders)
+
+
+def check_gradient_result(network: Network, result, name: str, batch: int | None = None,
+                          what: str = "gradient function", layout: Layout | None = None) -> Returned:
+    """Check that ``result`` is a params-keyed dict of finite float32/float64 arrays in the parameters' shapes.
+
+    A shape that :func:`realign` recognises is accepted and realigned.
+
+    Raises:
+        InputError: one line naming the function, the parameter and what was expected.
+    """
+    expected = network.param_shapes()
+    gradients, shapes, raw = {}, {}, {}
+    for key, shape in expected.items():
+        try:
+            value = np.asarray(result[key])
+        except Exception as exc:
+            raise InputError("%s %s: %s is not an array (%s)" % (what, name, key, one_line(exc))) from None
+        if value.dtype not in GRADIENT_DTYPES:
+            raise InputError("%s %s: %s has dtype %s; expected float64 or float32"
+                             % (what, name, key, value.dtype))
+        aligned = value if value.shape == shape else realign(network, key, value, batch)
+        if aligned is None:
+            hint = "; drop the extra axis of length 1" if value.shape in ((1,) + shape, shape + (1,)) else ""
+            raise InputError("%s %s: %s has shape %s; expected %s%s" % (what, name, key, value.shape,
+                                                                        layouts.accepted_shapes(key, shape, layout), hint))
+        bad = ~np.isfinite(value)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError("%s %s: %s[%s] is %s; every gradient entry must be finite"
+                             % (what, name, key, ", ".join(map(str, index)), value[index]))
+        gradients[key] = aligned
+        if aligned is not value:
+            shapes[key], raw[key] = value.shape, value
+    return Returned(gradients, shapes, raw)
+
+
+def realign(network: Network, name: str, value: np.ndarray, batch: int | None) -> np.ndarray | None:
+    """``value`` in parameter ``name``'s shape, when it came back transposed or with one row per example; else None.
+
+    A weight gradient of shape ``(n_{l-1}, n_l)`` is transposed back (a square
+    one cannot be told from a right one by its shape: the check's diagnosis
+    finds it by its values); a bias gradient of shape ``(N, n_l)`` is summed
+    over the examples (when there are several: with one, ``(1, n_l)`` is
+    only an extra axis, and refused as a shape error); a bias gradient of one
+    number where a layer has several units (``np.sum(delta)``, summed over the
+    units too) stands for each of them, so that the check fails and says so.
+    """
+    expected = network.param_shapes()[name]
+    if name.startswith("W") and value.shape == expected[::-1] and expected[0] != expected[1]:
+        return value.T
+    if name.startswith("b") and batch is not None and batch > 1 and value.shape == (batch,) + expected:
+        return value.sum(axis=0)
+    if name.startswith("b") and value.size == 1 and value.ndim <= 2 and expected[0] > 1:
+        return np.full(expected, value.reshape(()), dtype=value.dtype)
+    return None

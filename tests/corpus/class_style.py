@@ -1,0 +1,55 @@
+"""Backprop as a class, the way tutorials write it: ``NeuralNetwork(input_size, hidden_size, output_size)`` keeps
+``self.W1``, ``self.b1``, ... (in, out), ``forward(X)`` caches the activations that ``backward`` reads; one
+``backward`` returns the gradients, one keeps them on the instance, one takes the forward pass's output, and one
+forgets the hidden layer's sigmoid derivative.  ``Trainer(layer_sizes, learning_rate)`` cannot be made from the
+sizes alone."""
+
+import numpy as np
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+class NeuralNetwork:
+    def __init__(self, input_size, hidden_size, output_size):
+        rng = np.random.default_rng(42)
+        self.W1 = rng.normal(0, 0.1, (input_size, hidden_size))
+        self.b1 = np.zeros((1, hidden_size))
+        self.W2 = rng.normal(0, 0.1, (hidden_size, output_size))
+        self.b2 = np.zeros((1, output_size))
+
+    def forward(self, X):
+        self.z1 = X @ self.W1 + self.b1
+        self.a1 = sigmoid(self.z1)
+        self.z2 = self.a1 @ self.W2 + self.b2
+        self.a2 = sigmoid(self.z2)
+        return self.a2
+
+    def backward(self, X, y):
+        delta2 = (self.a2 - y) * self.a2 * (1 - self.a2)
+        delta1 = (delta2 @ self.W2.T) * self.a1 * (1 - self.a1)
+        return {"dW1": X.T @ delta1, "db1": delta1.sum(axis=0, keepdims=True),
+                "dW2": self.a1.T @ delta2, "db2": delta2.sum(axis=0, keepdims=True)}
+
+    def backward_kept(self, X, y):
+        grads = self.backward(X, y)
+        self.dW1, self.db1, self.dW2, self.db2 = grads["dW1"], grads["db1"], grads["dW2"], grads["db2"]
+
+    def backward_from_output(self, X, y, output):
+        delta2 = (output - y) * output * (1 - output)
+        delta1 = (delta2 @ self.W2.T) * self.a1 * (1 - self.a1)
+        return [X.T @ delta1, delta1.sum(axis=0), self.a1.T @ delta2, delta2.sum(axis=0)]
+
+    def backward_without_hidden_derivative(self, X, y):
+        delta2 = (self.a2 - y) * self.a2 * (1 - self.a2)
+        delta1 = delta2 @ self.W2.T
+        return {"dW1": X.T @ delta1, "db1": delta1.sum(axis=0), "dW2": self.a1.T @ delta2, "db2": delta2.sum(axis=0)}
+
+
+class Trainer:
+    def __init__(self, layer_sizes, learning_rate):
+        self.layer_sizes, self.learning_rate = layer_sizes, learning_rate
+
+    def backward(self, X, y):
+        raise NotImplementedError

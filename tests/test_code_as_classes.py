@@ -1,0 +1,86 @@
+"""Backprop written as a class, checked as ``--grad file.py:Class.method`` with no function written around it: the
+check makes an instance for the network (``Class(sizes)`` or ``Class(*sizes)``), sets its parameters where it keeps
+them (a dict, attributes, lists of weights and biases), runs its forward pass first when the method needs it, and
+reads the gradients it returns or keeps.  CS231n's ``TwoLayerNet``, Nielsen's ``Network`` and a tutorial's
+``NeuralNetwork`` (tests/corpus) as their users would check them."""
+
+import numpy as np
+
+from cli_helpers import run
+
+TUTORIAL = ["3-4-2", "--weights", "in-out", "--grad"]
+
+
+def test_cs231n_two_layer_net_loss_is_checked_on_an_instance_with_its_params_dict_set(corpus, capsys):
+    code, out, err = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
+                         "mean", "--weights", "in-out", "--labels", "--grad", "cs231n.py:TwoLayerNet.loss")
+    assert code == 0, out + err
+    assert ("read: weights (in, out), examples as rows, called as TwoLayerNet.loss on TwoLayerNet(4, 6, 3) with its "
+            "params dict set, (loss, gradients)") in out
+
+
+def test_nielsens_network_backprop_is_checked_with_its_lists_of_weights_and_biases_set(corpus, capsys):
+    code, out, err = run(capsys, "3-4-2", "--examples", "columns", "--per-example", "--grad",
+                         "nielsen.py:Network.backprop")
+    assert code == 0, out + err
+    assert "called as Network.backprop on Network([3, 4, 2]) with its lists weights and biases set" in out
+    code, out, _ = run(capsys, "3-4-2", "--examples", "columns", "--per-example", "--grad",
+                       "nielsen.py:Network.backprop", "--batch", "3")
+    assert code == 0
+
+
+def test_a_backward_that_reads_the_forward_pass_cache_gets_forward_run_first(corpus, capsys):
+    for method, read in (("backward", "keys dW1/db1/…, called as NeuralNetwork.backward on NeuralNetwork(3, 4, 2) "
+                                      "with its attributes W1, b1, W2, b2 set, forward(X) first"),
+                         ("backward_kept", "keys dW1/db1/…, called as NeuralNetwork.backward_kept"),
+                         ("backward_from_output", "forward(X) first, a list in layer order")):
+        code, out, err = run(capsys, *TUTORIAL, "class_style.py:NeuralNetwork." + method)
+        assert code == 0, out + err
+        assert read in out, out
+
+
+def test_a_class_methods_bug_is_diagnosed_where_it_is(corpus, capsys):
+    code, out, _ = run(capsys, *TUTORIAL, "class_style.py:NeuralNetwork.backward_without_hidden_derivative")
+    assert code == 1
+    assert "delta1, the error term of the hidden layer, is missing the sigmoid derivative dA1/dZ1" in out
+    assert "W2 (W2.T), b2: right at every entry" in out
+
+
+def test_what_the_check_cannot_do_with_a_class_is_one_line_saying_what_fits(corpus, capsys):
+    code, _, err = run(capsys, "3-4-2", "--grad", "class_style.py:NeuralNetwork.backward")
+    assert code == 2 and err.count("\n") == 1
+    assert "its instance stores W1 as (3, 4), (in, out), for X @ W; check it with --weights in-out" in err
+    code, _, err = run(capsys, *TUTORIAL, "class_style.py:Trainer.backward")
+    assert code == 2 and err.count("\n") == 1
+    assert ("cannot make a Trainer for 3-4-2, sigmoid, sse (sum), bias: its __init__ takes (layer_sizes, "
+            "learning_rate), and the check makes one as Trainer(), Trainer(sizes) or Trainer(*sizes)") in err
+    code, _, err = run(capsys, *TUTORIAL, "class_style.py:NeuralNetwork")
+    assert code == 2 and "NeuralNetwork is a class; name the method to check, as class_style.py:NeuralNetwork.METHOD " \
+        "(it defines: backward, backward_from_output, backward_kept, backward_without_hidden_derivative, forward)" in err
+    code, _, err = run(capsys, *TUTORIAL, "class_style.py:NeuralNetwork.train")
+    assert code == 2 and "class NeuralNetwork has no attribute 'train'" in err
+
+
+def test_a_bound_method_from_python_is_checked_on_a_copy_of_its_instance(corpus, monkeypatch):
+    monkeypatch.syspath_prepend(str(corpus))
+    import class_style
+    from derive import Network
+    from verify import Layout, check_gradients
+    from verify.check.inputs import random_data, random_params
+
+    network = Network((3, 5, 2))
+    params = random_params(network, seed=3)
+    X, T = random_data(network, batch=6, seed=3)
+    mine = class_style.NeuralNetwork(3, 5, 2)
+    before = {name: getattr(mine, name).copy() for name in ("W1", "b1", "W2", "b2")}
+    assert check_gradients(network, params, X, T, mine.backward, layout=Layout(weights="in-out")).ok
+    assert all(np.array_equal(getattr(mine, name), value) for name, value in before.items())
+    report = check_gradients(network, params, X, T, class_style.NeuralNetwork.backward_without_hidden_derivative,
+                             layout=Layout(weights="in-out"))
+    assert not report.ok and report.culprit == "candidate"
+
+
+def test_a_property_search_runs_a_class_method_too(corpus, capsys):
+    code, out, err = run(capsys, "3-4-2", "--weights", "in-out", "--grad", "class_style.py:NeuralNetwork.backward",
+                         "--examples", "5", command="proptest")
+    assert code == 0, out + err
