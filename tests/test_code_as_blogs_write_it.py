@@ -277,3 +277,12 @@ def test_one_number_for_the_bias_of_a_one_unit_layer_is_that_bias_gradient(corpu
     code, out, err = run(capsys, "3-4-1", "--activation", "tanh,sigmoid", "--loss", "binary_cross_entropy",
                          "--reduction", "mean", "--weights", "in-out", "--grad", "blog_style.py:binary_classifier")
     assert code == 0, out + err
+
+
+def test_a_check_on_one_example_says_what_it_cannot_tell(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_pass", "--batch", "1")
+    assert code == 0, out + err
+    assert ("one example: a gradient not summed over the examples (a bias gradient of one row, delta itself), or a sum "
+            "where the mean is meant, cannot be told from a right one here") in out
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_pass", "--batch", "2")
+    assert code == 0 and "one example:" not in out

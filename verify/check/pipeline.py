@@ -209,6 +209,10 @@ class Run:
                                     "of rounding, (|p| + |p'|) x 4 eps / lr, added to its tolerance"
                                     % (self.options.layout.update, largest))
         report.output = returned.output
+        if len(self.X) == 1 and quantity == "gradients":
+            report.notes.append("one example: a gradient not summed over the examples (a bias gradient of one row, "
+                                "delta itself), or a sum where the mean is meant, cannot be told from a right one "
+                                "here; check a batch of several to tell (--batch, or more rows of X)")
         if returned.changed:
             report.warnings.append(
                 "%s changed %s in place, the parameters it was given: a gradient function that also updates the "
