@@ -286,3 +286,16 @@ def test_a_check_on_one_example_says_what_it_cannot_tell(corpus, capsys):
             "where the mean is meant, cannot be told from a right one here") in out
     code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_pass", "--batch", "2")
     assert code == 0 and "one example:" not in out
+
+
+def test_a_training_step_returning_its_loss_is_read_as_an_update_and_its_loss(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--update", "0.05", "--grad", "blog_style.py:train_step")
+    assert code == 0, out + err
+    assert "parameters updated in place, gradient recovered from an update with learning rate 0.05" in out
+    assert re.search(r"the loss it returned, [0-9.]+, is the network's loss here", out)
+
+
+def test_a_bias_gradient_of_one_number_is_shown_as_such_in_the_table(corpus, capsys):
+    code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:bias_summed_over_everything")
+    assert code == 1
+    assert "b1 was returned with shape () (one number), not 5: every entry counts as wrong" in out

@@ -32,7 +32,9 @@ def test_nielsens_network_backprop_is_checked_with_its_lists_of_weights_and_bias
 def test_a_backward_that_reads_the_forward_pass_cache_gets_forward_run_first(corpus, capsys):
     for method, read in (("backward", "keys dW1/db1/…, called as NeuralNetwork.backward on NeuralNetwork(3, 4, 2) "
                                       "with its attributes W1, b1, W2, b2 set, forward(X) first"),
-                         ("backward_kept", "keys dW1/db1/…, called as NeuralNetwork.backward_kept"),
+                         ("backward_kept", "called as NeuralNetwork.backward_kept on NeuralNetwork(3, 4, 2) with "
+                                           "its attributes W1, b1, W2, b2 set, forward(X) first, its gradients read "
+                                           "from it"),
                          ("backward_from_output", "forward(X) first, a list in layer order")):
         code, out, err = run(capsys, *TUTORIAL, "class_style.py:NeuralNetwork." + method)
         assert code == 0, out + err
@@ -84,3 +86,26 @@ def test_a_property_search_runs_a_class_method_too(corpus, capsys):
     code, out, err = run(capsys, "3-4-2", "--weights", "in-out", "--grad", "class_style.py:NeuralNetwork.backward",
                          "--examples", "5", command="proptest")
     assert code == 0, out + err
+
+
+def test_layer_objects_and_a_training_step_that_rebinds_its_weights_are_read_as_written(corpus, capsys):
+    code, out, err = run(capsys, "3-5-2", "--activation", "tanh,linear", "--weights", "in-out", "--grad",
+                         "class_style.py:LayeredNetwork.backward")
+    assert code == 0, out + err
+    assert "called as LayeredNetwork.backward on LayeredNetwork([3, 5, 2]) with the weights and biases of its layers " \
+        "set, forward(X) first" in out
+    softmax = ["3-5-2", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--reduction", "mean", "--weights",
+               "in-out", "--grad", "class_style.py:Model.train_step"]
+    code, out, err = run(capsys, *softmax, "--update", "0.05")
+    assert code == 0, out + err
+    assert "with its attributes W1, b1, W2, b2 set, parameters updated in place" in out
+    assert "is the network's loss here" in out
+    code, out, _ = run(capsys, *softmax, "--update", "0.1")
+    assert code == 1 and "your function's learning rate is 0.05" in out
+
+
+def test_a_pair_of_lists_is_said_in_the_order_it_came(corpus, capsys):
+    code, out, err = run(capsys, "3-4-2", "--examples", "columns", "--per-example", "--grad",
+                         "nielsen.py:backprop_weights_first")
+    assert code == 0, out + err
+    assert "a pair of lists (nabla_w, nabla_b)" in out

@@ -174,3 +174,17 @@ def binary_classifier(X, y, W1, b1, W2, b2):
     dz2 = a2 - y
     dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
     return {"dW1": X.T @ dz1 / m, "db1": np.sum(dz1, axis=0) / m, "dW2": a1.T @ dz2 / m, "db2": np.sum(dz2) / m}
+
+
+def train_step(params, X, Y, lr=0.05):
+    """A training step that updates the arrays it is given in place and returns the loss."""
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    a1 = np.tanh(X @ W1 + b1)
+    z2 = a1 @ W2 + b2
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.sum(Y * np.log(p)) / len(X)
+    dW2, db2, dW1, db1 = backward_pass(X, Y, W1, b1, W2, b2)
+    for array, grad in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+        array -= lr * grad
+    return loss

@@ -1,8 +1,8 @@
 """Backprop as a class, the way tutorials write it: ``NeuralNetwork(input_size, hidden_size, output_size)`` keeps
 ``self.W1``, ``self.b1``, ... (in, out), ``forward(X)`` caches the activations that ``backward`` reads; one
 ``backward`` returns the gradients, one keeps them on the instance, one takes the forward pass's output, and one
-forgets the hidden layer's sigmoid derivative.  ``Trainer(layer_sizes, learning_rate)`` cannot be made from the
-sizes alone."""
+forgets the hidden layer's sigmoid derivative; ``LayeredNetwork`` keeps layer objects, ``Model`` only steps.
+``Trainer(layer_sizes, learning_rate)`` cannot be made from the sizes alone."""
 
 import numpy as np
 
@@ -53,3 +53,68 @@ class Trainer:
 
     def backward(self, X, y):
         raise NotImplementedError
+
+
+class Dense:
+    """A layer object, as layer-by-layer tutorials write them: W (in, out), b, and dW, db after backward."""
+
+    def __init__(self, n_in, n_out):
+        self.W = np.random.default_rng(n_in).normal(0, 0.1, (n_in, n_out))
+        self.b = np.zeros(n_out)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, grad):
+        self.dW, self.db = self.x.T @ grad, grad.sum(axis=0)
+        return grad @ self.W.T
+
+
+class LayeredNetwork:
+    """``self.layers``, tanh between them, a linear output and the halved sum-squared error; backward leaves each
+    layer's dW, db on it and returns nothing."""
+
+    def __init__(self, sizes):
+        self.layers = [Dense(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+    def forward(self, X):
+        self.hidden = []
+        h = X
+        for k, layer in enumerate(self.layers):
+            h = layer.forward(h)
+            if k < len(self.layers) - 1:
+                h = np.tanh(h)
+                self.hidden.append(h)
+        self.out = h
+        return h
+
+    def backward(self, X, y):
+        grad = self.out - y
+        for k in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[k].backward(grad)
+            if k > 0:
+                grad = grad * (1 - self.hidden[k - 1] ** 2)
+
+
+class Model:
+    """A training step only: softmax and cross-entropy averaged, weights rebound (not changed in place), the loss
+    returned."""
+
+    def __init__(self, n_in, n_hidden, n_out, lr=0.05):
+        rng = np.random.default_rng(0)
+        self.lr = lr
+        self.W1, self.b1 = rng.normal(0, 0.1, (n_in, n_hidden)), np.zeros(n_hidden)
+        self.W2, self.b2 = rng.normal(0, 0.1, (n_hidden, n_out)), np.zeros(n_out)
+
+    def train_step(self, X, y):
+        h = np.tanh(X @ self.W1 + self.b1)
+        z = h @ self.W2 + self.b2
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -np.sum(y * np.log(p)) / len(X)
+        dz = (p - y) / len(X)
+        dh = dz @ self.W2.T * (1 - h ** 2)
+        self.W2, self.b2 = self.W2 - self.lr * h.T @ dz, self.b2 - self.lr * dz.sum(axis=0)
+        self.W1, self.b1 = self.W1 - self.lr * X.T @ dh, self.b1 - self.lr * dh.sum(axis=0)
+        return loss

@@ -70,3 +70,9 @@ def backprop_prime_of_a(params, x, y):
     deep.weights = [params["W1"], params["W2"], params["W3"]]
     deep.biases = [params["b1"], params["b2"], params["b3"]]
     return deep.backprop(x, y, prime_of_a=True)
+
+
+def backprop_weights_first(params, x, y):
+    """The pair the other way round, ``(nabla_w, nabla_b)``, as some ports of the book return it."""
+    nabla_b, nabla_w = backprop(params, x, y)
+    return nabla_w, nabla_b

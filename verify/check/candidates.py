@@ -168,6 +168,9 @@ class Call:
             raise self._raised(exc, X, T) from None
         self.answered = True
         if self.layout.update is not None:
+            if is_number(result):  # a training step that updates in place and returns the loss (of before it)
+                self.losses.append(float(result.item() if hasattr(result, "item") else result))
+                result = None
             return self._from_update(given if not self.form.lists else arguments[0], params, result)
         before = layouts.user_params(self.network, self.layout, params)
         self.changed |= {name for name, value in given.items()
@@ -226,9 +229,10 @@ class Call:
                 self.what, self.name))
             by_name = {name: result[key] for name, key in mapping.items()}
         elif isinstance(result, (list, tuple)):
-            by_name = returned.nielsen_pair(self.network, result)
-            if by_name is not None:
-                self.returned = "a pair of lists (nabla_b, nabla_w)"
+            pair = returned.nielsen_pair(self.network, result)
+            if pair is not None:
+                by_name = pair[0]
+                self.returned = "a pair of lists %s" % ("(nabla_b, nabla_w)" if pair[1] else "(nabla_w, nabla_b)")
             else:
                 by_name, others = self._layer_order(result)
         else:

@@ -322,7 +322,8 @@ def _parameter_table(rows: list[ParameterRow], names: dict[str, str] | None = No
             returned, expected = (row.returned_shape[::-1], row.shape[::-1]) if theirs else (row.returned_shape,
                                                                                                 row.shape)
             lines.append("  %s was returned with shape %s, not %s%s: every entry counts as wrong (errors above are of "
-                         "its values realigned)" % (row.name, "x".join(map(str, returned)), "x".join(map(str, expected)),
+                         "its values realigned)" % (row.name, "x".join(map(str, returned)) or "() (one number)",
+                                                    "x".join(map(str, expected)),
                                                     ", the shape of your %s" % names[row.name][:-2] if theirs else ""))
     return lines
 

@@ -35,7 +35,7 @@ import numpy as np
 from derive import InputError, Network
 
 from .layouts import Layout, user_names
-from .sources import DATA_NAMES, PARAMETER_NAMES, InstanceMethod
+from .sources import DATA_NAMES, PARAMETER_NAMES, InstanceMethod, is_number as _is_number
 
 __all__ = ["FORWARD_NAMES", "InstanceMethod", "bind", "method_of"]
 
@@ -105,7 +105,7 @@ def bind(method: InstanceMethod, network: Network, layout: Layout, who: str) -> 
             return bound(*arguments, **keywords)
         direct.described = lambda: "called as %s.%s on %s" % (method.cls.__name__, method.name, made)
         return direct
-    store, kept = _storage(instance, network, layout, who)
+    storage = _storage(instance, network, layout, who)
     required = [p for p in inspect.signature(bound).parameters.values()
                 if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     forward = next((name for name in FORWARD_NAMES if name != method.name and callable(getattr(instance, name, None))),
@@ -113,7 +113,7 @@ def bind(method: InstanceMethod, network: Network, layout: Layout, who: str) -> 
     state = {"forward first": len(required) in (1, 3) and forward is not None}
 
     def call(params: dict, X, T, *rest):
-        store(params)
+        storage.put(params)
         output = getattr(instance, forward)(X) if state["forward first"] else None
         try:
             if len(required) == 1 and state["forward first"]:
@@ -122,16 +122,32 @@ def bind(method: InstanceMethod, network: Network, layout: Layout, who: str) -> 
                 result = bound(X, T, output)
             else:
                 result = bound(X, T, *rest)
-        except AttributeError as exc:  # it reads what the forward pass keeps: run that first, from now on
-            if state["forward first"] or forward is None or getattr(exc, "obj", instance) is not instance:
+        except AttributeError:  # it reads what the forward pass keeps (on itself or its layers): run that first
+            if state["forward first"] or forward is None:
                 raise
             state["forward first"] = True
             return call(params, X, T, *rest)
-        return _kept_gradients(instance, network, layout) if result is None and layout.update is None else result
+        if layout.update is None:
+            if result is not None:
+                return result
+            kept = _kept_gradients(instance, storage, network, layout)
+            state["kept"] = ", its gradients read from it" if kept is not None else ""
+            return kept
+        if result is None or _is_number(result):
+            # a training step: the parameters after it, as the instance now holds them (rebound or changed in
+            # place), copied into the arrays it was given, which the check reads as "updated in place"
+            after = storage.take()
+            if any(np.shape(after[name]) != np.shape(params[name]) for name in params):
+                return after  # refused by name, shape by shape
+            for name, value in after.items():
+                if value is not params[name]:
+                    np.copyto(params[name], value)
+        return result
 
     call.__module__, call.__qualname__, call.__name__ = method.__module__, method.__qualname__, method.name
-    call.described = lambda: "called as %s.%s on %s with %s set%s" % (
-        method.cls.__name__, method.name, made, kept, ", %s(X) first" % forward if state["forward first"] else "")
+    call.described = lambda: "called as %s.%s on %s with %s set%s%s" % (
+        method.cls.__name__, method.name, made, storage.described,
+        ", %s(X) first" % forward if state["forward first"] else "", state.get("kept", ""))
     return call
 
 
@@ -160,48 +176,106 @@ def _construct(cls: type, network: Network, who: str) -> tuple[object, str]:
                                                                   exc)) from None
 
 
-def _storage(instance, network: Network, layout: Layout, who: str) -> tuple[Callable, str]:
-    """Where ``instance`` keeps its parameters: a function that puts the user's arrays there, and its description.
+class _Slots:
+    """Where an instance keeps each parameter: ``slots[name] = (holder, key)``, read and written by ``get``/``set``
+    (a dict's item, or an attribute of the instance or of one of its layer objects), and how to say so."""
+
+    def __init__(self, slots: dict, described: str):
+        self.slots, self.described = slots, described
+
+    def put(self, params: dict) -> None:
+        for name, array in params.items():
+            holder, key = self.slots[name]
+            if isinstance(holder, dict):
+                holder[key] = array
+            else:
+                setattr(holder, key, array)
+
+    def take(self) -> dict:
+        return {name: holder[key] if isinstance(holder, dict) else getattr(holder, key)
+                for name, (holder, key) in self.slots.items()}
+
+
+class _Lists:
+    """Nielsen's form: the weights in one list attribute, the biases in another, layer by layer."""
+
+    def __init__(self, instance, names: list, weights: str, biases: str | None):
+        self.instance, self.names, self.weights, self.biases = instance, names, weights, biases
+        self.described = "its lists %s" % " and ".join(name for name in (weights, biases) if name)
+        self.step = 2 if biases is not None else 1
+
+    def put(self, params: dict) -> None:
+        arrays = [params[name] for name in self.names]
+        setattr(self.instance, self.weights, list(arrays[0::self.step]))
+        if self.biases is not None:
+            setattr(self.instance, self.biases, list(arrays[1::2]))
+
+    def take(self) -> dict:
+        arrays = [None] * len(self.names)
+        arrays[0::self.step] = getattr(self.instance, self.weights)
+        if self.biases is not None:
+            arrays[1::2] = getattr(self.instance, self.biases)
+        return dict(zip(self.names, arrays))
+
+
+#: Attribute names a layer object gives its weight and its bias.
+LAYER_WEIGHTS, LAYER_BIASES = ("w", "weight", "weights", "kernel"), ("b", "bias", "biases")
+
+
+def _storage(instance, network: Network, layout: Layout, who: str):
+    """Where ``instance`` keeps its parameters (``put`` the user's arrays there, ``take`` them back, ``described``).
 
     Looked for in this order: a dict holding every parameter's name (``self.params["W1"]``), attributes of
     their names (``self.W1``), a list of the weights and a list of the biases, one per layer
-    (``self.weights[0]``, ``self.biases[0]``).  Names match in any case.
+    (``self.weights[0]``, ``self.biases[0]``), a list of layer objects each with its weight and bias
+    (``self.layers[0].W``, ``.b``).  Names match in any case.
     """
     names = list(user_names(network, layout).values())
     fields = vars(instance) if hasattr(instance, "__dict__") else {}
+    found = None
     for attribute, value in fields.items():
-        if isinstance(value, dict) and _spelled(names, value):
-            keys = _spelled(names, value)
-            _orientation(network, layout, {name: value[keys[name]] for name in names}, who)
+        keys = _spelled(names, value) if isinstance(value, dict) else None
+        if keys:
+            found = _Slots({name: (value, keys[name]) for name in names}, "its %s dict" % attribute)
+            break
+    if found is None and _spelled(names, fields):
+        keys = _spelled(names, fields)
+        found = _Slots({name: (instance, keys[name]) for name in names},
+                       "its attributes %s" % ", ".join(keys[name] for name in names))
+    if found is None and _layer_lists(fields, network) is not None:
+        found = _Lists(instance, names, *_layer_lists(fields, network))
+    if found is None:
+        found = _layer_objects(fields, network, names)
+    if found is None:
+        raise InputError("%s: a %s made for %s keeps its parameters where the check cannot find them: it looks for a "
+                         "dict holding %s, attributes of those names, a list of weights and one of biases, or a list "
+                         "of layers each with its weight and bias (W, b); write a function f(params, X, T) that sets "
+                         "them and calls it (docs/other-conventions.md, Nielsen's Network)"
+                         % (who, type(instance).__name__, network.describe(), ", ".join(names)))
+    _orientation(network, layout, found.take(), who)
+    return found
 
-            def into_dict(params, store=value, keys=keys):
-                store.update({keys[name]: array for name, array in params.items()})
-            return into_dict, "its %s dict" % attribute
-    keys = _spelled(names, fields)
-    if keys:
-        _orientation(network, layout, {name: fields[keys[name]] for name in names}, who)
 
-        def into_attributes(params):
-            for name, array in params.items():
-                setattr(instance, keys[name], array)
-        return into_attributes, "its attributes %s" % ", ".join(keys[name] for name in names)
-    lists = _layer_lists(fields, network)
-    if lists is not None:
-        weights, biases = lists
-        _orientation(network, layout, {names[2 * k if network.bias else k]: w
-                                       for k, w in enumerate(fields[weights])}, who)
-        per_layer = 2 if network.bias else 1
-
-        def into_lists(params):
-            arrays = [params[name] for name in names]
-            setattr(instance, weights, list(arrays[0::per_layer]))
-            if biases is not None:
-                setattr(instance, biases, list(arrays[1::2]))
-        return into_lists, "its lists %s" % " and ".join(name for name in (weights, biases) if name)
-    raise InputError("%s: a %s made for %s keeps its parameters where the check cannot find them: it looks for a "
-                     "dict holding %s, attributes of those names, or a list of weights and one of biases; write a "
-                     "function f(params, X, T) that sets them and calls it (docs/other-conventions.md, Nielsen's "
-                     "Network)" % (who, type(instance).__name__, network.describe(), ", ".join(names)))
+def _layer_objects(fields: dict, network: Network, names: list) -> _Slots | None:
+    """``self.layers = [Dense(...), ...]``: a list of one object per layer, each with a weight and a bias attribute."""
+    sizes = network.sizes
+    for attribute, value in fields.items():
+        if not isinstance(value, (list, tuple)) or len(value) != network.depth:
+            continue
+        slots = {}
+        for layer, item in enumerate(value, 1):
+            own = vars(item) if hasattr(item, "__dict__") else {}
+            weight = next((key for key in own if key.lower() in LAYER_WEIGHTS
+                           and np.size(own[key]) == sizes[layer] * sizes[layer - 1]), None)
+            bias = next((key for key in own if key.lower() in LAYER_BIASES and np.size(own[key]) == sizes[layer]), None)
+            if weight is None or (network.bias and bias is None):
+                break
+            slots[names[(layer - 1) * (2 if network.bias else 1)]] = (item, weight)
+            if network.bias:
+                slots[names[2 * layer - 1]] = (item, bias)
+        if len(slots) == len(names):
+            return _Slots(slots, "the weights and biases of its %s" % attribute)
+    return None
 
 
 def _spelled(names: list, mapping) -> dict | None:
@@ -244,16 +318,29 @@ def _orientation(network: Network, layout: Layout, weights: dict, who: str) -> N
                                 "X @ W" if theirs == "in-out" else "W @ x", theirs, theirs))
 
 
-def _kept_gradients(instance, network: Network, layout: Layout):
-    """The gradients a method left on its instance instead of returning them: a ``grads`` dict, or attributes
-    ``dW1``, ``grad_W1``, ``W1_grad`` (any case); None if it left none."""
+def _kept_gradients(instance, storage, network: Network, layout: Layout) -> dict | None:
+    """The gradients a method left on its instance instead of returning them: a ``grads`` dict, attributes
+    ``dW1``, ``grad_W1``, ``W1_grad`` (any case), or each layer object's ``dW``, ``db`` beside its ``W``, ``b``;
+    None if it left none."""
     fields = vars(instance) if hasattr(instance, "__dict__") else {}
     for attribute in GRADIENT_ATTRIBUTES:
         if isinstance(fields.get(attribute), dict):
             return fields[attribute]
-    names = list(user_names(network, layout).values())
+    places = storage.slots if isinstance(storage, _Slots) else {name: (instance, name) for name in storage.names}
+    kept = {}
+    for name, (holder, key) in places.items():
+        layer_object = holder is not instance and not isinstance(holder, dict) and hasattr(holder, "__dict__")
+        value = _gradient_beside(vars(holder), key) if layer_object else _gradient_beside(fields, name)
+        if value is None:
+            return None
+        kept[name] = value
+    return kept
+
+
+def _gradient_beside(fields: dict, name: str):
+    """``fields``' ``dW1`` (or ``grad_W1``, ``W1_grad``, ``d_W1``, any case) for parameter ``name``; else None."""
     for pattern in ("d%s", "grad_%s", "%s_grad", "d_%s"):
-        keys = _spelled([pattern % name for name in names], fields)
+        keys = _spelled([pattern % name], fields)
         if keys:
-            return {key: fields[key] for key in keys.values()}
+            return fields[keys[pattern % name]]
     return None

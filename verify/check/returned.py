@@ -55,8 +55,9 @@ class Returned(NamedTuple):
     changed: tuple[str, ...] = ()
 
 
-def nielsen_pair(network: Network, result) -> dict | None:
-    """Nielsen's ``(nabla_b, nabla_w)`` (either order) as a dict by parameter, when ``result`` is such a pair."""
+def nielsen_pair(network: Network, result) -> tuple[dict, bool] | None:
+    """Nielsen's ``(nabla_b, nabla_w)`` (either order) as a dict by parameter, and whether the biases came first,
+    when ``result`` is such a pair."""
     if not network.bias or not isinstance(result, (tuple, list)) or len(result) != 2:
         return None
     if not all(isinstance(part, (list, tuple)) and len(part) == network.depth for part in result):
@@ -74,7 +75,7 @@ def nielsen_pair(network: Network, result) -> dict | None:
     for b, w in (result, result[::-1]):
         if biases(b) and weights(w):
             return {**{"W%d" % layer: value for layer, value in enumerate(w, start=1)},
-                    **{"b%d" % layer: value for layer, value in enumerate(b, start=1)}}
+                    **{"b%d" % layer: value for layer, value in enumerate(b, start=1)}}, b is result[0]
     return None
 
 
