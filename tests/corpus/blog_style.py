@@ -109,12 +109,17 @@ def gradients_and_a_step(params, X, Y):
     return grads
 
 
-def backward_pass(X, Y, W1, b1, W2, b2):
-    """Each array its own argument, the gradients returned in the order they were computed: the last layer first."""
+def tanh_softmax_forward(X, W1, b1, W2, b2):
+    """The forward pass of the functions below: tanh hidden layer, softmax output."""
     a1 = np.tanh(X @ W1 + b1)
     z2 = a1 @ W2 + b2
     p = np.exp(z2 - z2.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    return a1, p / p.sum(axis=1, keepdims=True)
+
+
+def backward_pass(X, Y, W1, b1, W2, b2):
+    """Each array its own argument, the gradients returned in the order they were computed: the last layer first."""
+    a1, p = tanh_softmax_forward(X, W1, b1, W2, b2)
     dz2 = (p - Y) / len(X)
     dW2, db2 = a1.T @ dz2, dz2.sum(axis=0)
     dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
@@ -139,10 +144,7 @@ def backward_no_bias(X, Y, W1, W2):
 
 def backward_pass_without_tanh_derivative(X, Y, W1, b1, W2, b2):
     """backward_pass with the hidden layer's tanh derivative forgotten: dz1 = dz2 @ W2.T."""
-    a1 = np.tanh(X @ W1 + b1)
-    z2 = a1 @ W2 + b2
-    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    a1, p = tanh_softmax_forward(X, W1, b1, W2, b2)
     dz2 = (p - Y) / len(X)
     dz1 = dz2 @ W2.T
     return a1.T @ dz2, dz2.sum(axis=0), X.T @ dz1, dz1.sum(axis=0)
@@ -157,10 +159,7 @@ def unpacked_list(params, X, Y):
 
 def bias_summed_over_everything(X, Y, W1, b1, W2, b2):
     """``np.sum(dz1)`` for the hidden bias: summed over the units as well as the examples."""
-    a1 = np.tanh(X @ W1 + b1)
-    z2 = a1 @ W2 + b2
-    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    a1, p = tanh_softmax_forward(X, W1, b1, W2, b2)
     dz2 = (p - Y) / len(X)
     dz1 = (dz2 @ W2.T) * (1 - a1 ** 2)
     return {"dW1": X.T @ dz1, "db1": np.sum(dz1), "dW2": a1.T @ dz2, "db2": np.sum(dz2, axis=0)}
@@ -179,10 +178,7 @@ def binary_classifier(X, y, W1, b1, W2, b2):
 def train_step(params, X, Y, lr=0.05):
     """A training step that updates the arrays it is given in place and returns the loss."""
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
-    a1 = np.tanh(X @ W1 + b1)
-    z2 = a1 @ W2 + b2
-    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    a1, p = tanh_softmax_forward(X, W1, b1, W2, b2)
     loss = -np.sum(Y * np.log(p)) / len(X)
     dW2, db2, dW1, db1 = backward_pass(X, Y, W1, b1, W2, b2)
     for array, grad in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
