@@ -153,6 +153,33 @@ def test_a_kink_excuses_no_weight_whose_input_from_that_example_is_zero():
                for d in report.diagnosis)
 
 
+def test_a_kink_excuses_nothing_it_reaches_only_through_zero_weights_or_a_dead_unit():
+    # Shrunk relu counterexamples look like this: output-side unit 0 of layer 2 sits on its kink only because its
+    # weights and bias are 0, so nothing flows from it to layer 1; a backprop that forgets relu' in layer 1 is
+    # wrong at the dead unit's bias, and that must be caught, not excused as a subgradient convention.
+    network = Network((2, 3, 2, 1), activation=["relu", "relu", "linear"])
+    params = {"W1": np.array([[0.5, 0.2], [-0.4, 0.1], [0.3, -0.2]]), "b1": np.array([0.1, -0.2, 0.05]),
+              "W2": np.array([[0.0, 0.0, 0.0], [0.6, -0.5, 0.4]]), "b2": np.array([0.0, 0.1]),
+              "W3": np.array([[0.8, -0.7]]), "b3": np.array([0.0])}
+    X, T = np.array([[1.0, 0.5]]), np.array([[1.0]])
+
+    def without_relu_derivative_in_layer_1(params, X, T):
+        Z1 = X @ params["W1"].T + params["b1"]
+        A1 = np.maximum(Z1, 0)
+        Z2 = A1 @ params["W2"].T + params["b2"]
+        A2 = np.maximum(Z2, 0)
+        d3 = A2 @ params["W3"].T + params["b3"] - T
+        d2 = (d3 @ params["W3"]) * (Z2 > 0)
+        d1 = d2 @ params["W2"]  # relu'(Z1) forgotten: the dead unit 1 gets a gradient
+        return {"W1": d1.T @ X, "b1": d1.sum(0), "W2": d2.T @ A1, "b2": d2.sum(0), "W3": d3.T @ A2, "b3": d3.sum(0)}
+
+    report = check_gradients(network, params, X, T, without_relu_derivative_in_layer_1)
+    assert not report.ok and report.culprit == "candidate"
+    b1 = next(row for row in report.rows if row.name == "b1")
+    assert b1.over == 1 and b1.excused == 0
+    assert any("unit 0" in k and "layer 2" in k for k in report.kinks)  # the kink is still said
+
+
 def test_an_l1_penalty_at_a_zero_weight_is_flagged_as_a_kink():
     network = Network((2, 1), activation="linear", l1=0.1)
     params = {"W1": np.array([[0.0, 0.3]]), "b1": np.array([0.2])}

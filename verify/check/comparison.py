@@ -82,10 +82,12 @@ class Check:
         self.errors = {k: np.abs(self.candidate[k] - reference[k]) for k in reference}
         self.allowed = {k: self.tolerance.allowed(reference[k], self.scales[k], self.loss_value)
                         + self.uncertainty.get(k, 0.0) for k in reference}
-        at_kinks = units_at_kinks(self.network, self.params, self.X)
+        Zs = preactivations(self.network, self.params, self.X) if any(
+            activation.kinks for activation in self.network.activations) else None
+        at_kinks = units_at_kinks(self.network, self.params, self.X, Zs)
         self.kink_notes += [hit.explain(self.network) for hit in at_kinks[:5]]
         affected = kink_affected(self.network, at_kinks, layer_inputs(self.network, self.params, self.X)
-                                 if at_kinks else None)
+                                 if at_kinks else None, self.params, Zs)
         rows = []
         for k in reference:
             over = self.errors[k] > self.allowed[k]

@@ -160,30 +160,50 @@ def straddled_kinks(network: Network, params_up: dict, params_down: dict, X: np.
     return hits
 
 
-def kink_affected(network: Network, hits: list[KinkHit], inputs: list[np.ndarray] | None = None
-                  ) -> dict[str, np.ndarray]:
+def kink_affected(network: Network, hits: list[KinkHit], inputs: list[np.ndarray] | None = None,
+                  params: dict | None = None, Zs: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Boolean masks of the entries whose gradient involves a derivative taken on a kink.
 
     A unit j of layer l on a kink for example n contributes its subgradient to
     ``delta_l[n, j]``, which enters ``b_l[j]`` and ``W_l[j, i]`` times the
-    layer's input ``A_{l-1}[n, i]``, and, through the delta recursion, every
-    parameter of the layers below l the same way.  With ``inputs`` (each
-    layer's input ``[X, A_1, ..., A_{L-1}]``), a weight whose input from
-    example n is exactly 0 is not affected: whatever the subgradient, its term
-    there is 0.
+    layer's input ``A_{l-1}[n, i]``, and, through the delta recursion
+    ``delta_{l-1}[n, i] = g'(Z_{l-1}[n, i]) sum_j W_l[j, i] delta_l[n, j]``, the
+    parameters of the layers below.  With ``inputs`` (each layer's input
+    ``[X, A_1, ..., A_{L-1}]``), a weight whose input from example n is
+    exactly 0 is not affected: whatever the subgradient, its term there is 0.
+    With ``params`` and ``Zs`` (the pre-activations) the recursion is followed
+    unit by unit: a lower unit is affected only if a nonzero weight joins it to
+    an affected unit and its own derivative there is not exactly 0 (a unit on a
+    kink itself passes it on: its derivative is a convention too); otherwise
+    every unit of the layers below is.
     """
     masks = {name: np.zeros(shape, dtype=bool) for name, shape in network.param_shapes().items()}
+    exact = params is not None and Zs is not None
+    on_kink = {(hit.layer, hit.example, hit.unit) for hit in hits if hit.activation != "l1"}
     for hit in hits:
         if hit.activation == "l1":
             name, _, rest = hit.unit.partition("[")
             masks[name][tuple(int(i) for i in rest.rstrip("]").split(","))] = True
             continue
-        for layer in range(1, hit.layer + 1):
-            rows = hit.unit if layer == hit.layer else slice(None)
-            columns = slice(None) if inputs is None else inputs[layer - 1][hit.example] != 0
-            masks["W%d" % layer][rows, columns] = True
+        rows = np.zeros(network.sizes[hit.layer], dtype=bool)
+        rows[hit.unit] = True
+        for layer in range(hit.layer, 0, -1):
+            columns = np.ones(network.sizes[layer - 1], dtype=bool) if inputs is None else (
+                inputs[layer - 1][hit.example] != 0)
+            masks["W%d" % layer][np.ix_(rows, columns)] = True
             if network.bias:
                 masks["b%d" % layer][rows] = True
+            if layer == 1:
+                break
+            if not exact:
+                rows = np.ones(network.sizes[layer - 1], dtype=bool)
+                continue
+            reached = np.abs(params["W%d" % layer][rows]).sum(axis=0) != 0
+            slope = _engine(network).local_derivative(layer - 1, Zs[layer - 2][hit.example:hit.example + 1])[0]
+            kinked = np.array([(layer - 1, hit.example, unit) in on_kink for unit in range(network.sizes[layer - 1])])
+            rows = reached & ((slope != 0) | kinked)
+            if not rows.any():
+                break
     return masks
 
 
