@@ -290,3 +290,23 @@ def test_a_check_on_one_example_says_what_it_cannot_tell(corpus, capsys):
             "where the mean is meant, cannot be told from a right one here") in out
     code, out, _ = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_pass", "--batch", "2")
     assert code == 0 and "one example:" not in out
+
+
+def test_what_a_list_taking_function_raises_is_its_own_error_with_the_option_that_fits(corpus, capsys):
+    code, _, err = run(capsys, *SOFTMAX[:-2], "--grad", "blog_style.py:unpacked_list")  # no --weights in-out
+    assert code == 2 and err.count("\n") == 1
+    assert "(given the parameters as a list, as its code unpacks them)" in err
+    assert "--weights in-out (W stored (n_in, n_out), for X @ W)" in err
+
+
+def test_transposed_gradients_in_a_list_are_not_taken_for_another_order(corpus, capsys):
+    code, out, _ = run(capsys, "3-5-3", "--activation", "tanh,linear", "--no-bias", "--weights", "in-out", "--grad",
+                       "blog_style.py:transposed_no_bias")
+    assert code == 1
+    assert "a list in layer order" in out and "transposed back, it is right" in out
+
+
+def test_arguments_named_for_layers_counted_from_zero_are_given_their_arrays(corpus, capsys):
+    code, out, err = run(capsys, *SOFTMAX, "--grad", "blog_style.py:backward_from_layer_zero")
+    assert code == 0, out + err
+    assert "parameters passed as the arguments W0, b0, W1, b1" in out

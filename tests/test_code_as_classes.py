@@ -11,12 +11,27 @@ from cli_helpers import run
 TUTORIAL = ["3-4-2", "--weights", "in-out", "--grad"]
 
 
+def python_check(corpus, monkeypatch, sizes, seed, batch, **options):
+    """The corpus' class_style module, and a network of ``sizes`` with random parameters and data, as a user's
+    script would set them up: ``(class_style, check)`` where ``check(function)`` is the report."""
+    monkeypatch.syspath_prepend(str(corpus))
+    import class_style
+    from derive import Network
+    from verify import check_gradients
+    from verify.check.inputs import random_data, random_params
+
+    network = Network(sizes, **options.pop("network", {}))
+    params = random_params(network, seed=seed)
+    X, T = random_data(network, batch=batch, seed=seed)
+    return class_style, lambda function: check_gradients(network, params, X, T, function, **options)
+
+
 def test_cs231n_two_layer_net_loss_is_checked_on_an_instance_with_its_params_dict_set(corpus, capsys):
     code, out, err = run(capsys, "4-6-3", "--activation", "relu,softmax", "--loss", "cross_entropy", "--reduction",
                          "mean", "--weights", "in-out", "--labels", "--grad", "cs231n.py:TwoLayerNet.loss")
     assert code == 0, out + err
     assert ("read: weights (in, out), examples as rows, called as TwoLayerNet.loss on TwoLayerNet(4, 6, 3) with its "
-            "params dict set, (loss, gradients)") in out
+            "params dict set, predict(X) first, (loss, gradients)") in out
 
 
 def test_nielsens_network_backprop_is_checked_with_its_lists_of_weights_and_biases_set(corpus, capsys):
@@ -64,21 +79,13 @@ def test_what_the_check_cannot_do_with_a_class_is_one_line_saying_what_fits(corp
 
 
 def test_a_bound_method_from_python_is_checked_on_a_copy_of_its_instance(corpus, monkeypatch):
-    monkeypatch.syspath_prepend(str(corpus))
-    import class_style
-    from derive import Network
-    from verify import Layout, check_gradients
-    from verify.check.inputs import random_data, random_params
-
-    network = Network((3, 5, 2))
-    params = random_params(network, seed=3)
-    X, T = random_data(network, batch=6, seed=3)
+    from verify import Layout
+    class_style, check = python_check(corpus, monkeypatch, (3, 5, 2), 3, 6, layout=Layout(weights="in-out"))
     mine = class_style.NeuralNetwork(3, 5, 2)
     before = {name: getattr(mine, name).copy() for name in ("W1", "b1", "W2", "b2")}
-    assert check_gradients(network, params, X, T, mine.backward, layout=Layout(weights="in-out")).ok
+    assert check(mine.backward).ok
     assert all(np.array_equal(getattr(mine, name), value) for name, value in before.items())
-    report = check_gradients(network, params, X, T, class_style.NeuralNetwork.backward_without_hidden_derivative,
-                             layout=Layout(weights="in-out"))
+    report = check(class_style.NeuralNetwork.backward_without_hidden_derivative)
     assert not report.ok and report.culprit == "candidate"
 
 
@@ -109,3 +116,32 @@ def test_a_pair_of_lists_is_said_in_the_order_it_came(corpus, capsys):
                          "nielsen.py:backprop_weights_first")
     assert code == 0, out + err
     assert "a pair of lists (nabla_w, nabla_b)" in out
+
+
+def test_a_network_the_user_trained_is_checked_on_a_fresh_forward_pass_and_left_as_it_was(corpus, monkeypatch):
+    from verify import Layout
+    class_style, check = python_check(corpus, monkeypatch, (3, 4, 2), 5, 8, layout=Layout(weights="in-out"))
+    mine = class_style.NeuralNetwork(3, 4, 2)
+    mine.forward(np.ones((8, 3)))  # its cache holds another batch's activations
+    cached = mine.a1.copy()
+    report = check(mine.backward)
+    assert report.ok, str(report)
+    assert np.array_equal(mine.a1, cached)
+
+
+def test_a_cache_dict_a_gradient_dict_filled_in_place_and_an_uncopyable_network(corpus, capsys, monkeypatch):
+    code, out, err = run(capsys, "3-4-2", "--activation", "tanh,linear", "--grad",
+                         "class_style.py:CachedNetwork.backward")
+    assert code == 0, out + err
+    assert ("called as CachedNetwork.backward on CachedNetwork([3, 4, 2]) with its attributes W1, b1, W2, b2 set, "
+            "forward(X) first, its gradients read from it") in out
+    code, out, err = run(capsys, "3-4-2", "--activation", "tanh,linear", "--examples", "columns", "--per-example",
+                         "--grad", "class_style.py:OneExampleNetwork.backprop")  # the same arrays filled per call
+    assert code == 0, out + err
+    class_style, check = python_check(corpus, monkeypatch, (3, 4, 2), 6, 5, network={"activation": ["tanh", "linear"]})
+    mine = class_style.CachedNetwork([3, 4, 2])
+    before = mine.W1.copy()
+    report = check(mine.backward)
+    assert report.ok, str(report)
+    assert "(its own cannot be copied: TypeError)" in report.read
+    assert np.array_equal(mine.W1, before) and mine.cache == {}

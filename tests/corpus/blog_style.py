@@ -184,3 +184,17 @@ def train_step(params, X, Y, lr=0.05):
     for array, grad in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
         array -= lr * grad
     return loss
+
+
+def transposed_no_bias(params, X, Y):
+    """No biases, a linear output, each weight gradient returned transposed, as (out, in)."""
+    W1, W2 = params["W1"], params["W2"]
+    a1 = np.tanh(X @ W1)
+    d2 = a1 @ W2 - Y
+    d1 = d2 @ W2.T * (1 - a1 ** 2)
+    return [(X.T @ d1).T, (a1.T @ d2).T]
+
+
+def backward_from_layer_zero(X, Y, W0, b0, W1, b1):
+    """backward_pass with the layers counted from 0, as zip(range(L), ...) loops name them."""
+    return backward_pass(X, Y, W0, b0, W1, b1)

@@ -118,3 +118,46 @@ class Model:
         self.W2, self.b2 = self.W2 - self.lr * h.T @ dz, self.b2 - self.lr * dz.sum(axis=0)
         self.W1, self.b1 = self.W1 - self.lr * X.T @ dh, self.b1 - self.lr * dh.sum(axis=0)
         return loss
+
+
+class CachedNetwork:
+    """A forward cache kept in a dict made empty in ``__init__``, a ``grads`` dict made there too and filled in
+    place, a lock (which cannot be copied), and data arguments named ``batch_x``, ``batch_y``."""
+
+    def __init__(self, sizes):
+        import threading
+
+        rng = np.random.default_rng(7)
+        self.W1, self.b1 = rng.normal(0, 0.1, (sizes[1], sizes[0])), np.zeros(sizes[1])
+        self.W2, self.b2 = rng.normal(0, 0.1, (sizes[2], sizes[1])), np.zeros(sizes[2])
+        self.cache = {}
+        self.grads = {name: np.zeros_like(value) for name, value in vars(self).items() if name != "cache"}
+        self.lock = threading.Lock()
+
+    def forward(self, batch_x):
+        self.cache["a1"] = np.tanh(batch_x @ self.W1.T + self.b1)
+        self.cache["out"] = self.cache["a1"] @ self.W2.T + self.b2
+        return self.cache["out"]
+
+    def backward(self, batch_x, batch_y, out):
+        a1 = self.cache["a1"]
+        d2 = out - batch_y
+        d1 = d2 @ self.W2 * (1 - a1 ** 2)
+        self.grads["W1"][...], self.grads["b1"][...] = d1.T @ batch_x, d1.sum(axis=0)
+        self.grads["W2"][...], self.grads["b2"][...] = d2.T @ a1, d2.sum(axis=0)
+
+
+class OneExampleNetwork:
+    """One example per call, as columns, its gradients written into arrays made once in ``__init__``."""
+
+    def __init__(self, sizes):
+        self.W1, self.b1 = np.zeros((sizes[1], sizes[0])), np.zeros((sizes[1], 1))
+        self.W2, self.b2 = np.zeros((sizes[2], sizes[1])), np.zeros((sizes[2], 1))
+        self.grads = {name: np.zeros_like(value) for name, value in vars(self).items()}
+
+    def backprop(self, x, y):
+        a1 = np.tanh(self.W1 @ x + self.b1)
+        d2 = self.W2 @ a1 + self.b2 - y
+        d1 = self.W2.T @ d2 * (1 - a1 ** 2)
+        self.grads["W1"][...], self.grads["b1"][...] = d1 @ x.T, d1
+        self.grads["W2"][...], self.grads["b2"][...] = d2 @ a1.T, d2

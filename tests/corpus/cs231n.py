@@ -43,6 +43,10 @@ class TwoLayerNet:
             grads["b1"] *= 4
         return loss, grads
 
+    def predict(self, X):
+        h1 = np.maximum(0, X.dot(self.params["W1"]) + self.params["b1"])
+        return np.argmax(h1.dot(self.params["W2"]) + self.params["b2"], axis=1)
+
 
 net = TwoLayerNet(4, 6, 3)
 

@@ -90,6 +90,15 @@ class _Capture(io.StringIO):
         pass
 
 
+def _unpacked_a_dict(exc: BaseException) -> bool:
+    """Whether an error is what unpacking or indexing a dict as a list leads to: its keys (strings) taken for arrays
+    (``dtype('<U2')``, ``'str' object has no attribute 'T'``), or ``params[0]``'s ``KeyError: 0``."""
+    if isinstance(exc, KeyError):
+        return bool(exc.args) and isinstance(exc.args[0], int)
+    text = str(exc)
+    return "<U" in text or "'str'" in text or "str" in text.split(":")[0]
+
+
 class Gradient(dict):
     """One call's result in the toolkit's layout (unchecked), with the extra error each entry may carry, and, for a
     returned update, the other reading of it (``step``: the result read as the step -lr * g, not as parameters);
@@ -107,13 +116,23 @@ class Call:
                  expected: dict | None = None):
         method = classes.method_of(function)
         if method is not None:  # Class.backward: called on an instance made for the network, its parameters set
-            function = classes.bind(method, network, layout, "%s %s" % (what, name))
+            try:
+                function = classes.bind(method, network, layout, "%s %s" % (what, name))
+            except InputError:
+                raise
+            except Exception as exc:  # a class the check cannot set up: one line, not a traceback
+                raise InputError("%s %s: the check could not set up its class for %s: %s%s" % (
+                    what, name, network.describe(), one_line(exc), user_frame(exc))) from None
         self.function, self.network, self.layout, self.name, self.what = function, network, layout, name, what
         self.expected = expected
         self.batch, self.form, self.output = batch, calling_form(function), _Capture()
         #: The user's name of each parameter -> the argument of the function that takes it, when it takes each
         #: array as its own argument (``backprop(X, y, W1, b1, W2, b2)``); else None.
         self.named = named_parameters(function, layouts.user_names(network, layout).values())
+        if self.named is None and layout.names is None:  # backward_pass(X, y, W0, b0, W1, b1): layers from 0
+            counted = {name: name[0] + str(int(name[1:]) - 1) for name in network.param_shapes()}
+            found = named_parameters(function, counted.values())
+            self.named = None if found is None else {name: found[counted[name]] for name in counted}
         self.passed = "" if self.named is None else "parameters passed as the arguments %s" % ", ".join(
             self.named.values())
         self.keys, self.returned, self.signalled, self.losses, self.answered = "", "", False, [], False
@@ -155,8 +174,11 @@ class Call:
             self.form = self.form._replace(lists=True)
             try:
                 given, arguments, result = self._invoke(params, X, T, direction)
-            except BaseException:
+            except BaseException as second:
                 self.form = self.form._replace(lists=False)
+                if _unpacked_a_dict(exc) and isinstance(second, Exception):  # it does take a list: its own error
+                    raise self._raised(second, X, T, " (given the parameters as a list, as its code unpacks them)"
+                                       ) from None
                 raise self._raised(exc, X, T) from None
             self.passed = "parameters passed as a list in layer order, as its code takes them (given a dict, it " \
                           "raised %s)" % type(exc).__name__

@@ -298,7 +298,7 @@ def from_user_array(network: Network, layout: Layout, name: str, value) -> np.nd
     Shapes that do not fit are left for :func:`verify.check.returned.check_gradient_result`
     to realign or refuse.
     """
-    value = np.asarray(value)
+    value = np.array(value)  # a copy: code that returns the same arrays on every call must not change earlier ones
     shape = network.param_shapes()[name]
     if name.startswith("b") and (value.ndim == 2 and 1 in value.shape or value.ndim == 0) and value.size == shape[0]:
         return value.reshape(shape)  # (n, 1), (1, n), or one number for a layer of one unit (np.sum(delta))

@@ -107,6 +107,10 @@ def returned_orders(network: Network, layout: Layout, result) -> list[list[str]]
     for order in orders:
         if order not in fitting and all(fits(key, value) for key, value in zip(order, result)):
             fitting.append(order)
+    if fitting and keys not in fitting and all(fits(key, value) or np.shape(value)[::-1] == (
+            network.param_shapes()[key][::-1] if layout.weights == "in-out" else network.param_shapes()[key])
+            for key, value in zip(keys, result)):
+        fitting.append(keys)  # layer order with a weight gradient transposed: a reading to weigh against the others
     return fitting
 
 
@@ -129,9 +133,14 @@ def fitting_orders(network: Network, layout: Layout, result, who: str) -> list[t
 
 
 def distance(reading: dict, expected: dict) -> float:
-    """The squared distance of a reading of a result from ``expected``, over the parameters whose shapes agree."""
-    return sum(float(np.sum(np.abs(np.asarray(reading[key], np.float64) - expected[key]) ** 2))
-               for key in expected if key in reading and np.shape(reading[key]) == np.shape(expected[key]))
+    """The squared distance of a reading of a result from ``expected``, over the parameters whose shapes agree
+    (a weight gradient transposed is compared transposed back, as the check realigns it)."""
+    def aligned(key):
+        value = np.asarray(reading[key], np.float64)
+        return value.T if value.ndim == 2 and value.shape != expected[key].shape else value
+
+    return sum(float(np.sum(np.abs(aligned(key) - expected[key]) ** 2))
+               for key in expected if key in reading and np.shape(aligned(key)) == np.shape(expected[key]))
 
 
 def nearest(readings: dict, expected: dict):

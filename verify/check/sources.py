@@ -74,7 +74,10 @@ def load_function(spec: str, option: str = "--grad") -> Callable:
     if len(path) == 2 and inspect.isclass(function):
         function = _method(function, path[1], spec, option)
     elif len(path) == 2:
-        raise InputError("%s %r is not MODULE:FUNCTION or path/to/file.py:FUNCTION" % (option, spec))
+        classes = sorted(name for name, value in vars(module).items() if inspect.isclass(value)
+                         and getattr(value, "__module__", None) == module.__name__)
+        raise InputError("%s %s: %s has no class %r; it defines: %s" % (
+            option, spec, target, path[0], ", ".join(classes) or "no classes"))
     if inspect.isclass(function) and option != "--torch":  # a torch.nn.Module subclass is a model to make
         methods = sorted(name for name, value in vars(function).items()
                          if callable(value) and not name.startswith("_"))
