@@ -221,9 +221,13 @@ class Call:
         return InputError("%s %s raised %s%s%s (called for %s with X %s, T %s%s%s)%s"
                           % (self.what, self.name, one_line(exc), why, user_frame(exc), self.network.describe(),
                              np.shape(X), np.shape(T), layout, labels,
-                             call_order_hint(self.function) or partly_named_hint(
-                                 self.function, layouts.user_names(self.network, self.layout),
-                                 self.network.describe(), layouts.next_layer_names(self.network, self.layout)) or layouts.option_hint(self.network, self.layout, exc, T)))
+                             call_order_hint(self.function) or self._arguments_hint()
+                             or layouts.option_hint(self.network, self.layout, exc, T)))
+
+    def _arguments_hint(self) -> str:
+        """:func:`~verify.check.sources.partly_named_hint` for this function and network."""
+        return partly_named_hint(self.function, layouts.user_names(self.network, self.layout), self.network.describe(),
+                                 layouts.next_layer_names(self.network, self.layout))
 
     def _by_name(self, arguments: list, by_name: dict):
         """Call with the values of ``by_name`` in the function's arguments of those names (``network``, ``W1``, ...)

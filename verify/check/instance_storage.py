@@ -17,6 +17,7 @@ import numpy as np
 from derive import InputError, Network
 
 from .layouts import Layout, user_names
+from .sources import spelled_alike
 
 __all__ = ["GRADIENT_ATTRIBUTES", "LAYER_BIASES", "LAYER_WEIGHTS", "find_storage", "kept_gradients"]
 
@@ -128,9 +129,9 @@ def _layer_objects(fields: dict, network: Network, names: list) -> _Slots | None
 
 
 def _spelled(names: list, mapping) -> dict | None:
-    """Each of ``names`` -> the key of ``mapping`` spelled the same in any case, if every name has one; else None."""
-    keys = {str(key).lower(): key for key in mapping if isinstance(key, str)}
-    found = {name: keys.get(name.lower()) for name in names}
+    """Each of ``names`` -> the key of ``mapping`` spelled alike (:func:`~verify.check.sources.spelled_alike`), if
+    every name has one; else None."""
+    found = spelled_alike(names, mapping)
     return found if None not in found.values() else None
 
 
@@ -206,7 +207,7 @@ def _gradient_name(attribute: str) -> bool:
 
 def _gradient_beside(fields: dict, name: str):
     """``fields``' ``dW1`` (or ``grad_W1``, ``W1_grad``, ``d_W1``, any case) for parameter ``name``; else None."""
-    for pattern in ("d%s", "grad_%s", "%s_grad", "d_%s"):
+    for pattern in ("d%s", "grad%s", "%s_grad"):
         keys = _spelled([pattern % name], fields)
         if keys:
             return fields[keys[pattern % name]]

@@ -178,8 +178,12 @@ def kink_affected(network: Network, hits: list[KinkHit], inputs: list[np.ndarray
     every unit of the layers below is.
     """
     masks = {name: np.zeros(shape, dtype=bool) for name, shape in network.param_shapes().items()}
-    exact = params is not None and Zs is not None
-    on_kink = {(hit.layer, hit.example, hit.unit) for hit in hits if hit.activation != "l1"}
+    exact = params is not None and Zs is not None and any(hit.activation != "l1" for hit in hits)
+    if exact:  # what passes a delta on, per layer, example and unit: a derivative not 0, or one that is a convention
+        passes = [_engine(network).local_derivative(layer, Z) != 0 for layer, Z in enumerate(Zs[:-1], start=1)]
+        for hit in hits:
+            if hit.activation != "l1" and hit.layer < network.depth:  # hidden layers: the output passes nothing down
+                passes[hit.layer - 1][hit.example, hit.unit] = True
     for hit in hits:
         if hit.activation == "l1":
             name, _, rest = hit.unit.partition("[")
@@ -198,10 +202,7 @@ def kink_affected(network: Network, hits: list[KinkHit], inputs: list[np.ndarray
             if not exact:
                 rows = np.ones(network.sizes[layer - 1], dtype=bool)
                 continue
-            reached = np.abs(params["W%d" % layer][rows]).sum(axis=0) != 0
-            slope = _engine(network).local_derivative(layer - 1, Zs[layer - 2][hit.example:hit.example + 1])[0]
-            kinked = np.array([(layer - 1, hit.example, unit) in on_kink for unit in range(network.sizes[layer - 1])])
-            rows = reached & ((slope != 0) | kinked)
+            rows = (np.abs(params["W%d" % layer][rows]).sum(axis=0) != 0) & passes[layer - 2][hit.example]
             if not rows.any():
                 break
     return masks

@@ -242,7 +242,16 @@ def _arguments_named(function: Callable, names) -> dict:
                       if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     except (TypeError, ValueError):
         return {}
-    spelled = {name.lower().replace("_", ""): name for name in reversed(parameters)}
+    return spelled_alike(names, parameters)
+
+
+def spelled_alike(names, candidates) -> dict:
+    """Each of ``names`` -> the first of ``candidates`` (strings) spelled the same but for case and underscores
+    (``W1``: ``w1``, ``W_1``), or None: how a user's arguments, attributes and dict keys are matched to names."""
+    spelled = {}
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            spelled.setdefault(candidate.lower().replace("_", ""), candidate)
     return {name: spelled.get(name.lower().replace("_", "")) for name in names}
 
 
